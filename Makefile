@@ -1,0 +1,54 @@
+# Relais: `make run` brings the whole system up with demo data; `make test`
+# runs every test against real Postgres and NATS. Both start a private
+# Postgres and nats-server under .local/ unless DATABASE_URL and NATS_URL
+# are set (scripts/stack.sh).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# One build directory shared by every clone on the machine (CI included).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/relais/target
+export CARGO_TERM_COLOR ?= never
+STACK := scripts/stack.sh
+WITH_ENV := source .local/env &&
+
+.PHONY: run test lint fmt fmt-check clippy proto-lint k8s-check bench stack-up stack-down build
+
+build:
+	cargo build --workspace --bins
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+run: stack-up build
+	$(WITH_ENV) "$$CARGO_TARGET_DIR/debug/relais" dev
+
+test: stack-up
+	scripts/drop-test-databases.sh
+	$(WITH_ENV) if cargo nextest --version >/dev/null 2>&1; then \
+	    cargo nextest run --workspace --no-fail-fast; \
+	else \
+	    cargo test --workspace --no-fail-fast; \
+	fi
+
+lint: fmt-check clippy proto-lint k8s-check
+
+fmt:
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+proto-lint:
+	scripts/buf-lint.sh
+
+k8s-check:
+	scripts/k8s-check.sh
+
+bench: stack-up
+	$(WITH_ENV) scripts/bench.sh

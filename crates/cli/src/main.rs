@@ -1,0 +1,297 @@
+//! The `relais` command: `relais dev` runs every service in one process
+//! with the demo tenant seeded; the other commands call the services or
+//! operate them (tokens, listings, outbox republish).
+
+mod demo;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use relais_platform::{
+    auth::{Authenticator, Role},
+    config::PlatformConfig,
+    shutdown, telemetry,
+};
+use relais_proto::catalogue::{
+    ListCategoriesRequest, ListHourPacksRequest, ListProductsRequest, ListServicesRequest,
+    catalogue_service_client::CatalogueServiceClient,
+};
+use tonic::{Request, transport::Channel};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "relais",
+    version,
+    about = "Relais: online shop ↔ ERP bridge for home services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process and seed the demo tenant.
+    Dev {
+        /// Do not seed the demo catalogue.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Seed the demo tenant through the running catalogue (idempotent).
+    Seed {
+        #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
+        catalogue: String,
+    },
+    /// Print a bearer token signed with RELAIS_JWT_SECRET (for grpcurl).
+    Token {
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Defaults to the demo tenant.
+        #[arg(long)]
+        tenant: Option<Uuid>,
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
+    /// Read the catalogue of a tenant.
+    Catalogue {
+        #[arg(value_enum)]
+        what: Listing,
+        /// Free-text search (products and services).
+        #[arg(long, default_value = "")]
+        query: String,
+        #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
+        catalogue: String,
+        #[arg(long)]
+        tenant: Option<Uuid>,
+    },
+    /// Outbox operations.
+    Outbox {
+        #[command(subcommand)]
+        op: OutboxOp,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Listing {
+    Categories,
+    Services,
+    Products,
+    Packs,
+}
+
+#[derive(Subcommand)]
+enum OutboxOp {
+    /// Mark every event since a time unpublished, so the relay sends them
+    /// again (after a broker lost acknowledged messages).
+    Republish {
+        #[arg(long)]
+        service: String,
+        /// RFC 3339, e.g. 2026-11-23T10:00:00Z.
+        #[arg(long)]
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// Unpublished events and the age of the oldest.
+    Backlog {
+        #[arg(long)]
+        service: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dev { no_seed } => dev(!no_seed).await,
+        Command::Seed { catalogue } => demo::seed(&catalogue, &admin_token(demo::TENANT)?).await,
+        Command::Token {
+            role,
+            tenant,
+            hours,
+        } => {
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .with_context(|| format!("unknown role {role:?}"))?;
+            let token = authenticator()?.mint_for(
+                tenant.unwrap_or(demo::TENANT),
+                role,
+                "relais-cli",
+                Duration::from_secs(hours * 3600),
+            )?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Catalogue {
+            what,
+            query,
+            catalogue,
+            tenant,
+        } => list(what, &query, &catalogue, tenant.unwrap_or(demo::TENANT)).await,
+        Command::Outbox { op } => outbox(op).await,
+    }
+}
+
+fn authenticator() -> anyhow::Result<Authenticator> {
+    let secret = relais_platform::config::var("RELAIS_JWT_SECRET", "relais-dev-secret".to_owned())?;
+    Ok(Authenticator::hs256(&secret))
+}
+
+fn admin_token(tenant: Uuid) -> anyhow::Result<String> {
+    authenticator()?.mint_for(tenant, Role::Admin, "relais-cli", Duration::from_secs(3600))
+}
+
+pub fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
+    let mut req = Request::new(msg);
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(req)
+}
+
+async fn dev(seed: bool) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init("relais-dev")?;
+    let shutdown = shutdown::on_signal();
+    let catalogue = relais_catalogue::App::build(relais_catalogue::config_from_env()?).await?;
+    let catalogue_grpc = catalogue.grpc_addr();
+    let catalogue_admin = catalogue.admin_addr();
+    let running = tokio::spawn(catalogue.run(shutdown.clone()));
+    let endpoint = format!("http://{catalogue_grpc}");
+    if seed {
+        demo::seed(&endpoint, &admin_token(demo::TENANT)?).await?;
+    }
+    let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
+    println!(
+        "\nRelais is up.\n\
+         \n  catalogue  gRPC {catalogue_grpc}   admin http://{catalogue_admin} (/livez /readyz /metrics)\
+         \n\nDemo tenant {tenant}. Try:\
+         \n  cargo run -q -p relais-cli -- catalogue products\
+         \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
+         \n  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {catalogue_grpc} relais.catalogue.v1.CatalogueService/ListCategories\
+         \n  nats sub '{ns}.>'   (events; or read the stream {stream})\
+         \n\nCtrl-C stops everything.\n",
+        tenant = demo::TENANT,
+        stream = format!("{ns}_CATALOGUE").to_uppercase(),
+    );
+    running.await??;
+    Ok(())
+}
+
+async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::Result<()> {
+    let mut client = CatalogueServiceClient::new(connect(addr).await?);
+    let token = admin_token(tenant)?;
+    match what {
+        Listing::Categories => {
+            for c in client
+                .list_categories(authed(&token, ListCategoriesRequest::default())?)
+                .await?
+                .into_inner()
+                .categories
+            {
+                println!(
+                    "{:<14} {:<36} parent={}",
+                    c.code,
+                    c.name,
+                    if c.parent_id.is_empty() {
+                        "-"
+                    } else {
+                        &c.parent_id
+                    }
+                );
+            }
+        }
+        Listing::Services => {
+            let req = ListServicesRequest {
+                query: query.into(),
+                ..Default::default()
+            };
+            for s in client
+                .list_services(authed(&token, req)?)
+                .await?
+                .into_inner()
+                .services
+            {
+                let price = s.hourly_price.map(|m| m.amount_cents).unwrap_or_default();
+                println!(
+                    "{:<12} {:<40} {:>8.2} €/h  VAT {:>5.2} %  tax credit: {}",
+                    s.code,
+                    s.name,
+                    price as f64 / 100.0,
+                    f64::from(s.vat_rate_bp) / 100.0,
+                    s.tax_credit_eligible
+                );
+            }
+        }
+        Listing::Products => {
+            let req = ListProductsRequest {
+                query: query.into(),
+                ..Default::default()
+            };
+            for p in client
+                .list_products(authed(&token, req)?)
+                .await?
+                .into_inner()
+                .products
+            {
+                let price = p.price.map(|m| m.amount_cents).unwrap_or_default();
+                println!(
+                    "{:<12} {:<44} {:>8.2} €  VAT {:>5.2} %  stock {}/{}",
+                    p.sku,
+                    p.designation,
+                    price as f64 / 100.0,
+                    f64::from(p.vat_rate_bp) / 100.0,
+                    p.stock_available,
+                    p.stock_real
+                );
+            }
+        }
+        Listing::Packs => {
+            for p in client
+                .list_hour_packs(authed(&token, ListHourPacksRequest::default())?)
+                .await?
+                .into_inner()
+                .hour_packs
+            {
+                let price = p.price.map(|m| m.amount_cents).unwrap_or_default();
+                let services = if p.eligible_service_ids.is_empty() {
+                    "all services".to_owned()
+                } else {
+                    format!("{} services", p.eligible_service_ids.len())
+                };
+                println!(
+                    "{:<32} {:>5.1} h  {:>8.2} €  {}",
+                    p.name,
+                    f64::from(p.duration_minutes) / 60.0,
+                    price as f64 / 100.0,
+                    services
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn connect(addr: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(addr.to_owned())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {addr}: is `make run` running?"))
+}
+
+async fn outbox(op: OutboxOp) -> anyhow::Result<()> {
+    let service = match &op {
+        OutboxOp::Republish { service, .. } | OutboxOp::Backlog { service } => service.clone(),
+    };
+    let mut cfg = PlatformConfig::from_env(0, 0)?;
+    cfg.db_migrate = false;
+    let pool = relais_platform::db::connect(&cfg, &service, &relais_catalogue::MIGRATIONS).await?;
+    match op {
+        OutboxOp::Republish { since, .. } => {
+            let n = relais_platform::outbox::republish_since(&pool, since).await?;
+            println!("{n} events of {service} since {since} will be published again");
+        }
+        OutboxOp::Backlog { .. } => {
+            let (count, age) = relais_platform::outbox::backlog(&pool).await?;
+            println!("{service}: {count} unpublished, oldest {age:.1} s");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! The admin HTTP port of every service: `/livez` (the process answers),
+//! `/readyz` (Postgres and NATS reachable) and Prometheus `/metrics`.
+
+use std::sync::OnceLock;
+
+use axum::{Router, extract::State, http::StatusCode, routing::get};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The process-wide Prometheus recorder (installed once, shared by every
+/// service running in the process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; then ours just
+            // renders nothing, which the metrics test would show.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+#[derive(Clone)]
+struct Probes {
+    pool: PgPool,
+    nats: async_nats::Client,
+    metrics: PrometheusHandle,
+}
+
+pub fn router(pool: PgPool, nats: async_nats::Client) -> Router {
+    Router::new()
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|State(p): State<Probes>| async move { p.metrics.render() }),
+        )
+        .with_state(Probes {
+            pool,
+            nats,
+            metrics: metrics_handle(),
+        })
+}
+
+async fn readyz(State(p): State<Probes>) -> (StatusCode, String) {
+    let db = sqlx::query("select 1").execute(&p.pool).await.is_ok();
+    let nats = p.nats.connection_state() == async_nats::connection::State::Connected;
+    let body = format!("postgres: {}\nnats: {}\n", ok(db), ok(nats));
+    if db && nats {
+        (StatusCode::OK, body)
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body)
+    }
+}
+
+fn ok(b: bool) -> &'static str {
+    if b { "ok" } else { "unreachable" }
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,372 @@
+//! Durable pull consumers with explicit ack and an inbox (DESIGN §4).
+//!
+//! For each message: an `inbox` row (consumer, event id) and the handler's
+//! effects commit in one transaction, then the message is double-acked (the
+//! server confirms the ack). A redelivered event finds its inbox row and
+//! changes nothing. A failing handler is retried with exponential backoff
+//! (NAK with delay); after the last attempt, or at once for an event the
+//! handler calls poison, the event goes to the `dead_letters` table and the
+//! dead-letter stream with its error, and the consumer goes on. A dead letter
+//! can be replayed through the same handler.
+
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use bytes::Bytes;
+use futures::StreamExt;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{nats::Namespace, outbox::backoff_delay, telemetry};
+
+/// An event as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event_id: Uuid,
+    pub subject: String,
+    pub payload: Bytes,
+    pub headers: HashMap<String, String>,
+    /// 1 on the first delivery.
+    pub attempt: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth trying again (a peer is down, a lock timed out).
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// Will never succeed (undecodable payload, impossible data): dead
+    /// letter at once.
+    #[error("{0:#}")]
+    Poison(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
+impl From<anyhow::Error> for HandlerError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Retry(e)
+    }
+}
+
+/// A consumer's logic: its effects go through `tx`, the transaction that
+/// also records the event in the inbox.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    /// The owning service (names the dead-letter subject).
+    pub service: String,
+    /// Durable consumer name, unique per stream; also the inbox key.
+    pub name: String,
+    /// The producing service whose stream is read.
+    pub source_service: String,
+    /// Subjects to receive, e.g. `relais.orders.v1.*.order.*`.
+    pub filter_subjects: Vec<String>,
+    /// Attempts before the event becomes a dead letter.
+    pub max_attempts: i64,
+    /// First retry delay; doubles each attempt, with jitter, up to 1 minute.
+    pub retry_base: Duration,
+}
+
+pub struct ConsumerRunner<H> {
+    pool: PgPool,
+    js: jetstream::Context,
+    ns: Namespace,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+}
+
+impl<H: Handler> ConsumerRunner<H> {
+    pub fn new(
+        pool: PgPool,
+        js: jetstream::Context,
+        ns: Namespace,
+        spec: ConsumerSpec,
+        handler: Arc<H>,
+    ) -> Self {
+        Self {
+            pool,
+            js,
+            ns,
+            spec,
+            handler,
+        }
+    }
+
+    /// Creates the durable consumer (and the streams it needs).
+    pub async fn provision(&self) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+        let stream = self
+            .ns
+            .ensure_stream(&self.js, &self.spec.source_service)
+            .await?;
+        self.ns.ensure_dead_letter_stream(&self.js).await?;
+        stream
+            .get_or_create_consumer(
+                &self.spec.name,
+                pull::Config {
+                    durable_name: Some(self.spec.name.clone()),
+                    filter_subjects: self.spec.filter_subjects.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    // The runner decides when to give up (dead letter), so the
+                    // server never drops a message on its own.
+                    max_deliver: -1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("failed to create consumer {}", self.spec.name))
+    }
+
+    /// Handles messages until `shutdown`; the message in hand is finished
+    /// first. Reconnects with backoff when the broker goes away.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut attempt = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.consume(&shutdown).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = ?e, consumer = %self.spec.name, "consumer interrupted");
+                    let delay =
+                        backoff_delay(attempt, Duration::from_millis(200), Duration::from_secs(10));
+                    attempt = attempt.saturating_add(1);
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(delay) => {},
+                    }
+                }
+            }
+        }
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let consumer = self.provision().await?;
+        let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!(e))?;
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                m = messages.next() => m,
+            };
+            let Some(message) = next else {
+                anyhow::bail!("message stream ended");
+            };
+            let message = message.map_err(|e| anyhow::anyhow!(e))?;
+            self.process(message).await?;
+        }
+    }
+
+    async fn process(&self, message: jetstream::Message) -> anyhow::Result<()> {
+        let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
+        let mut headers = HashMap::new();
+        if let Some(h) = &message.headers {
+            for (k, v) in h.iter() {
+                if let Some(first) = v.first() {
+                    headers.insert(k.to_string(), first.as_str().to_owned());
+                }
+            }
+        }
+        let id_header = headers
+            .get("Nats-Msg-Id")
+            .and_then(|v| Uuid::parse_str(v).ok());
+        let delivery = Delivery {
+            event_id: id_header.unwrap_or_else(Uuid::now_v7),
+            subject: message.subject.to_string(),
+            payload: message.payload.clone(),
+            headers,
+            attempt,
+        };
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = %format!("consume {}", self.spec.name),
+            consumer = %self.spec.name,
+            subject = %delivery.subject,
+            event_id = %delivery.event_id,
+            attempt,
+        );
+        if let Some(h) = &message.headers {
+            telemetry::set_parent_from(&span, &telemetry::NatsHeaders(h));
+        }
+        async {
+            let outcome = if id_header.is_none() {
+                Err(HandlerError::Poison(anyhow::anyhow!(
+                    "message has no valid Nats-Msg-Id event id"
+                )))
+            } else {
+                self.handle_once(&delivery).await
+            };
+            match outcome {
+                Ok(()) => ack(&message, AckKind::Ack).await,
+                Err(HandlerError::Retry(e)) if attempt < self.spec.max_attempts => {
+                    let delay = backoff_delay(
+                        (attempt - 1).max(0) as u32,
+                        self.spec.retry_base,
+                        Duration::from_secs(60),
+                    );
+                    tracing::warn!(error = format!("{e:#}"), ?delay, "handler failed, will retry");
+                    metrics::counter!("relais_consumer_retries_total", "consumer" => self.spec.name.clone()).increment(1);
+                    ack(&message, AckKind::Nak(Some(delay))).await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "event dead-lettered");
+                    self.dead_letter(&delivery, &e.to_string()).await?;
+                    ack(&message, AckKind::Ack).await
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The inbox row and the handler's effects, in one transaction.
+    async fn handle_once(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        handle_in_inbox(&self.pool, &self.spec.name, self.handler.as_ref(), delivery).await
+    }
+
+    async fn dead_letter(&self, d: &Delivery, error: &str) -> anyhow::Result<()> {
+        let headers = serde_json::to_value(&d.headers)?;
+        sqlx::query(
+            "insert into dead_letters (id, consumer, event_id, subject, payload, headers, error, attempts)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)
+             on conflict (consumer, event_id) do update
+             set error = excluded.error, attempts = excluded.attempts, replayed_at = null, created_at = now()",
+        )
+        .bind(Uuid::now_v7())
+        .bind(&self.spec.name)
+        .bind(d.event_id)
+        .bind(&d.subject)
+        .bind(d.payload.as_ref())
+        .bind(headers)
+        .bind(error)
+        .bind(d.attempt as i32)
+        .execute(&self.pool)
+        .await
+        .context("failed to record dead letter")?;
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Relais-Original-Subject", d.subject.as_str());
+        h.insert("Relais-Event-Id", d.event_id.to_string().as_str());
+        h.insert("Relais-Error", error.replace(['\r', '\n'], " ").as_str());
+        let subject = self
+            .ns
+            .dead_letter_subject(&self.spec.service, &self.spec.name);
+        let ack = self
+            .js
+            .publish_with_headers(subject, h, d.payload.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        ack.await.map_err(|e| anyhow::anyhow!(e))?;
+        metrics::counter!("relais_dead_letters_total", "consumer" => self.spec.name.clone())
+            .increment(1);
+        Ok(())
+    }
+}
+
+async fn ack(message: &jetstream::Message, kind: AckKind) -> anyhow::Result<()> {
+    // A double ack waits for the server's confirmation, so an ack lost on
+    // the way surfaces here instead of as a silent redelivery later.
+    message
+        .double_ack_with(kind)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("ack failed")
+}
+
+async fn handle_in_inbox<H: Handler>(
+    pool: &PgPool,
+    consumer: &str,
+    handler: &H,
+    delivery: &Delivery,
+) -> Result<(), HandlerError> {
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query(
+        "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing",
+    )
+    .bind(consumer)
+    .bind(delivery.event_id)
+    .bind(&delivery.subject)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        tracing::debug!("event already handled");
+        return Ok(());
+    }
+    handler.handle(&mut tx, delivery).await?;
+    tx.commit().await?;
+    metrics::counter!("relais_consumer_handled_total", "consumer" => consumer.to_owned())
+        .increment(1);
+    Ok(())
+}
+
+/// A dead letter as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeadLetter {
+    pub id: Uuid,
+    pub consumer: String,
+    pub event_id: Uuid,
+    pub subject: String,
+    pub error: String,
+    pub attempts: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub replayed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Dead letters of `consumer` not yet replayed, oldest first.
+pub async fn pending_dead_letters(pool: &PgPool, consumer: &str) -> sqlx::Result<Vec<DeadLetter>> {
+    sqlx::query_as(
+        "select id, consumer, event_id, subject, error, attempts, created_at, replayed_at
+         from dead_letters where consumer = $1 and replayed_at is null order by created_at",
+    )
+    .bind(consumer)
+    .fetch_all(pool)
+    .await
+}
+
+/// Runs a dead letter through `handler` again (once its cause is fixed), in
+/// the inbox transaction, and marks it replayed.
+pub async fn replay_dead_letter<H: Handler>(
+    pool: &PgPool,
+    handler: &H,
+    id: Uuid,
+) -> anyhow::Result<()> {
+    let row: Option<(String, Uuid, String, Vec<u8>, serde_json::Value, i32)> = sqlx::query_as(
+        "select consumer, event_id, subject, payload, headers, attempts from dead_letters
+         where id = $1 and replayed_at is null",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((consumer, event_id, subject, payload, headers, attempts)) = row else {
+        anyhow::bail!("no pending dead letter {id}");
+    };
+    let delivery = Delivery {
+        event_id,
+        subject,
+        payload: Bytes::from(payload),
+        headers: serde_json::from_value(headers).unwrap_or_default(),
+        attempt: i64::from(attempts) + 1,
+    };
+    handle_in_inbox(pool, &consumer, handler, &delivery)
+        .await
+        .map_err(|e| anyhow::anyhow!("replay failed: {e}"))?;
+    sqlx::query("update dead_letters set replayed_at = now() where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Postgres: each service has its own role and schema (DESIGN §1), a pool
+//! whose `search_path` is that schema, and embedded migrations: the
+//! platform's tables (outbox, inbox, dead letters, idempotency keys), then
+//! the service's own.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    Connection, PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
+};
+
+use crate::config::PlatformConfig;
+
+/// The role a service connects as: `relais_<service>`.
+pub fn role_name(service: &str) -> String {
+    format!("relais_{service}")
+}
+
+/// Connects as the service, provisioning its role and schema first when the
+/// config says so, and applies migrations when it says so.
+pub async fn connect(
+    cfg: &PlatformConfig,
+    service: &str,
+    service_migrations: &Migrator,
+) -> anyhow::Result<PgPool> {
+    let admin = PgConnectOptions::from_str(&cfg.database_url).context("invalid DATABASE_URL")?;
+    let opts = if cfg.db_provision {
+        provision(&admin, service, &cfg.db_password).await?;
+        admin
+            .clone()
+            .username(&role_name(service))
+            .password(&cfg.db_password)
+    } else {
+        admin
+    };
+    let opts = opts.options([("search_path", service)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(cfg.db_max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .with_context(|| format!("failed to connect to Postgres as the {service} service"))?;
+    if cfg.db_migrate {
+        migrate(&pool, service_migrations).await?;
+    }
+    Ok(pool)
+}
+
+/// Applies the platform's migrations, then the service's.
+pub async fn migrate(pool: &PgPool, service_migrations: &Migrator) -> anyhow::Result<()> {
+    let mut platform = sqlx::migrate!("./migrations");
+    platform.dangerous_set_table_name("_platform_migrations");
+    platform
+        .run(pool)
+        .await
+        .context("failed to apply platform migrations")?;
+    service_migrations
+        .run(pool)
+        .await
+        .context("failed to apply service migrations")?;
+    Ok(())
+}
+
+/// Creates (or updates the password of) the service role and its schema,
+/// using `admin` (a role allowed to create roles). Safe to run concurrently:
+/// a role created meanwhile by another process is fine.
+pub async fn provision(
+    admin: &PgConnectOptions,
+    service: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let role = role_name(service);
+    anyhow::ensure!(
+        service.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "service name {service:?} must be lower-case letters and underscores"
+    );
+    let mut conn = PgConnection::connect_with(admin)
+        .await
+        .context("failed to connect to Postgres with DATABASE_URL to provision the service")?;
+    let db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&mut conn)
+        .await?;
+    let pw = password.replace('\'', "''");
+    let create_role = format!(
+        "do $$ begin
+             create role {role} login password '{pw}';
+         exception when duplicate_object or unique_violation then
+             alter role {role} login password '{pw}';
+         end $$"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(create_role))
+        .execute(&mut conn)
+        .await
+        .context("failed to create the service role")?;
+    let grants = format!(
+        "grant connect, temporary on database \"{db}\" to {role};
+         create schema if not exists {service} authorization {role};"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
+        .execute(&mut conn)
+        .await
+        .context("failed to create the service schema")?;
+    Ok(())
+}

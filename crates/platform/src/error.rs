@@ -1,0 +1,170 @@
+//! One error type for every service and its one mapping to `tonic::Status`.
+//! Internal causes are logged with their chain and never sent to callers.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A bad field of a request: which one and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A concurrent request holds the same resource; the caller may retry.
+    #[error("{0}")]
+    Aborted(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+fn describe(v: &[FieldViolation]) -> String {
+    v.iter()
+        .map(|f| format!("{}: {}", f.field, f.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// One bad field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    /// The name of the violated unique or check constraint, if that is what
+    /// the database said; services turn it into a domain error.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            Self::Db(sqlx::Error::Database(db)) => db.constraint(),
+            _ => None,
+        }
+    }
+
+    /// Postgres SQLSTATE of a database error.
+    pub fn sql_state(&self) -> Option<String> {
+        match self {
+            Self::Db(sqlx::Error::Database(db)) => db.code().map(|c| c.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Collects field violations, so a request reports every bad field at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Adds the violation when `bad` holds.
+    pub fn check(&mut self, bad: bool, field: &str, description: impl Into<String>) {
+        if bad {
+            self.add(field, description);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(self.0))
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for v in &violations {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                }
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("invalid argument: {}", describe(&violations)),
+                    details,
+                )
+            }
+            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::AlreadyExists(m) => Status::already_exists(m),
+            Error::FailedPrecondition(m) => Status::failed_precondition(m),
+            Error::PermissionDenied(m) => Status::permission_denied(m),
+            Error::Unauthenticated(m) => Status::unauthenticated(m),
+            Error::Aborted(m) => Status::aborted(m),
+            Error::Unavailable(m) => {
+                tracing::warn!(error = %m, "unavailable");
+                Status::unavailable("service temporarily unavailable, retry later")
+            }
+            Error::Db(e) => {
+                // Serialization failures and deadlocks are the caller's cue to retry.
+                if let sqlx::Error::Database(db) = &e
+                    && matches!(db.code().as_deref(), Some("40001" | "40P01"))
+                {
+                    tracing::warn!(error = %e, "transaction conflict");
+                    return Status::aborted("concurrent update, retry");
+                }
+                tracing::error!(error = ?e, "database error");
+                Status::internal("internal error")
+            }
+            Error::Unexpected(e) => {
+                tracing::error!(error = ?e, "unexpected error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+/// Turns the violation of constraint `name` into the domain error `err`;
+/// any other database error stays as it is. Realworld's `on_constraint`.
+pub fn on_constraint(e: sqlx::Error, name: &str, err: impl FnOnce() -> Error) -> Error {
+    if let sqlx::Error::Database(db) = &e
+        && db.constraint() == Some(name)
+    {
+        return err();
+    }
+    Error::Db(e)
+}

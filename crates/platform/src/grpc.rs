@@ -1,0 +1,71 @@
+//! gRPC server wiring shared by every service: health (grpc.health.v1),
+//! reflection, a span per call joined to the caller's trace, request
+//! metrics, and graceful shutdown (stop accepting, finish in-flight calls).
+
+use std::{convert::Infallible, time::Duration};
+
+use http::{Request, Response};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{body::Body, server::NamedService, transport::Server};
+use tower::Service;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::telemetry;
+
+/// Serves `service` on `listener` with health and reflection until
+/// `shutdown`. `descriptors` are encoded file descriptor sets for reflection.
+pub async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    descriptors: &[&'static [u8]],
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    S: Service<Request<Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
+    S::Response: axum::response::IntoResponse,
+    S::Future: Send + 'static,
+{
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<S>().await;
+    let mut reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for d in descriptors {
+        reflection = reflection.register_encoded_file_descriptor_set(d);
+    }
+    let reflection = reflection.build_v1()?;
+
+    let trace = TraceLayer::new_for_grpc()
+        .make_span_with(|req: &Request<Body>| {
+            let method = req.uri().path().to_owned();
+            let span = tracing::info_span!(
+                "grpc",
+                otel.name = %method,
+                rpc.system = "grpc",
+                rpc.method = %method,
+                tenant = tracing::field::Empty,
+            );
+            telemetry::set_parent_from(&span, &telemetry::HttpHeaders(req.headers()));
+            metrics::counter!("relais_grpc_requests_total", "method" => method).increment(1);
+            span
+        })
+        .on_response(|_res: &Response<Body>, latency: Duration, _span: &Span| {
+            metrics::histogram!("relais_grpc_request_duration_seconds")
+                .record(latency.as_secs_f64());
+        });
+
+    let incoming = TcpListenerStream::new(listener);
+    let stop = shutdown.clone();
+    let result = Server::builder()
+        .layer(trace)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await })
+        .await;
+    reporter.set_not_serving::<S>().await;
+    result?;
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! What every Relais service shares, written once: configuration, telemetry,
+//! Postgres, the transactional outbox and its relay, inbox consumers with dead
+//! letters, NATS stream provisioning, gRPC wiring with auth and one error
+//! mapping, idempotency keys, the admin HTTP port and graceful shutdown.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod consumer;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod idempotency;
+pub mod nats;
+pub mod outbox;
+pub mod runtime;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Error, FieldViolation, Result};

@@ -1,0 +1,387 @@
+//! Transactional outbox (DESIGN §4). A service writes its rows and the events
+//! they cause in one transaction with [`enqueue`]; after the commit the
+//! [`Relay`] publishes them to JetStream in commit order, with many publishes
+//! in flight, `Nats-Msg-Id` set to the event id, and marks them published in
+//! one statement once their acks are in.
+//!
+//! What a reader can rely on:
+//! - nothing is read by "id > last seen": every poll reads all unpublished
+//!   rows, so a transaction that commits after later ones is still published;
+//! - the relay wakes on an in-process signal after a commit ([`Outbox::commit`])
+//!   and polls for commits from other processes; no `pg_notify` in the write
+//!   transaction (it made commits about 3× slower here);
+//! - one relay per service is active at a time (Postgres advisory lock);
+//! - a crash between publish and mark republishes with the same id, which
+//!   JetStream drops inside its duplicate window and inboxes drop after it;
+//! - published rows are kept for a retention longer than the broker's fsync
+//!   interval, and [`republish_since`] sends them again after a broker loss.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::telemetry;
+
+/// An event to publish, built by the service inside its transaction.
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    pub id: Uuid,
+    pub subject: String,
+    pub aggregate_id: String,
+    pub payload: Vec<u8>,
+}
+
+impl OutboxEvent {
+    pub fn new(subject: String, aggregate_id: impl ToString, payload: Vec<u8>) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            subject,
+            aggregate_id: aggregate_id.to_string(),
+            payload,
+        }
+    }
+}
+
+/// Adds `event` to the caller's transaction, with the current trace context.
+#[tracing::instrument(skip_all, fields(subject = %event.subject))]
+pub async fn enqueue(conn: &mut PgConnection, event: &OutboxEvent) -> sqlx::Result<()> {
+    let headers = serde_json::to_value(telemetry::current_context_headers())
+        .unwrap_or_else(|_| serde_json::json!({}));
+    sqlx::query(
+        "insert into outbox (id, subject, payload, headers, aggregate_id) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.id)
+    .bind(&event.subject)
+    .bind(&event.payload)
+    .bind(headers)
+    .bind(&event.aggregate_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The service's handle on its outbox: commits a transaction and wakes the
+/// relay at once instead of waiting for its next poll.
+#[derive(Clone, Default)]
+pub struct Outbox {
+    signal: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Commits `tx` and wakes the relay.
+    pub async fn commit(&self, tx: Transaction<'_, Postgres>) -> sqlx::Result<()> {
+        tx.commit().await?;
+        self.signal.notify_one();
+        Ok(())
+    }
+
+    /// Wakes the relay (after a commit made some other way).
+    pub fn wake(&self) {
+        self.signal.notify_one();
+    }
+}
+
+/// Marks every event created since `since` unpublished, so the relay sends
+/// them again (with their ids: consumers' inboxes ignore what they handled).
+/// Only rows inside the retention period still exist. Returns how many.
+pub async fn republish_since(pool: &PgPool, since: DateTime<Utc>) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update outbox set published_at = null where created_at >= $1 and published_at is not null",
+    )
+    .bind(since)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Unpublished rows and the age of the oldest, in seconds.
+pub async fn backlog(pool: &PgPool) -> sqlx::Result<(i64, f64)> {
+    sqlx::query_as(
+        "select count(*), coalesce(extract(epoch from now() - min(created_at))::float8, 0)
+         from outbox where published_at is null",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Names the advisory lock and the metrics.
+    pub service: String,
+    /// Rows read per round; all of them are in flight at once.
+    pub batch_size: i64,
+    pub poll: Duration,
+    pub retention: Duration,
+}
+
+impl RelayConfig {
+    pub fn new(service: &str, poll: Duration, retention: Duration) -> Self {
+        Self {
+            service: service.to_owned(),
+            batch_size: 512,
+            poll,
+            retention,
+        }
+    }
+
+    fn lock_key(&self) -> i64 {
+        // A stable key per service: "outbox:" + name, hashed to 63 bits.
+        let digest =
+            <sha2::Sha256 as sha2::Digest>::digest(format!("relais-outbox:{}", self.service));
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(bytes) & i64::MAX
+    }
+}
+
+pub struct Relay {
+    pool: PgPool,
+    js: jetstream::Context,
+    outbox: Outbox,
+    cfg: RelayConfig,
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, js: jetstream::Context, outbox: Outbox, cfg: RelayConfig) -> Self {
+        Self {
+            pool,
+            js,
+            outbox,
+            cfg,
+        }
+    }
+
+    /// Runs until `shutdown`: waits for the advisory lock (standing by while
+    /// another relay holds it), then publishes. A batch in flight is
+    /// finished before it returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new();
+        while !shutdown.is_cancelled() {
+            match self.lead(&shutdown).await {
+                Ok(()) => backoff.reset(),
+                Err(e) => {
+                    tracing::warn!(error = ?e, service = %self.cfg.service, "outbox relay interrupted");
+                    tokio::select! {
+                        () = shutdown.cancelled() => {},
+                        () = tokio::time::sleep(backoff.next_delay()) => {},
+                    }
+                }
+            }
+        }
+    }
+
+    /// One term as the active relay: returns when shutdown is asked, or
+    /// with an error when the lock connection or the broker fails.
+    async fn lead(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        // The lock lives as long as this connection, detached from the pool
+        // so it is never handed to anyone else while held.
+        let mut lock_conn = self.pool.acquire().await?.detach();
+        loop {
+            let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+                .bind(self.cfg.lock_key())
+                .fetch_one(&mut lock_conn)
+                .await?;
+            if got {
+                break;
+            }
+            metrics::gauge!("relais_outbox_relay_active", "service" => self.cfg.service.clone())
+                .set(0.0);
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(self.cfg.poll.max(Duration::from_millis(500))) => {},
+            }
+        }
+        tracing::info!(service = %self.cfg.service, "outbox relay active");
+        metrics::gauge!("relais_outbox_relay_active", "service" => self.cfg.service.clone())
+            .set(1.0);
+
+        let mut last_upkeep = tokio::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_metrics = last_upkeep;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let published = self.publish_batch().await?;
+            let now = tokio::time::Instant::now();
+            if now.duration_since(last_metrics) >= Duration::from_secs(1) {
+                self.export_backlog().await;
+                // Checks the lock's connection is still alive: if it dropped,
+                // the lock is gone and another relay may lead.
+                sqlx::query("select 1").execute(&mut lock_conn).await?;
+                last_metrics = now;
+            }
+            if now.duration_since(last_upkeep) >= Duration::from_secs(30) {
+                self.upkeep().await;
+                last_upkeep = now;
+            }
+            if published < self.cfg.batch_size as usize {
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = self.outbox.signal.notified() => {},
+                    () = tokio::time::sleep(self.cfg.poll) => {},
+                }
+            }
+        }
+    }
+
+    /// Publishes up to one batch; returns how many rows were marked.
+    async fn publish_batch(&self) -> anyhow::Result<usize> {
+        let rows: Vec<(Uuid, String, Vec<u8>, serde_json::Value)> = sqlx::query_as(
+            "select id, subject, payload, headers from outbox
+             where published_at is null order by seq limit $1",
+        )
+        .bind(self.cfg.batch_size)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut acks = Vec::with_capacity(rows.len());
+        for (id, subject, payload, headers) in &rows {
+            let mut map = async_nats::HeaderMap::new();
+            if let serde_json::Value::Object(h) = headers {
+                for (k, v) in h {
+                    if let Some(v) = v.as_str() {
+                        map.insert(k.as_str(), v);
+                    }
+                }
+            }
+            let publish = PublishMessage::build()
+                .payload(Bytes::from(payload.clone()))
+                .headers(map)
+                .message_id(id.to_string());
+            match self.js.send_publish(subject.clone(), publish).await {
+                Ok(ack) => acks.push((*id, ack)),
+                Err(e) => {
+                    tracing::warn!(error = %e, %subject, "outbox publish failed");
+                    break;
+                }
+            }
+        }
+        // Only the prefix acked in order is marked: a row after a failed one
+        // is published again next round rather than out of order.
+        let mut acked = Vec::with_capacity(acks.len());
+        let mut failure = None;
+        for (id, ack) in acks {
+            if failure.is_some() {
+                continue;
+            }
+            match ack.await {
+                Ok(_) => acked.push(id),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if !acked.is_empty() {
+            sqlx::query("update outbox set published_at = now() where id = any($1)")
+                .bind(&acked)
+                .execute(&self.pool)
+                .await?;
+            metrics::counter!("relais_outbox_published_total", "service" => self.cfg.service.clone())
+                .increment(acked.len() as u64);
+        }
+        if let Some(e) = failure {
+            return Err(anyhow::anyhow!(e).context("publish ack failed"));
+        }
+        if acked.len() < rows.len() {
+            anyhow::bail!("published {} of {} outbox rows", acked.len(), rows.len());
+        }
+        Ok(acked.len())
+    }
+
+    async fn export_backlog(&self) {
+        match backlog(&self.pool).await {
+            Ok((count, age)) => {
+                let service = self.cfg.service.clone();
+                metrics::gauge!("relais_outbox_backlog", "service" => service.clone())
+                    .set(count as f64);
+                metrics::gauge!("relais_outbox_oldest_unpublished_seconds", "service" => service)
+                    .set(age);
+            }
+            Err(e) => tracing::warn!(error = %e, "outbox backlog query failed"),
+        }
+    }
+
+    /// Deletes published rows past retention, inbox rows and idempotency
+    /// keys past theirs.
+    async fn upkeep(&self) {
+        let result: anyhow::Result<()> = async {
+            let mut conn = self.pool.acquire().await?;
+            let conn = conn.acquire().await?;
+            sqlx::query(
+                "delete from outbox where published_at < now() - make_interval(secs => $1)",
+            )
+            .bind(self.cfg.retention.as_secs_f64())
+            .execute(&mut *conn)
+            .await
+            .context("outbox retention")?;
+            sqlx::query(
+                "delete from idempotency_keys where created_at < now() - interval '48 hours'",
+            )
+            .execute(&mut *conn)
+            .await
+            .context("idempotency retention")?;
+            sqlx::query("delete from inbox where handled_at < now() - interval '30 days'")
+                .execute(&mut *conn)
+                .await
+                .context("inbox retention")?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = ?e, "outbox upkeep failed");
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, 100 ms up to 10 s.
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new() -> Self {
+        Self { attempt: 0 }
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let d = backoff_delay(
+            self.attempt,
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+        );
+        self.attempt = self.attempt.saturating_add(1);
+        d
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `base * 2^attempt`, capped, with jitter in [50 %, 100 %].
+pub fn backoff_delay(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16));
+    let max = exp.min(cap);
+    let jitter = rand::random_range(0.5..=1.0);
+    max.mul_f64(jitter)
+}
+
+/// Headers of an outbox row, for tests and tools.
+pub type Headers = HashMap<String, String>;

@@ -1,0 +1,126 @@
+//! What starting and stopping a service takes, once: database (role, schema,
+//! migrations), NATS and the service's stream, the gRPC and admin listeners
+//! (bound at build time, so tests pass port 0 and read the real port), the
+//! outbox relay, background tasks such as consumers, and one shutdown for all.
+
+use std::net::SocketAddr;
+
+use async_nats::jetstream;
+use futures::future::BoxFuture;
+use sqlx::{PgPool, migrate::Migrator};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    admin,
+    auth::Authenticator,
+    config::PlatformConfig,
+    db, grpc,
+    nats::{self, Namespace},
+    outbox::{Outbox, Relay, RelayConfig},
+};
+
+pub struct Runtime {
+    pub name: &'static str,
+    pub cfg: PlatformConfig,
+    pub pool: PgPool,
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub ns: Namespace,
+    pub outbox: Outbox,
+    pub auth: Authenticator,
+    grpc_listener: TcpListener,
+    admin_listener: TcpListener,
+}
+
+impl Runtime {
+    pub async fn start(
+        name: &'static str,
+        cfg: PlatformConfig,
+        migrations: &Migrator,
+    ) -> anyhow::Result<Self> {
+        let pool = db::connect(&cfg, name, migrations).await?;
+        let nats = nats::connect(&cfg.nats_url, name).await?;
+        let js = jetstream::new(nats.clone());
+        let ns = Namespace::new(cfg.namespace.clone());
+        ns.ensure_stream(&js, name).await?;
+        let grpc_listener = TcpListener::bind(cfg.grpc_addr).await?;
+        let admin_listener = TcpListener::bind(cfg.admin_addr).await?;
+        let auth = Authenticator::hs256(&cfg.jwt_secret);
+        Ok(Self {
+            name,
+            cfg,
+            pool,
+            nats,
+            js,
+            ns,
+            outbox: Outbox::new(),
+            auth,
+            grpc_listener,
+            admin_listener,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .unwrap_or(self.cfg.grpc_addr)
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_listener
+            .local_addr()
+            .unwrap_or(self.cfg.admin_addr)
+    }
+
+    /// Serves until `shutdown`, then waits for in-flight calls, the relay's
+    /// batch and every task in `tasks` (which must watch `shutdown` too).
+    pub async fn serve<S>(
+        self,
+        service: S,
+        descriptors: &[&'static [u8]],
+        tasks: Vec<BoxFuture<'static, ()>>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()>
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+            + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        let relay = Relay::new(
+            self.pool.clone(),
+            self.js.clone(),
+            self.outbox.clone(),
+            RelayConfig::new(self.name, self.cfg.outbox_poll, self.cfg.outbox_retention),
+        );
+        let mut handles = vec![tokio::spawn(relay.run(shutdown.clone()))];
+        handles.extend(tasks.into_iter().map(tokio::spawn));
+        let admin = tokio::spawn(admin::serve(
+            self.admin_listener,
+            admin::router(self.pool.clone(), self.nats.clone()),
+            shutdown.clone(),
+        ));
+        tracing::info!(
+            service = self.name,
+            grpc = %self.grpc_listener.local_addr()?,
+            "serving"
+        );
+        let served = grpc::serve(self.grpc_listener, service, descriptors, shutdown.clone()).await;
+        // The gRPC server only returns on shutdown or failure: either way,
+        // stop the rest and let each finish what it holds.
+        shutdown.cancel();
+        for h in handles {
+            let _ = h.await;
+        }
+        let _ = admin.await;
+        let _ = self.nats.flush().await;
+        self.pool.close().await;
+        tracing::info!(service = self.name, "stopped");
+        served
+    }
+}

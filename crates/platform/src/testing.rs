@@ -1,0 +1,207 @@
+//! Test harness (feature `testing`): a fresh database per test on the
+//! Postgres of `DATABASE_URL`, a unique NATS namespace per test on the
+//! shared `NATS_URL`, or a private nats-server (from `NATS_SERVER_BIN`) that
+//! a fault test can kill and restart. `make test` brings the stack up and
+//! exports these variables; see `scripts/stack.sh`.
+
+use std::{
+    net::TcpListener as StdListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    str::FromStr,
+    time::Duration,
+};
+
+use anyhow::Context;
+use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Authenticator, Claims, Role},
+    config::PlatformConfig,
+};
+
+pub const JWT_SECRET: &str = "relais-test-secret";
+
+/// Logs to stderr when `TEST_LOG` is set; quiet otherwise.
+pub fn init_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://relais:relais@127.0.0.1:55432/relais".into())
+}
+
+pub fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:54222".into())
+}
+
+/// Creates an empty database named by a UUID; returns its admin URL.
+pub async fn fresh_database() -> anyhow::Result<String> {
+    let admin = admin_url();
+    let opts = PgConnectOptions::from_str(&admin)?;
+    let mut conn = PgConnection::connect_with(&opts)
+        .await
+        .context("tests need Postgres: run them with `make test` (or set DATABASE_URL)")?;
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut conn)
+        .await?;
+    let url = opts.database(&name);
+    Ok(url_of(&admin, &name).unwrap_or_else(|| format!("{:?}", url)))
+}
+
+fn url_of(admin: &str, db: &str) -> Option<String> {
+    let (base, _) = admin.rsplit_once('/')?;
+    Some(format!("{base}/{db}"))
+}
+
+/// A namespace no other test uses.
+pub fn namespace() -> String {
+    format!("t{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// A config for a service under test: fresh database, ports 0, fast polls.
+pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
+    let database_url = fresh_database().await?;
+    Ok(PlatformConfig {
+        database_url,
+        db_provision: true,
+        db_migrate: true,
+        db_password: "relais-test".into(),
+        db_max_connections: 8,
+        nats_url: nats_url.to_owned(),
+        namespace: namespace(),
+        grpc_addr: "127.0.0.1:0".parse()?,
+        admin_addr: "127.0.0.1:0".parse()?,
+        jwt_secret: JWT_SECRET.into(),
+        outbox_poll: Duration::from_millis(50),
+        outbox_retention: Duration::from_secs(600),
+        consumer_max_deliver: 3,
+    })
+}
+
+/// A token for `role` in `tenant` signed with the test secret.
+pub fn token(tenant: Uuid, role: Role) -> String {
+    Authenticator::hs256(JWT_SECRET)
+        .mint_for(
+            tenant,
+            role,
+            &format!("test-{role:?}"),
+            Duration::from_secs(3600),
+        )
+        .unwrap_or_default()
+}
+
+/// A token with every claim chosen by the test.
+pub fn token_with(claims: &Claims) -> String {
+    Authenticator::hs256(JWT_SECRET)
+        .mint(claims)
+        .unwrap_or_default()
+}
+
+/// A private nats-server with JetStream, on a free port, that a test can
+/// kill and restart (same port, same store).
+pub struct NatsServer {
+    child: Option<Child>,
+    pub port: u16,
+    store: PathBuf,
+}
+
+impl NatsServer {
+    pub fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let store = std::env::temp_dir().join(format!("relais-nats-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&store)?;
+        let mut server = Self {
+            child: None,
+            port,
+            store,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+        let child = Command::new(&bin)
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| {
+                format!("failed to start {bin}: run tests with `make test` (sets NATS_SERVER_BIN)")
+            })?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anyhow::bail!("nats-server did not start on port {}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL): no graceful flush.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.spawn()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(StdListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,30 @@
+//! Generated types for every package under `proto/`: gRPC clients and
+//! servers, and the event payloads subscribers read.
+
+#![allow(clippy::all, clippy::unwrap_used)]
+
+/// Every compiled file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/relais_descriptor.bin"));
+
+pub mod relais {
+    pub mod types {
+        pub mod v1 {
+            tonic::include_proto!("relais.types.v1");
+        }
+    }
+    pub mod catalogue {
+        pub mod v1 {
+            tonic::include_proto!("relais.catalogue.v1");
+        }
+    }
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("relais.events.v1");
+        }
+    }
+}
+
+pub use relais::catalogue::v1 as catalogue;
+pub use relais::events::v1 as events;
+pub use relais::types::v1 as types;

@@ -1,0 +1,75 @@
+//! Who is acting on which tenant, and how a change becomes an event.
+
+use prost::Message;
+use relais_platform::{
+    auth::Caller,
+    nats::Namespace,
+    outbox::{self, OutboxEvent},
+};
+use relais_proto::events::EventMeta;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::SERVICE;
+
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub tenant: Uuid,
+    pub origin: String,
+    pub actor: String,
+    pub ns: Namespace,
+}
+
+impl Ctx {
+    pub fn new(caller: &Caller, ns: &Namespace) -> Self {
+        Self {
+            tenant: caller.tenant,
+            origin: caller.origin(),
+            actor: caller.subject.clone(),
+            ns: ns.clone(),
+        }
+    }
+
+    pub fn meta(&self, aggregate_id: Uuid, version: i64) -> EventMeta {
+        EventMeta {
+            event_id: Uuid::now_v7().to_string(),
+            tenant_id: self.tenant.to_string(),
+            aggregate_id: aggregate_id.to_string(),
+            aggregate_version: version,
+            occurred_at: Some(now()),
+            origin: self.origin.clone(),
+            actor: self.actor.clone(),
+        }
+    }
+
+    /// Adds the event to the caller's transaction, on
+    /// `<ns>.catalogue.v1.<tenant>.<aggregate>.<event>`.
+    pub async fn emit(
+        &self,
+        conn: &mut PgConnection,
+        aggregate: &str,
+        event: &str,
+        meta: &EventMeta,
+        payload: &impl Message,
+    ) -> sqlx::Result<()> {
+        let id = Uuid::parse_str(&meta.event_id).unwrap_or_else(|_| Uuid::now_v7());
+        let e = OutboxEvent {
+            id,
+            subject: self.ns.subject(SERVICE, self.tenant, aggregate, event),
+            aggregate_id: meta.aggregate_id.clone(),
+            payload: payload.encode_to_vec(),
+        };
+        outbox::enqueue(conn, &e).await
+    }
+}
+
+pub fn now() -> prost_types::Timestamp {
+    timestamp(chrono::Utc::now())
+}
+
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}

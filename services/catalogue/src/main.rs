@@ -1,0 +1,26 @@
+//! `catalogue serve` runs the service; `catalogue migrate` provisions its
+//! database role and schema, applies migrations and exits (the Kubernetes
+//! migration Job).
+
+use relais_catalogue::{App, MIGRATIONS, SERVICE, config_from_env};
+use relais_platform::{db, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(SERVICE)?;
+    let mut cfg = config_from_env()?;
+    match std::env::args().nth(1).as_deref() {
+        Some("serve") | None => {
+            let app = App::build(cfg).await?;
+            app.run(shutdown::on_signal()).await
+        }
+        Some("migrate") => {
+            cfg.db_migrate = true;
+            let pool = db::connect(&cfg, SERVICE, &MIGRATIONS).await?;
+            pool.close().await;
+            tracing::info!("catalogue migrations applied");
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}: use `serve` or `migrate`"),
+    }
+}

@@ -1,0 +1,123 @@
+//! `spawn_app`: the real catalogue on port 0 with a fresh database and its
+//! own NATS namespace, plus a JetStream reader that sees events as a
+//! subscriber would.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::DeliverPolicy};
+use futures::StreamExt;
+use relais_catalogue::App;
+use relais_platform::{auth::Role, nats::Namespace, testing};
+use relais_proto::catalogue::catalogue_service_client::CatalogueServiceClient;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, transport::Channel};
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub tenant: Uuid,
+    pub client: CatalogueServiceClient<Channel>,
+    pub js: jetstream::Context,
+    pub ns: Namespace,
+    pub admin_addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    testing::init_logging();
+    let cfg = testing::config(&testing::nats_url())
+        .await
+        .expect("test config");
+    let ns = Namespace::new(cfg.namespace.clone());
+    let nats_url = cfg.nats_url.clone();
+    let app = App::build(cfg).await.expect("app builds");
+    let grpc = app.grpc_addr();
+    let admin_addr = app.admin_addr();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.run(shutdown.clone()));
+    let channel = Channel::from_shared(format!("http://{grpc}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let nats = async_nats::connect(&nats_url).await.expect("nats");
+    TestApp {
+        tenant: Uuid::now_v7(),
+        client: CatalogueServiceClient::new(channel),
+        js: jetstream::new(nats),
+        ns,
+        admin_addr,
+        shutdown,
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    /// `msg` with a bearer token for `role` in this app's tenant.
+    pub fn as_role<T>(&self, role: Role, msg: T) -> Request<T> {
+        with_token(&testing::token(self.tenant, role), msg)
+    }
+
+    pub fn admin<T>(&self, msg: T) -> Request<T> {
+        self.as_role(Role::Admin, msg)
+    }
+
+    /// Every catalogue event published so far in this namespace, as
+    /// (subject, payload), waiting until at least `n` are there.
+    pub async fn events(&self, n: usize) -> Vec<(String, bytes::Bytes)> {
+        let stream = self
+            .js
+            .get_stream(self.ns.stream("catalogue"))
+            .await
+            .expect("stream exists");
+        let consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("ordered consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let pending = stream_pending(&self.js, &self.ns).await;
+            if out.len() >= n && out.len() as u64 >= pending {
+                return out;
+            }
+            match tokio::time::timeout_at(deadline, messages.next()).await {
+                Ok(Some(Ok(m))) => out.push((m.subject.to_string(), m.payload.clone())),
+                _ => return out,
+            }
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            h.await.expect("join").expect("app stopped cleanly");
+        }
+    }
+}
+
+async fn stream_pending(js: &jetstream::Context, ns: &Namespace) -> u64 {
+    match js.get_stream(ns.stream("catalogue")).await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+pub fn with_token<T>(token: &str, msg: T) -> Request<T> {
+    let mut req = Request::new(msg);
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    req
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
