@@ -1,0 +1,9 @@
+//! The outbox and inbox promises (DESIGN §4), against real Postgres and a
+//! real nats-server: what a subscriber sees, whatever fails on the way.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod consumer;
+mod faults;
+mod outbox;
