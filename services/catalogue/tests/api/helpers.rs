@@ -16,6 +16,7 @@ use uuid::Uuid;
 pub struct TestApp {
     pub tenant: Uuid,
     pub client: CatalogueServiceClient<Channel>,
+    pub channel: Channel,
     pub js: jetstream::Context,
     pub ns: Namespace,
     pub admin_addr: std::net::SocketAddr,
@@ -43,7 +44,8 @@ pub async fn spawn_app() -> TestApp {
     let nats = async_nats::connect(&nats_url).await.expect("nats");
     TestApp {
         tenant: Uuid::now_v7(),
-        client: CatalogueServiceClient::new(channel),
+        client: CatalogueServiceClient::new(channel.clone()),
+        channel,
         js: jetstream::new(nats),
         ns,
         admin_addr,

@@ -14,3 +14,4 @@ mod packs;
 mod prices;
 mod products;
 mod support;
+mod wiring;
