@@ -47,9 +47,27 @@ pub fn router(pool: PgPool, nats: async_nats::Client) -> Router {
         })
 }
 
+/// Postgres answers and NATS is connected.
+pub async fn ready(pool: &PgPool, nats: &async_nats::Client) -> bool {
+    db_ready(pool).await && nats_ready(nats)
+}
+
+async fn db_ready(pool: &PgPool) -> bool {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::query("select 1").execute(pool),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}
+
+fn nats_ready(nats: &async_nats::Client) -> bool {
+    nats.connection_state() == async_nats::connection::State::Connected
+}
+
 async fn readyz(State(p): State<Probes>) -> (StatusCode, String) {
-    let db = sqlx::query("select 1").execute(&p.pool).await.is_ok();
-    let nats = p.nats.connection_state() == async_nats::connection::State::Connected;
+    let db = db_ready(&p.pool).await;
+    let nats = nats_ready(&p.nats);
     let body = format!("postgres: {}\nnats: {}\n", ok(db), ok(nats));
     if db && nats {
         (StatusCode::OK, body)

@@ -15,11 +15,34 @@ use tracing::Span;
 
 use crate::telemetry;
 
+/// The health service and the handle that sets its statuses.
+pub struct Health {
+    pub reporter: tonic_health::server::HealthReporter,
+    service: tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
+}
+
+impl Health {
+    pub fn new() -> Self {
+        let reporter = tonic_health::server::HealthReporter::new();
+        let service = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+        );
+        Self { reporter, service }
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Serves `service` on `listener` with health and reflection until
 /// `shutdown`. `descriptors` are encoded file descriptor sets for reflection.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
+    health: Health,
     descriptors: &[&'static [u8]],
     shutdown: CancellationToken,
 ) -> anyhow::Result<()>
@@ -28,7 +51,10 @@ where
     S::Response: axum::response::IntoResponse,
     S::Future: Send + 'static,
 {
-    let (reporter, health) = tonic_health::server::health_reporter();
+    let Health {
+        reporter,
+        service: health,
+    } = health;
     reporter.set_serving::<S>().await;
     let mut reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);

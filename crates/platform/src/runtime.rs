@@ -110,7 +110,21 @@ impl Runtime {
             grpc = %self.grpc_listener.local_addr()?,
             "serving"
         );
-        let served = grpc::serve(self.grpc_listener, service, descriptors, shutdown.clone()).await;
+        let health = grpc::Health::new();
+        handles.push(tokio::spawn(watch_readiness::<S>(
+            health.reporter.clone(),
+            self.pool.clone(),
+            self.nats.clone(),
+            shutdown.clone(),
+        )));
+        let served = grpc::serve(
+            self.grpc_listener,
+            service,
+            health,
+            descriptors,
+            shutdown.clone(),
+        )
+        .await;
         // The gRPC server only returns on shutdown or failure: either way,
         // stop the rest and let each finish what it holds.
         shutdown.cancel();
@@ -122,5 +136,34 @@ impl Runtime {
         self.pool.close().await;
         tracing::info!(service = self.name, "stopped");
         served
+    }
+}
+
+/// Keeps the service's gRPC health status in step with `/readyz`: SERVING
+/// only while Postgres and NATS answer, so a readiness probe takes a replica
+/// out of rotation instead of sending it calls it would fail.
+async fn watch_readiness<S: tonic::server::NamedService>(
+    reporter: tonic_health::server::HealthReporter,
+    pool: PgPool,
+    nats: async_nats::Client,
+    shutdown: CancellationToken,
+) {
+    let mut serving = true;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {},
+        }
+        let ready = admin::ready(&pool, &nats).await;
+        if ready != serving {
+            serving = ready;
+            if ready {
+                reporter.set_serving::<S>().await;
+                tracing::info!("ready again");
+            } else {
+                reporter.set_not_serving::<S>().await;
+                tracing::warn!("not ready: Postgres or NATS unreachable");
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{helpers::spawn_app, support::*};
 
-async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+pub async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .await
@@ -32,11 +32,15 @@ async fn the_admin_port_reports_health_and_outbox_metrics() {
     let metrics =
         relais_platform::testing::eventually(std::time::Duration::from_secs(5), || async {
             let m = get(app.admin_addr, "/metrics").await;
-            m.contains("relais_outbox_backlog").then_some(m)
+            let all = [
+                "relais_outbox_backlog",
+                "relais_outbox_oldest_unpublished_seconds",
+                "relais_outbox_published_total",
+            ];
+            all.iter().all(|name| m.contains(name)).then_some(m)
         })
         .await
         .expect("outbox metrics exported");
-    assert!(metrics.contains("relais_outbox_oldest_unpublished_seconds"));
-    assert!(metrics.contains("relais_outbox_published_total"));
+    assert!(metrics.contains("relais_grpc_requests_total"));
     app.stop().await;
 }

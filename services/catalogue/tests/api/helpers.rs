@@ -25,10 +25,13 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(&testing::nats_url()).await
+}
+
+/// The app on a given NATS (a private one a test can kill).
+pub async fn spawn_app_on(nats_url: &str) -> TestApp {
     testing::init_logging();
-    let cfg = testing::config(&testing::nats_url())
-        .await
-        .expect("test config");
+    let cfg = testing::config(nats_url).await.expect("test config");
     let ns = Namespace::new(cfg.namespace.clone());
     let nats_url = cfg.nats_url.clone();
     let app = App::build(cfg).await.expect("app builds");

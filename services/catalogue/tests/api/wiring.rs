@@ -4,7 +4,11 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use crate::{helpers::spawn_app, support::*};
+use crate::{
+    admin::get,
+    helpers::{spawn_app, spawn_app_on},
+    support::*,
+};
 
 #[tokio::test]
 async fn health_reports_serving_for_the_catalogue() {
@@ -66,5 +70,42 @@ async fn the_callers_trace_reaches_the_published_event() {
     );
     let event = ProductChanged::decode(msg.payload.as_ref()).unwrap();
     assert_eq!(event.product.unwrap().sku, "TRACED");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replica_that_loses_nats_stops_serving_and_comes_back() {
+    let mut nats = relais_platform::testing::NatsServer::start().unwrap();
+    let app = spawn_app_on(&nats.url()).await;
+    let mut health = HealthClient::new(app.channel.clone());
+    let service = || HealthCheckRequest {
+        service: "relais.catalogue.v1.CatalogueService".into(),
+    };
+    nats.kill();
+    let down = relais_platform::testing::eventually(std::time::Duration::from_secs(10), || {
+        let mut h = health.clone();
+        async move {
+            let s = h.check(service()).await.ok()?.into_inner().status;
+            (s == ServingStatus::NotServing as i32).then_some(())
+        }
+    })
+    .await;
+    assert!(down.is_some(), "health turned NOT_SERVING");
+    assert!(
+        get(app.admin_addr, "/readyz")
+            .await
+            .starts_with("HTTP/1.0 503")
+    );
+    nats.restart().unwrap();
+    let up = relais_platform::testing::eventually(std::time::Duration::from_secs(15), || {
+        let mut h = health.clone();
+        async move {
+            let s = h.check(service()).await.ok()?.into_inner().status;
+            (s == ServingStatus::Serving as i32).then_some(())
+        }
+    })
+    .await;
+    assert!(up.is_some(), "health back to SERVING");
+    let _ = health.check(service()).await;
     app.stop().await;
 }
