@@ -205,3 +205,42 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Every message of `stream` from the start, as a new subscriber would see
+/// them: waits until at least `at_least` arrived (or `timeout`), then takes
+/// whatever else is already there (a duplicate would be).
+pub async fn read_stream(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    at_least: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+    use futures::StreamExt;
+    let stream = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!(e))?;
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while out.len() < at_least {
+        match tokio::time::timeout_at(deadline, messages.next()).await {
+            Ok(Some(Ok(m))) => out.push(m),
+            _ => break,
+        }
+    }
+    while let Ok(Some(Ok(m))) =
+        tokio::time::timeout(Duration::from_millis(300), messages.next()).await
+    {
+        out.push(m);
+    }
+    Ok(out)
+}

@@ -4,8 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy};
-use futures::StreamExt;
+use async_nats::jetstream;
 use relais_platform::{
     consumer::{ConsumerRunner, ConsumerSpec, Delivery, Handler, HandlerError},
     db,
@@ -88,34 +87,14 @@ impl Env {
     /// Every message in the probe stream, as a subscriber reading from the
     /// start would see it; waits until at least `n` arrived (or 15 s).
     pub async fn stream_messages(&self, n: usize) -> Vec<jetstream::Message> {
-        let stream = self
-            .js
-            .get_stream(self.ns.stream(SERVICE))
-            .await
-            .expect("stream");
-        let consumer = stream
-            .create_consumer(jetstream::consumer::pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("consumer");
-        let mut messages = consumer.messages().await.expect("messages");
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while out.len() < n {
-            match tokio::time::timeout_at(deadline, messages.next()).await {
-                Ok(Some(Ok(m))) => out.push(m),
-                _ => break,
-            }
-        }
-        // Anything beyond n that is already there (a duplicate would be).
-        while let Ok(Some(Ok(m))) =
-            tokio::time::timeout(Duration::from_millis(300), messages.next()).await
-        {
-            out.push(m);
-        }
-        out
+        testing::read_stream(
+            &self.js,
+            &self.ns.stream(SERVICE),
+            n,
+            Duration::from_secs(15),
+        )
+        .await
+        .expect("stream readable")
     }
 
     pub async fn stream_count(&self) -> u64 {

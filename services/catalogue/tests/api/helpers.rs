@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy};
-use futures::StreamExt;
+use async_nats::jetstream;
 use relais_catalogue::App;
 use relais_platform::{auth::Role, nats::Namespace, testing};
 use relais_proto::catalogue::catalogue_service_client::CatalogueServiceClient;
@@ -70,31 +69,13 @@ impl TestApp {
     /// Every catalogue event published so far in this namespace, as
     /// (subject, payload), waiting until at least `n` are there.
     pub async fn events(&self, n: usize) -> Vec<(String, bytes::Bytes)> {
-        let stream = self
-            .js
-            .get_stream(self.ns.stream("catalogue"))
+        let stream = self.ns.stream("catalogue");
+        testing::read_stream(&self.js, &stream, n, Duration::from_secs(10))
             .await
-            .expect("stream exists");
-        let consumer = stream
-            .create_consumer(jetstream::consumer::pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("ordered consumer");
-        let mut messages = consumer.messages().await.expect("messages");
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let pending = stream_pending(&self.js, &self.ns).await;
-            if out.len() >= n && out.len() as u64 >= pending {
-                return out;
-            }
-            match tokio::time::timeout_at(deadline, messages.next()).await {
-                Ok(Some(Ok(m))) => out.push((m.subject.to_string(), m.payload.clone())),
-                _ => return out,
-            }
-        }
+            .expect("stream readable")
+            .into_iter()
+            .map(|m| (m.subject.to_string(), m.payload.clone()))
+            .collect()
     }
 
     pub async fn stop(mut self) {
@@ -102,13 +83,6 @@ impl TestApp {
         if let Some(h) = self.handle.take() {
             h.await.expect("join").expect("app stopped cleanly");
         }
-    }
-}
-
-async fn stream_pending(js: &jetstream::Context, ns: &Namespace) -> u64 {
-    match js.get_stream(ns.stream("catalogue")).await {
-        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
-        Err(_) => 0,
     }
 }
 
