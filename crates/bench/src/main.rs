@@ -1,0 +1,249 @@
+//! `make bench` (docs/benchmarks.md): Relais against raw baselines measured
+//! on the same machine in the same run.
+//!
+//! 1. Catalogue writes: `CreateProduct` over gRPC against the real catalogue
+//!    (in-process, fresh database, its relay running), then pgbench running
+//!    the same statements (`scripts/bench/catalogue_insert.sql`) on the same
+//!    schema at the same concurrency.
+//! 2. Outbox relay: a bare async-nats JetStream publisher, then the relay
+//!    draining an outbox pre-filled with the same number of same-size events.
+//!
+//! A benchmark, not a test: it asserts nothing about speed, only that every
+//! write and every message arrived.
+
+mod relay;
+mod stats;
+mod support;
+mod writes;
+
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use sqlx::{Connection, PgConnection};
+
+use crate::stats::{ms, thousands};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "relais-bench",
+    about = "Relais throughput against raw baselines (Postgres via pgbench, JetStream via async-nats)"
+)]
+struct Args {
+    /// Products created through gRPC (and transactions run by pgbench).
+    #[arg(long, env = "BENCH_PRODUCTS", default_value_t = 5_000)]
+    products: usize,
+    /// Concurrent gRPC clients, pgbench clients and pooled connections.
+    #[arg(long, env = "BENCH_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
+    /// Untimed writes before every measured round, on both sides.
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 500)]
+    warmup: usize,
+    /// pgbench worker threads (-j).
+    #[arg(long, env = "BENCH_PGBENCH_THREADS", default_value_t = 2)]
+    pgbench_threads: usize,
+    /// Events the relay publishes (and messages the raw publisher sends).
+    #[arg(long, env = "BENCH_MESSAGES", default_value_t = 50_000)]
+    messages: usize,
+    /// Payload size of each event / message, in bytes.
+    #[arg(long, env = "BENCH_MESSAGE_BYTES", default_value_t = 300)]
+    message_bytes: usize,
+    /// Publish acks in flight for the raw publisher (the relay's batch is 512).
+    #[arg(long, env = "BENCH_WINDOW", default_value_t = 512)]
+    window: usize,
+    /// Times each measurement is repeated (alternating with its baseline);
+    /// the figures are the median round's.
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3)]
+    rounds: usize,
+    /// Smoke run: one round, 500 products, 5,000 messages, short warm-up.
+    #[arg(long)]
+    quick: bool,
+    /// Which benchmarks to run.
+    #[arg(long, value_enum, default_value_t = Only::All)]
+    only: Only,
+    /// The pgbench binary (default: $PG_BINDIR/pgbench, else from PATH).
+    #[arg(long, env = "PGBENCH")]
+    pgbench: Option<PathBuf>,
+    /// Keep the benchmark databases instead of dropping them.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Only {
+    All,
+    Writes,
+    Relay,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    if args.quick {
+        args.products = args.products.min(500);
+        args.messages = args.messages.min(5_000);
+        args.warmup = args.warmup.min(100);
+        args.rounds = 1;
+    }
+    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(args.products > 0, "--products must be at least 1");
+    anyhow::ensure!(args.messages > 0, "--messages must be at least 1");
+    anyhow::ensure!(args.rounds > 0, "--rounds must be at least 1");
+
+    let started = Instant::now();
+    let env = Environment::probe().await?;
+    eprintln!(
+        "bench: Postgres {}, nats-server {}, {} CPUs",
+        env.postgres, env.nats, env.cpus
+    );
+
+    let writes = if args.only != Only::Relay {
+        let pgbench = args.pgbench.clone().unwrap_or_else(|| {
+            std::env::var_os("PG_BINDIR")
+                .map(|d| PathBuf::from(d).join("pgbench"))
+                .unwrap_or_else(|| PathBuf::from("pgbench"))
+        });
+        Some(
+            writes::run(&writes::Params {
+                products: args.products,
+                warmup: args.warmup,
+                concurrency: args.concurrency,
+                rounds: args.rounds,
+                pgbench,
+                pgbench_threads: args.pgbench_threads,
+                keep: args.keep,
+            })
+            .await
+            .context("catalogue writes benchmark failed")?,
+        )
+    } else {
+        None
+    };
+    let relay = if args.only != Only::Writes {
+        Some(
+            relay::run(&relay::Params {
+                messages: args.messages,
+                message_bytes: args.message_bytes,
+                window: args.window,
+                rounds: args.rounds,
+                keep: args.keep,
+            })
+            .await
+            .context("relay benchmark failed")?,
+        )
+    } else {
+        None
+    };
+
+    print_summary(&args, &env, writes.as_ref(), relay.as_ref());
+    eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+struct Environment {
+    postgres: String,
+    nats: String,
+    cpus: usize,
+}
+
+impl Environment {
+    /// Versions, and a clear error early when the stack is down.
+    async fn probe() -> anyhow::Result<Self> {
+        let admin = relais_platform::testing::admin_url();
+        let mut conn = PgConnection::connect(&admin).await.context(
+            "Postgres is not reachable at DATABASE_URL: run `make bench` (it starts the stack)",
+        )?;
+        let postgres: String = sqlx::query_scalar("show server_version")
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await.ok();
+        let url = relais_platform::testing::nats_url();
+        // No retry here: a stack that is down should fail at once.
+        let client = async_nats::ConnectOptions::new()
+            .name("relais-bench")
+            .connect(&url)
+            .await
+            .with_context(|| {
+                format!("NATS is not reachable at {url}: run `make bench` (it starts the stack)")
+            })?;
+        let nats = client.server_info().version;
+        drop(client);
+        Ok(Self {
+            postgres: postgres
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            nats,
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+}
+
+/// A markdown table, to read here or paste into docs/benchmarks.md.
+fn print_summary(
+    args: &Args,
+    env: &Environment,
+    writes: Option<&writes::Report>,
+    relay: Option<&relay::Report>,
+) {
+    println!();
+    println!(
+        "### {} — {} CPUs, Postgres {}, nats-server {}{}",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        env.cpus,
+        env.postgres,
+        env.nats,
+        if args.quick { " (--quick)" } else { "" }
+    );
+    println!();
+    println!(
+        "Median of {} round(s); in brackets the slowest and fastest round.",
+        args.rounds
+    );
+    println!();
+    println!("| Benchmark | Relais | Raw baseline | Relais / raw |");
+    println!("|---|---|---|---|");
+    if let Some(w) = writes {
+        println!(
+            "| Catalogue `CreateProduct`, {} clients, {} per round | gRPC: {} | pgbench: {} | {:.2} |",
+            args.concurrency,
+            thousands(args.products as f64),
+            w.service.describe("ops"),
+            w.raw.describe("tx"),
+            w.service.ratio_to(&w.raw),
+        );
+    }
+    if let Some(r) = relay {
+        println!(
+            "| Outbox → JetStream, {} events × {} B | relay (batch {}): {} | async-nats, {} acks in flight: {} | {:.2} |",
+            thousands(args.messages as f64),
+            args.message_bytes,
+            r.batch_size,
+            r.relay.describe("events"),
+            args.window,
+            r.raw.describe("msgs"),
+            r.relay.ratio_to(&r.raw),
+        );
+    }
+    println!();
+    if let Some(w) = writes {
+        println!(
+            "Writes: idempotency keys on both sides; event payload {} B, stored response {} B \
+             (measured from the service's rows, used by pgbench). Relay backlog when the last \
+             write of a round returned: at most {} events, all published {}.",
+            w.event_bytes,
+            w.response_bytes,
+            w.backlog_at_end,
+            w.drain
+                .map(|d| format!("within {}", ms(d)))
+                .unwrap_or_else(|| "not within 60 s".into()),
+        );
+    }
+}

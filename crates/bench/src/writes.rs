@@ -1,0 +1,551 @@
+//! Catalogue writes: `CreateProduct` over gRPC against the real catalogue
+//! (in-process, fresh database, relay running as in production), then the
+//! same statements through pgbench on the same database and schema.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use relais_catalogue::App;
+use relais_platform::{auth::Role, config::PlatformConfig, nats::Namespace, outbox, testing};
+use relais_proto::{
+    catalogue::{
+        CreateProductRequest, ProductFields, catalogue_service_client::CatalogueServiceClient,
+    },
+    types::Money,
+};
+use sqlx::Connection;
+use tonic::{
+    Request,
+    metadata::{Ascii, MetadataValue},
+    transport::Channel,
+};
+use uuid::Uuid;
+
+use crate::{
+    stats::{Latencies, Rounds, Run},
+    support::{BenchDb, Task, hex, random_bytes},
+};
+
+/// The pgbench script, kept in `scripts/bench/` to be read and run by hand.
+const SCRIPT: &str = include_str!("../../../scripts/bench/catalogue_insert.sql");
+
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub products: usize,
+    pub warmup: usize,
+    pub concurrency: usize,
+    pub rounds: usize,
+    pub pgbench: PathBuf,
+    pub pgbench_threads: usize,
+    pub keep: bool,
+}
+
+pub struct Report {
+    pub service: Rounds,
+    pub raw: Rounds,
+    /// Mean size of the service's outbox payloads (encoded ProductChanged).
+    pub event_bytes: usize,
+    /// Mean size of the responses stored with the idempotency keys.
+    pub response_bytes: usize,
+    /// The most events left unpublished when a round's last write returned,
+    /// and the longest the relay then took to publish them (None: not
+    /// within a minute).
+    pub backlog_at_end: i64,
+    pub drain: Option<Duration>,
+}
+
+pub async fn run(p: &Params) -> anyhow::Result<Report> {
+    let mut cfg = testing::config(&testing::nats_url()).await.context(
+        "failed to create the benchmark database (is the stack up? `make bench` starts it)",
+    )?;
+    // As many pooled connections as pgbench gets (the production default is 16).
+    cfg.db_max_connections = u32::try_from(p.concurrency).unwrap_or(u32::MAX);
+    let db = BenchDb::new(&cfg.database_url)?;
+    let ns = Namespace::new(cfg.namespace.clone());
+    let nats_url = cfg.nats_url.clone();
+    let dir = std::env::temp_dir().join(format!("relais-bench-{}", Uuid::new_v4().simple()));
+
+    let result = measure(p, &cfg, &db, &ns, &dir).await;
+
+    // Cleanup whatever happened: the stream of this run, its database, the
+    // pgbench logs.
+    if let Ok(nats) = relais_platform::nats::connect(&nats_url, "relais-bench").await {
+        let js = async_nats::jetstream::new(nats);
+        let _ = js.delete_stream(ns.stream(relais_catalogue::SERVICE)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let dropped = db.drop_now(p.keep).await;
+    let report = result?;
+    dropped?;
+    Ok(report)
+}
+
+/// Alternates rounds: the service (a fresh start of the app on the same
+/// database each time), then pgbench.
+async fn measure(
+    p: &Params,
+    cfg: &PlatformConfig,
+    db: &BenchDb,
+    ns: &Namespace,
+    dir: &Path,
+) -> anyhow::Result<Report> {
+    let tenant = Uuid::now_v7();
+    let token = testing::token(tenant, Role::Admin);
+    anyhow::ensure!(!token.is_empty(), "failed to mint an admin token");
+    let auth: MetadataValue<Ascii> = format!("Bearer {token}")
+        .parse()
+        .context("the token is not valid gRPC metadata")?;
+    let run_id = Uuid::new_v4().simple().to_string();
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let script = dir.join("catalogue_insert.sql");
+    std::fs::write(&script, SCRIPT)
+        .with_context(|| format!("failed to write {}", script.display()))?;
+
+    let mut report = Report {
+        service: Rounds::default(),
+        raw: Rounds::default(),
+        event_bytes: 0,
+        response_bytes: 0,
+        backlog_at_end: 0,
+        drain: Some(Duration::ZERO),
+    };
+    for round in 1..=p.rounds {
+        eprintln!(
+            "bench: writes round {round}/{}: catalogue, warm-up {} then {} CreateProduct from {} clients",
+            p.rounds, p.warmup, p.products, p.concurrency
+        );
+        let s = service_round(p, cfg, db, (tenant, &auth), &run_id, round).await?;
+        report.service.push(s.run);
+        report.event_bytes = s.event_bytes;
+        report.response_bytes = s.response_bytes;
+        report.backlog_at_end = report.backlog_at_end.max(s.backlog_at_end);
+        report.drain = match (report.drain, s.drain) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+
+        eprintln!(
+            "bench: writes round {round}/{}: pgbench, warm-up {} then {} transactions",
+            p.rounds,
+            p.warmup.div_ceil(p.concurrency) * p.concurrency,
+            p.products.div_ceil(p.concurrency) * p.concurrency,
+        );
+        let raw = pgbench_round(
+            p,
+            db,
+            ns,
+            &script,
+            &dir.join(format!("round-{round}")),
+            (report.event_bytes, report.response_bytes),
+        )
+        .await?;
+        report.raw.push(raw);
+    }
+    Ok(report)
+}
+
+struct ServiceRound {
+    run: Run,
+    event_bytes: usize,
+    response_bytes: usize,
+    backlog_at_end: i64,
+    drain: Option<Duration>,
+}
+
+async fn service_round(
+    p: &Params,
+    cfg: &PlatformConfig,
+    db: &BenchDb,
+    (tenant, auth): (Uuid, &MetadataValue<Ascii>),
+    run_id: &str,
+    round: usize,
+) -> anyhow::Result<ServiceRound> {
+    db.wait_until_unlocked().await?;
+    let app = App::build(cfg.clone())
+        .await
+        .context("the catalogue failed to start")?;
+    let grpc = app.grpc_addr();
+    let pool = app.pool();
+    let service = Task::spawn(|shutdown| app.run(shutdown));
+
+    // One connection per client, as C separate callers would have.
+    let mut clients = Vec::with_capacity(p.concurrency);
+    for _ in 0..p.concurrency {
+        let channel = Channel::from_shared(format!("http://{grpc}"))
+            .context("invalid gRPC address")?
+            .connect()
+            .await
+            .with_context(|| format!("failed to connect to the catalogue at {grpc}"))?;
+        clients.push(CatalogueServiceClient::new(channel));
+    }
+    let measured = async {
+        let warm = format!("W{round}");
+        create_products(&clients, auth, run_id, &warm, p.warmup).await?;
+        drain(&pool, Duration::from_secs(60)).await?;
+        db.checkpoint().await?;
+        let bench = format!("B{round}");
+        let run = create_products(&clients, auth, run_id, &bench, p.products).await?;
+        let (backlog_at_end, _) = outbox::backlog(&pool)
+            .await
+            .context("failed to read the outbox backlog")?;
+        let drain = drain(&pool, Duration::from_secs(60)).await?;
+        // Every event of the service's tenant is a ProductChanged (pgbench
+        // writes under tenants of its own).
+        let (event_bytes, response_bytes): (f64, f64) = sqlx::query_as(
+            "select (select coalesce(avg(octet_length(payload)), 0)::float8 from outbox
+                     where position($1 in subject) > 0),
+                    (select coalesce(avg(octet_length(response)), 0)::float8 from idempotency_keys
+                     where tenant_id = $2 and response is not null)",
+        )
+        .bind(format!(".{tenant}."))
+        .bind(tenant)
+        .fetch_one(&pool)
+        .await
+        .context("failed to measure event and response sizes")?;
+        anyhow::Ok(ServiceRound {
+            run,
+            event_bytes: event_bytes.round() as usize,
+            response_bytes: response_bytes.round() as usize,
+            backlog_at_end,
+            drain,
+        })
+    }
+    .await;
+    drop(clients);
+    let stopped = service.stop().await;
+    let round = measured?;
+    stopped?.context("the catalogue stopped with an error")?;
+    Ok(round)
+}
+
+/// pgbench: a warm-up, then the measured run, each under a tenant of its
+/// own (the script's SKUs and keys restart from 1 with every pgbench run);
+/// afterwards its outbox rows are marked published so that the next start
+/// of the catalogue does not publish them.
+async fn pgbench_round(
+    p: &Params,
+    db: &BenchDb,
+    ns: &Namespace,
+    script: &Path,
+    log_dir: &Path,
+    (event_bytes, response_bytes): (usize, usize),
+) -> anyhow::Result<Run> {
+    let defines = |tenant: Uuid| {
+        vec![
+            ("tenant", tenant.to_string()),
+            ("n", "0".to_owned()),
+            (
+                "subject",
+                ns.subject(relais_catalogue::SERVICE, tenant, "product", "created"),
+            ),
+            ("payload", hex(&random_bytes(event_bytes))),
+            ("response", hex(&random_bytes(response_bytes))),
+        ]
+    };
+    let threads = p.pgbench_threads.clamp(1, p.concurrency);
+    if p.warmup > 0 {
+        let per_client = p.warmup.div_ceil(p.concurrency);
+        pgbench(
+            p,
+            &db.url,
+            script,
+            threads,
+            per_client,
+            &defines(Uuid::now_v7()),
+            None,
+        )
+        .await?;
+    }
+    db.checkpoint().await?;
+    std::fs::create_dir_all(log_dir)
+        .with_context(|| format!("failed to create {}", log_dir.display()))?;
+    let per_client = p.products.div_ceil(p.concurrency);
+    let run = pgbench(
+        p,
+        &db.url,
+        script,
+        threads,
+        per_client,
+        &defines(Uuid::now_v7()),
+        Some(log_dir),
+    )
+    .await?;
+    let mut conn = db.admin().await?;
+    sqlx::query("update catalogue.outbox set published_at = now() where published_at is null")
+        .execute(&mut conn)
+        .await
+        .context("failed to retire pgbench's outbox rows")?;
+    conn.close().await.ok();
+    Ok(run)
+}
+
+/// `count` CreateProduct calls spread over the clients, each client sending
+/// its next call when the previous one is answered.
+async fn create_products(
+    clients: &[CatalogueServiceClient<Channel>],
+    auth: &MetadataValue<Ascii>,
+    run_id: &str,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients.len());
+    let share = count / clients.len().max(1) + 1;
+    for client in clients {
+        let mut client = client.clone();
+        let next = next.clone();
+        let auth = auth.clone();
+        let run_id = run_id.to_owned();
+        let prefix = prefix.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(share);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let mut req = Request::new(product(&run_id, &prefix, i));
+                req.metadata_mut().insert("authorization", auth.clone());
+                let t = Instant::now();
+                client
+                    .create_product(req)
+                    .await
+                    .with_context(|| format!("CreateProduct {prefix}-{i} failed"))?;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    let mut failure = None;
+    for t in tasks {
+        match t.await.context("a client task panicked") {
+            Ok(Ok(l)) => all.extend(l),
+            Ok(Err(e)) | Err(e) => {
+                // Stop the other clients early: they take no new index.
+                next.store(count, Ordering::Relaxed);
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Run {
+        ops: all.len() as u64,
+        elapsed: start.elapsed(),
+        latencies: Some(Latencies::new(all)),
+    })
+}
+
+fn product(run_id: &str, prefix: &str, i: usize) -> CreateProductRequest {
+    let sku = format!("{prefix}-{i:06}");
+    CreateProductRequest {
+        idempotency_key: format!("{run_id}-{prefix}-{i}"),
+        fields: Some(ProductFields {
+            designation: format!("Article {sku}"),
+            sku,
+            description: "Un article".into(),
+            category_id: String::new(),
+            price: Some(Money {
+                amount_cents: 1250,
+                currency: "EUR".into(),
+            }),
+            vat_rate_bp: 2000,
+            sales_unit: "unit".into(),
+            weight_grams: 250,
+            image_urls: vec!["https://img.example/a.jpg".into()],
+            active: true,
+        }),
+    }
+}
+
+/// Waits until the relay has published everything; how long it took.
+async fn drain(pool: &sqlx::PgPool, timeout: Duration) -> anyhow::Result<Option<Duration>> {
+    let start = Instant::now();
+    loop {
+        let (count, _) = outbox::backlog(pool)
+            .await
+            .context("failed to read the outbox backlog")?;
+        if count == 0 {
+            return Ok(Some(start.elapsed()));
+        }
+        if start.elapsed() > timeout {
+            eprintln!("bench: warning: {count} events still unpublished after {timeout:?}");
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs pgbench; with `log_dir`, reads its per-transaction log for latencies.
+async fn pgbench(
+    p: &Params,
+    url: &str,
+    script: &Path,
+    threads: usize,
+    per_client: usize,
+    defines: &[(&str, String)],
+    log_dir: Option<&Path>,
+) -> anyhow::Result<Run> {
+    let mut cmd = tokio::process::Command::new(&p.pgbench);
+    cmd.args(["-n", "-M", "prepared"])
+        .args(["-c", &p.concurrency.to_string()])
+        .args(["-j", &threads.to_string()])
+        .args(["-t", &per_client.to_string()])
+        .arg("-f")
+        .arg(script);
+    for (k, v) in defines {
+        cmd.arg("-D").arg(format!("{k}={v}"));
+    }
+    let prefix = log_dir.map(|d| d.join("pgbench_log"));
+    if let Some(prefix) = &prefix {
+        cmd.arg("-l")
+            .arg(format!("--log-prefix={}", prefix.display()));
+    }
+    cmd.arg(url)
+        .env("PGOPTIONS", "-c search_path=catalogue")
+        .env("PGAPPNAME", "relais-bench")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = cmd.output().await.with_context(|| {
+        format!(
+            "failed to run {} (set PG_BINDIR or --pgbench)",
+            p.pgbench.display()
+        )
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    anyhow::ensure!(
+        out.status.success(),
+        "pgbench failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let summary = parse_pgbench(&stdout)
+        .with_context(|| format!("unexpected pgbench output:\n{stdout}\n{stderr}"))?;
+    anyhow::ensure!(
+        summary.failed == 0 && summary.processed == summary.planned,
+        "pgbench processed {}/{} transactions, {} failed:\n{stdout}\n{stderr}",
+        summary.processed,
+        summary.planned,
+        summary.failed
+    );
+    let latencies = match log_dir {
+        Some(dir) => Some(Latencies::new(read_pgbench_logs(dir)?)),
+        None => None,
+    };
+    Ok(Run {
+        ops: summary.processed,
+        elapsed: Duration::from_secs_f64(summary.processed as f64 / summary.tps),
+        latencies,
+    })
+}
+
+#[derive(Debug, PartialEq)]
+struct PgbenchSummary {
+    processed: u64,
+    planned: u64,
+    failed: u64,
+    tps: f64,
+}
+
+fn parse_pgbench(stdout: &str) -> Option<PgbenchSummary> {
+    let mut processed = None;
+    let mut failed = 0;
+    let mut tps = None;
+    for line in stdout.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("number of transactions actually processed:") {
+            let (done, planned) = rest.trim().split_once('/')?;
+            processed = Some((done.trim().parse().ok()?, planned.trim().parse().ok()?));
+        } else if let Some(rest) = line.strip_prefix("number of failed transactions:") {
+            failed = rest.split_whitespace().next()?.parse().ok()?;
+        } else if let Some(rest) = line.strip_prefix("tps =") {
+            // Only pgbench ≥ 14 prints one line; older ones print two, the
+            // second "excluding connections establishing".
+            if tps.is_none() || rest.contains("without") || rest.contains("excluding") {
+                tps = Some(rest.split_whitespace().next()?.parse().ok()?);
+            }
+        }
+    }
+    let (processed, planned) = processed?;
+    let tps: f64 = tps?;
+    (tps > 0.0).then_some(PgbenchSummary {
+        processed,
+        planned,
+        failed,
+        tps,
+    })
+}
+
+/// Per-transaction logs (`client tx latency_us script epoch us`), one file
+/// per thread.
+fn read_pgbench_logs(dir: &Path) -> anyhow::Result<Vec<Duration>> {
+    let mut out = Vec::new();
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))?
+    {
+        let path = entry?.path();
+        let is_log = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("pgbench_log."));
+        if !is_log {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        for line in text.lines() {
+            let us: u64 = line
+                .split_whitespace()
+                .nth(2)
+                .and_then(|f| f.parse().ok())
+                .with_context(|| format!("unexpected pgbench log line {line:?}"))?;
+            out.push(Duration::from_micros(us));
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "pgbench wrote no transaction log");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pgbench_15_output() {
+        let out = "pgbench (15.18 (Debian 15.18-0+deb12u1))
+transaction type: catalogue_insert.sql
+number of clients: 16
+number of transactions per client: 50
+number of transactions actually processed: 800/800
+number of failed transactions: 0 (0.000%)
+latency average = 6.882 ms
+initial connection time = 97.421 ms
+tps = 2324.905551 (without initial connection time)
+";
+        assert_eq!(
+            parse_pgbench(out),
+            Some(PgbenchSummary {
+                processed: 800,
+                planned: 800,
+                failed: 0,
+                tps: 2324.905551
+            })
+        );
+        assert_eq!(parse_pgbench("garbage"), None);
+    }
+
+    #[test]
+    fn the_script_is_embedded() {
+        assert!(SCRIPT.contains("INSERT INTO outbox"));
+    }
+}
