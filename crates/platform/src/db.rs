@@ -65,17 +65,63 @@ pub async fn migrate(pool: &PgPool, service_migrations: &Migrator) -> anyhow::Re
 }
 
 /// Creates (or updates the password of) the service role and its schema,
-/// using `admin` (a role allowed to create roles). Safe to run concurrently:
-/// a role created meanwhile by another process is fine.
+/// using `admin` (a role allowed to create roles). Safe to run concurrently
+/// (replicas starting together): roles are cluster-wide, so two processes
+/// can race on the same catalog row ("tuple concurrently updated"); every
+/// step is idempotent, so a lost race is simply tried again.
 pub async fn provision(
+    admin: &PgConnectOptions,
+    service: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match provision_once(admin, service, password).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 8 && is_catalog_race(&e) => {
+                attempt += 1;
+                let delay = crate::outbox::backoff_delay(
+                    attempt,
+                    Duration::from_millis(20),
+                    Duration::from_millis(500),
+                );
+                tracing::debug!(error = %e, ?delay, "provisioning raced another process, retrying");
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Concurrent DDL on the same role or schema: XX000 "tuple concurrently
+/// updated", or a duplicate that appeared between check and create.
+fn is_catalog_race(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|db| db.code())
+            .is_some_and(|code| {
+                matches!(
+                    code.as_ref(),
+                    "XX000" | "23505" | "42710" | "40001" | "40P01"
+                )
+            })
+    })
+}
+
+async fn provision_once(
     admin: &PgConnectOptions,
     service: &str,
     password: &str,
 ) -> anyhow::Result<()> {
     let role = role_name(service);
     anyhow::ensure!(
-        service.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-        "service name {service:?} must be lower-case letters and underscores"
+        service.starts_with(|c: char| c.is_ascii_lowercase())
+            && service
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "service name {service:?} must be a lower-case letter then letters, digits or underscores"
     );
     let mut conn = PgConnection::connect_with(admin)
         .await

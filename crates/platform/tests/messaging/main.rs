@@ -5,5 +5,6 @@
 mod helpers;
 
 mod consumer;
+mod database;
 mod faults;
 mod outbox;
