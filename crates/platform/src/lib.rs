@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod consumer;
+pub mod context;
 pub mod db;
 pub mod error;
 pub mod grpc;
@@ -18,5 +19,6 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod validate;
 
 pub use error::{Error, FieldViolation, Result};

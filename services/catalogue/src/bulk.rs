@@ -7,7 +7,9 @@ use relais_proto::catalogue::{BulkUpsertRequest, BulkUpsertResponse, bulk_upsert
 use sqlx::{PgConnection, PgPool};
 use tonic::Status;
 
-use crate::{categories, context::Ctx, prestations, prices, products};
+use relais_platform::context::Ctx;
+
+use crate::{categories, prestations, prices, products};
 
 pub async fn apply(
     pool: &PgPool,

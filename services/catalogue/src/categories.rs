@@ -4,14 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result, Violations, on_constraint};
-use relais_proto::{catalogue::Category, events::CategoryChanged};
-use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
-
-use crate::{
+use relais_platform::{
     context::{Ctx, timestamp},
     validate,
 };
+use relais_proto::{catalogue::Category, events::CategoryChanged};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
 struct Row {

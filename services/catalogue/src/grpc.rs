@@ -16,7 +16,9 @@ use relais_proto::catalogue::{self as pb, catalogue_service_server::CatalogueSer
 use sqlx::PgPool;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{bulk, categories, context::Ctx, packs, prestations, prices, products, validate};
+use relais_platform::{context::Ctx, validate};
+
+use crate::{SERVICE, bulk, categories, packs, prestations, prices, products};
 
 #[derive(Clone)]
 pub struct CatalogueApi {
@@ -39,7 +41,7 @@ impl CatalogueApi {
     fn writer<T>(&self, req: &Request<T>) -> Result<Ctx> {
         let caller = auth::caller(req)?;
         caller.require(Caller::WRITERS)?;
-        Ok(Ctx::new(&caller, &self.ns))
+        Ok(Ctx::new(SERVICE, &caller, &self.ns))
     }
 
     /// Runs a creating call once per idempotency key.

@@ -5,13 +5,11 @@
 
 mod bulk;
 mod categories;
-mod context;
 mod grpc;
 mod packs;
 mod prestations;
 mod prices;
 mod products;
-pub mod validate;
 
 use std::net::SocketAddr;
 

@@ -5,17 +5,16 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result, Violations};
+use relais_platform::{
+    context::{Ctx, timestamp},
+    validate::{self, MAX_PRICE_CENTS},
+};
 use relais_proto::{
     catalogue::{CreateHourPackRequest, HourPack},
     events::HourPackChanged,
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-use crate::{
-    context::{Ctx, timestamp},
-    validate::{self, MAX_PRICE_CENTS},
-};
 
 /// 1,000 hours: more is a typo.
 const MAX_MINUTES: i32 = 60_000;

@@ -3,6 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result, Violations, on_constraint};
+use relais_platform::{
+    context::{Ctx, timestamp},
+    validate,
+};
 use relais_proto::{
     catalogue::{Service, ServiceFields},
     events::ServiceChanged,
@@ -10,11 +14,7 @@ use relais_proto::{
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
-    categories::{self, check_version},
-    context::{Ctx, timestamp},
-    validate::{self, MAX_HOURLY_CENTS},
-};
+use crate::categories::{self, check_version};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -50,6 +50,9 @@ impl From<Row> for Service {
         }
     }
 }
+
+/// No service costs more than 1,000.00 an hour.
+const MAX_HOURLY_CENTS: i64 = 100_000;
 
 const COLS: &str = "id, code, name, description, category_id, hourly_price_cents, vat_rate_bp, \
                     tax_credit_eligible, active, version, origin, updated_at";

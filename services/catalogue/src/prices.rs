@@ -3,6 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result, Violations};
+use relais_platform::{
+    context::{Ctx, timestamp},
+    validate::{self, MAX_PRICE_CENTS},
+};
 use relais_proto::{
     catalogue::{ItemPrice, PriceListEntry},
     events::PriceListEntryChanged,
@@ -10,11 +14,6 @@ use relais_proto::{
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-use crate::{
-    context::{Ctx, timestamp},
-    validate::{self, MAX_PRICE_CENTS},
-};
 
 #[derive(sqlx::FromRow)]
 struct Row {

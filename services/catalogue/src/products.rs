@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result, Violations, on_constraint};
+use relais_platform::{
+    context::{Ctx, timestamp},
+    validate::{self, MAX_PRICE_CENTS},
+};
 use relais_proto::{
     catalogue::{Product, ProductFields},
     events::{ProductChanged, StockChanged},
@@ -11,9 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     categories::{self, check_version},
-    context::{Ctx, timestamp},
     prestations::Filter,
-    validate::{self, MAX_PRICE_CENTS},
 };
 
 #[derive(sqlx::FromRow)]

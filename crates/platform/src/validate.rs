@@ -1,6 +1,6 @@
-//! Input rules shared by every catalogue write. Errors name the field.
+//! Input rules shared by every service's writes. Errors name the field.
 
-use relais_platform::error::{Error, Violations};
+use crate::error::{Error, Violations};
 use relais_proto::types::Money;
 use uuid::Uuid;
 
@@ -10,8 +10,6 @@ pub const VAT_RATES_BP: [i32; 5] = [2000, 1000, 550, 210, 0];
 pub const CURRENCY: &str = "EUR";
 /// Above this a price is a typo, not a price: 1,000,000.00.
 pub const MAX_PRICE_CENTS: i64 = 100_000_000;
-/// No service costs more than 1,000.00 an hour.
-pub const MAX_HOURLY_CENTS: i64 = 100_000;
 pub const MAX_TEXT: usize = 200;
 pub const MAX_DESCRIPTION: usize = 10_000;
 

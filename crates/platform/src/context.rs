@@ -1,19 +1,22 @@
-//! Who is acting on which tenant, and how a change becomes an event.
+//! Who is acting on which tenant, and how a change becomes an event:
+//! every service stamps the same `EventMeta` and publishes through the
+//! outbox on `<ns>.<service>.v1.<tenant>.<aggregate>.<event>`.
 
 use prost::Message;
-use relais_platform::{
-    auth::Caller,
-    nats::Namespace,
-    outbox::{self, OutboxEvent},
-};
 use relais_proto::events::EventMeta;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::SERVICE;
+use crate::{
+    auth::Caller,
+    nats::Namespace,
+    outbox::{self, OutboxEvent},
+};
 
 #[derive(Clone, Debug)]
 pub struct Ctx {
+    /// The producing service: the second token of every subject.
+    pub service: &'static str,
     pub tenant: Uuid,
     pub origin: String,
     pub actor: String,
@@ -21,8 +24,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(caller: &Caller, ns: &Namespace) -> Self {
+    pub fn new(service: &'static str, caller: &Caller, ns: &Namespace) -> Self {
         Self {
+            service,
             tenant: caller.tenant,
             origin: caller.origin(),
             actor: caller.subject.clone(),
@@ -43,7 +47,7 @@ impl Ctx {
     }
 
     /// Adds the event to the caller's transaction, on
-    /// `<ns>.catalogue.v1.<tenant>.<aggregate>.<event>`.
+    /// `<ns>.<service>.v1.<tenant>.<aggregate>.<event>`.
     pub async fn emit(
         &self,
         conn: &mut PgConnection,
@@ -55,7 +59,7 @@ impl Ctx {
         let id = Uuid::parse_str(&meta.event_id).unwrap_or_else(|_| Uuid::now_v7());
         let e = OutboxEvent {
             id,
-            subject: self.ns.subject(SERVICE, self.tenant, aggregate, event),
+            subject: self.ns.subject(self.service, self.tenant, aggregate, event),
             aggregate_id: meta.aggregate_id.clone(),
             payload: payload.encode_to_vec(),
         };
