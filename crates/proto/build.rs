@@ -24,9 +24,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(&descriptor)
         .compile_with_config(config, &files, &[root.clone(), include])?;
 
-    println!("cargo:rerun-if-changed={}", root.display());
+    // Relative to this package, not absolute: clones of the repo sharing
+    // one CARGO_TARGET_DIR (CI does) share this script's output, and an
+    // absolute path would keep watching another clone's protos.
+    println!("cargo:rerun-if-changed=../../proto");
     for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
+        if let Ok(rel) = f.strip_prefix(&root) {
+            println!("cargo:rerun-if-changed=../../proto/{}", rel.display());
+        }
     }
     Ok(())
 }

@@ -153,7 +153,11 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let catalogue = relais_catalogue::App::build(relais_catalogue::config_from_env()?).await?;
     let catalogue_grpc = catalogue.grpc_addr();
     let catalogue_admin = catalogue.admin_addr();
+    let orders = relais_orders::App::build(relais_orders::config_from_env()?).await?;
+    let orders_grpc = orders.grpc_addr();
+    let orders_admin = orders.admin_addr();
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
+    let running_orders = tokio::spawn(orders.run(shutdown.clone()));
     let endpoint = format!("http://{catalogue_grpc}");
     if seed {
         demo::seed(&endpoint, &admin_token(demo::TENANT)?).await?;
@@ -162,6 +166,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     println!(
         "\nRelais is up.\n\
          \n  catalogue  gRPC {catalogue_grpc}   admin http://{catalogue_admin} (/livez /readyz /metrics)\
+         \n  orders     gRPC {orders_grpc}   admin http://{orders_admin}\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
@@ -171,7 +176,9 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
     );
-    running.await??;
+    let (catalogue, orders) = tokio::join!(running, running_orders);
+    catalogue??;
+    orders??;
     Ok(())
 }
 

@@ -20,5 +20,6 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod validate;
+pub mod write;
 
 pub use error::{Error, FieldViolation, Result};

@@ -18,6 +18,11 @@ pub mod relais {
             tonic::include_proto!("relais.catalogue.v1");
         }
     }
+    pub mod orders {
+        pub mod v1 {
+            tonic::include_proto!("relais.orders.v1");
+        }
+    }
     pub mod events {
         pub mod v1 {
             tonic::include_proto!("relais.events.v1");
@@ -27,4 +32,5 @@ pub mod relais {
 
 pub use relais::catalogue::v1 as catalogue;
 pub use relais::events::v1 as events;
+pub use relais::orders::v1 as orders;
 pub use relais::types::v1 as types;

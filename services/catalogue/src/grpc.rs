@@ -8,9 +8,9 @@ use futures::{Stream, StreamExt};
 use relais_platform::{
     auth::{self, Caller},
     error::{Error, Result},
-    idempotency::{self, Claim},
     nats::Namespace,
     outbox::Outbox,
+    write::{Writer, cut_page, reply},
 };
 use relais_proto::catalogue::{self as pb, catalogue_service_server::CatalogueService};
 use sqlx::PgPool;
@@ -23,7 +23,7 @@ use crate::{SERVICE, bulk, categories, packs, prestations, prices, products};
 #[derive(Clone)]
 pub struct CatalogueApi {
     pool: PgPool,
-    outbox: Outbox,
+    writer: Writer,
     ns: Namespace,
 }
 
@@ -31,7 +31,11 @@ type Reply<T> = std::result::Result<Response<T>, Status>;
 
 impl CatalogueApi {
     pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
-        Self { pool, outbox, ns }
+        Self {
+            writer: Writer::new(pool.clone(), outbox),
+            pool,
+            ns,
+        }
     }
 
     fn reader<T>(&self, req: &Request<T>) -> Result<Caller> {
@@ -43,45 +47,6 @@ impl CatalogueApi {
         caller.require(Caller::WRITERS)?;
         Ok(Ctx::new(SERVICE, &caller, &self.ns))
     }
-
-    /// Runs a creating call once per idempotency key.
-    async fn create_once<Req, Resp, F>(
-        &self,
-        ctx: &Ctx,
-        op: &str,
-        key: &str,
-        req: &Req,
-        effect: F,
-    ) -> Result<Resp>
-    where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
-        F: AsyncFnOnce(&mut sqlx::PgConnection) -> Result<Resp>,
-    {
-        let mut tx = self.pool.begin().await?;
-        if let Claim::Replay(resp) = idempotency::claim(&mut tx, ctx.tenant, op, key, req).await? {
-            return Ok(resp);
-        }
-        let resp = effect(&mut tx).await?;
-        idempotency::complete(&mut tx, ctx.tenant, op, key, &resp).await?;
-        self.outbox.commit(tx).await?;
-        Ok(resp)
-    }
-
-    /// Runs a non-creating change in one transaction.
-    async fn change<Resp, F>(&self, effect: F) -> Result<Resp>
-    where
-        F: AsyncFnOnce(&mut sqlx::PgConnection) -> Result<Resp>,
-    {
-        let mut tx = self.pool.begin().await?;
-        let resp = effect(&mut tx).await?;
-        self.outbox.commit(tx).await?;
-        Ok(resp)
-    }
-}
-
-fn ok<T>(r: Result<T>) -> Reply<T> {
-    r.map(Response::new).map_err(Status::from)
 }
 
 fn filter(
@@ -109,422 +74,500 @@ fn filter(
     })
 }
 
-/// Cuts the extra row and makes the token for the next page.
-fn page<T>(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> (Vec<T>, String) {
-    let size = (limit - 1) as usize;
-    if items.len() > size {
-        items.truncate(size);
-        let token = items.last().map(id).unwrap_or_default();
-        (items, token)
-    } else {
-        (items, String::new())
-    }
-}
-
 #[tonic::async_trait]
 impl CatalogueService for CatalogueApi {
     async fn create_category(
         &self,
         req: Request<pb::CreateCategoryRequest>,
     ) -> Reply<pb::CreateCategoryResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let input =
-                categories::Input::parse(&r.parent_id, &r.code, &r.name, r.position, r.active)?;
-            self.create_once(&ctx, "CreateCategory", &r.idempotency_key, r, async |tx| {
-                let category = categories::create(tx, &ctx, input).await?;
-                Ok(pb::CreateCategoryResponse {
-                    category: Some(category),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let input =
+                    categories::Input::parse(&r.parent_id, &r.code, &r.name, r.position, r.active)?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateCategory",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let category = categories::create(tx, &ctx, input).await?;
+                            Ok(pb::CreateCategoryResponse {
+                                category: Some(category),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn update_category(
         &self,
         req: Request<pb::UpdateCategoryRequest>,
     ) -> Reply<pb::UpdateCategoryResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let id = validate::id("id", &r.id)?;
-            let input =
-                categories::Input::parse(&r.parent_id, &r.code, &r.name, r.position, r.active)?;
-            self.change(async |tx| {
-                let category = categories::update(tx, &ctx, id, r.expected_version, input).await?;
-                Ok(pb::UpdateCategoryResponse {
-                    category: Some(category),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                let input =
+                    categories::Input::parse(&r.parent_id, &r.code, &r.name, r.position, r.active)?;
+                self.writer
+                    .change(async |tx| {
+                        let category =
+                            categories::update(tx, &ctx, id, r.expected_version, input).await?;
+                        Ok(pb::UpdateCategoryResponse {
+                            category: Some(category),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn get_category(
         &self,
         req: Request<pb::GetCategoryRequest>,
     ) -> Reply<pb::GetCategoryResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let id = validate::id("id", &req.get_ref().id)?;
-            let category = categories::get(&self.pool, caller.tenant, id).await?;
-            Ok(pb::GetCategoryResponse {
-                category: Some(category),
-            })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let category = categories::get(&self.pool, caller.tenant, id).await?;
+                Ok(pb::GetCategoryResponse {
+                    category: Some(category),
+                })
+            }
+            .await,
+        )
     }
 
     async fn list_categories(
         &self,
         req: Request<pb::ListCategoriesRequest>,
     ) -> Reply<pb::ListCategoriesResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let categories =
-                categories::list(&self.pool, caller.tenant, req.get_ref().include_inactive).await?;
-            Ok(pb::ListCategoriesResponse { categories })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let categories =
+                    categories::list(&self.pool, caller.tenant, req.get_ref().include_inactive)
+                        .await?;
+                Ok(pb::ListCategoriesResponse { categories })
+            }
+            .await,
+        )
     }
 
     async fn create_service(
         &self,
         req: Request<pb::CreateServiceRequest>,
     ) -> Reply<pb::CreateServiceResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let input = prestations::Input::parse(r.fields.as_ref())?;
-            self.create_once(&ctx, "CreateService", &r.idempotency_key, r, async |tx| {
-                let service = prestations::create(tx, &ctx, input).await?;
-                Ok(pb::CreateServiceResponse {
-                    service: Some(service),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let input = prestations::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateService",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let service = prestations::create(tx, &ctx, input).await?;
+                            Ok(pb::CreateServiceResponse {
+                                service: Some(service),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn update_service(
         &self,
         req: Request<pb::UpdateServiceRequest>,
     ) -> Reply<pb::UpdateServiceResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let id = validate::id("id", &r.id)?;
-            let input = prestations::Input::parse(r.fields.as_ref())?;
-            self.change(async |tx| {
-                let service = prestations::update(tx, &ctx, id, r.expected_version, input).await?;
-                Ok(pb::UpdateServiceResponse {
-                    service: Some(service),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                let input = prestations::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .change(async |tx| {
+                        let service =
+                            prestations::update(tx, &ctx, id, r.expected_version, input).await?;
+                        Ok(pb::UpdateServiceResponse {
+                            service: Some(service),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn get_service(
         &self,
         req: Request<pb::GetServiceRequest>,
     ) -> Reply<pb::GetServiceResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let id = validate::id("id", &req.get_ref().id)?;
-            let service = prestations::get(&self.pool, caller.tenant, id).await?;
-            Ok(pb::GetServiceResponse {
-                service: Some(service),
-            })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let service = prestations::get(&self.pool, caller.tenant, id).await?;
+                Ok(pb::GetServiceResponse {
+                    service: Some(service),
+                })
+            }
+            .await,
+        )
     }
 
     async fn list_services(
         &self,
         req: Request<pb::ListServicesRequest>,
     ) -> Reply<pb::ListServicesResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let r = req.get_ref();
-            let f = filter(
-                r.page.as_ref(),
-                r.include_inactive,
-                &r.category_id,
-                &r.query,
-            )?;
-            let items = prestations::list(&self.pool, caller.tenant, &f).await?;
-            let (services, next_page_token) = page(items, f.limit, |s| s.id.clone());
-            Ok(pb::ListServicesResponse {
-                services,
-                next_page_token,
-            })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let r = req.get_ref();
+                let f = filter(
+                    r.page.as_ref(),
+                    r.include_inactive,
+                    &r.category_id,
+                    &r.query,
+                )?;
+                let items = prestations::list(&self.pool, caller.tenant, &f).await?;
+                let (services, next_page_token) = cut_page(items, f.limit, |s| s.id.clone());
+                Ok(pb::ListServicesResponse {
+                    services,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
     }
 
     async fn create_product(
         &self,
         req: Request<pb::CreateProductRequest>,
     ) -> Reply<pb::CreateProductResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let input = products::Input::parse(r.fields.as_ref())?;
-            self.create_once(&ctx, "CreateProduct", &r.idempotency_key, r, async |tx| {
-                let product = products::create(tx, &ctx, input).await?;
-                Ok(pb::CreateProductResponse {
-                    product: Some(product),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let input = products::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateProduct",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let product = products::create(tx, &ctx, input).await?;
+                            Ok(pb::CreateProductResponse {
+                                product: Some(product),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn update_product(
         &self,
         req: Request<pb::UpdateProductRequest>,
     ) -> Reply<pb::UpdateProductResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let id = validate::id("id", &r.id)?;
-            let input = products::Input::parse(r.fields.as_ref())?;
-            self.change(async |tx| {
-                let product = products::update(tx, &ctx, id, r.expected_version, input).await?;
-                Ok(pb::UpdateProductResponse {
-                    product: Some(product),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                let input = products::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .change(async |tx| {
+                        let product =
+                            products::update(tx, &ctx, id, r.expected_version, input).await?;
+                        Ok(pb::UpdateProductResponse {
+                            product: Some(product),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn get_product(
         &self,
         req: Request<pb::GetProductRequest>,
     ) -> Reply<pb::GetProductResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let id = validate::id("id", &req.get_ref().id)?;
-            let product = products::get(&self.pool, caller.tenant, id).await?;
-            Ok(pb::GetProductResponse {
-                product: Some(product),
-            })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let product = products::get(&self.pool, caller.tenant, id).await?;
+                Ok(pb::GetProductResponse {
+                    product: Some(product),
+                })
+            }
+            .await,
+        )
     }
 
     async fn list_products(
         &self,
         req: Request<pb::ListProductsRequest>,
     ) -> Reply<pb::ListProductsResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let r = req.get_ref();
-            let f = filter(
-                r.page.as_ref(),
-                r.include_inactive,
-                &r.category_id,
-                &r.query,
-            )?;
-            let items = products::list(&self.pool, caller.tenant, &f).await?;
-            let (products, next_page_token) = page(items, f.limit, |p| p.id.clone());
-            Ok(pb::ListProductsResponse {
-                products,
-                next_page_token,
-            })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let r = req.get_ref();
+                let f = filter(
+                    r.page.as_ref(),
+                    r.include_inactive,
+                    &r.category_id,
+                    &r.query,
+                )?;
+                let items = products::list(&self.pool, caller.tenant, &f).await?;
+                let (products, next_page_token) = cut_page(items, f.limit, |p| p.id.clone());
+                Ok(pb::ListProductsResponse {
+                    products,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
     }
 
     async fn set_stock(&self, req: Request<pb::SetStockRequest>) -> Reply<pb::SetStockResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let id = validate::id("product_id", &r.product_id)?;
-            self.change(async |tx| {
-                let product = products::set_stock(tx, &ctx, id, r.real, r.available).await?;
-                Ok(pb::SetStockResponse {
-                    product: Some(product),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("product_id", &r.product_id)?;
+                self.writer
+                    .change(async |tx| {
+                        let product =
+                            products::set_stock(tx, &ctx, id, r.real, r.available).await?;
+                        Ok(pb::SetStockResponse {
+                            product: Some(product),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn set_price_list_entry(
         &self,
         req: Request<pb::SetPriceListEntryRequest>,
     ) -> Reply<pb::SetPriceListEntryResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let item = validate::id("item_id", &r.item_id)?;
-            self.change(async |tx| {
-                let entry =
-                    prices::set(tx, &ctx, &r.customer_family, item, r.price.as_ref()).await?;
-                Ok(pb::SetPriceListEntryResponse { entry: Some(entry) })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let item = validate::id("item_id", &r.item_id)?;
+                self.writer
+                    .change(async |tx| {
+                        let entry =
+                            prices::set(tx, &ctx, &r.customer_family, item, r.price.as_ref())
+                                .await?;
+                        Ok(pb::SetPriceListEntryResponse { entry: Some(entry) })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn remove_price_list_entry(
         &self,
         req: Request<pb::RemovePriceListEntryRequest>,
     ) -> Reply<pb::RemovePriceListEntryResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let item = validate::id("item_id", &r.item_id)?;
-            self.change(async |tx| {
-                prices::remove(tx, &ctx, &r.customer_family, item).await?;
-                Ok(pb::RemovePriceListEntryResponse {})
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let item = validate::id("item_id", &r.item_id)?;
+                self.writer
+                    .change(async |tx| {
+                        prices::remove(tx, &ctx, &r.customer_family, item).await?;
+                        Ok(pb::RemovePriceListEntryResponse {})
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn list_price_list_entries(
         &self,
         req: Request<pb::ListPriceListEntriesRequest>,
     ) -> Reply<pb::ListPriceListEntriesResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let entries =
-                prices::list(&self.pool, caller.tenant, &req.get_ref().customer_family).await?;
-            Ok(pb::ListPriceListEntriesResponse { entries })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let entries =
+                    prices::list(&self.pool, caller.tenant, &req.get_ref().customer_family).await?;
+                Ok(pb::ListPriceListEntriesResponse { entries })
+            }
+            .await,
+        )
     }
 
     async fn get_prices(&self, req: Request<pb::GetPricesRequest>) -> Reply<pb::GetPricesResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let r = req.get_ref();
-            let ids = r
-                .item_ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| validate::id(&format!("item_ids[{i}]"), id))
-                .collect::<Result<Vec<_>>>()?;
-            let prices =
-                prices::prices(&self.pool, caller.tenant, &r.customer_family, &ids).await?;
-            Ok(pb::GetPricesResponse { prices })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let r = req.get_ref();
+                let ids = r
+                    .item_ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| validate::id(&format!("item_ids[{i}]"), id))
+                    .collect::<Result<Vec<_>>>()?;
+                let prices =
+                    prices::prices(&self.pool, caller.tenant, &r.customer_family, &ids).await?;
+                Ok(pb::GetPricesResponse { prices })
+            }
+            .await,
+        )
     }
 
     async fn create_hour_pack(
         &self,
         req: Request<pb::CreateHourPackRequest>,
     ) -> Reply<pb::CreateHourPackResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            self.create_once(&ctx, "CreateHourPack", &r.idempotency_key, r, async |tx| {
-                let pack = packs::create(tx, &ctx, r).await?;
-                Ok(pb::CreateHourPackResponse {
-                    hour_pack: Some(pack),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateHourPack",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let pack = packs::create(tx, &ctx, r).await?;
+                            Ok(pb::CreateHourPackResponse {
+                                hour_pack: Some(pack),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn update_hour_pack_services(
         &self,
         req: Request<pb::UpdateHourPackServicesRequest>,
     ) -> Reply<pb::UpdateHourPackServicesResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let id = validate::id("id", &r.id)?;
-            self.change(async |tx| {
-                let pack = packs::update_services(tx, &ctx, id, &r.eligible_service_ids).await?;
-                Ok(pb::UpdateHourPackServicesResponse {
-                    hour_pack: Some(pack),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                self.writer
+                    .change(async |tx| {
+                        let pack =
+                            packs::update_services(tx, &ctx, id, &r.eligible_service_ids).await?;
+                        Ok(pb::UpdateHourPackServicesResponse {
+                            hour_pack: Some(pack),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn set_hour_pack_active(
         &self,
         req: Request<pb::SetHourPackActiveRequest>,
     ) -> Reply<pb::SetHourPackActiveResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let r = req.get_ref();
-            let id = validate::id("id", &r.id)?;
-            self.change(async |tx| {
-                let pack = packs::set_active(tx, &ctx, id, r.active).await?;
-                Ok(pb::SetHourPackActiveResponse {
-                    hour_pack: Some(pack),
-                })
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                self.writer
+                    .change(async |tx| {
+                        let pack = packs::set_active(tx, &ctx, id, r.active).await?;
+                        Ok(pb::SetHourPackActiveResponse {
+                            hour_pack: Some(pack),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn delete_hour_pack(
         &self,
         req: Request<pb::DeleteHourPackRequest>,
     ) -> Reply<pb::DeleteHourPackResponse> {
-        ok(async {
-            let ctx = self.writer(&req)?;
-            let id = validate::id("id", &req.get_ref().id)?;
-            self.change(async |tx| {
-                packs::delete(tx, &ctx, id).await?;
-                Ok(pb::DeleteHourPackResponse {})
-            })
-            .await
-        }
-        .await)
+        reply(
+            async {
+                let ctx = self.writer(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                self.writer
+                    .change(async |tx| {
+                        packs::delete(tx, &ctx, id).await?;
+                        Ok(pb::DeleteHourPackResponse {})
+                    })
+                    .await
+            }
+            .await,
+        )
     }
 
     async fn get_hour_pack(
         &self,
         req: Request<pb::GetHourPackRequest>,
     ) -> Reply<pb::GetHourPackResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let id = validate::id("id", &req.get_ref().id)?;
-            let pack = packs::get(&self.pool, caller.tenant, id).await?;
-            Ok(pb::GetHourPackResponse {
-                hour_pack: Some(pack),
-            })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let pack = packs::get(&self.pool, caller.tenant, id).await?;
+                Ok(pb::GetHourPackResponse {
+                    hour_pack: Some(pack),
+                })
+            }
+            .await,
+        )
     }
 
     async fn list_hour_packs(
         &self,
         req: Request<pb::ListHourPacksRequest>,
     ) -> Reply<pb::ListHourPacksResponse> {
-        ok(async {
-            let caller = self.reader(&req)?;
-            let hour_packs =
-                packs::list(&self.pool, caller.tenant, req.get_ref().include_inactive).await?;
-            Ok(pb::ListHourPacksResponse { hour_packs })
-        }
-        .await)
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let hour_packs =
+                    packs::list(&self.pool, caller.tenant, req.get_ref().include_inactive).await?;
+                Ok(pb::ListHourPacksResponse { hour_packs })
+            }
+            .await,
+        )
     }
 
     type BulkUpsertStream =
@@ -536,7 +579,7 @@ impl CatalogueService for CatalogueApi {
     ) -> Reply<Self::BulkUpsertStream> {
         let ctx = self.writer(&req).map_err(Status::from)?;
         let mut inbound = req.into_inner();
-        let (pool, outbox) = (self.pool.clone(), self.outbox.clone());
+        let (pool, outbox) = (self.pool.clone(), self.writer.outbox.clone());
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             while let Some(item) = inbound.next().await {

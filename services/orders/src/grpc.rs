@@ -1,0 +1,305 @@
+//! `relais.orders.v1.OrdersService`: authenticate, work out what the caller
+//! may see, parse, run the domain function in a transaction with its
+//! events, commit through the outbox.
+
+use relais_platform::{
+    auth::{self, Caller, Role},
+    context::Ctx,
+    error::{Error, Result},
+    nats::Namespace,
+    outbox::Outbox,
+    validate,
+    write::{Writer, cut_page, reply},
+};
+use relais_proto::orders::{self as pb, orders_service_server::OrdersService};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+
+use crate::{SERVICE, access, customers, residences};
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+/// Roles that manage residences and their staff.
+const MANAGERS: &[Role] = &[Role::Admin, Role::Connector, Role::Service];
+
+pub struct OrdersApi {
+    pool: PgPool,
+    writer: Writer,
+    ns: Namespace,
+}
+
+impl OrdersApi {
+    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
+        Self {
+            writer: Writer::new(pool.clone(), outbox),
+            pool,
+            ns,
+        }
+    }
+
+    fn ctx(&self, caller: &Caller) -> Ctx {
+        Ctx::new(SERVICE, caller, &self.ns)
+    }
+
+    async fn scope(&self, caller: &Caller) -> Result<access::Scope> {
+        let mut conn = self.pool.acquire().await?;
+        access::scope(&mut conn, caller).await
+    }
+}
+
+#[tonic::async_trait]
+impl OrdersService for OrdersApi {
+    async fn create_residence(
+        &self,
+        req: Request<pb::CreateResidenceRequest>,
+    ) -> Reply<pb::CreateResidenceResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(MANAGERS)?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateResidence",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let residence = residences::create(tx, &ctx, r).await?;
+                            Ok(pb::CreateResidenceResponse {
+                                residence: Some(residence),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn get_residence(
+        &self,
+        req: Request<pb::GetResidenceRequest>,
+    ) -> Reply<pb::GetResidenceResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let residence = residences::get(&mut conn, caller.tenant, &scope, id).await?;
+                Ok(pb::GetResidenceResponse {
+                    residence: Some(residence),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_residences(
+        &self,
+        req: Request<pb::ListResidencesRequest>,
+    ) -> Reply<pb::ListResidencesResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let residences = residences::list(&mut conn, caller.tenant, &scope).await?;
+                Ok(pb::ListResidencesResponse { residences })
+            }
+            .await,
+        )
+    }
+
+    async fn add_residence_staff(
+        &self,
+        req: Request<pb::AddResidenceStaffRequest>,
+    ) -> Reply<pb::AddResidenceStaffResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(MANAGERS)?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let residence = validate::id("residence_id", &r.residence_id)?;
+                self.writer
+                    .change(async |tx| {
+                        residences::set_staff(
+                            tx,
+                            &ctx,
+                            residence,
+                            &r.staff_subject,
+                            &r.display_name,
+                            true,
+                        )
+                        .await?;
+                        Ok(pb::AddResidenceStaffResponse {})
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn remove_residence_staff(
+        &self,
+        req: Request<pb::RemoveResidenceStaffRequest>,
+    ) -> Reply<pb::RemoveResidenceStaffResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(MANAGERS)?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let residence = validate::id("residence_id", &r.residence_id)?;
+                self.writer
+                    .change(async |tx| {
+                        residences::set_staff(tx, &ctx, residence, &r.staff_subject, "", false)
+                            .await?;
+                        Ok(pb::RemoveResidenceStaffResponse {})
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn list_residence_staff(
+        &self,
+        req: Request<pb::ListResidenceStaffRequest>,
+    ) -> Reply<pb::ListResidenceStaffResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(MANAGERS)?;
+                let residence = validate::id("residence_id", &req.get_ref().residence_id)?;
+                let mut conn = self.pool.acquire().await?;
+                let staff = residences::staff(&mut conn, caller.tenant, residence).await?;
+                Ok(pb::ListResidenceStaffResponse { staff })
+            }
+            .await,
+        )
+    }
+
+    async fn create_customer(
+        &self,
+        req: Request<pb::CreateCustomerRequest>,
+    ) -> Reply<pb::CreateCustomerResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let input = customers::Input::parse(r.fields.as_ref())?;
+                scope.may_place_in(input.residence_id)?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateCustomer",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let customer = customers::create(tx, &ctx, &scope, input).await?;
+                            Ok(pb::CreateCustomerResponse {
+                                customer: Some(customer),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn update_customer(
+        &self,
+        req: Request<pb::UpdateCustomerRequest>,
+    ) -> Reply<pb::UpdateCustomerResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                let input = customers::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .change(async |tx| {
+                        let customer = customers::update(
+                            tx,
+                            &ctx,
+                            &caller,
+                            &scope,
+                            id,
+                            r.expected_version,
+                            input,
+                        )
+                        .await?;
+                        Ok(pb::UpdateCustomerResponse {
+                            customer: Some(customer),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn get_customer(
+        &self,
+        req: Request<pb::GetCustomerRequest>,
+    ) -> Reply<pb::GetCustomerResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let customer = customers::get(&mut conn, caller.tenant, &scope, id).await?;
+                Ok(pb::GetCustomerResponse {
+                    customer: Some(customer),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_customers(
+        &self,
+        req: Request<pb::ListCustomersRequest>,
+    ) -> Reply<pb::ListCustomersResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let page = r.page.clone().unwrap_or_default();
+                let residence_id = if r.residence_id.is_empty() {
+                    None
+                } else {
+                    Some(validate::id("residence_id", &r.residence_id)?)
+                };
+                if r.query.chars().count() > validate::MAX_TEXT {
+                    return Err(Error::invalid("query", "at most 200 characters"));
+                }
+                let filter = customers::Filter {
+                    residence_id,
+                    query: r.query.clone(),
+                    after: validate::page_token(&page.page_token)?,
+                    limit: validate::page_size(page.page_size)? + 1,
+                };
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let items = customers::list(&mut conn, caller.tenant, &scope, &filter).await?;
+                let (customers, next_page_token) = cut_page(items, filter.limit, |c| c.id.clone());
+                Ok(pb::ListCustomersResponse {
+                    customers,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
+    }
+}
