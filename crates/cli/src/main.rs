@@ -153,12 +153,15 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let catalogue = relais_catalogue::App::build(relais_catalogue::config_from_env()?).await?;
     let catalogue_grpc = catalogue.grpc_addr();
     let catalogue_admin = catalogue.admin_addr();
-    let orders = relais_orders::App::build(relais_orders::config_from_env()?).await?;
+    let endpoint = format!("http://{catalogue_grpc}");
+    // Orders calls the catalogue running in this process, wherever it bound.
+    let mut orders_cfg = relais_orders::config_from_env()?;
+    orders_cfg.catalogue_addr = endpoint.clone();
+    let orders = relais_orders::App::build(orders_cfg).await?;
     let orders_grpc = orders.grpc_addr();
     let orders_admin = orders.admin_addr();
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
-    let endpoint = format!("http://{catalogue_grpc}");
     if seed {
         demo::seed(&endpoint, &admin_token(demo::TENANT)?).await?;
     }

@@ -22,6 +22,19 @@ pub enum Role {
     Service,
 }
 
+impl Role {
+    /// The name used in tokens and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+            Role::Connector => "connector",
+            Role::Service => "service",
+        }
+    }
+}
+
 /// The claims Relais tokens carry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

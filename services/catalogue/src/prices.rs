@@ -161,6 +161,7 @@ struct PriceRow {
     vat_rate_bp: i32,
     active: bool,
     tax_credit_eligible: bool,
+    stock_available: i64,
 }
 
 /// What `family` pays for each of `ids`, in the order asked. An id that is
@@ -177,10 +178,10 @@ pub async fn prices(
     let rows: Vec<PriceRow> = sqlx::query_as(
         "with items as (
              select id, 'product' as kind, sku as reference, designation as name, price_cents as base_cents,
-                    vat_rate_bp, active, false as tax_credit_eligible
+                    vat_rate_bp, active, false as tax_credit_eligible, stock_available
              from products where tenant_id = $1 and id = any($2)
              union all
-             select id, 'service', code, name, hourly_price_cents, vat_rate_bp, active, tax_credit_eligible
+             select id, 'service', code, name, hourly_price_cents, vat_rate_bp, active, tax_credit_eligible, 0::bigint
              from services where tenant_id = $1 and id = any($2)
          )
          select i.*, p.price_cents as list_cents from items i
@@ -208,6 +209,7 @@ pub async fn prices(
                 vat_rate_bp: r.vat_rate_bp,
                 active: r.active,
                 tax_credit_eligible: r.tax_credit_eligible,
+                stock_available: r.stock_available,
             })
         })
         .collect()

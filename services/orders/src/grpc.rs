@@ -15,7 +15,7 @@ use relais_proto::orders::{self as pb, orders_service_server::OrdersService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, access, customers, residences};
+use crate::{SERVICE, access, catalogue::Catalogue, customers, product_orders, residences};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -26,14 +26,16 @@ pub struct OrdersApi {
     pool: PgPool,
     writer: Writer,
     ns: Namespace,
+    catalogue: Catalogue,
 }
 
 impl OrdersApi {
-    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
+    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace, catalogue: Catalogue) -> Self {
         Self {
             writer: Writer::new(pool.clone(), outbox),
             pool,
             ns,
+            catalogue,
         }
     }
 
@@ -298,6 +300,59 @@ impl OrdersService for OrdersApi {
                     customers,
                     next_page_token,
                 })
+            }
+            .await,
+        )
+    }
+
+    async fn place_product_order(
+        &self,
+        req: Request<pb::PlaceProductOrderRequest>,
+    ) -> Reply<pb::PlaceProductOrderResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let parsed = product_orders::Request::parse(r)?;
+                // The catalogue is asked inside the transaction that holds the
+                // idempotency key, so a concurrent duplicate waits for this one
+                // and replays its answer instead of pricing the order again.
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "PlaceProductOrder",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let order = product_orders::place(
+                                tx,
+                                &ctx,
+                                &caller,
+                                &scope,
+                                &self.catalogue,
+                                parsed,
+                            )
+                            .await?;
+                            Ok(pb::PlaceProductOrderResponse { order: Some(order) })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn get_order(&self, req: Request<pb::GetOrderRequest>) -> Reply<pb::GetOrderResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let order = product_orders::get(&mut conn, caller.tenant, &scope, id).await?;
+                Ok(pb::GetOrderResponse { order: Some(order) })
             }
             .await,
         )

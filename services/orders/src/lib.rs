@@ -1,11 +1,14 @@
-//! Orders service. This slice: residences with the staff who may act for
-//! them, and customers (online, residents, or synced from the ERP) with
-//! role-based access. Every change emits an event through the outbox
+//! Orders service: residences with the staff who may act for them,
+//! customers (online, residents, or synced from the ERP) with role-based
+//! access, and product orders priced by the catalogue. Every change emits an event through the outbox
 //! (`<ns>.orders.v1.<tenant>.<aggregate>.<event>`).
 
 mod access;
+mod catalogue;
 mod customers;
 mod grpc;
+mod money;
+mod product_orders;
 mod residences;
 
 use std::net::SocketAddr;
@@ -21,15 +24,24 @@ pub const DEFAULT_ADMIN_PORT: u16 = 9102;
 
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The platform settings plus where the services orders calls listen.
+#[derive(Clone, Debug)]
+pub struct OrdersConfig {
+    pub platform: PlatformConfig,
+    /// `CATALOGUE_ADDR` (default `http://127.0.0.1:50051`).
+    pub catalogue_addr: String,
+}
+
 pub struct App {
     runtime: Runtime,
+    catalogue: catalogue::Catalogue,
 }
 
 impl App {
-    pub async fn build(cfg: PlatformConfig) -> anyhow::Result<Self> {
-        Ok(Self {
-            runtime: Runtime::start(SERVICE, cfg, &MIGRATIONS).await?,
-        })
+    pub async fn build(cfg: OrdersConfig) -> anyhow::Result<Self> {
+        let runtime = Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?;
+        let catalogue = catalogue::Catalogue::new(&cfg.catalogue_addr, runtime.auth.clone())?;
+        Ok(Self { runtime, catalogue })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -42,7 +54,12 @@ impl App {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let rt = &self.runtime;
-        let api = grpc::OrdersApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
+        let api = grpc::OrdersApi::new(
+            rt.pool.clone(),
+            rt.outbox.clone(),
+            rt.ns.clone(),
+            self.catalogue.clone(),
+        );
         let service = InterceptedService::new(OrdersServiceServer::new(api), rt.auth.clone());
         self.runtime
             .serve(
@@ -55,6 +72,12 @@ impl App {
     }
 }
 
-pub fn config_from_env() -> anyhow::Result<PlatformConfig> {
-    PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)
+pub fn config_from_env() -> anyhow::Result<OrdersConfig> {
+    Ok(OrdersConfig {
+        platform: PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)?,
+        catalogue_addr: relais_platform::config::var(
+            "CATALOGUE_ADDR",
+            "http://127.0.0.1:50051".to_owned(),
+        )?,
+    })
 }

@@ -1,15 +1,25 @@
 //! `orders serve` runs the service; `orders migrate` provisions its
 //! database role and schema, applies migrations and exits.
 
-use relais_orders::{App, MIGRATIONS, SERVICE, config_from_env};
+use relais_orders::{App, MIGRATIONS, OrdersConfig, SERVICE, config_from_env};
 use relais_platform::{db, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = telemetry::init(SERVICE)?;
-    let mut cfg = config_from_env()?;
+    let OrdersConfig {
+        platform: mut cfg,
+        catalogue_addr,
+    } = config_from_env()?;
     match std::env::args().nth(1).as_deref() {
-        Some("serve") | None => App::build(cfg).await?.run(shutdown::on_signal()).await,
+        Some("serve") | None => {
+            let app = App::build(OrdersConfig {
+                platform: cfg,
+                catalogue_addr,
+            })
+            .await?;
+            app.run(shutdown::on_signal()).await
+        }
         Some("migrate") => {
             cfg.db_migrate = true;
             db::connect(&cfg, SERVICE, &MIGRATIONS).await?.close().await;

@@ -52,6 +52,23 @@ async fn a_family_pays_its_list_price_and_others_the_base_price() {
         ("service", 1000)
     );
     assert!(prices[1].tax_credit_eligible);
+    assert_eq!(prices[0].stock_available, 0);
+    app.client
+        .set_stock(app.admin(relais_proto::catalogue::SetStockRequest {
+            product_id: p.id.clone(),
+            real: 9,
+            available: 7,
+        }))
+        .await
+        .unwrap();
+    let stocked = app
+        .client
+        .get_prices(app.admin(ask("RESIDENCES")))
+        .await
+        .unwrap()
+        .into_inner()
+        .prices;
+    assert_eq!(stocked[0].stock_available, 7);
     let public = app
         .client
         .get_prices(app.admin(ask("")))
@@ -96,7 +113,7 @@ async fn a_family_pays_its_list_price_and_others_the_base_price() {
         .await
         .expect_err("negative");
     assert_bad_field(&bad, "price.amount_cents");
-    let subjects: Vec<String> = app.events(4).await.into_iter().map(|e| e.0).collect();
+    let subjects: Vec<String> = app.events(5).await.into_iter().map(|e| e.0).collect();
     assert!(subjects.iter().any(|s| s.ends_with(".price.set")));
     assert!(subjects.iter().any(|s| s.ends_with(".price.removed")));
     app.stop().await;

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use relais_orders::App;
+use relais_orders::{App, OrdersConfig};
 use relais_platform::{
     auth::{Claims, Role},
     nats::Namespace,
     testing,
 };
+use relais_proto::catalogue::catalogue_service_client::CatalogueServiceClient;
 use relais_proto::orders::{
     Address, CreateResidenceRequest, CustomerFields, orders_service_client::OrdersServiceClient,
 };
@@ -20,6 +21,8 @@ use uuid::Uuid;
 pub struct TestApp {
     pub tenant: Uuid,
     pub client: OrdersServiceClient<Channel>,
+    /// The real catalogue the orders service prices from.
+    pub catalogue: CatalogueServiceClient<Channel>,
     js: async_nats::jetstream::Context,
     ns: Namespace,
     shutdown: CancellationToken,
@@ -27,18 +30,35 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     testing::init_logging();
+    let shutdown = CancellationToken::new();
+    let catalogue_cfg = testing::config(&testing::nats_url()).await.expect("config");
+    let catalogue = relais_catalogue::App::build(catalogue_cfg)
+        .await
+        .expect("catalogue builds");
+    let catalogue_addr = format!("http://{}", catalogue.grpc_addr());
+    tokio::spawn(catalogue.run(shutdown.clone()));
+
     let cfg = testing::config(&testing::nats_url()).await.expect("config");
     let ns = Namespace::new(cfg.namespace.clone());
     let nats = async_nats::connect(&cfg.nats_url).await.expect("nats");
-    let app = App::build(cfg).await.expect("app builds");
+    let app = App::build(OrdersConfig {
+        platform: cfg,
+        catalogue_addr: catalogue_addr.clone(),
+    })
+    .await
+    .expect("app builds");
     let channel = Channel::from_shared(format!("http://{}", app.grpc_addr()))
         .expect("uri")
         .connect_lazy();
-    let shutdown = CancellationToken::new();
     tokio::spawn(app.run(shutdown.clone()));
     TestApp {
         tenant: Uuid::now_v7(),
         client: OrdersServiceClient::new(channel),
+        catalogue: CatalogueServiceClient::new(
+            Channel::from_shared(catalogue_addr)
+                .expect("uri")
+                .connect_lazy(),
+        ),
         js: async_nats::jetstream::new(nats),
         ns,
         shutdown,

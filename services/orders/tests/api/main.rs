@@ -5,4 +5,5 @@
 mod helpers;
 
 mod customers;
+mod product_orders;
 mod residences;
