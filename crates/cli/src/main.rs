@@ -53,6 +53,12 @@ enum Command {
         tenant: Option<Uuid>,
         #[arg(long, default_value_t = 24)]
         hours: u64,
+        /// The token's subject (e.g. demo-staff, the demo residence's staff member).
+        #[arg(long, default_value = "relais-cli")]
+        sub: String,
+        /// For a customer token: the customer's id.
+        #[arg(long)]
+        customer: Option<Uuid>,
     },
     /// Read the catalogue of a tenant.
     Catalogue {
@@ -63,6 +69,28 @@ enum Command {
         query: String,
         #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
         catalogue: String,
+        #[arg(long)]
+        tenant: Option<Uuid>,
+    },
+    /// Place a product order for a customer, as a staff member (seed 003).
+    Order {
+        #[arg(long)]
+        customer: Uuid,
+        /// SKU=QUANTITY, repeatable, e.g. --line ENT-001=2.
+        #[arg(long = "line", required = true)]
+        lines: Vec<String>,
+        /// The staff member placing it (token subject).
+        #[arg(long, default_value = demo::STAFF)]
+        staff: String,
+        #[arg(long, value_enum, default_value = "residence-monthly")]
+        payment: Payment,
+        /// Confirmation e-mail when the customer has none.
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
+        catalogue: String,
+        #[arg(long, env = "ORDERS_ADDR", default_value = "http://127.0.0.1:50052")]
+        orders: String,
         #[arg(long)]
         tenant: Option<Uuid>,
     },
@@ -79,6 +107,13 @@ enum Listing {
     Services,
     Products,
     Packs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Payment {
+    Card,
+    Invoice,
+    ResidenceMonthly,
 }
 
 #[derive(Subcommand)]
@@ -100,8 +135,18 @@ enum OutboxOp {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The cause chain on one line; no backtrace for a user's mistake.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev { no_seed } => dev(!no_seed).await,
         Command::Seed { catalogue } => demo::seed(&catalogue, &admin_token(demo::TENANT)?).await,
@@ -109,15 +154,21 @@ async fn main() -> anyhow::Result<()> {
             role,
             tenant,
             hours,
+            sub,
+            customer,
         } => {
             let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
                 .with_context(|| format!("unknown role {role:?}"))?;
-            let token = authenticator()?.mint_for(
-                tenant.unwrap_or(demo::TENANT),
+            let token = authenticator()?.mint(&relais_platform::auth::Claims {
+                sub,
+                tenant: tenant.unwrap_or(demo::TENANT),
                 role,
-                "relais-cli",
-                Duration::from_secs(hours * 3600),
-            )?;
+                customer_id: customer,
+                residences: vec![],
+                connection: None,
+                exp: chrono::Utc::now().timestamp()
+                    + i64::try_from(hours * 3600).unwrap_or(i64::MAX),
+            })?;
             println!("{token}");
             Ok(())
         }
@@ -128,6 +179,25 @@ async fn main() -> anyhow::Result<()> {
             tenant,
         } => list(what, &query, &catalogue, tenant.unwrap_or(demo::TENANT)).await,
         Command::Outbox { op } => outbox(op).await,
+        Command::Order {
+            customer,
+            lines,
+            staff,
+            payment,
+            email,
+            catalogue,
+            orders,
+            tenant,
+        } => {
+            let order = OrderArgs {
+                customer,
+                lines,
+                staff,
+                payment,
+                email,
+            };
+            place_order(order, &catalogue, &orders, tenant.unwrap_or(demo::TENANT)).await
+        }
     }
 }
 
@@ -162,10 +232,21 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let orders_admin = orders.admin_addr();
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
+    let mut demo_ids = None;
     if seed {
-        demo::seed(&endpoint, &admin_token(demo::TENANT)?).await?;
+        let token = admin_token(demo::TENANT)?;
+        demo::seed(&endpoint, &token).await?;
+        demo_ids = Some(demo::seed_orders(&format!("http://{orders_grpc}"), &token).await?);
     }
     let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
+    if let Some((residence, resident)) = &demo_ids {
+        println!(
+            "\nDemo residence {residence}, resident Jeanne Martin {resident}, staff member `{staff}`.\
+             \nPlace a product order for her as that staff member (then watch order.placed on the stream):\
+             \n  cargo run -q -p relais-cli -- order --customer {resident} --line ENT-001=2 --line HYG-001=1 --email accueil@tilleuls.example",
+            staff = demo::STAFF,
+        );
+    }
     println!(
         "\nRelais is up.\n\
          \n  catalogue  gRPC {catalogue_grpc}   admin http://{catalogue_admin} (/livez /readyz /metrics)\
@@ -243,13 +324,14 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
             {
                 let price = p.price.map(|m| m.amount_cents).unwrap_or_default();
                 println!(
-                    "{:<12} {:<44} {:>8.2} €  VAT {:>5.2} %  stock {}/{}",
+                    "{:<12} {:<44} {:>8.2} €  VAT {:>5.2} %  stock {:>3}/{:<3}  {}",
                     p.sku,
                     p.designation,
                     price as f64 / 100.0,
                     f64::from(p.vat_rate_bp) / 100.0,
                     p.stock_available,
-                    p.stock_real
+                    p.stock_real,
+                    p.id
                 );
             }
         }
@@ -303,5 +385,97 @@ async fn outbox(op: OutboxOp) -> anyhow::Result<()> {
             println!("{service}: {count} unpublished, oldest {age:.1} s");
         }
     }
+    Ok(())
+}
+
+struct OrderArgs {
+    customer: Uuid,
+    lines: Vec<String>,
+    staff: String,
+    payment: Payment,
+    email: String,
+}
+
+async fn place_order(
+    args: OrderArgs,
+    catalogue: &str,
+    orders: &str,
+    tenant: Uuid,
+) -> anyhow::Result<()> {
+    use relais_proto::orders::{
+        OrderLineRequest, PaymentMode, PlaceProductOrderRequest,
+        orders_service_client::OrdersServiceClient,
+    };
+    let mut products = CatalogueServiceClient::new(connect(catalogue).await?);
+    let admin = admin_token(tenant)?;
+    let mut lines = Vec::new();
+    for line in &args.lines {
+        let (sku, quantity) = line
+            .split_once('=')
+            .with_context(|| format!("{line:?}: use SKU=QUANTITY"))?;
+        let found = products
+            .list_products(authed(
+                &admin,
+                ListProductsRequest {
+                    query: sku.into(),
+                    ..Default::default()
+                },
+            )?)
+            .await?
+            .into_inner()
+            .products
+            .into_iter()
+            .find(|p| p.sku == sku)
+            .with_context(|| format!("no product with SKU {sku}"))?;
+        lines.push(OrderLineRequest {
+            item_id: found.id,
+            quantity: quantity.parse()?,
+            discount_bp: 0,
+        });
+    }
+    let staff =
+        authenticator()?.mint_for(tenant, Role::Staff, &args.staff, Duration::from_secs(600))?;
+    let payment_mode = match args.payment {
+        Payment::Card => PaymentMode::Card,
+        Payment::Invoice => PaymentMode::Invoice,
+        Payment::ResidenceMonthly => PaymentMode::ResidenceMonthly,
+    };
+    let req = PlaceProductOrderRequest {
+        idempotency_key: Uuid::now_v7().to_string(),
+        customer_id: args.customer.to_string(),
+        lines,
+        shipping_method: "delivery".into(),
+        payment_mode: payment_mode as i32,
+        terms_accepted: true,
+        confirmation_email: args.email,
+    };
+    let mut client = OrdersServiceClient::new(connect(orders).await?);
+    let order = match client.place_product_order(authed(&staff, req)?).await {
+        Ok(r) => r.into_inner().order.context("no order")?,
+        Err(status) => anyhow::bail!("refused ({:?}): {}", status.code(), status.message()),
+    };
+    let cents = |m: Option<relais_proto::types::Money>| {
+        m.map(|m| m.amount_cents).unwrap_or_default() as f64 / 100.0
+    };
+    println!(
+        "order {} placed by {} for {}",
+        order.id, order.placed_by, order.customer_name
+    );
+    for l in &order.lines {
+        println!(
+            "  {:<10} {:<40} x{:<3} {:>8.2} € excl. VAT",
+            l.reference,
+            l.name,
+            l.quantity,
+            cents(l.total_excl_vat.clone())
+        );
+    }
+    println!(
+        "  total {:.2} € excl. VAT + {:.2} € VAT = {:.2} €; confirmation to {}",
+        cents(order.total_excl_vat),
+        cents(order.total_vat),
+        cents(order.total_incl_vat),
+        order.confirmation_email
+    );
     Ok(())
 }
