@@ -244,3 +244,28 @@ pub async fn read_stream(
     }
     Ok(out)
 }
+
+/// `msg` with `authorization: Bearer <token>`.
+pub fn with_token<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        req.metadata_mut().insert("authorization", value);
+    }
+    req
+}
+
+/// Panics unless `status` is INVALID_ARGUMENT naming `field` in its
+/// BadRequest detail: what a client shows next to the field.
+pub fn assert_bad_field(status: &tonic::Status, field: &str) {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert!(
+        fields.iter().any(|f| f == field),
+        "expected a violation on {field}, got {fields:?} ({})",
+        status.message()
+    );
+}

@@ -132,3 +132,13 @@ pub fn like(text: &str) -> String {
         .replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// Optimistic concurrency: `expected` > 0 must equal the record's version.
+pub fn expected_version(expected: i64, actual: i64) -> Result<(), Error> {
+    if expected > 0 && expected != actual {
+        return Err(Error::FailedPrecondition(format!(
+            "version mismatch: expected {expected}, the record is at {actual}; read it again"
+        )));
+    }
+    Ok(())
+}

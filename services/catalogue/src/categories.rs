@@ -166,7 +166,7 @@ pub async fn update(
     .fetch_optional(&mut *conn)
     .await?;
     let version = version.ok_or_else(|| Error::not_found(format!("category {id}")))?;
-    check_version(expected_version, version)?;
+    validate::expected_version(expected_version, version)?;
     if let Some(parent) = input.parent_id {
         check_parent(conn, ctx.tenant, Some(id), parent).await?;
     }
@@ -271,15 +271,6 @@ pub async fn ensure_exists(
     found
         .map(|_| ())
         .ok_or_else(|| Error::invalid(field, "no such category"))
-}
-
-pub fn check_version(expected: i64, actual: i64) -> Result<()> {
-    if expected > 0 && expected != actual {
-        return Err(Error::FailedPrecondition(format!(
-            "version mismatch: expected {expected}, the record is at {actual}; read it again"
-        )));
-    }
-    Ok(())
 }
 
 async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, c: &Category) -> Result<()> {

@@ -14,7 +14,7 @@ use relais_proto::{
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::categories::{self, check_version};
+use crate::categories;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -138,7 +138,7 @@ pub async fn update(
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    check_version(
+    validate::expected_version(
         expected_version,
         version.ok_or_else(|| Error::not_found(format!("service {id}")))?,
     )?;

@@ -13,10 +13,7 @@ use relais_proto::{
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
-    categories::{self, check_version},
-    prestations::Filter,
-};
+use crate::{categories, prestations::Filter};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -184,7 +181,7 @@ pub async fn update(
     expected_version: i64,
     input: Input,
 ) -> Result<Product> {
-    check_version(expected_version, lock_version(conn, ctx.tenant, id).await?)?;
+    validate::expected_version(expected_version, lock_version(conn, ctx.tenant, id).await?)?;
     if let Some(c) = input.category_id {
         categories::ensure_exists(conn, ctx.tenant, "fields.category_id", c).await?;
     }

@@ -285,11 +285,7 @@ pub async fn update(
             "this customer comes from the ERP and is changed there; it syncs back here".into(),
         ));
     }
-    if expected_version > 0 && expected_version != version {
-        return Err(Error::FailedPrecondition(format!(
-            "version mismatch: expected {expected_version}, the record is at {version}; read it again"
-        )));
-    }
+    validate::expected_version(expected_version, version)?;
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update customers set first_name = $3, last_name = $4, email = $5, phone = $6, billing_address = $7,
              delivery_address = $8, customer_family = $9, residence_id = $10, payment_method_ref = $11,

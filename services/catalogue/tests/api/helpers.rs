@@ -86,14 +86,7 @@ impl TestApp {
     }
 }
 
-pub fn with_token<T>(token: &str, msg: T) -> Request<T> {
-    let mut req = Request::new(msg);
-    req.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    req
-}
+pub use relais_platform::testing::with_token;
 
 impl Drop for TestApp {
     fn drop(&mut self) {

@@ -4,8 +4,6 @@ use relais_proto::{
     catalogue::{CreateProductRequest, CreateServiceRequest, ProductFields, ServiceFields},
     types::Money,
 };
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 pub fn eur(cents: i64) -> Option<Money> {
     Some(Money {
@@ -48,16 +46,4 @@ pub fn service(code: &str, cents: i64, vat: i32) -> CreateServiceRequest {
     }
 }
 
-/// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest detail.
-pub fn assert_bad_field(status: &Status, field: &str) {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    assert!(
-        fields.iter().any(|f| f == field),
-        "expected a violation on {field}, got {fields:?} ({})",
-        status.message()
-    );
-}
+pub use relais_platform::testing::assert_bad_field;

@@ -14,8 +14,7 @@ use relais_proto::orders::{
     Address, CreateResidenceRequest, CustomerFields, orders_service_client::OrdersServiceClient,
 };
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Status, transport::Channel};
-use tonic_types::StatusExt;
+use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -131,12 +130,7 @@ impl TestApp {
     }
 }
 
-pub fn with_token<T>(token: &str, msg: T) -> Request<T> {
-    let mut req = Request::new(msg);
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    req
-}
+pub use relais_platform::testing::{assert_bad_field, with_token};
 
 pub fn address() -> Address {
     Address {
@@ -161,16 +155,4 @@ pub fn resident(last_name: &str, residence_id: &str) -> CustomerFields {
         payment_method_ref: String::new(),
         external_ref: String::new(),
     }
-}
-
-pub fn assert_bad_field(status: &Status, field: &str) {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    assert!(
-        fields.iter().any(|f| f == field),
-        "expected {field} in {fields:?}"
-    );
 }
