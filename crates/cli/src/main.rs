@@ -448,6 +448,7 @@ async fn place_order(
         payment_mode: payment_mode as i32,
         terms_accepted: true,
         confirmation_email: args.email,
+        ..Default::default()
     };
     let mut client = OrdersServiceClient::new(connect(orders).await?);
     let order = match client.place_product_order(authed(&staff, req)?).await {

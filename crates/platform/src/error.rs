@@ -106,6 +106,11 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// How many so far: a parser compares it before and after a part.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn into_result(self) -> Result<()> {
         if self.0.is_empty() {
             Ok(())

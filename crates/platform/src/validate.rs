@@ -55,6 +55,14 @@ pub fn reference(v: &mut Violations, field: &str, value: &str) -> String {
     t.to_owned()
 }
 
+/// A reference that may be left empty.
+pub fn optional_reference(v: &mut Violations, field: &str, value: &str) -> String {
+    if value.trim().is_empty() {
+        return String::new();
+    }
+    reference(v, field, value)
+}
+
 pub fn description(v: &mut Violations, field: &str, value: &str) -> String {
     if value.chars().count() > MAX_DESCRIPTION {
         v.add(field, format!("at most {MAX_DESCRIPTION} characters"));

@@ -10,7 +10,8 @@ use relais_platform::{
     telemetry,
 };
 use relais_proto::catalogue::{
-    GetPricesRequest, ItemPrice, catalogue_service_client::CatalogueServiceClient,
+    GetHourPackRequest, GetPricesRequest, HourPack, ItemPrice,
+    catalogue_service_client::CatalogueServiceClient,
 };
 use tonic::{Code, transport::Channel};
 use uuid::Uuid;
@@ -35,6 +36,23 @@ impl Catalogue {
         })
     }
 
+    /// A request with a short-lived `service` token for `tenant` and the
+    /// current trace context.
+    fn request<T>(&self, tenant: Uuid, body: T) -> Result<tonic::Request<T>, Error> {
+        let token = self
+            .auth
+            .mint_for(tenant, Role::Service, "orders", Duration::from_secs(60))?;
+        let mut req = tonic::Request::new(body);
+        req.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|e| Error::Unexpected(anyhow::anyhow!("token header: {e}")))?,
+        );
+        telemetry::inject_into_request(&mut req);
+        Ok(req)
+    }
+
     /// What `family` pays for each of `ids`, in order. An id the catalogue
     /// does not know is `Err(NotFound)` naming it.
     pub async fn prices(
@@ -43,29 +61,39 @@ impl Catalogue {
         family: &str,
         ids: &[Uuid],
     ) -> Result<Vec<ItemPrice>, Error> {
-        let token = self
-            .auth
-            .mint_for(tenant, Role::Service, "orders", Duration::from_secs(60))?;
-        let mut req = tonic::Request::new(GetPricesRequest {
-            customer_family: family.to_owned(),
-            item_ids: ids.iter().map(Uuid::to_string).collect(),
-        });
-        req.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}")
-                .parse()
-                .map_err(|e| Error::Unexpected(anyhow::anyhow!("token header: {e}")))?,
-        );
-        telemetry::inject_into_request(&mut req);
-        match self.client.clone().get_prices(req).await {
-            Ok(r) => Ok(r.into_inner().prices),
-            Err(s) if s.code() == Code::NotFound => Err(Error::NotFound(
-                s.message().trim_end_matches(" not found").to_owned(),
-            )),
-            Err(s) => {
-                tracing::warn!(code = ?s.code(), message = s.message(), "catalogue call failed");
-                Err(Error::Unavailable(format!("catalogue: {}", s.message())))
-            }
-        }
+        let req = self.request(
+            tenant,
+            GetPricesRequest {
+                customer_family: family.to_owned(),
+                item_ids: ids.iter().map(Uuid::to_string).collect(),
+            },
+        )?;
+        self.client
+            .clone()
+            .get_prices(req)
+            .await
+            .map(|r| r.into_inner().prices)
+            .map_err(failure)
     }
+
+    /// An hour pack's definition; `Err(NotFound)` when there is none.
+    pub async fn hour_pack(&self, tenant: Uuid, id: Uuid) -> Result<HourPack, Error> {
+        let req = self.request(tenant, GetHourPackRequest { id: id.to_string() })?;
+        self.client
+            .clone()
+            .get_hour_pack(req)
+            .await
+            .map_err(failure)?
+            .into_inner()
+            .hour_pack
+            .ok_or_else(|| Error::not_found(format!("hour pack {id}")))
+    }
+}
+
+fn failure(s: tonic::Status) -> Error {
+    if s.code() == Code::NotFound {
+        return Error::NotFound(s.message().trim_end_matches(" not found").to_owned());
+    }
+    tracing::warn!(code = ?s.code(), message = s.message(), "catalogue call failed");
+    Error::Unavailable(format!("catalogue: {}", s.message()))
 }

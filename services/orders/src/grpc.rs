@@ -14,8 +14,16 @@ use relais_platform::{
 use relais_proto::orders::{self as pb, orders_service_server::OrdersService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use crate::{SERVICE, access, catalogue::Catalogue, customers, product_orders, residences};
+use std::pin::Pin;
+
+use futures::Stream;
+
+use crate::{
+    SERVICE, access, bookings, catalogue::Catalogue, customers, lifecycle, orders, product_orders,
+    reports, residences,
+};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -351,8 +359,197 @@ impl OrdersService for OrdersApi {
                 let id = validate::id("id", &req.get_ref().id)?;
                 let mut conn = self.pool.acquire().await?;
                 let scope = access::scope(&mut conn, &caller).await?;
-                let order = product_orders::get(&mut conn, caller.tenant, &scope, id).await?;
+                let order = orders::get(&mut conn, caller.tenant, &scope, id).await?;
                 Ok(pb::GetOrderResponse { order: Some(order) })
+            }
+            .await,
+        )
+    }
+
+    async fn place_booking(
+        &self,
+        req: Request<pb::PlaceBookingRequest>,
+    ) -> Reply<pb::PlaceBookingResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let parsed = bookings::Booking::parse(r)?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "PlaceBooking",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let order =
+                                bookings::place(tx, &ctx, &caller, &scope, &self.catalogue, parsed)
+                                    .await?;
+                            Ok(pb::PlaceBookingResponse { order: Some(order) })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn place_hour_pack_order(
+        &self,
+        req: Request<pb::PlaceHourPackOrderRequest>,
+    ) -> Reply<pb::PlaceHourPackOrderResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let parsed = bookings::PackPurchase::parse(r)?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "PlaceHourPackOrder",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let order = bookings::place_pack(
+                                tx,
+                                &ctx,
+                                &caller,
+                                &scope,
+                                &self.catalogue,
+                                parsed,
+                            )
+                            .await?;
+                            Ok(pb::PlaceHourPackOrderResponse { order: Some(order) })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn change_order_status(
+        &self,
+        req: Request<pb::ChangeOrderStatusRequest>,
+    ) -> Reply<pb::ChangeOrderStatusResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let change = lifecycle::Change::parse(req.get_ref())?;
+                self.writer
+                    .change(async |tx| {
+                        let order = lifecycle::change(tx, &ctx, &caller, &scope, change).await?;
+                        Ok(pb::ChangeOrderStatusResponse { order: Some(order) })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn list_orders(
+        &self,
+        req: Request<pb::ListOrdersRequest>,
+    ) -> Reply<pb::ListOrdersResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = validate::page_token(&page.page_token)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let filter = reports::Filter::parse(r.filter.as_ref(), &scope)?;
+                let items = reports::list(&mut conn, caller.tenant, &filter, after, limit).await?;
+                let (orders, next_page_token) = cut_page(items, limit, |o| o.id.clone());
+                Ok(pb::ListOrdersResponse {
+                    orders,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
+    }
+
+    type ExportOrdersStream =
+        Pin<Box<dyn Stream<Item = std::result::Result<pb::ExportOrdersResponse, Status>> + Send>>;
+
+    async fn export_orders(
+        &self,
+        req: Request<pb::ExportOrdersRequest>,
+    ) -> Reply<Self::ExportOrdersStream> {
+        let (caller, filter) = reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let filter = reports::Filter::parse(req.get_ref().filter.as_ref(), &scope)?;
+                Ok((caller, filter))
+            }
+            .await,
+        )?
+        .into_inner();
+        // Pages are read one at a time while the client reads, so an export
+        // of any size holds one page in memory and a connection per page.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut after: Option<(Uuid, i32)> = None;
+            loop {
+                let page = async {
+                    let mut conn = pool.acquire().await?;
+                    reports::export_page(&mut conn, caller.tenant, &filter, after).await
+                }
+                .await;
+                match page {
+                    Ok((data, next)) => {
+                        if !data.is_empty()
+                            && tx.send(Ok(pb::ExportOrdersResponse { data })).await.is_err()
+                        {
+                            return;
+                        }
+                        match next {
+                            Some(n) => after = Some(n),
+                            None => return,
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn get_order_statistics(
+        &self,
+        req: Request<pb::GetOrderStatisticsRequest>,
+    ) -> Reply<pb::GetOrderStatisticsResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(&[Role::Admin, Role::Staff, Role::Service, Role::Connector])?;
+                let r = req.get_ref();
+                let dimension = pb::StatisticsDimension::try_from(r.dimension)
+                    .unwrap_or(pb::StatisticsDimension::Unspecified);
+                let tz = reports::time_zone(&r.time_zone)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let filter = reports::Filter::parse(r.filter.as_ref(), &scope)?;
+                let rows =
+                    reports::statistics(&mut conn, caller.tenant, &filter, dimension, &tz).await?;
+                Ok(pb::GetOrderStatisticsResponse { rows })
             }
             .await,
         )

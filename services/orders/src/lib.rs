@@ -1,15 +1,22 @@
 //! Orders service: residences with the staff who may act for them,
 //! customers (online, residents, or synced from the ERP) with role-based
-//! access, and product orders priced by the catalogue. Every change emits an event through the outbox
+//! access, and orders of three kinds (products for a resident, service
+//! bookings, hour packs) priced by the catalogue, with their life cycle,
+//! traceability export and statistics. Every change emits an event through the outbox
 //! (`<ns>.orders.v1.<tenant>.<aggregate>.<event>`).
 
 mod access;
+mod bookings;
 mod catalogue;
 mod customers;
 mod grpc;
+mod lifecycle;
 mod money;
+mod orders;
 mod product_orders;
+mod reports;
 mod residences;
+mod schedule;
 
 use std::net::SocketAddr;
 

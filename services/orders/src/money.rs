@@ -19,6 +19,16 @@ pub fn line(unit_cents: i64, quantity: i32, discount_bp: i32, vat_bp: i32) -> (i
     )
 }
 
+/// The price of `minutes` at an hourly rate, rounded half-up to the cent.
+pub fn for_minutes(hourly_cents: i64, minutes: i32) -> i64 {
+    i64::try_from(mul_div_round(
+        i128::from(hourly_cents),
+        i128::from(minutes),
+        60,
+    ))
+    .unwrap_or(i64::MAX)
+}
+
 /// Per VAT rate: (base, VAT), from the lines' (rate, net, vat).
 pub fn breakdown(lines: &[(i32, i64, i64)]) -> BTreeMap<i32, (i64, i64)> {
     let mut out = BTreeMap::new();
@@ -59,5 +69,14 @@ mod tests {
         let (net, vat) = line(100_000_000, 10_000, 0, 2000);
         assert_eq!(net, 1_000_000_000_000);
         assert_eq!(vat, 200_000_000_000);
+    }
+
+    #[test]
+    fn a_duration_costs_its_share_of_the_hourly_rate() {
+        // 25.90 € an hour for 1 h 30 = 38.85; for 50 min = 21.583 -> 21.58.
+        assert_eq!(for_minutes(2590, 90), 3885);
+        assert_eq!(for_minutes(2590, 50), 2158);
+        // 0.01 € for 30 min = 0.005 -> 0.01 (half-up).
+        assert_eq!(for_minutes(1, 30), 1);
     }
 }

@@ -9,10 +9,15 @@ use relais_platform::{
     nats::Namespace,
     testing,
 };
-use relais_proto::catalogue::catalogue_service_client::CatalogueServiceClient;
-use relais_proto::orders::{
-    Address, CreateResidenceRequest, CustomerFields, orders_service_client::OrdersServiceClient,
+use relais_proto::catalogue::{
+    CreateHourPackRequest, CreateProductRequest, CreateServiceRequest, ProductFields,
+    ServiceFields, SetStockRequest, catalogue_service_client::CatalogueServiceClient,
 };
+use relais_proto::orders::{
+    AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
+    CustomerFields, orders_service_client::OrdersServiceClient,
+};
+use relais_proto::types::Money;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
@@ -109,6 +114,127 @@ impl TestApp {
             .id
     }
 
+    pub async fn add_staff(&mut self, residence: &str, sub: &str) {
+        let add = AddResidenceStaffRequest {
+            residence_id: residence.into(),
+            staff_subject: sub.into(),
+            display_name: sub.into(),
+        };
+        let r = self.admin(add);
+        self.client.add_residence_staff(r).await.unwrap();
+    }
+
+    pub async fn customer(&mut self, fields: CustomerFields) -> String {
+        let r = self.admin(CreateCustomerRequest {
+            idempotency_key: String::new(),
+            fields: Some(fields),
+        });
+        self.client
+            .create_customer(r)
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap()
+            .id
+    }
+
+    /// A customer token for `customer_id`.
+    pub fn as_customer<T>(&self, customer_id: &str, msg: T) -> Request<T> {
+        let id = Uuid::parse_str(customer_id).unwrap();
+        with_token(&self.token(Role::Customer, "web-customer", Some(id)), msg)
+    }
+
+    pub fn connector<T>(&self, msg: T) -> Request<T> {
+        with_token(&self.token(Role::Connector, "connector", None), msg)
+    }
+
+    pub async fn product(&mut self, sku: &str, cents: i64, stock: i64, active: bool) -> String {
+        let fields = ProductFields {
+            sku: sku.into(),
+            designation: format!("Article {sku}"),
+            price: eur(cents),
+            vat_rate_bp: 2000,
+            active,
+            ..Default::default()
+        };
+        let req = self.admin(CreateProductRequest {
+            idempotency_key: String::new(),
+            fields: Some(fields),
+        });
+        let id = self
+            .catalogue
+            .create_product(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap()
+            .id;
+        let stock = self.admin(SetStockRequest {
+            product_id: id.clone(),
+            real: stock,
+            available: stock,
+        });
+        self.catalogue.set_stock(stock).await.unwrap();
+        id
+    }
+
+    pub async fn service(
+        &mut self,
+        code: &str,
+        hourly_cents: i64,
+        vat_bp: i32,
+        active: bool,
+    ) -> String {
+        let req = self.admin(CreateServiceRequest {
+            idempotency_key: String::new(),
+            fields: Some(ServiceFields {
+                code: code.into(),
+                name: code.to_lowercase(),
+                hourly_price: eur(hourly_cents),
+                vat_rate_bp: vat_bp,
+                tax_credit_eligible: true,
+                active,
+                ..Default::default()
+            }),
+        });
+        self.catalogue
+            .create_service(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .service
+            .unwrap()
+            .id
+    }
+
+    pub async fn hour_pack(
+        &mut self,
+        name: &str,
+        minutes: i32,
+        cents: i64,
+        services: &[&str],
+    ) -> String {
+        let req = self.admin(CreateHourPackRequest {
+            idempotency_key: String::new(),
+            name: name.into(),
+            duration_minutes: minutes,
+            price: eur(cents),
+            eligible_service_ids: services.iter().map(|s| s.to_string()).collect(),
+            vat_rate_bp: None,
+            active_on_creation: true,
+        });
+        self.catalogue
+            .create_hour_pack(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .hour_pack
+            .unwrap()
+            .id
+    }
+
     /// Every orders event so far (at least `n`), as a subscriber sees it.
     pub async fn messages(&self, n: usize) -> Vec<async_nats::jetstream::Message> {
         testing::read_stream(
@@ -154,5 +280,24 @@ pub fn resident(last_name: &str, residence_id: &str) -> CustomerFields {
         residence_id: residence_id.into(),
         payment_method_ref: String::new(),
         external_ref: String::new(),
+    }
+}
+
+pub fn eur(cents: i64) -> Option<Money> {
+    Some(Money {
+        amount_cents: cents,
+        currency: "EUR".into(),
+    })
+}
+
+/// An online customer with an e-mail and an address.
+pub fn online(last_name: &str) -> CustomerFields {
+    CustomerFields {
+        first_name: "Paul".into(),
+        last_name: last_name.into(),
+        email: format!("{}@example.org", last_name.to_lowercase()),
+        phone: "06 00 00 00 00".into(),
+        billing_address: Some(address()),
+        ..Default::default()
     }
 }

@@ -4,6 +4,9 @@
 
 mod helpers;
 
+mod bookings;
 mod customers;
+mod lifecycle;
 mod product_orders;
+mod reports;
 mod residences;

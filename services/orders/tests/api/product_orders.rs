@@ -1,28 +1,17 @@
 use prost::Message;
 use relais_platform::auth::Role;
 use relais_proto::{
-    catalogue::{
-        CreateProductRequest, CreateServiceRequest, ProductFields, ServiceFields,
-        SetPriceListEntryRequest, SetStockRequest,
-    },
+    catalogue::{CreateServiceRequest, ServiceFields, SetPriceListEntryRequest},
     events::OrderPlaced,
     orders::{
         AddResidenceStaffRequest, CreateCustomerRequest, CustomerFields, GetOrderRequest, Order,
         OrderLineRequest, PaymentMode, PlaceProductOrderRequest,
     },
-    types::Money,
 };
 use tonic::Code;
 use uuid::Uuid;
 
 use crate::helpers::*;
-
-fn eur(cents: i64) -> Option<Money> {
-    Some(Money {
-        amount_cents: cents,
-        currency: "EUR".into(),
-    })
-}
 
 struct Shop {
     residence: String,
@@ -31,37 +20,6 @@ struct Shop {
     soap: String,
     ironing: String,
     retired: String,
-}
-
-async fn product(app: &mut TestApp, sku: &str, cents: i64, stock: i64, active: bool) -> String {
-    let fields = ProductFields {
-        sku: sku.into(),
-        designation: format!("Article {sku}"),
-        price: eur(cents),
-        vat_rate_bp: 2000,
-        active,
-        ..Default::default()
-    };
-    let req = app.admin(CreateProductRequest {
-        idempotency_key: String::new(),
-        fields: Some(fields),
-    });
-    let id = app
-        .catalogue
-        .create_product(req)
-        .await
-        .unwrap()
-        .into_inner()
-        .product
-        .unwrap()
-        .id;
-    let stock = app.admin(SetStockRequest {
-        product_id: id.clone(),
-        real: stock,
-        available: stock,
-    });
-    app.catalogue.set_stock(stock).await.unwrap();
-    id
 }
 
 /// A residence with nurse-1 on its staff, a resident without e-mail in the
@@ -89,9 +47,9 @@ async fn shop(app: &mut TestApp) -> Shop {
         .customer
         .unwrap()
         .id;
-    let gloves = product(app, "ENT-001", 1190, 60, true).await;
-    let soap = product(app, "HYG-001", 390, 5, true).await;
-    let retired = product(app, "OLD-001", 100, 50, false).await;
+    let gloves = app.product("ENT-001", 1190, 60, true).await;
+    let soap = app.product("HYG-001", 390, 5, true).await;
+    let retired = app.product("OLD-001", 100, 50, false).await;
     let family_price = SetPriceListEntryRequest {
         customer_family: "RESIDENCE".into(),
         item_id: gloves.clone(),
@@ -146,6 +104,7 @@ fn order_for(shop: &Shop, lines: Vec<(&str, i32, i32)>) -> PlaceProductOrderRequ
         payment_mode: PaymentMode::ResidenceMonthly as i32,
         terms_accepted: true,
         confirmation_email: "accueil@tilleuls.example".into(),
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,423 @@
+//! Service bookings (seeds 000/001): a service at an address on a one-time
+//! or recurring schedule, with a chosen worker or any qualified one, priced
+//! from the service's hourly rate; and hour-pack purchases (seed 002), paid
+//! at order, whose hours later pay for bookings of eligible services.
+
+use chrono::Utc;
+use relais_platform::{
+    auth::Caller,
+    context::Ctx,
+    error::{Error, Result, Violations},
+    validate,
+};
+use relais_proto::{
+    orders::{Order, OrderStatus, PaymentMode, PlaceBookingRequest, PlaceHourPackOrderRequest},
+    types::Money,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    access::Scope,
+    catalogue::Catalogue,
+    customers, money,
+    orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail},
+    schedule::Schedule,
+};
+
+const MAX_NOTE: usize = 2000;
+
+pub struct Booking {
+    customer_id: Uuid,
+    service_id: Uuid,
+    address: Option<relais_proto::orders::Address>,
+    schedule: Schedule,
+    worker_id: Option<Uuid>,
+    payment_mode: PaymentMode,
+    hour_pack_order_id: Option<Uuid>,
+    note: String,
+    confirmation_email: String,
+    expected_total: Option<Money>,
+}
+
+impl Booking {
+    pub fn parse(r: &PlaceBookingRequest) -> Result<Self> {
+        let mut v = Violations::new();
+        let customer_id = required_id(&mut v, "customer_id", &r.customer_id);
+        let service_id = required_id(&mut v, "service_id", &r.service_id);
+        if r.address.is_some() {
+            customers::address(&mut v, "address", r.address.as_ref());
+        }
+        let schedule = Schedule::parse(&mut v, "schedule", r.schedule.as_ref(), Utc::now());
+        let worker_id = validate::optional_id(&mut v, "worker_id", &r.worker_id);
+        let payment_mode =
+            PaymentMode::try_from(r.payment_mode).unwrap_or(PaymentMode::Unspecified);
+        v.check(
+            payment_mode == PaymentMode::Unspecified,
+            "payment_mode",
+            "choose card, invoice, monthly residence billing or an hour pack",
+        );
+        let hour_pack_order_id =
+            validate::optional_id(&mut v, "hour_pack_order_id", &r.hour_pack_order_id);
+        v.check(
+            payment_mode == PaymentMode::HourPack && r.hour_pack_order_id.is_empty(),
+            "hour_pack_order_id",
+            "is required to pay with an hour pack",
+        );
+        v.check(
+            payment_mode != PaymentMode::HourPack && !r.hour_pack_order_id.is_empty(),
+            "hour_pack_order_id",
+            "is only for PAYMENT_MODE_HOUR_PACK",
+        );
+        v.check(
+            r.note.chars().count() > MAX_NOTE,
+            "note",
+            format!("at most {MAX_NOTE} characters"),
+        );
+        v.check(
+            !r.terms_accepted,
+            "terms_accepted",
+            "the terms and conditions must be accepted",
+        );
+        let confirmation_email =
+            customers::email(&mut v, "confirmation_email", &r.confirmation_email);
+        let expected_total = orders::expected_total(
+            &mut v,
+            "expected_total_incl_vat",
+            r.expected_total_incl_vat.as_ref(),
+        );
+        v.into_result()?;
+        let (Some(customer_id), Some(service_id), Some(schedule)) =
+            (customer_id, service_id, schedule)
+        else {
+            return Err(Error::invalid("schedule", "is required"));
+        };
+        Ok(Self {
+            customer_id,
+            service_id,
+            address: r.address.clone(),
+            schedule,
+            worker_id,
+            payment_mode,
+            hour_pack_order_id,
+            note: r.note.trim().to_owned(),
+            confirmation_email,
+            expected_total,
+        })
+    }
+}
+
+fn required_id(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
+    v.check(value.trim().is_empty(), field, "is required");
+    validate::optional_id(v, field, value)
+}
+
+fn catalogue_error(field: &'static str, what: &'static str) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::NotFound(_) => Error::invalid(field, format!("no such {what} in the catalogue")),
+        other => other,
+    }
+}
+
+pub async fn place(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    caller: &Caller,
+    scope: &Scope,
+    catalogue: &Catalogue,
+    req: Booking,
+) -> Result<Order> {
+    let buyer = Buyer::resolve(
+        conn,
+        ctx.tenant,
+        scope,
+        req.customer_id,
+        &req.confirmation_email,
+        req.payment_mode,
+    )
+    .await?;
+    let service = catalogue
+        .prices(ctx.tenant, &buyer.fields.customer_family, &[req.service_id])
+        .await
+        .map_err(catalogue_error("service_id", "service"))?
+        .pop()
+        .ok_or_else(|| Error::invalid("service_id", "no such service in the catalogue"))?;
+    let mut v = Violations::new();
+    v.check(
+        service.kind != "service",
+        "service_id",
+        "is a product: order it, it cannot be booked",
+    );
+    v.check(
+        !service.active,
+        "service_id",
+        format!("{} is no longer offered", service.reference),
+    );
+    let address = req.address.clone().unwrap_or_else(|| buyer.address());
+    if req.address.is_none() {
+        let mut on_file = Violations::new();
+        customers::address(&mut on_file, "address", Some(&address));
+        v.check(
+            !on_file.is_empty(),
+            "address",
+            "the customer has no address on file: give the address of the intervention",
+        );
+    }
+    v.into_result()?;
+
+    let dates = req.schedule.dates();
+    let occurrences = i32::try_from(dates.len()).unwrap_or(i32::MAX);
+    let minutes = req.schedule.duration_minutes;
+    let (first, last) = (
+        dates.first().and_then(|d| req.schedule.start_of(*d)),
+        dates.last().and_then(|d| {
+            req.schedule
+                .start_of(*d)
+                .or_else(|| req.schedule.start_of(d.succ_opt()?))
+        }),
+    );
+    let (Some(first_start), Some(last_start)) = (first, last) else {
+        return Err(Error::invalid(
+            "schedule",
+            "its occurrences cannot be placed in the time zone",
+        ));
+    };
+
+    let mut unit_cents = money::for_minutes(
+        service
+            .price
+            .as_ref()
+            .map(|m| m.amount_cents)
+            .unwrap_or_default(),
+        minutes,
+    );
+    let mut name = format!("{} ({})", service.name, duration_label(minutes));
+    if let Some(pack_order) = req.hour_pack_order_id {
+        let pack = paid_pack(conn, ctx.tenant, buyer.id, pack_order).await?;
+        let eligible = if pack.eligible_service_ids.is_empty() {
+            pack.vat_rate_bp == service.vat_rate_bp
+        } else {
+            pack.eligible_service_ids.contains(&req.service_id)
+        };
+        if !eligible {
+            return Err(Error::invalid(
+                "hour_pack_order_id",
+                format!(
+                    "the pack \"{}\" does not cover {}",
+                    pack.name, service.reference
+                ),
+            ));
+        }
+        let needed = i64::from(minutes) * i64::from(occurrences);
+        if needed > i64::from(pack.duration_minutes) {
+            return Err(Error::invalid(
+                "hour_pack_order_id",
+                format!(
+                    "the booking needs {} but the pack \"{}\" holds {}",
+                    duration_label_long(needed),
+                    pack.name,
+                    duration_label_long(i64::from(pack.duration_minutes))
+                ),
+            ));
+        }
+        // The hours were paid with the pack; the ledger (planning) counts them.
+        unit_cents = 0;
+        name = format!("{name}, pack \"{}\"", pack.name);
+    }
+
+    let detail = BookingDetail {
+        service_id: req.service_id,
+        service_code: service.reference.clone(),
+        schedule: req.schedule,
+        worker_id: req.worker_id,
+        occurrences,
+        first_start,
+        last_start,
+        hour_pack_order_id: req.hour_pack_order_id,
+        note: req.note,
+        tax_credit_eligible: service.tax_credit_eligible,
+    };
+    orders::insert(
+        conn,
+        ctx,
+        caller,
+        NewOrder {
+            kind: "booking",
+            status: OrderStatus::Placed,
+            buyer,
+            ship_to: address,
+            shipping_method: String::new(),
+            payment_mode: req.payment_mode,
+            lines: vec![NewLine {
+                item_id: req.service_id,
+                reference: service.reference,
+                name,
+                quantity: occurrences,
+                unit_cents,
+                vat_rate_bp: service.vat_rate_bp,
+                discount_bp: 0,
+            }],
+            booking: Some(detail),
+            hour_pack: None,
+            expected_total: req.expected_total,
+        },
+    )
+    .await
+}
+
+fn duration_label(minutes: i32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (h, 0) => format!("{h} h"),
+        (0, m) => format!("{m} min"),
+        (h, m) => format!("{h} h {m:02}"),
+    }
+}
+
+fn duration_label_long(minutes: i64) -> String {
+    duration_label(i32::try_from(minutes).unwrap_or(i32::MAX))
+}
+
+/// The customer's paid pack purchase `id`, as bought.
+async fn paid_pack(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    customer: Uuid,
+    id: Uuid,
+) -> Result<PackDetail> {
+    let row: Option<(Uuid, String, Option<serde_json::Value>)> = sqlx::query_as(
+        "select customer_id, status, hour_pack from orders
+         where tenant_id = $1 and id = $2 and kind = 'hour_pack'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let field = "hour_pack_order_id";
+    match row {
+        Some((owner, status, Some(pack))) if owner == customer => {
+            if !matches!(status.as_str(), "confirmed") {
+                return Err(Error::invalid(
+                    field,
+                    format!("the pack order is {status}: only a paid (confirmed) pack can be used"),
+                ));
+            }
+            orders::pack_detail(&pack)
+                .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("pack order {id}: bad detail")))
+        }
+        _ => Err(Error::invalid(
+            field,
+            "is not an hour-pack order of this customer",
+        )),
+    }
+}
+
+pub struct PackPurchase {
+    customer_id: Uuid,
+    hour_pack_id: Uuid,
+    confirmation_email: String,
+    expected_total: Option<Money>,
+}
+
+impl PackPurchase {
+    pub fn parse(r: &PlaceHourPackOrderRequest) -> Result<Self> {
+        let mut v = Violations::new();
+        let customer_id = required_id(&mut v, "customer_id", &r.customer_id);
+        let hour_pack_id = required_id(&mut v, "hour_pack_id", &r.hour_pack_id);
+        v.check(
+            !r.terms_accepted,
+            "terms_accepted",
+            "the terms and conditions must be accepted",
+        );
+        let confirmation_email =
+            customers::email(&mut v, "confirmation_email", &r.confirmation_email);
+        let expected_total = orders::expected_total(
+            &mut v,
+            "expected_total_incl_vat",
+            r.expected_total_incl_vat.as_ref(),
+        );
+        v.into_result()?;
+        Ok(Self {
+            customer_id: customer_id.unwrap_or_default(),
+            hour_pack_id: hour_pack_id.unwrap_or_default(),
+            confirmation_email,
+            expected_total,
+        })
+    }
+}
+
+pub async fn place_pack(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    caller: &Caller,
+    scope: &Scope,
+    catalogue: &Catalogue,
+    req: PackPurchase,
+) -> Result<Order> {
+    // Packs are paid at order, online (seed 002).
+    let payment_mode = PaymentMode::Card;
+    let buyer = Buyer::resolve(
+        conn,
+        ctx.tenant,
+        scope,
+        req.customer_id,
+        &req.confirmation_email,
+        payment_mode,
+    )
+    .await?;
+    let pack = catalogue
+        .hour_pack(ctx.tenant, req.hour_pack_id)
+        .await
+        .map_err(catalogue_error("hour_pack_id", "hour pack"))?;
+    if !pack.active {
+        return Err(Error::invalid(
+            "hour_pack_id",
+            format!("the pack \"{}\" is not on sale", pack.name),
+        ));
+    }
+    let price = pack
+        .price
+        .as_ref()
+        .map(|m| m.amount_cents)
+        .unwrap_or_default();
+    let detail = PackDetail {
+        hour_pack_id: req.hour_pack_id,
+        name: pack.name.clone(),
+        duration_minutes: pack.duration_minutes,
+        vat_rate_bp: pack.vat_rate_bp,
+        eligible_service_ids: pack
+            .eligible_service_ids
+            .iter()
+            .filter_map(|s| Uuid::parse_str(s).ok())
+            .collect(),
+    };
+    let ship_to = buyer.address();
+    orders::insert(
+        conn,
+        ctx,
+        caller,
+        NewOrder {
+            kind: "hour_pack",
+            status: OrderStatus::Placed,
+            buyer,
+            ship_to,
+            shipping_method: String::new(),
+            payment_mode,
+            lines: vec![NewLine {
+                item_id: req.hour_pack_id,
+                reference: format!(
+                    "PACK-{}",
+                    duration_label(pack.duration_minutes).replace(' ', "")
+                ),
+                name: pack.name,
+                quantity: 1,
+                unit_cents: price,
+                vat_rate_bp: pack.vat_rate_bp,
+                discount_bp: 0,
+            }],
+            booking: None,
+            hour_pack: Some(detail),
+            expected_total: req.expected_total,
+        },
+    )
+    .await
+}

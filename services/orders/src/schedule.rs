@@ -1,0 +1,383 @@
+//! A booking's requested schedule (seeds 000/001): one-time, or weekly /
+//! every N weeks on chosen weekdays until a date or for N occurrences, in
+//! the local time of a time zone, so that 9:00 stays 9:00 across daylight
+//! saving changes. Orders expands it to count and price the occurrences;
+//! planning expands it again into interventions.
+
+use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use relais_platform::error::Violations;
+use relais_proto::orders as pb;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_TIME_ZONE: &str = "Europe/Paris";
+pub const MAX_OCCURRENCES: usize = 1000;
+const MIN_DURATION: i32 = 30;
+const MAX_DURATION: i32 = 720;
+/// A recurrence may not run further than this past its first date.
+const MAX_SPAN_DAYS: u64 = 3 * 366;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurrence {
+    pub interval_weeks: u32,
+    /// ISO weekdays, 1 = Monday.
+    pub weekdays: Vec<u32>,
+    pub end_date: Option<NaiveDate>,
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub time_zone: String,
+    pub first_date: NaiveDate,
+    pub start_time: NaiveTime,
+    pub duration_minutes: i32,
+    pub recurrence: Option<Recurrence>,
+}
+
+fn date(v: &mut Violations, field: &str, value: &str) -> Option<NaiveDate> {
+    if value.trim().is_empty() {
+        v.add(field, "is required (YYYY-MM-DD)");
+        return None;
+    }
+    let d = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").ok();
+    v.check(d.is_none(), field, "is not a date (YYYY-MM-DD)");
+    d
+}
+
+impl Schedule {
+    /// Checks the schedule on its own; `now` decides what is in the past.
+    pub fn parse(
+        v: &mut Violations,
+        field: &str,
+        s: Option<&pb::Schedule>,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        let Some(s) = s else {
+            v.add(field, "is required");
+            return None;
+        };
+        let before = v.len();
+        let time_zone = if s.time_zone.trim().is_empty() {
+            DEFAULT_TIME_ZONE.to_owned()
+        } else {
+            s.time_zone.trim().to_owned()
+        };
+        let tz: Option<Tz> = time_zone.parse().ok();
+        v.check(
+            tz.is_none(),
+            &format!("{field}.time_zone"),
+            "is not an IANA time zone such as Europe/Paris",
+        );
+        let first_date = date(v, &format!("{field}.first_date"), &s.first_date);
+        let start_time = NaiveTime::parse_from_str(s.start_time.trim(), "%H:%M").ok();
+        v.check(
+            start_time.is_none(),
+            &format!("{field}.start_time"),
+            "is not a time (HH:MM)",
+        );
+        v.check(
+            !(MIN_DURATION..=MAX_DURATION).contains(&s.duration_minutes),
+            &format!("{field}.duration_minutes"),
+            format!("must be between {MIN_DURATION} and {MAX_DURATION} minutes"),
+        );
+        let recurrence = s
+            .recurrence
+            .as_ref()
+            .and_then(|r| Recurrence::parse(v, &format!("{field}.recurrence"), r, first_date));
+        if v.len() > before {
+            return None;
+        }
+        let schedule = Self {
+            time_zone,
+            first_date: first_date?,
+            start_time: start_time?,
+            duration_minutes: s.duration_minutes,
+            recurrence,
+        };
+        let dates = schedule.dates();
+        let Some(first) = dates.first() else {
+            v.add(
+                format!("{field}.recurrence"),
+                "gives no occurrence: none of the weekdays falls between the first and the end date",
+            );
+            return None;
+        };
+        if dates.len() > MAX_OCCURRENCES {
+            v.add(
+                format!("{field}.recurrence"),
+                format!("gives more than {MAX_OCCURRENCES} occurrences: book a shorter period"),
+            );
+            return None;
+        }
+        match schedule.start_of(*first) {
+            None => v.add(
+                format!("{field}.start_time"),
+                format!(
+                    "{} {} does not exist in {} (the clocks go forward)",
+                    first, schedule.start_time, schedule.time_zone
+                ),
+            ),
+            Some(start) if start <= now => v.add(
+                format!("{field}.first_date"),
+                format!(
+                    "the first occurrence ({first} {}) is in the past",
+                    schedule.start_time.format("%H:%M")
+                ),
+            ),
+            Some(_) => {}
+        }
+        (v.len() == before).then_some(schedule)
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::Europe::Paris)
+    }
+
+    /// The local dates the schedule gives, in order (one more than
+    /// [`MAX_OCCURRENCES`] at most, so that "too many" can be told).
+    pub fn dates(&self) -> Vec<NaiveDate> {
+        let Some(r) = &self.recurrence else {
+            return vec![self.first_date];
+        };
+        let week_start = self.first_date
+            - Days::new(u64::from(self.first_date.weekday().num_days_from_monday()));
+        let last = r.end_date.unwrap_or_else(|| {
+            self.first_date
+                .checked_add_days(Days::new(MAX_SPAN_DAYS))
+                .unwrap_or(self.first_date)
+        });
+        let wanted = r.count.map_or(MAX_OCCURRENCES + 1, |c| c as usize);
+        let mut out = Vec::new();
+        let mut d = self.first_date;
+        while d <= last && out.len() < wanted.min(MAX_OCCURRENCES + 1) {
+            let week = (d - week_start).num_days() / 7;
+            if week % i64::from(r.interval_weeks.max(1)) == 0
+                && r.weekdays.contains(&d.weekday().number_from_monday())
+            {
+                out.push(d);
+            }
+            let Some(next) = d.succ_opt() else { break };
+            d = next;
+        }
+        out
+    }
+
+    /// When the occurrence of local `date` starts; at a clock change that
+    /// repeats the hour, the first of the two; None when the local time is
+    /// skipped (the clocks go forward).
+    pub fn start_of(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        match self
+            .tz()
+            .from_local_datetime(&date.and_time(self.start_time))
+        {
+            LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+            LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+            LocalResult::None => None,
+        }
+    }
+
+    pub fn to_proto(&self) -> pb::Schedule {
+        pb::Schedule {
+            time_zone: self.time_zone.clone(),
+            first_date: self.first_date.to_string(),
+            start_time: self.start_time.format("%H:%M").to_string(),
+            duration_minutes: self.duration_minutes,
+            recurrence: self.recurrence.as_ref().map(|r| pb::Recurrence {
+                interval_weeks: r.interval_weeks as i32,
+                weekdays: r.weekdays.iter().map(|d| *d as i32).collect(),
+                end_date: r.end_date.map(|d| d.to_string()).unwrap_or_default(),
+                count: r.count.map_or(0, |c| c as i32),
+            }),
+        }
+    }
+}
+
+impl Recurrence {
+    fn parse(
+        v: &mut Violations,
+        field: &str,
+        r: &pb::Recurrence,
+        first_date: Option<NaiveDate>,
+    ) -> Option<Self> {
+        let before = v.len();
+        v.check(
+            !(1..=52).contains(&r.interval_weeks),
+            &format!("{field}.interval_weeks"),
+            "must be between 1 (every week) and 52",
+        );
+        v.check(
+            r.weekdays.is_empty(),
+            &format!("{field}.weekdays"),
+            "choose at least one weekday (1 = Monday ... 7 = Sunday)",
+        );
+        let mut weekdays = Vec::new();
+        for (i, d) in r.weekdays.iter().enumerate() {
+            let f = format!("{field}.weekdays[{i}]");
+            match u32::try_from(*d) {
+                Ok(d @ 1..=7) if weekdays.contains(&d) => v.add(f, "is repeated"),
+                Ok(d @ 1..=7) => weekdays.push(d),
+                _ => v.add(f, "must be 1 (Monday) to 7 (Sunday)"),
+            }
+        }
+        weekdays.sort_unstable();
+        let end_date = if r.end_date.trim().is_empty() {
+            None
+        } else {
+            date(v, &format!("{field}.end_date"), &r.end_date)
+        };
+        match (end_date.is_some() || !r.end_date.trim().is_empty(), r.count) {
+            (false, 0) => v.add(field, "needs an end: an end_date or a count of occurrences"),
+            (true, c) if c != 0 => v.add(field, "give an end_date or a count, not both"),
+            (_, c) if c < 0 || c as usize > MAX_OCCURRENCES => v.add(
+                format!("{field}.count"),
+                format!("must be between 1 and {MAX_OCCURRENCES}"),
+            ),
+            _ => {}
+        }
+        if let (Some(end), Some(first)) = (end_date, first_date) {
+            v.check(
+                end < first,
+                &format!("{field}.end_date"),
+                format!("{end} is before the first date {first}"),
+            );
+            v.check(
+                first
+                    .checked_add_days(Days::new(MAX_SPAN_DAYS))
+                    .is_some_and(|max| end > max),
+                &format!("{field}.end_date"),
+                "a recurrence may run for three years at most",
+            );
+        }
+        (v.len() == before).then(|| Self {
+            interval_weeks: r.interval_weeks as u32,
+            weekdays,
+            end_date,
+            count: (r.count > 0).then_some(r.count as u32),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-03-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn parse(s: pb::Schedule) -> Result<Schedule, Vec<String>> {
+        let mut v = Violations::new();
+        let out = Schedule::parse(&mut v, "schedule", Some(&s), now());
+        match v.into_result() {
+            Ok(()) => Ok(out.unwrap()),
+            Err(relais_platform::error::Error::InvalidArgument(f)) => Err(f
+                .into_iter()
+                .map(|f| format!("{}: {}", f.field, f.description))
+                .collect()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn weekly(
+        first: &str,
+        weekdays: Vec<i32>,
+        interval: i32,
+        end: &str,
+        count: i32,
+    ) -> pb::Schedule {
+        pb::Schedule {
+            time_zone: String::new(),
+            first_date: first.into(),
+            start_time: "09:00".into(),
+            duration_minutes: 120,
+            recurrence: Some(pb::Recurrence {
+                interval_weeks: interval,
+                weekdays,
+                end_date: end.into(),
+                count,
+            }),
+        }
+    }
+
+    #[test]
+    fn nine_stays_nine_across_the_spring_clock_change() {
+        // Paris goes from UTC+1 to UTC+2 on Sunday 29 March 2026.
+        let s = parse(weekly("2026-03-23", vec![1], 1, "", 2)).unwrap();
+        let dates = s.dates();
+        assert_eq!(dates.len(), 2);
+        assert_eq!(
+            s.start_of(dates[0]).unwrap().to_rfc3339(),
+            "2026-03-23T08:00:00+00:00"
+        );
+        assert_eq!(
+            s.start_of(dates[1]).unwrap().to_rfc3339(),
+            "2026-03-30T07:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn every_other_week_on_two_days_until_a_date() {
+        // Monday 2 March 2026: weeks of 2, 16 and 30 March.
+        let s = parse(weekly("2026-03-04", vec![3, 1], 2, "2026-03-31", 0)).unwrap();
+        let dates: Vec<String> = s.dates().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            dates,
+            ["2026-03-04", "2026-03-16", "2026-03-18", "2026-03-30"]
+        );
+        assert_eq!(s.recurrence.unwrap().weekdays, [1, 3]);
+    }
+
+    #[test]
+    fn impossible_schedules_say_why() {
+        let err = |s| parse(s).unwrap_err().join("\n");
+        assert!(
+            err(weekly("2026-03-02", vec![], 1, "", 3)).contains("recurrence.weekdays: choose")
+        );
+        assert!(err(weekly("2026-03-02", vec![8], 1, "", 3)).contains("weekdays[0]"));
+        assert!(err(weekly("2026-03-02", vec![1], 0, "", 3)).contains("interval_weeks"));
+        assert!(err(weekly("2026-03-02", vec![1], 1, "", 0)).contains("needs an end"));
+        assert!(err(weekly("2026-03-02", vec![1], 1, "2026-04-01", 3)).contains("not both"));
+        assert!(
+            err(weekly("2026-03-10", vec![1], 1, "2026-03-01", 0)).contains("before the first")
+        );
+        // Tuesday to Thursday with Mondays only: nothing in between.
+        assert!(err(weekly("2026-03-03", vec![1], 1, "2026-03-05", 0)).contains("no occurrence"));
+        assert!(
+            err(weekly(
+                "2026-03-02",
+                vec![1, 2, 3, 4, 5, 6, 7],
+                1,
+                "2029-01-01",
+                0
+            ))
+            .contains("more than 1000")
+        );
+        assert!(err(weekly("2026-02-23", vec![1], 1, "", 2)).contains("in the past"));
+        let mut gap = weekly("2026-03-29", vec![7], 1, "", 1);
+        gap.start_time = "02:30".into();
+        assert!(err(gap).contains("does not exist"));
+        let mut bad = weekly("2026-02-30", vec![1], 1, "", 1);
+        bad.time_zone = "Mars/Olympus".into();
+        bad.start_time = "25:00".into();
+        bad.duration_minutes = 5;
+        let e = err(bad);
+        for f in ["time_zone", "first_date", "start_time", "duration_minutes"] {
+            assert!(e.contains(f), "{e}");
+        }
+    }
+
+    #[test]
+    fn one_time_in_another_zone() {
+        let mut s = weekly("2026-06-01", vec![], 1, "", 0);
+        s.recurrence = None;
+        s.time_zone = "America/Martinique".into();
+        let s = parse(s).unwrap();
+        assert_eq!(s.dates().len(), 1);
+        assert_eq!(
+            s.start_of(s.first_date).unwrap().to_rfc3339(),
+            "2026-06-01T13:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! Service bookings (one-time and recurring) and hour-pack purchases, as a
+//! customer places them and as a subscriber sees them.
+
+use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc};
+use prost::Message;
+use relais_proto::{
+    events::{OrderPlaced, OrderStatusChanged},
+    orders::{
+        ChangeOrderStatusRequest, OrderStatus, PaymentMode, PlaceBookingRequest,
+        PlaceHourPackOrderRequest, Recurrence, Schedule,
+    },
+};
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// The Monday at least `weeks` weeks from today.
+fn monday_in(weeks: u64) -> NaiveDate {
+    let d = Utc::now().date_naive() + Days::new(7 * weeks);
+    d + Days::new(u64::from((7 - d.weekday().num_days_from_monday()) % 7))
+}
+
+fn one_time(date: NaiveDate, start: &str, minutes: i32) -> Schedule {
+    Schedule {
+        time_zone: String::new(),
+        first_date: date.to_string(),
+        start_time: start.into(),
+        duration_minutes: minutes,
+        recurrence: None,
+    }
+}
+
+fn booking(customer: &str, service: &str, schedule: Schedule) -> PlaceBookingRequest {
+    PlaceBookingRequest {
+        idempotency_key: Uuid::now_v7().to_string(),
+        customer_id: customer.into(),
+        service_id: service.into(),
+        schedule: Some(schedule),
+        payment_mode: PaymentMode::Card as i32,
+        terms_accepted: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_customer_books_a_one_time_and_a_recurring_service() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 1000, true).await;
+    let paul = app.customer(online("Durand")).await;
+    let worker = Uuid::now_v7().to_string();
+
+    // One time, 1 h 30 at 9:00 Paris time, with a chosen worker.
+    let day = monday_in(2);
+    let mut req = booking(&paul, &ironing, one_time(day, "09:00", 90));
+    req.worker_id = worker.clone();
+    req.note = "Code 1234B".into();
+    // The shop showed 42.90: today's prices agree.
+    req.expected_total_incl_vat = eur(4290);
+    let once = app
+        .client
+        .place_booking(app.as_customer(&paul, req))
+        .await
+        .expect("booked")
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(once.kind, "booking");
+    assert_eq!(once.status, OrderStatus::Placed as i32);
+    let b = once.booking.clone().unwrap();
+    assert_eq!(b.worker_id, worker);
+    assert_eq!(b.occurrences, 1);
+    assert_eq!(b.service_code, "REPASSAGE");
+    assert!(b.tax_credit_eligible);
+    let nine_paris = chrono_tz::Europe::Paris
+        .from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+        .single()
+        .unwrap();
+    assert_eq!(b.first_start.unwrap().seconds, nine_paris.timestamp());
+    assert_eq!(
+        once.ship_to.as_ref().unwrap().line1,
+        "12 rue des Tilleuls",
+        "the customer's address by default"
+    );
+    // 26.00 an hour for 1 h 30 = 39.00, VAT 10 % = 3.90.
+    assert_eq!(once.lines.len(), 1);
+    assert_eq!(once.lines[0].unit_price, eur(3900));
+    assert_eq!(once.total_excl_vat, eur(3900));
+    assert_eq!(once.total_incl_vat, eur(4290));
+
+    // Every other Monday and Thursday, six times, 2 h at 14:00.
+    let mut schedule = one_time(monday_in(3), "14:00", 120);
+    schedule.recurrence = Some(Recurrence {
+        interval_weeks: 2,
+        weekdays: vec![4, 1],
+        end_date: String::new(),
+        count: 6,
+    });
+    let regular = app
+        .client
+        .place_booking(app.as_customer(&paul, booking(&paul, &ironing, schedule)))
+        .await
+        .expect("booked")
+        .into_inner()
+        .order
+        .unwrap();
+    let b = regular.booking.clone().unwrap();
+    assert_eq!(b.occurrences, 6);
+    assert_eq!(b.worker_id, "", "any qualified worker");
+    // Monday of weeks 0, 2, 4 and their Thursdays: the last is 4 weeks and
+    // 3 days after the first (an hour either way across a clock change).
+    let span = b.last_start.unwrap().seconds - b.first_start.unwrap().seconds;
+    assert!((span - 31 * 86_400).abs() <= 3600, "span {span}");
+    assert_eq!(regular.lines[0].quantity, 6);
+    assert_eq!(regular.lines[0].unit_price, eur(5200));
+    assert_eq!(regular.total_excl_vat, eur(31_200));
+    assert_eq!(regular.total_vat, eur(3120));
+    let schedule = b.schedule.unwrap();
+    assert_eq!(schedule.time_zone, "Europe/Paris");
+    assert_eq!(schedule.recurrence.unwrap().weekdays, [1, 4]);
+
+    // Subscribers (planning, the connector) get the whole booking.
+    let events: Vec<OrderPlaced> = app
+        .messages(2)
+        .await
+        .into_iter()
+        .filter(|m| m.subject.ends_with(".order.placed"))
+        .map(|m| OrderPlaced::decode(m.payload.as_ref()).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].order.as_ref(), Some(&once));
+    assert_eq!(events[1].order.as_ref(), Some(&regular));
+}
+
+#[tokio::test]
+async fn bookings_that_cannot_happen_are_refused_with_the_field() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 1000, true).await;
+    let stopped = app.service("JARDIN", 3000, 2000, false).await;
+    let gloves = app.product("ENT-001", 1190, 60, true).await;
+    let paul = app.customer(online("Durand")).await;
+    let day = monday_in(1);
+
+    let mut cases: Vec<(PlaceBookingRequest, &str)> = Vec::new();
+    let yesterday = Utc::now().date_naive() - Days::new(1);
+    cases.push((
+        booking(&paul, &ironing, one_time(yesterday, "10:00", 60)),
+        "schedule.first_date",
+    ));
+    let mut no_weekday = one_time(day, "10:00", 60);
+    no_weekday.recurrence = Some(Recurrence {
+        interval_weeks: 1,
+        weekdays: vec![],
+        end_date: String::new(),
+        count: 4,
+    });
+    cases.push((
+        booking(&paul, &ironing, no_weekday),
+        "schedule.recurrence.weekdays",
+    ));
+    let mut endless = one_time(day, "10:00", 60);
+    endless.recurrence = Some(Recurrence {
+        interval_weeks: 1,
+        weekdays: vec![2],
+        end_date: String::new(),
+        count: 0,
+    });
+    cases.push((booking(&paul, &ironing, endless), "schedule.recurrence"));
+    // A Monday-only series between a Tuesday and the Friday after.
+    let mut empty = one_time(day + Days::new(1), "10:00", 60);
+    empty.recurrence = Some(Recurrence {
+        interval_weeks: 1,
+        weekdays: vec![1],
+        end_date: (day + Days::new(4)).to_string(),
+        count: 0,
+    });
+    cases.push((booking(&paul, &ironing, empty), "schedule.recurrence"));
+    cases.push((
+        booking(&paul, &ironing, one_time(day, "10:00", 10)),
+        "schedule.duration_minutes",
+    ));
+    cases.push((
+        booking(&paul, &stopped, one_time(day, "10:00", 60)),
+        "service_id",
+    ));
+    cases.push((
+        booking(&paul, &gloves, one_time(day, "10:00", 60)),
+        "service_id",
+    ));
+    cases.push((
+        booking(
+            &paul,
+            &Uuid::now_v7().to_string(),
+            one_time(day, "10:00", 60),
+        ),
+        "service_id",
+    ));
+    let mut terms = booking(&paul, &ironing, one_time(day, "10:00", 60));
+    terms.terms_accepted = false;
+    cases.push((terms, "terms_accepted"));
+    let mut pack_mode = booking(&paul, &ironing, one_time(day, "10:00", 60));
+    pack_mode.payment_mode = PaymentMode::HourPack as i32;
+    cases.push((pack_mode, "hour_pack_order_id"));
+    let mut monthly = booking(&paul, &ironing, one_time(day, "10:00", 60));
+    monthly.payment_mode = PaymentMode::ResidenceMonthly as i32;
+    cases.push((monthly, "payment_mode"));
+
+    for (req, field) in cases {
+        let err = app
+            .client
+            .place_booking(app.as_customer(&paul, req))
+            .await
+            .expect_err(field);
+        assert_bad_field(&err, field);
+    }
+
+    // The shop showed another total than today's prices give.
+    let mut stale = booking(&paul, &ironing, one_time(day, "10:00", 60));
+    stale.expected_total_incl_vat = eur(2500);
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, stale))
+        .await
+        .expect_err("stale total");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("28.60"), "{}", err.message());
+
+    // Another customer's booking, or one for someone else, is not found.
+    let other = app.customer(online("Autre")).await;
+    let err = app
+        .client
+        .place_booking(
+            app.as_customer(&paul, booking(&other, &ironing, one_time(day, "10:00", 60))),
+        )
+        .await
+        .expect_err("someone else");
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Nothing was placed: the only events are the two customers.
+    let subjects = app.subjects(2).await;
+    assert!(
+        subjects.iter().all(|s| s.contains(".customer.")),
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 2000, true).await;
+    let cleaning = app.service("MENAGE", 2500, 2000, true).await;
+    let ten_hours = app
+        .hour_pack("10 h de repassage", 600, 22_000, &[&ironing])
+        .await;
+    let paul = app.customer(online("Durand")).await;
+
+    let buy = PlaceHourPackOrderRequest {
+        idempotency_key: "pack-1".into(),
+        customer_id: paul.clone(),
+        hour_pack_id: ten_hours.clone(),
+        terms_accepted: true,
+        ..Default::default()
+    };
+    let pack_order = app
+        .client
+        .place_hour_pack_order(app.as_customer(&paul, buy))
+        .await
+        .expect("bought")
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(pack_order.kind, "hour_pack");
+    assert_eq!(
+        pack_order.payment_mode,
+        PaymentMode::Card as i32,
+        "paid at order"
+    );
+    let pack = pack_order.hour_pack.clone().unwrap();
+    assert_eq!(
+        (pack.duration_minutes, pack.eligible_service_ids.clone()),
+        (600, vec![ironing.clone()])
+    );
+    // 220.00 excl. VAT at the services' 20 %.
+    assert_eq!(pack_order.total_excl_vat, eur(22_000));
+    assert_eq!(pack_order.total_incl_vat, eur(26_400));
+
+    let day = monday_in(1);
+    let with_pack = |service: &str, minutes: i32| {
+        let mut b = booking(&paul, service, one_time(day, "10:00", minutes));
+        b.payment_mode = PaymentMode::HourPack as i32;
+        b.hour_pack_order_id = pack_order.id.clone();
+        b
+    };
+    // Not paid yet.
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack(&ironing, 120)))
+        .await
+        .expect_err("unpaid pack");
+    assert_bad_field(&err, "hour_pack_order_id");
+    assert!(err.message().contains("placed"), "{}", err.message());
+
+    // The payment is taken (billing confirms the order).
+    let confirm = ChangeOrderStatusRequest {
+        id: pack_order.id.clone(),
+        status: OrderStatus::Confirmed as i32,
+        ..Default::default()
+    };
+    app.client
+        .change_order_status(app.admin(confirm))
+        .await
+        .expect("paid");
+
+    // Cleaning is not in the pack; 11 h is more than it holds.
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack(&cleaning, 120)))
+        .await
+        .expect_err("ineligible");
+    assert_bad_field(&err, "hour_pack_order_id");
+    assert!(
+        err.message().contains("does not cover MENAGE"),
+        "{}",
+        err.message()
+    );
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack(&ironing, 660)))
+        .await
+        .expect_err("too long");
+    assert!(err.message().contains("needs 11 h"), "{}", err.message());
+
+    // Someone else cannot spend Paul's pack.
+    let other = app.customer(online("Autre")).await;
+    let mut theirs = with_pack(&ironing, 60);
+    theirs.customer_id = other.clone();
+    let err = app
+        .client
+        .place_booking(app.as_customer(&other, theirs))
+        .await
+        .expect_err("not theirs");
+    assert_bad_field(&err, "hour_pack_order_id");
+
+    let booked = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack(&ironing, 120)))
+        .await
+        .expect("paid with the pack")
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        booked.total_incl_vat,
+        eur(0),
+        "the hours were paid with the pack"
+    );
+    assert_eq!(booked.booking.unwrap().hour_pack_order_id, pack_order.id);
+    assert_eq!(booked.payment_mode, PaymentMode::HourPack as i32);
+
+    // A subscriber saw the purchase, its confirmation and the booking.
+    let messages = app.messages(6).await;
+    let confirmed = messages
+        .iter()
+        .find(|m| m.subject.ends_with(".order.confirmed"))
+        .expect("order.confirmed");
+    let event = OrderStatusChanged::decode(confirmed.payload.as_ref()).unwrap();
+    assert_eq!(event.from, OrderStatus::Placed as i32);
+    assert_eq!(
+        event.order.unwrap().hour_pack.unwrap().hour_pack_id,
+        ten_hours
+    );
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.subject.ends_with(".order.placed"))
+            .count(),
+        2
+    );
+}
