@@ -5,12 +5,17 @@
 //!    (in-process, fresh database, its relay running), then pgbench running
 //!    the same statements (`scripts/bench/catalogue_insert.sql`) on the same
 //!    schema at the same concurrency.
-//! 2. Outbox relay: a bare async-nats JetStream publisher, then the relay
+//! 2. Order placement: `PlaceProductOrder` (two lines, staff for a
+//!    resident) over gRPC against the real orders service with the real
+//!    catalogue, then pgbench writing the same rows
+//!    (`scripts/bench/orders_place.sql`) at the same concurrency.
+//! 3. Outbox relay: a bare async-nats JetStream publisher, then the relay
 //!    draining an outbox pre-filled with the same number of same-size events.
 //!
 //! A benchmark, not a test: it asserts nothing about speed, only that every
 //! write and every message arrived.
 
+mod orders;
 mod relay;
 mod stats;
 mod support;
@@ -33,6 +38,9 @@ struct Args {
     /// Products created through gRPC (and transactions run by pgbench).
     #[arg(long, env = "BENCH_PRODUCTS", default_value_t = 5_000)]
     products: usize,
+    /// Orders placed through gRPC (and transactions run by pgbench).
+    #[arg(long, env = "BENCH_ORDERS", default_value_t = 3_000)]
+    orders: usize,
     /// Concurrent gRPC clients, pgbench clients and pooled connections.
     #[arg(long, env = "BENCH_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
@@ -73,6 +81,7 @@ struct Args {
 enum Only {
     All,
     Writes,
+    Orders,
     Relay,
 }
 
@@ -87,12 +96,14 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.quick {
         args.products = args.products.min(500);
+        args.orders = args.orders.min(300);
         args.messages = args.messages.min(5_000);
         args.warmup = args.warmup.min(100);
         args.rounds = 1;
     }
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     anyhow::ensure!(args.products > 0, "--products must be at least 1");
+    anyhow::ensure!(args.orders > 0, "--orders must be at least 1");
     anyhow::ensure!(args.messages > 0, "--messages must be at least 1");
     anyhow::ensure!(args.rounds > 0, "--rounds must be at least 1");
 
@@ -103,19 +114,19 @@ async fn main() -> anyhow::Result<()> {
         env.postgres, env.nats, env.cpus
     );
 
-    let writes = if args.only != Only::Relay {
-        let pgbench = args.pgbench.clone().unwrap_or_else(|| {
-            std::env::var_os("PG_BINDIR")
-                .map(|d| PathBuf::from(d).join("pgbench"))
-                .unwrap_or_else(|| PathBuf::from("pgbench"))
-        });
+    let pgbench = args.pgbench.clone().unwrap_or_else(|| {
+        std::env::var_os("PG_BINDIR")
+            .map(|d| PathBuf::from(d).join("pgbench"))
+            .unwrap_or_else(|| PathBuf::from("pgbench"))
+    });
+    let writes = if matches!(args.only, Only::All | Only::Writes) {
         Some(
             writes::run(&writes::Params {
                 products: args.products,
                 warmup: args.warmup,
                 concurrency: args.concurrency,
                 rounds: args.rounds,
-                pgbench,
+                pgbench: pgbench.clone(),
                 pgbench_threads: args.pgbench_threads,
                 keep: args.keep,
             })
@@ -125,7 +136,24 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    let relay = if args.only != Only::Writes {
+    let orders = if matches!(args.only, Only::All | Only::Orders) {
+        Some(
+            orders::run(&orders::Params {
+                orders: args.orders,
+                warmup: args.warmup,
+                concurrency: args.concurrency,
+                rounds: args.rounds,
+                pgbench,
+                pgbench_threads: args.pgbench_threads,
+                keep: args.keep,
+            })
+            .await
+            .context("order placement benchmark failed")?,
+        )
+    } else {
+        None
+    };
+    let relay = if matches!(args.only, Only::All | Only::Relay) {
         Some(
             relay::run(&relay::Params {
                 messages: args.messages,
@@ -141,7 +169,13 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
-    print_summary(&args, &env, writes.as_ref(), relay.as_ref());
+    print_summary(
+        &args,
+        &env,
+        writes.as_ref(),
+        orders.as_ref(),
+        relay.as_ref(),
+    );
     eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -191,6 +225,7 @@ fn print_summary(
     args: &Args,
     env: &Environment,
     writes: Option<&writes::Report>,
+    orders: Option<&orders::Report>,
     relay: Option<&relay::Report>,
 ) {
     println!();
@@ -220,6 +255,16 @@ fn print_summary(
             w.service.ratio_to(&w.raw),
         );
     }
+    if let Some(o) = orders {
+        println!(
+            "| Orders `PlaceProductOrder` (2 lines, priced by the catalogue), {} clients, {} per round | gRPC: {} | pgbench: {} | {:.2} |",
+            args.concurrency,
+            thousands(args.orders as f64),
+            o.service.describe("orders"),
+            o.raw.describe("tx"),
+            o.service.ratio_to(&o.raw),
+        );
+    }
     if let Some(r) = relay {
         println!(
             "| Outbox → JetStream, {} events × {} B | relay (batch {}): {} | async-nats, {} acks in flight: {} | {:.2} |",
@@ -233,6 +278,12 @@ fn print_summary(
         );
     }
     println!();
+    if let Some(o) = orders {
+        println!(
+            "Orders: OrderPlaced payload {} B, stored response {} B (measured, used by pgbench).",
+            o.event_bytes, o.response_bytes
+        );
+    }
     if let Some(w) = writes {
         println!(
             "Writes: idempotency keys on both sides; event payload {} B, stored response {} B \

@@ -3,6 +3,10 @@
 
 use std::{
     str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -10,6 +14,8 @@ use anyhow::Context;
 use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::stats::{Latencies, Run};
 
 /// A task spawned with its own cancellation token; dropping it cancels the
 /// task, [`Task::stop`] cancels it and waits for its result.
@@ -137,6 +143,57 @@ impl BenchDb {
         conn.close().await.ok();
         Ok(())
     }
+}
+
+/// `count` calls spread over the clients, each client making its next
+/// call when the previous one is answered; every call's latency.
+pub async fn drive<C, F, Fut>(clients: &[C], count: usize, call: F) -> anyhow::Result<Run>
+where
+    C: Clone + Send + 'static,
+    F: Fn(C, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients.len());
+    let share = count / clients.len().max(1) + 1;
+    for client in clients {
+        let client = client.clone();
+        let next = next.clone();
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(share);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let t = Instant::now();
+                call(client.clone(), i).await?;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    let mut failure = None;
+    for t in tasks {
+        match t.await.context("a client task panicked") {
+            Ok(Ok(l)) => all.extend(l),
+            Ok(Err(e)) | Err(e) => {
+                // Stop the other clients early: they take no new index.
+                next.store(count, Ordering::Relaxed);
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Run {
+        ops: all.len() as u64,
+        elapsed: start.elapsed(),
+        latencies: Some(Latencies::new(all)),
+    })
 }
 
 pub fn random_bytes(len: usize) -> Vec<u8> {

@@ -5,10 +5,6 @@
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
     time::{Duration, Instant},
 };
 
@@ -31,7 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     stats::{Latencies, Rounds, Run},
-    support::{BenchDb, Task, hex, random_bytes},
+    support::{BenchDb, Task, drive, hex, random_bytes},
 };
 
 /// The pgbench script, kept in `scripts/bench/` to be read and run by hand.
@@ -251,10 +247,15 @@ async fn pgbench_round(
         ]
     };
     let threads = p.pgbench_threads.clamp(1, p.concurrency);
+    let bench = PgBench {
+        bin: &p.pgbench,
+        concurrency: p.concurrency,
+        schema: relais_catalogue::SERVICE,
+    };
     if p.warmup > 0 {
         let per_client = p.warmup.div_ceil(p.concurrency);
         pgbench(
-            p,
+            &bench,
             &db.url,
             script,
             threads,
@@ -269,7 +270,7 @@ async fn pgbench_round(
         .with_context(|| format!("failed to create {}", log_dir.display()))?;
     let per_client = p.products.div_ceil(p.concurrency);
     let run = pgbench(
-        p,
+        &bench,
         &db.url,
         script,
         threads,
@@ -287,8 +288,7 @@ async fn pgbench_round(
     Ok(run)
 }
 
-/// `count` CreateProduct calls spread over the clients, each client sending
-/// its next call when the previous one is answered.
+/// `count` CreateProduct calls spread over the clients.
 async fn create_products(
     clients: &[CatalogueServiceClient<Channel>],
     auth: &MetadataValue<Ascii>,
@@ -296,54 +296,20 @@ async fn create_products(
     prefix: &str,
     count: usize,
 ) -> anyhow::Result<Run> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(clients.len());
-    let share = count / clients.len().max(1) + 1;
-    for client in clients {
-        let mut client = client.clone();
-        let next = next.clone();
-        let auth = auth.clone();
-        let run_id = run_id.to_owned();
-        let prefix = prefix.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(share);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return Ok::<_, anyhow::Error>(latencies);
-                }
-                let mut req = Request::new(product(&run_id, &prefix, i));
-                req.metadata_mut().insert("authorization", auth.clone());
-                let t = Instant::now();
-                client
-                    .create_product(req)
-                    .await
-                    .with_context(|| format!("CreateProduct {prefix}-{i} failed"))?;
-                latencies.push(t.elapsed());
-            }
-        }));
-    }
-    let mut all = Vec::with_capacity(count);
-    let mut failure = None;
-    for t in tasks {
-        match t.await.context("a client task panicked") {
-            Ok(Ok(l)) => all.extend(l),
-            Ok(Err(e)) | Err(e) => {
-                // Stop the other clients early: they take no new index.
-                next.store(count, Ordering::Relaxed);
-                failure.get_or_insert(e);
-            }
+    let (auth, run_id, prefix) = (auth.clone(), run_id.to_owned(), prefix.to_owned());
+    drive(clients, count, move |mut client, i| {
+        let mut req = Request::new(product(&run_id, &prefix, i));
+        req.metadata_mut().insert("authorization", auth.clone());
+        let prefix = prefix.clone();
+        async move {
+            client
+                .create_product(req)
+                .await
+                .with_context(|| format!("CreateProduct {prefix}-{i} failed"))?;
+            Ok(())
         }
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    Ok(Run {
-        ops: all.len() as u64,
-        elapsed: start.elapsed(),
-        latencies: Some(Latencies::new(all)),
     })
+    .await
 }
 
 fn product(run_id: &str, prefix: &str, i: usize) -> CreateProductRequest {
@@ -369,7 +335,7 @@ fn product(run_id: &str, prefix: &str, i: usize) -> CreateProductRequest {
 }
 
 /// Waits until the relay has published everything; how long it took.
-async fn drain(pool: &sqlx::PgPool, timeout: Duration) -> anyhow::Result<Option<Duration>> {
+pub async fn drain(pool: &sqlx::PgPool, timeout: Duration) -> anyhow::Result<Option<Duration>> {
     let start = Instant::now();
     loop {
         let (count, _) = outbox::backlog(pool)
@@ -386,9 +352,16 @@ async fn drain(pool: &sqlx::PgPool, timeout: Duration) -> anyhow::Result<Option<
     }
 }
 
+/// How pgbench is run: which binary, how many clients, in which schema.
+pub struct PgBench<'a> {
+    pub bin: &'a Path,
+    pub concurrency: usize,
+    pub schema: &'a str,
+}
+
 /// Runs pgbench; with `log_dir`, reads its per-transaction log for latencies.
-async fn pgbench(
-    p: &Params,
+pub async fn pgbench(
+    p: &PgBench<'_>,
     url: &str,
     script: &Path,
     threads: usize,
@@ -396,7 +369,7 @@ async fn pgbench(
     defines: &[(&str, String)],
     log_dir: Option<&Path>,
 ) -> anyhow::Result<Run> {
-    let mut cmd = tokio::process::Command::new(&p.pgbench);
+    let mut cmd = tokio::process::Command::new(p.bin);
     cmd.args(["-n", "-M", "prepared"])
         .args(["-c", &p.concurrency.to_string()])
         .args(["-j", &threads.to_string()])
@@ -412,14 +385,14 @@ async fn pgbench(
             .arg(format!("--log-prefix={}", prefix.display()));
     }
     cmd.arg(url)
-        .env("PGOPTIONS", "-c search_path=catalogue")
+        .env("PGOPTIONS", format!("-c search_path={}", p.schema))
         .env("PGAPPNAME", "relais-bench")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let out = cmd.output().await.with_context(|| {
         format!(
             "failed to run {} (set PG_BINDIR or --pgbench)",
-            p.pgbench.display()
+            p.bin.display()
         )
     })?;
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,7 +1,8 @@
 //! Catalogue service: the category tree (ERP families), services sold by the
 //! hour, products with stock, price lists per customer family and hour-pack
 //! definitions, for each tenant. Every change emits an event through the
-//! outbox (`<ns>.catalogue.v1.<tenant>.<aggregate>.<event>`).
+//! outbox (`<ns>.catalogue.v1.<tenant>.<aggregate>.<event>`). It follows the
+//! orders stream to hold stock for placed product orders.
 
 mod bulk;
 mod categories;
@@ -10,10 +11,12 @@ mod packs;
 mod prestations;
 mod prices;
 mod products;
+mod reservations;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
-use relais_platform::{config::PlatformConfig, runtime::Runtime};
+use futures::FutureExt;
+use relais_platform::{config::PlatformConfig, consumer::ConsumerRunner, runtime::Runtime};
 use relais_proto::catalogue::catalogue_service_server::CatalogueServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -52,11 +55,19 @@ impl App {
         let rt = &self.runtime;
         let api = grpc::CatalogueApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
         let service = InterceptedService::new(CatalogueServiceServer::new(api), rt.auth.clone());
+        let reservations = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            reservations::spec(&rt.ns),
+            Arc::new(reservations::Reservations { ns: rt.ns.clone() }),
+        );
+        let tasks = vec![reservations.run(shutdown.clone()).boxed()];
         self.runtime
             .serve(
                 service,
                 &[relais_proto::FILE_DESCRIPTOR_SET],
-                vec![],
+                tasks,
                 shutdown,
             )
             .await

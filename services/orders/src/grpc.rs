@@ -511,7 +511,10 @@ impl OrdersService for OrdersApi {
                 match page {
                     Ok((data, next)) => {
                         if !data.is_empty()
-                            && tx.send(Ok(pb::ExportOrdersResponse { data })).await.is_err()
+                            && tx
+                                .send(Ok(pb::ExportOrdersResponse { data }))
+                                .await
+                                .is_err()
                         {
                             return;
                         }

@@ -59,6 +59,11 @@ impl App {
         self.runtime.admin_addr()
     }
 
+    /// The service's pool (benchmarks read the outbox backlog through it).
+    pub fn pool(&self) -> sqlx::PgPool {
+        self.runtime.pool.clone()
+    }
+
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let rt = &self.runtime;
         let api = grpc::OrdersApi::new(

@@ -10,8 +10,9 @@ use relais_platform::{
     testing,
 };
 use relais_proto::catalogue::{
-    CreateHourPackRequest, CreateProductRequest, CreateServiceRequest, ProductFields,
-    ServiceFields, SetStockRequest, catalogue_service_client::CatalogueServiceClient,
+    CreateHourPackRequest, CreateProductRequest, CreateServiceRequest, GetPricesRequest,
+    ProductFields, ServiceFields, SetStockRequest,
+    catalogue_service_client::CatalogueServiceClient,
 };
 use relais_proto::orders::{
     AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
@@ -35,14 +36,17 @@ pub struct TestApp {
 pub async fn spawn_app() -> TestApp {
     testing::init_logging();
     let shutdown = CancellationToken::new();
-    let catalogue_cfg = testing::config(&testing::nats_url()).await.expect("config");
+    let cfg = testing::config(&testing::nats_url()).await.expect("config");
+    let mut catalogue_cfg = testing::config(&testing::nats_url()).await.expect("config");
+    // One namespace for both, as in a deployment: the catalogue follows the
+    // orders stream to hold stock.
+    catalogue_cfg.namespace = cfg.namespace.clone();
     let catalogue = relais_catalogue::App::build(catalogue_cfg)
         .await
         .expect("catalogue builds");
     let catalogue_addr = format!("http://{}", catalogue.grpc_addr());
     tokio::spawn(catalogue.run(shutdown.clone()));
 
-    let cfg = testing::config(&testing::nats_url()).await.expect("config");
     let ns = Namespace::new(cfg.namespace.clone());
     let nats = async_nats::connect(&cfg.nats_url).await.expect("nats");
     let app = App::build(OrdersConfig {
@@ -233,6 +237,31 @@ impl TestApp {
             .hour_pack
             .unwrap()
             .id
+    }
+
+    /// The catalogue's available stock of `product`, once it equals
+    /// `expected` (or what it is after 10 s).
+    pub async fn stock_becomes(&self, product: &str, expected: i64) -> i64 {
+        let read = || async {
+            let req = self.admin(GetPricesRequest {
+                customer_family: String::new(),
+                item_ids: vec![product.into()],
+            });
+            let prices = self.catalogue.clone().get_prices(req).await.ok()?;
+            prices
+                .into_inner()
+                .prices
+                .first()
+                .map(|p| p.stock_available)
+        };
+        let found = testing::eventually(Duration::from_secs(10), || async {
+            read().await.filter(|s| *s == expected)
+        })
+        .await;
+        match found {
+            Some(s) => s,
+            None => read().await.unwrap_or(-1),
+        }
     }
 
     /// Every orders event so far (at least `n`), as a subscriber sees it.

@@ -52,6 +52,10 @@ async fn a_product_order_goes_from_quote_to_delivered_and_no_further() {
     let paul = app.customer(online("Durand")).await;
     let quote = product_order(&mut app, &paul, &gloves, true).await;
     assert_eq!(quote.status, OrderStatus::Quote as i32);
+    // A quote holds no stock until it is accepted.
+    let other = product_order(&mut app, &paul, &gloves, false).await;
+    assert_eq!(app.stock_becomes(&gloves, 58).await, 58);
+    let _ = other;
 
     // The customer accepts their quote but cannot confirm it themselves.
     let placed = app
@@ -154,7 +158,7 @@ async fn a_product_order_goes_from_quote_to_delivered_and_no_further() {
     assert!(err.message().contains("final"), "{}", err.message());
 
     // A subscriber sees each move once, with where it came from.
-    let messages = app.messages(7).await;
+    let messages = app.messages(8).await;
     let moves: Vec<(String, OrderStatusChanged)> = messages
         .iter()
         .filter(|m| m.subject.contains(".order.") && !m.subject.ends_with(".placed"))
@@ -199,6 +203,8 @@ async fn cancelling_needs_a_reason_and_the_right_person() {
     let jeanne = app.customer(resident("Martin", &residence)).await;
     let paul = app.customer(online("Durand")).await;
     let order = product_order(&mut app, &paul, &gloves, false).await;
+    // The catalogue holds the two units while the order stands.
+    assert_eq!(app.stock_becomes(&gloves, 58).await, 58);
 
     let cancel = |reason: &str| {
         let mut c = to(&order, OrderStatus::Cancelled);
@@ -234,6 +240,8 @@ async fn cancelling_needs_a_reason_and_the_right_person() {
         .order
         .unwrap();
     assert_eq!(cancelled.status, OrderStatus::Cancelled as i32);
+    // The two units held for the order are back on sale.
+    assert_eq!(app.stock_becomes(&gloves, 60).await, 60);
     assert_eq!(cancelled.status_reason, "ordered twice");
     let event = app
         .messages(4)
