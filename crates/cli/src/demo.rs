@@ -317,8 +317,18 @@ pub async fn seed(addr: &str, token: &str) -> anyhow::Result<()> {
 /// The staff member of the demo residence (`relais token --role staff --sub demo-staff`).
 pub const STAFF: &str = "demo-staff";
 
-/// A residence with one staff member and one resident (idempotent).
-pub async fn seed_orders(addr: &str, token: &str) -> anyhow::Result<(String, String)> {
+/// The demo ids `relais dev` prints.
+pub struct DemoOrders {
+    pub residence: String,
+    /// Jeanne Martin, resident of the residence (no e-mail of her own).
+    pub resident: String,
+    /// Paul Durand, an online customer with an e-mail and an address.
+    pub customer: String,
+}
+
+/// A residence with one staff member and one resident, and an online
+/// customer (idempotent).
+pub async fn seed_orders(addr: &str, token: &str) -> anyhow::Result<DemoOrders> {
     use relais_proto::orders::{
         AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
         CustomerFields, orders_service_client::OrdersServiceClient,
@@ -386,5 +396,40 @@ pub async fn seed_orders(addr: &str, token: &str) -> anyhow::Result<(String, Str
         .customer
         .context("no customer")?
         .id;
-    Ok((residence, resident))
+    let customer = client
+        .create_customer(authed(
+            token,
+            CreateCustomerRequest {
+                idempotency_key: "demo-customer-1".into(),
+                fields: Some(CustomerFields {
+                    first_name: "Paul".into(),
+                    last_name: "Durand".into(),
+                    email: "paul.durand@example.org".into(),
+                    phone: "06 12 34 56 78".into(),
+                    billing_address: Some(Address {
+                        line1: "18 rue Sala".into(),
+                        line2: String::new(),
+                        postal_code: "69002".into(),
+                        city: "Lyon".into(),
+                        country: "FR".into(),
+                    }),
+                    delivery_address: None,
+                    customer_family: String::new(),
+                    residence_id: String::new(),
+                    payment_method_ref: String::new(),
+                    external_ref: String::new(),
+                }),
+            },
+        )?)
+        .await
+        .context("demo customer")?
+        .into_inner()
+        .customer
+        .context("no customer")?
+        .id;
+    Ok(DemoOrders {
+        residence,
+        resident,
+        customer,
+    })
 }

@@ -3,6 +3,8 @@
 //! operate them (tokens, listings, outbox republish).
 
 mod demo;
+mod events;
+mod orders;
 
 use std::time::Duration;
 
@@ -73,27 +75,20 @@ enum Command {
         tenant: Option<Uuid>,
     },
     /// Place a product order for a customer, as a staff member (seed 003).
-    Order {
-        #[arg(long)]
-        customer: Uuid,
-        /// SKU=QUANTITY, repeatable, e.g. --line ENT-001=2.
-        #[arg(long = "line", required = true)]
-        lines: Vec<String>,
-        /// The staff member placing it (token subject).
-        #[arg(long, default_value = demo::STAFF)]
-        staff: String,
-        #[arg(long, value_enum, default_value = "residence-monthly")]
-        payment: Payment,
-        /// Confirmation e-mail when the customer has none.
-        #[arg(long, default_value = "")]
-        email: String,
-        #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
-        catalogue: String,
-        #[arg(long, env = "ORDERS_ADDR", default_value = "http://127.0.0.1:50052")]
-        orders: String,
-        #[arg(long)]
-        tenant: Option<Uuid>,
+    Order(orders::OrderArgs),
+    /// Book a service for a customer: once, or every N weeks on chosen weekdays.
+    Book(orders::BookArgs),
+    /// Buy an hour pack for a customer (pay it with `order-status <id> confirmed`).
+    BuyPack(orders::BuyPackArgs),
+    /// Move an order along its life cycle, as an admin or as the ERP connector.
+    OrderStatus(orders::StatusArgs),
+    /// List, export or total the orders (as an admin, or as a staff member).
+    Orders {
+        #[command(subcommand)]
+        op: orders::OrdersOp,
     },
+    /// Print the events published on NATS as they arrive (until Ctrl-C).
+    Events(events::EventsArgs),
     /// Outbox operations.
     Outbox {
         #[command(subcommand)]
@@ -107,13 +102,6 @@ enum Listing {
     Services,
     Products,
     Packs,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Payment {
-    Card,
-    Invoice,
-    ResidenceMonthly,
 }
 
 #[derive(Subcommand)]
@@ -179,25 +167,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
         } => list(what, &query, &catalogue, tenant.unwrap_or(demo::TENANT)).await,
         Command::Outbox { op } => outbox(op).await,
-        Command::Order {
-            customer,
-            lines,
-            staff,
-            payment,
-            email,
-            catalogue,
-            orders,
-            tenant,
-        } => {
-            let order = OrderArgs {
-                customer,
-                lines,
-                staff,
-                payment,
-                email,
-            };
-            place_order(order, &catalogue, &orders, tenant.unwrap_or(demo::TENANT)).await
-        }
+        Command::Order(args) => orders::place_order(args).await,
+        Command::Book(args) => orders::book(args).await,
+        Command::BuyPack(args) => orders::buy_pack(args).await,
+        Command::OrderStatus(args) => orders::change_status(args).await,
+        Command::Orders { op } => orders::report(op).await,
+        Command::Events(args) => events::watch(args).await,
     }
 }
 
@@ -239,12 +214,19 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         demo_ids = Some(demo::seed_orders(&format!("http://{orders_grpc}"), &token).await?);
     }
     let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
-    if let Some((residence, resident)) = &demo_ids {
+    if let Some(demo) = &demo_ids {
         println!(
-            "\nDemo residence {residence}, resident Jeanne Martin {resident}, staff member `{staff}`.\
-             \nPlace a product order for her as that staff member (then watch order.placed on the stream):\
-             \n  cargo run -q -p relais-cli -- order --customer {resident} --line ENT-001=2 --line HYG-001=1 --email accueil@tilleuls.example",
+            "\nDemo residence {residence}, resident Jeanne Martin {resident}, staff member `{staff}`;\
+             \nonline customer Paul Durand {customer}.\
+             \nPlace a product order for Jeanne as that staff member, book a cleaning for Paul\
+             \n(then watch order.placed with `relais events`):\
+             \n  cargo run -q -p relais-cli -- order --customer {resident} --line ENT-001=2 --line HYG-001=1 --email accueil@tilleuls.example\
+             \n  cargo run -q -p relais-cli -- book --customer {customer} --service MENAGE --date {next_week} --start 09:00 --minutes 120",
+            residence = demo.residence,
+            resident = demo.resident,
+            customer = demo.customer,
             staff = demo::STAFF,
+            next_week = chrono::Utc::now().date_naive() + chrono::Days::new(7),
         );
     }
     println!(
@@ -255,7 +237,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
          \n  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {catalogue_grpc} relais.catalogue.v1.CatalogueService/ListCategories\
-         \n  nats sub '{ns}.>'   (events; or read the stream {stream})\
+         \n  cargo run -q -p relais-cli -- events --subject '{ns}.>'   (every event; or read the stream {stream})\
          \n\nCtrl-C stops everything.\n",
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
@@ -385,98 +367,5 @@ async fn outbox(op: OutboxOp) -> anyhow::Result<()> {
             println!("{service}: {count} unpublished, oldest {age:.1} s");
         }
     }
-    Ok(())
-}
-
-struct OrderArgs {
-    customer: Uuid,
-    lines: Vec<String>,
-    staff: String,
-    payment: Payment,
-    email: String,
-}
-
-async fn place_order(
-    args: OrderArgs,
-    catalogue: &str,
-    orders: &str,
-    tenant: Uuid,
-) -> anyhow::Result<()> {
-    use relais_proto::orders::{
-        OrderLineRequest, PaymentMode, PlaceProductOrderRequest,
-        orders_service_client::OrdersServiceClient,
-    };
-    let mut products = CatalogueServiceClient::new(connect(catalogue).await?);
-    let admin = admin_token(tenant)?;
-    let mut lines = Vec::new();
-    for line in &args.lines {
-        let (sku, quantity) = line
-            .split_once('=')
-            .with_context(|| format!("{line:?}: use SKU=QUANTITY"))?;
-        let found = products
-            .list_products(authed(
-                &admin,
-                ListProductsRequest {
-                    query: sku.into(),
-                    ..Default::default()
-                },
-            )?)
-            .await?
-            .into_inner()
-            .products
-            .into_iter()
-            .find(|p| p.sku == sku)
-            .with_context(|| format!("no product with SKU {sku}"))?;
-        lines.push(OrderLineRequest {
-            item_id: found.id,
-            quantity: quantity.parse()?,
-            discount_bp: 0,
-        });
-    }
-    let staff =
-        authenticator()?.mint_for(tenant, Role::Staff, &args.staff, Duration::from_secs(600))?;
-    let payment_mode = match args.payment {
-        Payment::Card => PaymentMode::Card,
-        Payment::Invoice => PaymentMode::Invoice,
-        Payment::ResidenceMonthly => PaymentMode::ResidenceMonthly,
-    };
-    let req = PlaceProductOrderRequest {
-        idempotency_key: Uuid::now_v7().to_string(),
-        customer_id: args.customer.to_string(),
-        lines,
-        shipping_method: "delivery".into(),
-        payment_mode: payment_mode as i32,
-        terms_accepted: true,
-        confirmation_email: args.email,
-        ..Default::default()
-    };
-    let mut client = OrdersServiceClient::new(connect(orders).await?);
-    let order = match client.place_product_order(authed(&staff, req)?).await {
-        Ok(r) => r.into_inner().order.context("no order")?,
-        Err(status) => anyhow::bail!("refused ({:?}): {}", status.code(), status.message()),
-    };
-    let cents = |m: Option<relais_proto::types::Money>| {
-        m.map(|m| m.amount_cents).unwrap_or_default() as f64 / 100.0
-    };
-    println!(
-        "order {} placed by {} for {}",
-        order.id, order.placed_by, order.customer_name
-    );
-    for l in &order.lines {
-        println!(
-            "  {:<10} {:<40} x{:<3} {:>8.2} € excl. VAT",
-            l.reference,
-            l.name,
-            l.quantity,
-            cents(l.total_excl_vat.clone())
-        );
-    }
-    println!(
-        "  total {:.2} € excl. VAT + {:.2} € VAT = {:.2} €; confirmation to {}",
-        cents(order.total_excl_vat),
-        cents(order.total_vat),
-        cents(order.total_incl_vat),
-        order.confirmation_email
-    );
     Ok(())
 }

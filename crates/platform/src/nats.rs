@@ -36,13 +36,13 @@ impl Namespace {
         format!("{}.{service}.v1.{tenant}.{aggregate}.{event}", self.0)
     }
 
-    /// Every subject a service publishes.
     /// Every tenant's `<aggregate>.<event>` of `service`, for a consumer's
     /// filter.
     pub fn event_filter(&self, service: &str, aggregate: &str, event: &str) -> String {
         format!("{}.{service}.v1.*.{aggregate}.{event}", self.0)
     }
 
+    /// Every subject a service publishes.
     pub fn service_subjects(&self, service: &str) -> String {
         format!("{}.{service}.v1.>", self.0)
     }
