@@ -518,6 +518,7 @@ pub async fn book(args: BookArgs) -> anyhow::Result<()> {
         note: args.note,
         confirmation_email: args.email,
         expected_total_incl_vat: None,
+        new_customer: None,
     };
     let actor = if args.as_customer {
         Actor::Customer(args.customer)
@@ -568,6 +569,7 @@ pub async fn buy_pack(args: BuyPackArgs) -> anyhow::Result<()> {
         terms_accepted: true,
         confirmation_email: args.email,
         expected_total_incl_vat: None,
+        new_customer: None,
     };
     let actor = if args.as_customer {
         Actor::Customer(args.customer)

@@ -21,14 +21,14 @@ use crate::{
     access::Scope,
     catalogue::Catalogue,
     customers, money,
-    orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail},
+    orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail, Who},
     schedule::Schedule,
 };
 
 const MAX_NOTE: usize = 2000;
 
 pub struct Booking {
-    customer_id: Uuid,
+    who: Who,
     service_id: Uuid,
     address: Option<relais_proto::orders::Address>,
     schedule: Schedule,
@@ -43,7 +43,7 @@ pub struct Booking {
 impl Booking {
     pub fn parse(r: &PlaceBookingRequest) -> Result<Self> {
         let mut v = Violations::new();
-        let customer_id = required_id(&mut v, "customer_id", &r.customer_id);
+        let who = Who::parse(&mut v, &r.customer_id, r.new_customer.as_ref());
         let service_id = required_id(&mut v, "service_id", &r.service_id);
         if r.address.is_some() {
             customers::address(&mut v, "address", r.address.as_ref());
@@ -87,13 +87,11 @@ impl Booking {
             r.expected_total_incl_vat.as_ref(),
         );
         v.into_result()?;
-        let (Some(customer_id), Some(service_id), Some(schedule)) =
-            (customer_id, service_id, schedule)
-        else {
+        let (Some(who), Some(service_id), Some(schedule)) = (who, service_id, schedule) else {
             return Err(Error::invalid("schedule", "is required"));
         };
         Ok(Self {
-            customer_id,
+            who,
             service_id,
             address: r.address.clone(),
             schedule,
@@ -127,11 +125,12 @@ pub async fn place(
     catalogue: &Catalogue,
     req: Booking,
 ) -> Result<Order> {
+    let customer_id = req.who.id(conn, ctx, scope).await?;
     let buyer = Buyer::resolve(
         conn,
         ctx.tenant,
         scope,
-        req.customer_id,
+        customer_id,
         &req.confirmation_email,
         req.payment_mode,
     )
@@ -312,7 +311,7 @@ async fn paid_pack(
 }
 
 pub struct PackPurchase {
-    customer_id: Uuid,
+    who: Who,
     hour_pack_id: Uuid,
     confirmation_email: String,
     expected_total: Option<Money>,
@@ -321,7 +320,7 @@ pub struct PackPurchase {
 impl PackPurchase {
     pub fn parse(r: &PlaceHourPackOrderRequest) -> Result<Self> {
         let mut v = Violations::new();
-        let customer_id = required_id(&mut v, "customer_id", &r.customer_id);
+        let who = Who::parse(&mut v, &r.customer_id, r.new_customer.as_ref());
         let hour_pack_id = required_id(&mut v, "hour_pack_id", &r.hour_pack_id);
         v.check(
             !r.terms_accepted,
@@ -336,8 +335,9 @@ impl PackPurchase {
             r.expected_total_incl_vat.as_ref(),
         );
         v.into_result()?;
+        let who = who.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
         Ok(Self {
-            customer_id: customer_id.unwrap_or_default(),
+            who,
             hour_pack_id: hour_pack_id.unwrap_or_default(),
             confirmation_email,
             expected_total,
@@ -355,11 +355,12 @@ pub async fn place_pack(
 ) -> Result<Order> {
     // Packs are paid at order, online (seed 002).
     let payment_mode = PaymentMode::Card;
+    let customer_id = req.who.id(conn, ctx, scope).await?;
     let buyer = Buyer::resolve(
         conn,
         ctx.tenant,
         scope,
-        req.customer_id,
+        customer_id,
         &req.confirmation_email,
         payment_mode,
     )

@@ -170,44 +170,57 @@ pub struct Input {
 
 impl Input {
     pub fn parse(f: Option<&CustomerFields>) -> Result<Self> {
-        let f = f.ok_or_else(|| Error::invalid("fields", "is required"))?;
         let mut v = Violations::new();
+        let input = Self::parse_at(&mut v, "fields", f);
+        v.into_result()?;
+        input.ok_or_else(|| Error::invalid("fields", "is required"))
+    }
+
+    /// The fields under `prefix` (e.g. `new_customer`), their violations
+    /// added to `v`.
+    pub fn parse_at(v: &mut Violations, prefix: &str, f: Option<&CustomerFields>) -> Option<Self> {
+        let Some(f) = f else {
+            v.add(prefix, "is required");
+            return None;
+        };
+        let before = v.len();
+        let v = &mut *v;
+        let field = |name: &str| format!("{prefix}.{name}");
         let family = if f.customer_family.trim().is_empty() {
             String::new()
         } else {
-            validate::reference(&mut v, "fields.customer_family", &f.customer_family)
+            validate::reference(v, &field("customer_family"), &f.customer_family)
         };
         let external_ref = if f.external_ref.trim().is_empty() {
             None
         } else {
             Some(validate::reference(
-                &mut v,
-                "fields.external_ref",
+                v,
+                &field("external_ref"),
                 &f.external_ref,
             ))
         };
         v.check(
             f.payment_method_ref.len() > 255,
-            "fields.payment_method_ref",
+            &field("payment_method_ref"),
             "at most 255 characters",
         );
         let input = Self {
-            first_name: validate::name(&mut v, "fields.first_name", &f.first_name),
-            last_name: validate::name(&mut v, "fields.last_name", &f.last_name),
-            email: email(&mut v, "fields.email", &f.email),
-            phone: phone(&mut v, "fields.phone", &f.phone),
-            billing: address(&mut v, "fields.billing_address", f.billing_address.as_ref()),
+            first_name: validate::name(v, &field("first_name"), &f.first_name),
+            last_name: validate::name(v, &field("last_name"), &f.last_name),
+            email: email(v, &field("email"), &f.email),
+            phone: phone(v, &field("phone"), &f.phone),
+            billing: address(v, &field("billing_address"), f.billing_address.as_ref()),
             delivery: f
                 .delivery_address
                 .as_ref()
-                .map(|a| address(&mut v, "fields.delivery_address", Some(a))),
+                .map(|a| address(v, &field("delivery_address"), Some(a))),
             family,
-            residence_id: validate::optional_id(&mut v, "fields.residence_id", &f.residence_id),
+            residence_id: validate::optional_id(v, &field("residence_id"), &f.residence_id),
             payment_method_ref: f.payment_method_ref.trim().to_owned(),
             external_ref,
         };
-        v.into_result()?;
-        Ok(input)
+        (v.len() == before).then_some(input)
     }
 }
 

@@ -123,6 +123,58 @@ impl Buyer {
     }
 }
 
+/// Who an order is for: a customer on file, or an online customer ordering
+/// for the first time.
+pub enum Who {
+    Existing(Uuid),
+    New(Box<customers::Input>),
+}
+
+impl Who {
+    /// Exactly one of `customer_id` and `new_customer`.
+    pub fn parse(
+        v: &mut Violations,
+        customer_id: &str,
+        new_customer: Option<&CustomerFields>,
+    ) -> Option<Self> {
+        match (customer_id.trim().is_empty(), new_customer) {
+            (true, None) => {
+                v.add(
+                    "customer_id",
+                    "is required (or new_customer for a first order)",
+                );
+                None
+            }
+            (false, Some(_)) => {
+                v.add("new_customer", "give customer_id or new_customer, not both");
+                None
+            }
+            (false, None) => {
+                validate::optional_id(v, "customer_id", customer_id).map(Who::Existing)
+            }
+            (true, Some(f)) => customers::Input::parse_at(v, "new_customer", Some(f))
+                .map(|i| Who::New(Box::new(i))),
+        }
+    }
+
+    /// The customer's id, creating the new customer first (with its event).
+    pub async fn id(self, conn: &mut PgConnection, ctx: &Ctx, scope: &Scope) -> Result<Uuid> {
+        match self {
+            Who::Existing(id) => Ok(id),
+            Who::New(input) => {
+                if matches!(scope, Scope::Customer(_)) {
+                    return Err(Error::PermissionDenied(
+                        "a customer token orders for its own customer_id".into(),
+                    ));
+                }
+                let customer = customers::create(conn, ctx, scope, *input).await?;
+                Uuid::parse_str(&customer.id)
+                    .map_err(|e| Error::Unexpected(anyhow::anyhow!("new customer id: {e}")))
+            }
+        }
+    }
+}
+
 /// A line before its arithmetic.
 pub struct NewLine {
     pub item_id: Uuid,

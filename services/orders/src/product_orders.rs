@@ -19,7 +19,7 @@ use crate::{
     access::Scope,
     catalogue::Catalogue,
     customers,
-    orders::{self, Buyer, NewLine, NewOrder},
+    orders::{self, Buyer, NewLine, NewOrder, Who},
 };
 
 const MAX_LINES: usize = 200;
@@ -27,7 +27,7 @@ const MAX_QUANTITY: i32 = 10_000;
 
 /// The request, checked on its own (before anything is read).
 pub struct Request {
-    customer_id: Uuid,
+    who: Who,
     lines: Vec<(Uuid, i32, i32)>,
     shipping_method: String,
     payment_mode: PaymentMode,
@@ -39,12 +39,7 @@ pub struct Request {
 impl Request {
     pub fn parse(r: &PlaceProductOrderRequest) -> Result<Self> {
         let mut v = Violations::new();
-        let customer_id = validate::optional_id(&mut v, "customer_id", &r.customer_id);
-        v.check(
-            r.customer_id.trim().is_empty(),
-            "customer_id",
-            "is required",
-        );
+        let who = Who::parse(&mut v, &r.customer_id, r.new_customer.as_ref());
         v.check(
             r.lines.is_empty(),
             "lines",
@@ -107,8 +102,9 @@ impl Request {
             r.expected_total_incl_vat.as_ref(),
         );
         v.into_result()?;
+        let who = who.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
         Ok(Self {
-            customer_id: customer_id.unwrap_or_default(),
+            who,
             lines,
             shipping_method,
             payment_mode,
@@ -127,11 +123,12 @@ pub async fn place(
     catalogue: &Catalogue,
     req: Request,
 ) -> Result<Order> {
+    let customer_id = req.who.id(conn, ctx, scope).await?;
     let buyer = Buyer::resolve(
         conn,
         ctx.tenant,
         scope,
-        req.customer_id,
+        customer_id,
         &req.confirmation_email,
         req.payment_mode,
     )

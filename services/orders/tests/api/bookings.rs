@@ -377,3 +377,68 @@ async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_first_order_creates_the_online_customer_with_it() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 1000, true).await;
+    let day = monday_in(1);
+    let mut req = booking("", &ironing, one_time(day, "10:00", 60));
+    req.new_customer = Some(online("Nouveau"));
+    // The shop's web front acts with a service token.
+    let service = app.token(relais_platform::auth::Role::Service, "web-shop", None);
+    let order = app
+        .client
+        .place_booking(with_token(&service, req.clone()))
+        .await
+        .expect("first order")
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(order.customer_name, "Paul Nouveau");
+    assert_eq!(order.confirmation_email, "nouveau@example.org");
+    // The same key replays: one customer, one order.
+    let again = app
+        .client
+        .place_booking(with_token(&service, req.clone()))
+        .await
+        .expect("replayed")
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(again.id, order.id);
+    let subjects = app.subjects(2).await;
+    let tail: Vec<&str> = subjects
+        .iter()
+        .map(|s| s.rsplit_once(".v1.").unwrap().1.split_once('.').unwrap().1)
+        .collect();
+    assert_eq!(tail, ["customer.created", "order.placed"]);
+
+    // Both or neither, a bad field, a customer token: refused.
+    let mut both = req.clone();
+    both.idempotency_key = "k2".into();
+    both.customer_id = order.customer_id.clone();
+    let err = app
+        .client
+        .place_booking(with_token(&service, both))
+        .await
+        .expect_err("both");
+    assert_bad_field(&err, "new_customer");
+    let mut bad = req.clone();
+    bad.idempotency_key = "k3".into();
+    bad.new_customer.as_mut().unwrap().email = "not-an-email".into();
+    let err = app
+        .client
+        .place_booking(with_token(&service, bad))
+        .await
+        .expect_err("bad e-mail");
+    assert_bad_field(&err, "new_customer.email");
+    let mut mine = req;
+    mine.idempotency_key = "k4".into();
+    let err = app
+        .client
+        .place_booking(app.as_customer(&order.customer_id, mine))
+        .await
+        .expect_err("customer token");
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
