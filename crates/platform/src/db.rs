@@ -141,9 +141,13 @@ async fn provision_once(
         .execute(&mut conn)
         .await
         .context("failed to create the service role")?;
+    // btree_gist lets a service refuse overlapping time ranges per resource
+    // (a worker booked twice) with an exclusion constraint; only a
+    // privileged role may create it, so it is done here, once per database.
     let grants = format!(
         "grant connect, temporary on database \"{db}\" to {role};
-         create schema if not exists {service} authorization {role};"
+         create schema if not exists {service} authorization {role};
+         create extension if not exists btree_gist;"
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
         .execute(&mut conn)

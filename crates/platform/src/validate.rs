@@ -150,3 +150,27 @@ pub fn expected_version(expected: i64, actual: i64) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Optional; when given, one `@` with text on both sides and no spaces.
+pub fn email(v: &mut Violations, field: &str, value: &str) -> String {
+    let e = value.trim();
+    if !e.is_empty() {
+        let ok = e.len() <= 254
+            && !e.chars().any(char::is_whitespace)
+            && e.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !host.contains('@')
+            });
+        v.check(!ok, field, "is not an e-mail address");
+    }
+    e.to_owned()
+}
+
+/// Optional; digits with `+`, spaces, dots, dashes or parentheses.
+pub fn phone(v: &mut Violations, field: &str, value: &str) -> String {
+    let p = value.trim();
+    let ok = p.len() <= 30
+        && p.chars()
+            .all(|c| c.is_ascii_digit() || " +.-()".contains(c));
+    v.check(!ok, field, "is not a phone number");
+    p.to_owned()
+}

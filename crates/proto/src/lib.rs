@@ -23,6 +23,11 @@ pub mod relais {
             tonic::include_proto!("relais.orders.v1");
         }
     }
+    pub mod planning {
+        pub mod v1 {
+            tonic::include_proto!("relais.planning.v1");
+        }
+    }
     pub mod events {
         pub mod v1 {
             tonic::include_proto!("relais.events.v1");
@@ -33,4 +38,5 @@ pub mod relais {
 pub use relais::catalogue::v1 as catalogue;
 pub use relais::events::v1 as events;
 pub use relais::orders::v1 as orders;
+pub use relais::planning::v1 as planning;
 pub use relais::types::v1 as types;

@@ -4,6 +4,7 @@
 //! at order, whose hours later pay for bookings of eligible services.
 
 use chrono::Utc;
+use relais_domain::schedule::Schedule;
 use relais_platform::{
     auth::Caller,
     context::Ctx,
@@ -22,7 +23,6 @@ use crate::{
     catalogue::Catalogue,
     customers, money,
     orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail, Who},
-    schedule::Schedule,
 };
 
 const MAX_NOTE: usize = 2000;

@@ -66,28 +66,7 @@ const COLS: &str = "id, first_name, last_name, email, phone, billing_address, de
                     customer_family, residence_id, payment_method_ref, external_ref, origin, read_only, \
                     version, created_at, updated_at";
 
-pub fn address_to_json(a: &Address) -> serde_json::Value {
-    serde_json::json!({
-        "line1": a.line1.trim(), "line2": a.line2.trim(), "postal_code": a.postal_code.trim(),
-        "city": a.city.trim(), "country": if a.country.is_empty() { "FR" } else { a.country.as_str() },
-    })
-}
-
-pub fn address_from_json(v: &serde_json::Value) -> Address {
-    let f = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    Address {
-        line1: f("line1"),
-        line2: f("line2"),
-        postal_code: f("postal_code"),
-        city: f("city"),
-        country: f("country"),
-    }
-}
+pub use relais_domain::address::{from_json as address_from_json, to_json as address_to_json};
 
 /// A postal address: street, postal code and city required.
 pub fn address(v: &mut Violations, field: &str, a: Option<&Address>) -> serde_json::Value {
@@ -131,29 +110,7 @@ pub fn address(v: &mut Violations, field: &str, a: Option<&Address>) -> serde_js
     address_to_json(a)
 }
 
-/// Optional; when given, one `@` with text on both sides and no spaces.
-pub fn email(v: &mut Violations, field: &str, value: &str) -> String {
-    let e = value.trim();
-    if !e.is_empty() {
-        let ok = e.len() <= 254
-            && !e.chars().any(char::is_whitespace)
-            && e.split_once('@').is_some_and(|(user, host)| {
-                !user.is_empty() && host.contains('.') && !host.contains('@')
-            });
-        v.check(!ok, field, "is not an e-mail address");
-    }
-    e.to_owned()
-}
-
-/// Optional; digits with `+`, spaces, dots, dashes or parentheses.
-pub fn phone(v: &mut Violations, field: &str, value: &str) -> String {
-    let p = value.trim();
-    let ok = p.len() <= 30
-        && p.chars()
-            .all(|c| c.is_ascii_digit() || " +.-()".contains(c));
-    v.check(!ok, field, "is not a phone number");
-    p.to_owned()
-}
+pub use relais_platform::validate::{email, phone};
 
 pub struct Input {
     first_name: String,

@@ -16,7 +16,6 @@ mod orders;
 mod product_orders;
 mod reports;
 mod residences;
-mod schedule;
 
 use std::net::SocketAddr;
 

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use relais_domain::schedule::DEFAULT_TIME_ZONE;
 use relais_platform::{
     error::{Error, Result, Violations},
     validate,
@@ -17,7 +18,6 @@ use uuid::Uuid;
 use crate::{
     access::Scope,
     orders::{self, KINDS, ORDER_COLS, OrderRow, status_name},
-    schedule::DEFAULT_TIME_ZONE,
 };
 
 /// A checked filter, with the caller's scope folded in.

@@ -1,8 +1,9 @@
 //! A booking's requested schedule (seeds 000/001): one-time, or weekly /
 //! every N weeks on chosen weekdays until a date or for N occurrences, in
 //! the local time of a time zone, so that 9:00 stays 9:00 across daylight
-//! saving changes. Orders expands it to count and price the occurrences;
-//! planning expands it again into interventions.
+//! saving changes. Orders checks it and expands it to count and price the
+//! occurrences; planning expands the same schedule, from the order's event,
+//! into interventions.
 
 use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -128,6 +129,35 @@ impl Schedule {
             Some(_) => {}
         }
         (v.len() == before).then_some(schedule)
+    }
+
+    /// A schedule as an order stored it (already checked when it was
+    /// placed, so its dates may now be in the past).
+    pub fn from_placed(s: &pb::Schedule) -> Option<Self> {
+        let mut v = Violations::new();
+        Self::parse(&mut v, "schedule", Some(s), DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// Start and end of each occurrence, in order; an occurrence whose
+    /// local start is skipped by a clock change starts an hour later.
+    pub fn occurrences(&self) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let length = chrono::Duration::minutes(i64::from(self.duration_minutes));
+        self.dates()
+            .into_iter()
+            .take(MAX_OCCURRENCES)
+            .filter_map(|d| {
+                let start = self.start_of(d).or_else(|| {
+                    let later = self.start_time + chrono::Duration::hours(1);
+                    match self.tz().from_local_datetime(&d.and_time(later)) {
+                        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
+                            Some(t.with_timezone(&Utc))
+                        }
+                        LocalResult::None => None,
+                    }
+                })?;
+                Some((start, start + length))
+            })
+            .collect()
     }
 
     pub fn tz(&self) -> Tz {

@@ -1,0 +1,6 @@
+//! Domain rules shared by services: a booking's schedule is checked and
+//! counted by orders and expanded into interventions by planning, with the
+//! same code so that both always agree on the occurrences.
+
+pub mod address;
+pub mod schedule;

@@ -1,0 +1,326 @@
+//! `relais.planning.v1.PlanningService`: authenticate, parse, run the
+//! domain function in a transaction with its events, commit through the
+//! outbox.
+
+use chrono::{DateTime, Utc};
+use relais_platform::{
+    auth::{self, Caller, Role},
+    context::Ctx,
+    error::{Error, Result, Violations},
+    nats::Namespace,
+    outbox::Outbox,
+    validate,
+    write::{Writer, cut_page, reply},
+};
+use relais_proto::planning::{self as pb, planning_service_server::PlanningService};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+
+use crate::{SERVICE, interventions, workers};
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+pub struct PlanningApi {
+    pool: PgPool,
+    writer: Writer,
+    ns: Namespace,
+}
+
+impl PlanningApi {
+    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
+        Self {
+            writer: Writer::new(pool.clone(), outbox),
+            pool,
+            ns,
+        }
+    }
+
+    /// Workers are managed by the shop's staff, admins, services and the
+    /// connector (ERP workers); customers only read their interventions.
+    fn manager<T>(&self, req: &Request<T>) -> Result<(Caller, Ctx)> {
+        let caller = auth::caller(req)?;
+        caller.require(Caller::WRITERS)?;
+        let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+        Ok((caller, ctx))
+    }
+}
+
+fn time(
+    v: &mut Violations,
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+) -> Option<DateTime<Utc>> {
+    let Some(t) = t else {
+        v.add(field, "is required");
+        return None;
+    };
+    let parsed = DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(u32::MAX));
+    v.check(parsed.is_none(), field, "is not a valid time");
+    parsed
+}
+
+fn optional_time(
+    v: &mut Violations,
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+) -> Option<DateTime<Utc>> {
+    t.is_some().then(|| time(v, field, t)).flatten()
+}
+
+/// A period `[start, end)`: both given, start before end, at most a year.
+fn period(
+    v: &mut Violations,
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (s, e) = (time(v, "start", start), time(v, "end", end));
+    let (s, e) = (s?, e?);
+    if e <= s {
+        v.add("end", "must be after start");
+        return None;
+    }
+    if e - s > chrono::Duration::days(366) {
+        v.add("end", "a period of at most a year");
+        return None;
+    }
+    Some((s, e))
+}
+
+#[tonic::async_trait]
+impl PlanningService for PlanningApi {
+    async fn create_worker(
+        &self,
+        req: Request<pb::CreateWorkerRequest>,
+    ) -> Reply<pb::CreateWorkerResponse> {
+        reply(
+            async {
+                let (_, ctx) = self.manager(&req)?;
+                let r = req.get_ref();
+                let input = workers::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateWorker",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let worker = workers::create(tx, &ctx, input).await?;
+                            Ok(pb::CreateWorkerResponse {
+                                worker: Some(worker),
+                            })
+                        },
+                    )
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn update_worker(
+        &self,
+        req: Request<pb::UpdateWorkerRequest>,
+    ) -> Reply<pb::UpdateWorkerResponse> {
+        reply(
+            async {
+                let (_, ctx) = self.manager(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                let input = workers::Input::parse(r.fields.as_ref())?;
+                self.writer
+                    .change(async |tx| {
+                        let worker =
+                            workers::update(tx, &ctx, id, r.expected_version, input).await?;
+                        Ok(pb::UpdateWorkerResponse {
+                            worker: Some(worker),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn get_worker(&self, req: Request<pb::GetWorkerRequest>) -> Reply<pb::GetWorkerResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let worker = workers::get(&mut conn, caller.tenant, id).await?;
+                Ok(pb::GetWorkerResponse {
+                    worker: Some(worker),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_workers(
+        &self,
+        req: Request<pb::ListWorkersRequest>,
+    ) -> Reply<pb::ListWorkersResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = validate::page_token(&page.page_token)?;
+                let mut v = Violations::new();
+                let skill = validate::optional_id(&mut v, "skill_service_id", &r.skill_service_id);
+                v.into_result()?;
+                let mut conn = self.pool.acquire().await?;
+                let items =
+                    workers::list(&mut conn, caller.tenant, skill, r.active_only, after, limit)
+                        .await?;
+                let (workers, next_page_token) = cut_page(items, limit, |w| w.id.clone());
+                Ok(pb::ListWorkersResponse {
+                    workers,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn add_absence(
+        &self,
+        req: Request<pb::AddAbsenceRequest>,
+    ) -> Reply<pb::AddAbsenceResponse> {
+        reply(
+            async {
+                let (_, ctx) = self.manager(&req)?;
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                v.check(r.worker_id.trim().is_empty(), "worker_id", "is required");
+                let worker = validate::optional_id(&mut v, "worker_id", &r.worker_id);
+                let during = period(&mut v, r.start.as_ref(), r.end.as_ref());
+                let reason = validate::description(&mut v, "reason", &r.reason);
+                v.into_result()?;
+                let (Some(worker), Some((start, end))) = (worker, during) else {
+                    return Err(Error::invalid("worker_id", "is required"));
+                };
+                self.writer
+                    .change(async |tx| {
+                        let absence =
+                            workers::add_absence(tx, &ctx, worker, start, end, &reason).await?;
+                        Ok(pb::AddAbsenceResponse {
+                            absence: Some(absence),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn remove_absence(
+        &self,
+        req: Request<pb::RemoveAbsenceRequest>,
+    ) -> Reply<pb::RemoveAbsenceResponse> {
+        reply(
+            async {
+                let (_, ctx) = self.manager(&req)?;
+                let r = req.get_ref();
+                let worker = validate::id("worker_id", &r.worker_id)?;
+                let id = validate::id("absence_id", &r.absence_id)?;
+                self.writer
+                    .change(async |tx| {
+                        workers::remove_absence(tx, &ctx, worker, id).await?;
+                        Ok(pb::RemoveAbsenceResponse {})
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn list_absences(
+        &self,
+        req: Request<pb::ListAbsencesRequest>,
+    ) -> Reply<pb::ListAbsencesResponse> {
+        reply(
+            async {
+                let (caller, _) = self.manager(&req)?;
+                let worker = validate::id("worker_id", &req.get_ref().worker_id)?;
+                let mut conn = self.pool.acquire().await?;
+                let absences = workers::absences(&mut conn, caller.tenant, worker).await?;
+                Ok(pb::ListAbsencesResponse { absences })
+            }
+            .await,
+        )
+    }
+
+    async fn list_interventions(
+        &self,
+        req: Request<pb::ListInterventionsRequest>,
+    ) -> Reply<pb::ListInterventionsResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = validate::page_token(&page.page_token)?;
+                let mut v = Violations::new();
+                let mut filter = interventions::Filter {
+                    worker: validate::optional_id(&mut v, "worker_id", &r.worker_id),
+                    customer: validate::optional_id(&mut v, "customer_id", &r.customer_id),
+                    order: validate::optional_id(&mut v, "order_id", &r.order_id),
+                    from: optional_time(&mut v, "from", r.from.as_ref()),
+                    to: optional_time(&mut v, "to", r.to.as_ref()),
+                };
+                if caller.role == Role::Customer {
+                    // Customers read their own interventions, nobody else's.
+                    let me = caller.customer_id.ok_or_else(|| {
+                        Error::Unauthenticated("customer token without customer_id".into())
+                    })?;
+                    if filter.customer.is_some_and(|c| c != me) {
+                        return Err(Error::not_found("customer"));
+                    }
+                    filter.customer = Some(me);
+                }
+                v.check(
+                    filter.worker.is_none() && filter.customer.is_none() && filter.order.is_none(),
+                    "worker_id",
+                    "name a worker, a customer or an order",
+                );
+                v.into_result()?;
+                let mut conn = self.pool.acquire().await?;
+                let items =
+                    interventions::list(&mut conn, caller.tenant, &filter, after, limit).await?;
+                let (interventions, next_page_token) = cut_page(items, limit, |i| i.id.clone());
+                Ok(pb::ListInterventionsResponse {
+                    interventions,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn find_available_workers(
+        &self,
+        req: Request<pb::FindAvailableWorkersRequest>,
+    ) -> Reply<pb::FindAvailableWorkersResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                v.check(r.service_id.trim().is_empty(), "service_id", "is required");
+                let service = validate::optional_id(&mut v, "service_id", &r.service_id);
+                let slot = period(&mut v, r.start.as_ref(), r.end.as_ref());
+                v.into_result()?;
+                let (Some(service), Some((start, end))) = (service, slot) else {
+                    return Err(Error::invalid("service_id", "is required"));
+                };
+                let mut conn = self.pool.acquire().await?;
+                let workers =
+                    interventions::available(&mut conn, caller.tenant, service, start, end).await?;
+                Ok(pb::FindAvailableWorkersResponse { workers })
+            }
+            .await,
+        )
+    }
+}

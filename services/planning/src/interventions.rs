@@ -1,0 +1,512 @@
+//! Interventions from confirmed bookings: planning follows the orders
+//! stream, expands a confirmed booking's schedule into one intervention per
+//! occurrence and assigns each to the chosen worker or to a qualified, free
+//! one; a cancelled booking cancels its interventions still to come.
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use prost::Message;
+use relais_domain::{address, schedule::Schedule};
+use relais_platform::{
+    consumer::{ConsumerSpec, Delivery, Handler, HandlerError},
+    context::{Ctx, timestamp},
+    error::{Error, Result},
+    nats::Namespace,
+};
+use relais_proto::{
+    events::{InterventionChanged, OrderStatusChanged},
+    orders::{Order, OrderStatus},
+    planning::{Intervention, InterventionStatus, Worker},
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    SERVICE,
+    workers::{self, Slot},
+};
+
+const ORDERS: &str = "orders";
+
+pub fn spec(ns: &Namespace) -> ConsumerSpec {
+    ConsumerSpec {
+        service: SERVICE.into(),
+        name: "planning-bookings".into(),
+        source_service: ORDERS.into(),
+        filter_subjects: ["confirmed", "cancelled"]
+            .iter()
+            .map(|e| ns.event_filter(ORDERS, "order", e))
+            .collect(),
+        max_attempts: 10,
+        retry_base: std::time::Duration::from_millis(500),
+    }
+}
+
+pub struct Bookings {
+    pub ns: Namespace,
+}
+
+fn poison(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Poison(anyhow::anyhow!("{e}"))
+}
+
+impl Handler for Bookings {
+    async fn handle(&self, tx: &mut PgConnection, event: &Delivery) -> Result<(), HandlerError> {
+        let e = OrderStatusChanged::decode(event.payload.as_ref()).map_err(poison)?;
+        let (Some(meta), Some(order)) = (e.meta, e.order) else {
+            return Err(poison("event without meta or order"));
+        };
+        if order.kind != "booking" {
+            return Ok(());
+        }
+        let ctx = Ctx {
+            service: SERVICE,
+            tenant: Uuid::parse_str(&meta.tenant_id).map_err(poison)?,
+            origin: meta.origin.clone(),
+            actor: format!("order:{}", order.id),
+            ns: self.ns.clone(),
+        };
+        let result = if e.to == OrderStatus::Confirmed as i32 {
+            plan(tx, &ctx, &order).await
+        } else if e.to == OrderStatus::Cancelled as i32 {
+            cancel_future(tx, &ctx, &order).await
+        } else {
+            Ok(())
+        };
+        result.map_err(|e| match e {
+            // A concurrent booking took the slot between the check and the
+            // insert: plan again with what is booked now.
+            Error::Db(db) => HandlerError::Retry(db.into()),
+            Error::InvalidArgument(_) | Error::NotFound(_) => poison(e),
+            other => HandlerError::Retry(anyhow::anyhow!("{other}")),
+        })
+    }
+}
+
+/// What keeps a worker from an occurrence, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    OutsideAvailability,
+    Absent,
+    Booked,
+}
+
+impl Clash {
+    fn describe(self) -> &'static str {
+        match self {
+            Clash::OutsideAvailability => "outside their weekly availability",
+            Clash::Absent => "absent",
+            Clash::Booked => "already booked at that time",
+        }
+    }
+}
+
+/// A worker's calendar over a window: availability, absences, bookings.
+pub struct Calendar {
+    pub worker: Uuid,
+    slots: Vec<Slot>,
+    tz: Tz,
+    absences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    booked: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Calendar {
+    pub async fn load(
+        conn: &mut PgConnection,
+        tenant: Uuid,
+        (worker, slots, tz): (Uuid, Vec<Slot>, Tz),
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Self> {
+        let absences = sqlx::query_as(
+            "select lower(during), upper(during) from absences
+             where tenant_id = $1 and worker_id = $2 and during && tstzrange($3, $4)",
+        )
+        .bind(tenant)
+        .bind(worker)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+        let booked = sqlx::query_as(
+            "select starts_at, ends_at from interventions
+             where tenant_id = $1 and worker_id = $2 and status <> 'cancelled'
+               and tstzrange(starts_at, ends_at) && tstzrange($3, $4)",
+        )
+        .bind(tenant)
+        .bind(worker)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(Self {
+            worker,
+            slots,
+            tz,
+            absences,
+            booked,
+        })
+    }
+
+    /// Why the worker cannot take `[start, end)`, or None when free.
+    pub fn clash(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Clash> {
+        let (ls, le) = (start.with_timezone(&self.tz), end.with_timezone(&self.tz));
+        let within = ls.date_naive() == le.date_naive()
+            && self.slots.iter().any(|s| {
+                s.weekday == ls.weekday().number_from_monday()
+                    && s.start <= ls.time()
+                    && le.time() <= s.end
+            });
+        let overlaps = |r: &(DateTime<Utc>, DateTime<Utc>)| r.0 < end && start < r.1;
+        if !within {
+            Some(Clash::OutsideAvailability)
+        } else if self.absences.iter().any(overlaps) {
+            Some(Clash::Absent)
+        } else if self.booked.iter().any(overlaps) {
+            Some(Clash::Booked)
+        } else {
+            None
+        }
+    }
+}
+
+/// For each occurrence, the worker assigned, or why none could be.
+fn assign(
+    occurrences: &[(DateTime<Utc>, DateTime<Utc>)],
+    chosen: Option<Uuid>,
+    calendars: &[Calendar],
+) -> Vec<std::result::Result<Uuid, String>> {
+    if let Some(chosen) = chosen {
+        let Some(cal) = calendars.iter().find(|c| c.worker == chosen) else {
+            return occurrences
+                .iter()
+                .map(|_| Err("the chosen worker is not active or lacks the skill".to_owned()))
+                .collect();
+        };
+        return occurrences
+            .iter()
+            .map(|(s, e)| match cal.clash(*s, *e) {
+                None => Ok(chosen),
+                Some(c) => Err(format!("the chosen worker is {}", c.describe())),
+            })
+            .collect();
+    }
+    // One worker for the whole series when possible: the one free for the
+    // most occurrences; the others go to whoever is free.
+    let free = |c: &Calendar| {
+        occurrences
+            .iter()
+            .filter(|(s, e)| c.clash(*s, *e).is_none())
+            .count()
+    };
+    let best = calendars
+        .iter()
+        .max_by_key(|c| (free(c), std::cmp::Reverse(c.worker)));
+    occurrences
+        .iter()
+        .map(|(s, e)| {
+            best.into_iter()
+                .chain(calendars.iter())
+                .find(|c| c.clash(*s, *e).is_none())
+                .map(|c| c.worker)
+                .ok_or_else(|| {
+                    if calendars.is_empty() {
+                        "no active worker has the skill".to_owned()
+                    } else {
+                        "no qualified worker is free at that time".to_owned()
+                    }
+                })
+        })
+        .collect()
+}
+
+async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
+    let booking = order
+        .booking
+        .as_ref()
+        .ok_or_else(|| Error::invalid("order.booking", "a booking without its detail"))?;
+    let schedule = booking
+        .schedule
+        .as_ref()
+        .and_then(Schedule::from_placed)
+        .ok_or_else(|| Error::invalid("order.booking.schedule", "cannot be read"))?;
+    let occurrences = schedule.occurrences();
+    let (Some(first), Some(last)) = (occurrences.first(), occurrences.last()) else {
+        return Ok(());
+    };
+    let service = Uuid::parse_str(&booking.service_id)
+        .map_err(|_| Error::invalid("order.booking.service_id", "is not an id"))?;
+    let order_id =
+        Uuid::parse_str(&order.id).map_err(|_| Error::invalid("order.id", "is not an id"))?;
+    let customer = Uuid::parse_str(&order.customer_id)
+        .map_err(|_| Error::invalid("order.customer_id", "is not an id"))?;
+    let chosen = Uuid::parse_str(&booking.worker_id).ok();
+    let pack = Uuid::parse_str(&booking.hour_pack_order_id).ok();
+    // One series is planned at a time per tenant, so two bookings never
+    // pick the same free worker for the same slot.
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('planning:' || $1::text, 0))")
+        .bind(ctx.tenant)
+        .execute(&mut *conn)
+        .await?;
+    let mut calendars = Vec::new();
+    for w in workers::qualified(conn, ctx.tenant, service).await? {
+        if chosen.is_none_or(|c| c == w.0) {
+            calendars.push(Calendar::load(conn, ctx.tenant, w, first.0, last.1).await?);
+        }
+    }
+    let assigned = assign(&occurrences, chosen, &calendars);
+    let address = address::to_json(&order.ship_to.clone().unwrap_or_default());
+    for (i, ((start, end), worker)) in occurrences.iter().zip(assigned).enumerate() {
+        let (worker, reason) = match worker {
+            Ok(w) => (Some(w), String::new()),
+            Err(r) => (None, r),
+        };
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "insert into interventions (tenant_id, id, order_id, occurrence, customer_id, service_id,
+                 worker_id, address, starts_at, ends_at, status, hour_pack_order_id, unassigned_reason, origin)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'planned', $11, $12, $13)
+             on conflict (tenant_id, order_id, occurrence) do nothing
+             returning {COLS}"
+        )))
+        .bind(ctx.tenant)
+        .bind(Uuid::now_v7())
+        .bind(order_id)
+        .bind(i32::try_from(i + 1).unwrap_or(i32::MAX))
+        .bind(customer)
+        .bind(service)
+        .bind(worker)
+        .bind(&address)
+        .bind(start)
+        .bind(end)
+        .bind(pack)
+        .bind(&reason)
+        .bind(&ctx.origin)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = row {
+            publish(conn, ctx, "planned", &Intervention::from(row)).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn cancel_future(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
+    let order_id =
+        Uuid::parse_str(&order.id).map_err(|_| Error::invalid("order.id", "is not an id"))?;
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update interventions set status = 'cancelled', version = version + 1, updated_at = now(),
+             origin = $3
+         where tenant_id = $1 and order_id = $2 and status = 'planned' and starts_at > now()
+         returning {COLS}"
+    )))
+    .bind(ctx.tenant)
+    .bind(order_id)
+    .bind(&ctx.origin)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        publish(conn, ctx, "cancelled", &Intervention::from(row)).await?;
+    }
+    Ok(())
+}
+
+async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, i: &Intervention) -> Result<()> {
+    let id = Uuid::parse_str(&i.id).unwrap_or_default();
+    let meta = ctx.meta(id, i.version);
+    let payload = InterventionChanged {
+        meta: Some(meta.clone()),
+        intervention: Some(i.clone()),
+    };
+    ctx.emit(conn, "intervention", event, &meta, &payload)
+        .await?;
+    Ok(())
+}
+
+const COLS: &str =
+    "id, order_id, occurrence, customer_id, service_id, worker_id, address, starts_at,
+    ends_at, status, hour_pack_order_id, unassigned_reason, origin, version";
+
+#[derive(sqlx::FromRow)]
+pub struct Row {
+    id: Uuid,
+    order_id: Uuid,
+    occurrence: i32,
+    customer_id: Uuid,
+    service_id: Uuid,
+    worker_id: Option<Uuid>,
+    address: serde_json::Value,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    status: String,
+    hour_pack_order_id: Option<Uuid>,
+    unassigned_reason: String,
+    origin: String,
+    version: i64,
+}
+
+impl From<Row> for Intervention {
+    fn from(r: Row) -> Self {
+        let status = match r.status.as_str() {
+            "planned" => InterventionStatus::Planned,
+            "done" => InterventionStatus::Done,
+            "cancelled" => InterventionStatus::Cancelled,
+            _ => InterventionStatus::Unspecified,
+        };
+        Intervention {
+            id: r.id.to_string(),
+            order_id: r.order_id.to_string(),
+            occurrence: r.occurrence,
+            customer_id: r.customer_id.to_string(),
+            service_id: r.service_id.to_string(),
+            worker_id: r.worker_id.map(|w| w.to_string()).unwrap_or_default(),
+            address: Some(address::from_json(&r.address)),
+            start: Some(timestamp(r.starts_at)),
+            end: Some(timestamp(r.ends_at)),
+            status: status as i32,
+            hour_pack_order_id: r
+                .hour_pack_order_id
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            unassigned_reason: r.unassigned_reason,
+            origin: r.origin,
+            version: r.version,
+        }
+    }
+}
+
+pub struct Filter {
+    pub worker: Option<Uuid>,
+    pub customer: Option<Uuid>,
+    pub order: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// In start order; `after` is the (start, id) of the previous page's last.
+pub async fn list(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    f: &Filter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Intervention>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from interventions i
+         where tenant_id = $1
+           and ($2::uuid is null or worker_id = $2)
+           and ($3::uuid is null or customer_id = $3)
+           and ($4::uuid is null or order_id = $4)
+           and ($5::timestamptz is null or starts_at >= $5)
+           and ($6::timestamptz is null or starts_at < $6)
+           and ($7::uuid is null or (starts_at, id) > (select starts_at, id from interventions
+                                                     where tenant_id = $1 and id = $7))
+         order by starts_at, id limit $8"
+    )))
+    .bind(tenant)
+    .bind(f.worker)
+    .bind(f.customer)
+    .bind(f.order)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Intervention::from).collect())
+}
+
+/// The active workers with the skill, free for the whole slot.
+pub async fn available(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    service: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<Worker>> {
+    let mut out = Vec::new();
+    for w in workers::qualified(conn, tenant, service).await? {
+        let cal = Calendar::load(conn, tenant, w, start, end).await?;
+        if cal.clash(start, end).is_none() {
+            out.push(workers::get(conn, tenant, cal.worker).await?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn calendar(worker: u128, booked: Vec<(&str, &str)>) -> Calendar {
+        Calendar {
+            worker: Uuid::from_u128(worker),
+            // Mondays 8:00-12:00, Paris time.
+            slots: vec![Slot {
+                weekday: 1,
+                start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+            }],
+            tz: chrono_tz::Europe::Paris,
+            absences: vec![(at("2026-12-14T00:00:00Z"), at("2026-12-15T00:00:00Z"))],
+            booked: booked.into_iter().map(|(s, e)| (at(s), at(e))).collect(),
+        }
+    }
+
+    #[test]
+    fn a_clash_names_what_keeps_the_worker() {
+        let c = calendar(1, vec![("2026-12-07T08:00:00Z", "2026-12-07T09:00:00Z")]);
+        // Monday 7 Dec 2026, 9:00-10:00 Paris = 8:00-9:00 UTC: booked.
+        let slot = (at("2026-12-07T08:00:00Z"), at("2026-12-07T09:00:00Z"));
+        assert_eq!(c.clash(slot.0, slot.1), Some(Clash::Booked));
+        // Touching the booking's end is free.
+        assert_eq!(
+            c.clash(at("2026-12-07T09:00:00Z"), at("2026-12-07T10:00:00Z")),
+            None
+        );
+        // 11:30-12:30 Paris runs past the slot.
+        assert_eq!(
+            c.clash(at("2026-12-07T10:30:00Z"), at("2026-12-07T11:30:00Z")),
+            Some(Clash::OutsideAvailability)
+        );
+        // A Tuesday.
+        assert_eq!(
+            c.clash(at("2026-12-08T08:00:00Z"), at("2026-12-08T09:00:00Z")),
+            Some(Clash::OutsideAvailability)
+        );
+        assert_eq!(
+            c.clash(at("2026-12-14T08:00:00Z"), at("2026-12-14T09:00:00Z")),
+            Some(Clash::Absent)
+        );
+    }
+
+    #[test]
+    fn a_series_stays_with_one_worker_when_it_can() {
+        let occ = vec![
+            (at("2026-12-07T08:00:00Z"), at("2026-12-07T09:00:00Z")),
+            (at("2026-12-21T08:00:00Z"), at("2026-12-21T09:00:00Z")),
+        ];
+        // Worker 1 is booked on the 7th, worker 2 is free both days.
+        let busy = calendar(1, vec![("2026-12-07T08:00:00Z", "2026-12-07T09:00:00Z")]);
+        let free = calendar(2, vec![]);
+        let got = assign(&occ, None, &[busy, free]);
+        assert_eq!(got, [Ok(Uuid::from_u128(2)), Ok(Uuid::from_u128(2))]);
+        // The chosen worker keeps what they can and says why not the rest.
+        let busy = calendar(1, vec![("2026-12-07T08:00:00Z", "2026-12-07T09:00:00Z")]);
+        let got = assign(&occ, Some(Uuid::from_u128(1)), &[busy]);
+        assert_eq!(got[1], Ok(Uuid::from_u128(1)));
+        assert_eq!(
+            got[0],
+            Err("the chosen worker is already booked at that time".to_owned())
+        );
+        assert_eq!(
+            assign(&occ, None, &[])[0],
+            Err("no active worker has the skill".to_owned())
+        );
+    }
+}

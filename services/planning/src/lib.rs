@@ -1,0 +1,71 @@
+//! Planning service: workers (skills, weekly availability, absences) and
+//! their interventions. It follows the orders stream: a confirmed booking
+//! becomes one intervention per occurrence, assigned to the chosen worker or
+//! a qualified, free one; a cancelled booking cancels those still to come.
+//! Every change emits an event through the outbox
+//! (`<ns>.planning.v1.<tenant>.<aggregate>.<event>`).
+
+mod grpc;
+mod interventions;
+mod workers;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use futures::FutureExt;
+use relais_platform::{config::PlatformConfig, consumer::ConsumerRunner, runtime::Runtime};
+use relais_proto::planning::planning_service_server::PlanningServiceServer;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+
+pub const SERVICE: &str = "planning";
+pub const DEFAULT_GRPC_PORT: u16 = 50053;
+pub const DEFAULT_ADMIN_PORT: u16 = 9103;
+
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub struct App {
+    runtime: Runtime,
+}
+
+impl App {
+    pub async fn build(cfg: PlatformConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            runtime: Runtime::start(SERVICE, cfg, &MIGRATIONS).await?,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.runtime.grpc_addr()
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.runtime.admin_addr()
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let rt = &self.runtime;
+        let api = grpc::PlanningApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
+        let service = InterceptedService::new(PlanningServiceServer::new(api), rt.auth.clone());
+        let bookings = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            interventions::spec(&rt.ns),
+            Arc::new(interventions::Bookings { ns: rt.ns.clone() }),
+        );
+        let tasks = vec![bookings.run(shutdown.clone()).boxed()];
+        self.runtime
+            .serve(
+                service,
+                &[relais_proto::FILE_DESCRIPTOR_SET],
+                tasks,
+                shutdown,
+            )
+            .await
+    }
+}
+
+/// Config from the environment with the planning service's default ports.
+pub fn config_from_env() -> anyhow::Result<PlatformConfig> {
+    PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)
+}
