@@ -5,6 +5,7 @@
 mod demo;
 mod events;
 mod orders;
+mod planning;
 
 use std::time::Duration;
 
@@ -86,6 +87,15 @@ enum Command {
     Orders {
         #[command(subcommand)]
         op: orders::OrdersOp,
+    },
+    /// Read the planning: workers, interventions by worker, customer or order.
+    Planning {
+        #[command(subcommand)]
+        op: planning::PlanningOp,
+        #[arg(long, env = "PLANNING_ADDR")]
+        planning: Option<String>,
+        #[arg(long)]
+        tenant: Option<Uuid>,
     },
     /// Print the events published on NATS as they arrive (until Ctrl-C).
     Events(events::EventsArgs),
@@ -172,6 +182,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BuyPack(args) => orders::buy_pack(args).await,
         Command::OrderStatus(args) => orders::change_status(args).await,
         Command::Orders { op } => orders::report(op).await,
+        Command::Planning {
+            op,
+            planning,
+            tenant,
+        } => planning::run(op, planning, tenant).await,
         Command::Events(args) => events::watch(args).await,
     }
 }
@@ -205,13 +220,18 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let orders = relais_orders::App::build(orders_cfg).await?;
     let orders_grpc = orders.grpc_addr();
     let orders_admin = orders.admin_addr();
+    let planning = relais_planning::App::build(relais_planning::config_from_env()?).await?;
+    let planning_grpc = planning.grpc_addr();
+    let planning_admin = planning.admin_addr();
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
+    let running_planning = tokio::spawn(planning.run(shutdown.clone()));
     let mut demo_ids = None;
     if seed {
         let token = admin_token(demo::TENANT)?;
         demo::seed(&endpoint, &token).await?;
         demo_ids = Some(demo::seed_orders(&format!("http://{orders_grpc}"), &token).await?);
+        demo::seed_planning(&format!("http://{planning_grpc}"), &endpoint, &token).await?;
     }
     let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
     if let Some(demo) = &demo_ids {
@@ -233,6 +253,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         "\nRelais is up.\n\
          \n  catalogue  gRPC {catalogue_grpc}   admin http://{catalogue_admin} (/livez /readyz /metrics)\
          \n  orders     gRPC {orders_grpc}   admin http://{orders_admin}\
+         \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
@@ -242,9 +263,10 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
     );
-    let (catalogue, orders) = tokio::join!(running, running_orders);
+    let (catalogue, orders, planning) = tokio::join!(running, running_orders, running_planning);
     catalogue??;
     orders??;
+    planning??;
     Ok(())
 }
 

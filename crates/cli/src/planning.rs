@@ -1,0 +1,154 @@
+//! Planning commands: the workers, and interventions by worker (a worker's
+//! week), customer or order, shown in local time.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use clap::Subcommand;
+use relais_proto::planning::{
+    InterventionStatus, ListInterventionsRequest, ListWorkersRequest,
+    planning_service_client::PlanningServiceClient,
+};
+use relais_proto::types::PageRequest;
+use uuid::Uuid;
+
+use crate::{admin_token, authed, connect, demo};
+
+const PLANNING_ADDR: &str = "http://127.0.0.1:50053";
+
+#[derive(Subcommand)]
+pub enum PlanningOp {
+    /// The workers, with their skills (service ids) and provider.
+    Workers,
+    /// Interventions of a worker, a customer or an order, in start order.
+    Interventions {
+        #[arg(long)]
+        worker: Option<Uuid>,
+        #[arg(long)]
+        customer: Option<Uuid>,
+        #[arg(long)]
+        order: Option<Uuid>,
+        /// RFC 3339; e.g. the start of a worker's week.
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        #[arg(long)]
+        to: Option<DateTime<Utc>>,
+        /// Times are shown in this zone.
+        #[arg(long, default_value = "Europe/Paris")]
+        time_zone: Tz,
+    },
+}
+
+fn ts(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+    t.map(|t| prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> anyhow::Result<()> {
+    let addr = addr.unwrap_or_else(|| PLANNING_ADDR.to_owned());
+    let tenant = tenant.unwrap_or(demo::TENANT);
+    let token = admin_token(tenant)?;
+    let mut client = PlanningServiceClient::new(connect(&addr).await?);
+    let refused = |s: tonic::Status| anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message());
+    match op {
+        PlanningOp::Workers => {
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list_workers(authed(
+                        &token,
+                        ListWorkersRequest {
+                            page: Some(PageRequest {
+                                page_size: 100,
+                                page_token: page_token.clone(),
+                            }),
+                            ..Default::default()
+                        },
+                    )?)
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                for w in page.workers {
+                    let f = w.fields.unwrap_or_default();
+                    println!(
+                        "{}  {} {:<12} {:<18} {} skill(s), {} weekly slot(s){}",
+                        w.id,
+                        f.first_name,
+                        f.last_name,
+                        f.provider,
+                        f.skill_service_ids.len(),
+                        f.availability.len(),
+                        if f.active { "" } else { ", inactive" }
+                    );
+                }
+                if page.next_page_token.is_empty() {
+                    return Ok(());
+                }
+                page_token = page.next_page_token;
+            }
+        }
+        PlanningOp::Interventions {
+            worker,
+            customer,
+            order,
+            from,
+            to,
+            time_zone,
+        } => {
+            let mut page_token = String::new();
+            loop {
+                let req = ListInterventionsRequest {
+                    page: Some(PageRequest {
+                        page_size: 200,
+                        page_token: page_token.clone(),
+                    }),
+                    worker_id: worker.map(|w| w.to_string()).unwrap_or_default(),
+                    customer_id: customer.map(|c| c.to_string()).unwrap_or_default(),
+                    order_id: order.map(|o| o.to_string()).unwrap_or_default(),
+                    from: ts(from),
+                    to: ts(to),
+                };
+                let page = client
+                    .list_interventions(authed(&token, req)?)
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                for i in page.interventions {
+                    let local = |t: Option<prost_types::Timestamp>| {
+                        t.and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                            .map(|t| t.with_timezone(&time_zone))
+                    };
+                    let (start, end) = (local(i.start), local(i.end));
+                    let status = InterventionStatus::try_from(i.status)
+                        .map(|s| {
+                            s.as_str_name()
+                                .trim_start_matches("INTERVENTION_STATUS_")
+                                .to_lowercase()
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "{}-{}  #{:<3} {:<9} order {}  worker {}",
+                        start
+                            .map(|s| s.format("%a %Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_default(),
+                        end.map(|e| e.format("%H:%M").to_string())
+                            .unwrap_or_default(),
+                        i.occurrence,
+                        status,
+                        i.order_id,
+                        if i.worker_id.is_empty() {
+                            format!("none ({})", i.unassigned_reason)
+                        } else {
+                            i.worker_id
+                        },
+                    );
+                }
+                if page.next_page_token.is_empty() {
+                    return Ok(());
+                }
+                page_token = page.next_page_token;
+            }
+        }
+    }
+}
