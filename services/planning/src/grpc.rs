@@ -16,7 +16,7 @@ use relais_proto::planning::{self as pb, planning_service_server::PlanningServic
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, interventions, workers};
+use crate::{SERVICE, changes, interventions, workers};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -319,6 +319,25 @@ impl PlanningService for PlanningApi {
                 let workers =
                     interventions::available(&mut conn, caller.tenant, service, start, end).await?;
                 Ok(pb::FindAvailableWorkersResponse { workers })
+            }
+            .await,
+        )
+    }
+
+    async fn change_interventions(
+        &self,
+        req: Request<pb::ChangeInterventionsRequest>,
+    ) -> Reply<pb::ChangeInterventionsResponse> {
+        reply(
+            async {
+                let (_, ctx) = self.manager(&req)?;
+                let change = changes::Change::parse(req.get_ref())?;
+                self.writer
+                    .change(async |tx| {
+                        let interventions = changes::apply(tx, &ctx, change).await?;
+                        Ok(pb::ChangeInterventionsResponse { interventions })
+                    })
+                    .await
             }
             .await,
         )

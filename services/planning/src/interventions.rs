@@ -92,7 +92,7 @@ pub enum Clash {
 }
 
 impl Clash {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Clash::OutsideAvailability => "outside their weekly availability",
             Clash::Absent => "absent",
@@ -107,7 +107,8 @@ pub struct Calendar {
     slots: Vec<Slot>,
     tz: Tz,
     absences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    booked: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// (intervention, start, end) of the worker's live interventions.
+    booked: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Calendar {
@@ -129,7 +130,7 @@ impl Calendar {
         .fetch_all(&mut *conn)
         .await?;
         let booked = sqlx::query_as(
-            "select starts_at, ends_at from interventions
+            "select id, starts_at, ends_at from interventions
              where tenant_id = $1 and worker_id = $2 and status <> 'cancelled'
                and tstzrange(starts_at, ends_at) && tstzrange($3, $4)",
         )
@@ -150,6 +151,17 @@ impl Calendar {
 
     /// Why the worker cannot take `[start, end)`, or None when free.
     pub fn clash(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Clash> {
+        self.clash_ignoring(start, end, &[])
+    }
+
+    /// As [`Calendar::clash`], not counting the interventions in `moving`
+    /// (those being changed).
+    pub fn clash_ignoring(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        moving: &[Uuid],
+    ) -> Option<Clash> {
         let (ls, le) = (start.with_timezone(&self.tz), end.with_timezone(&self.tz));
         let within = ls.date_naive() == le.date_naive()
             && self.slots.iter().any(|s| {
@@ -162,7 +174,11 @@ impl Calendar {
             Some(Clash::OutsideAvailability)
         } else if self.absences.iter().any(overlaps) {
             Some(Clash::Absent)
-        } else if self.booked.iter().any(overlaps) {
+        } else if self
+            .booked
+            .iter()
+            .any(|b| !moving.contains(&b.0) && overlaps(&(b.1, b.2)))
+        {
             Some(Clash::Booked)
         } else {
             None
@@ -242,12 +258,7 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
         .map_err(|_| Error::invalid("order.customer_id", "is not an id"))?;
     let chosen = Uuid::parse_str(&booking.worker_id).ok();
     let pack = Uuid::parse_str(&booking.hour_pack_order_id).ok();
-    // One series is planned at a time per tenant, so two bookings never
-    // pick the same free worker for the same slot.
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('planning:' || $1::text, 0))")
-        .bind(ctx.tenant)
-        .execute(&mut *conn)
-        .await?;
+    lock_tenant(conn, ctx.tenant).await?;
     let mut calendars = Vec::new();
     for w in workers::qualified(conn, ctx.tenant, service).await? {
         if chosen.is_none_or(|c| c == w.0) {
@@ -290,12 +301,22 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
     Ok(())
 }
 
+/// One planning change at a time per tenant, so two bookings (or a booking
+/// and a reassignment) never pick the same free worker for the same slot.
+pub async fn lock_tenant(conn: &mut PgConnection, tenant: Uuid) -> Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('planning:' || $1::text, 0))")
+        .bind(tenant)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 async fn cancel_future(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
     let order_id =
         Uuid::parse_str(&order.id).map_err(|_| Error::invalid("order.id", "is not an id"))?;
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update interventions set status = 'cancelled', version = version + 1, updated_at = now(),
-             origin = $3
+             origin = $3, status_reason = 'the booking was cancelled'
          where tenant_id = $1 and order_id = $2 and status = 'planned' and starts_at > now()
          returning {COLS}"
     )))
@@ -310,7 +331,12 @@ async fn cancel_future(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Res
     Ok(())
 }
 
-async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, i: &Intervention) -> Result<()> {
+pub async fn publish(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    event: &str,
+    i: &Intervention,
+) -> Result<()> {
     let id = Uuid::parse_str(&i.id).unwrap_or_default();
     let meta = ctx.meta(id, i.version);
     let payload = InterventionChanged {
@@ -322,26 +348,29 @@ async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, i: &Interventi
     Ok(())
 }
 
-const COLS: &str =
+pub const COLS: &str =
     "id, order_id, occurrence, customer_id, service_id, worker_id, address, starts_at,
-    ends_at, status, hour_pack_order_id, unassigned_reason, origin, version";
+    ends_at, status, hour_pack_order_id, unassigned_reason, origin, version, actual_minutes,
+    status_reason";
 
 #[derive(sqlx::FromRow)]
 pub struct Row {
-    id: Uuid,
-    order_id: Uuid,
-    occurrence: i32,
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub occurrence: i32,
     customer_id: Uuid,
-    service_id: Uuid,
-    worker_id: Option<Uuid>,
+    pub service_id: Uuid,
+    pub worker_id: Option<Uuid>,
     address: serde_json::Value,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    status: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
     hour_pack_order_id: Option<Uuid>,
     unassigned_reason: String,
     origin: String,
-    version: i64,
+    pub version: i64,
+    actual_minutes: Option<i32>,
+    status_reason: String,
 }
 
 impl From<Row> for Intervention {
@@ -370,6 +399,8 @@ impl From<Row> for Intervention {
             unassigned_reason: r.unassigned_reason,
             origin: r.origin,
             version: r.version,
+            actual_minutes: r.actual_minutes.unwrap_or_default(),
+            status_reason: r.status_reason,
         }
     }
 }
@@ -454,7 +485,10 @@ mod tests {
             }],
             tz: chrono_tz::Europe::Paris,
             absences: vec![(at("2026-12-14T00:00:00Z"), at("2026-12-15T00:00:00Z"))],
-            booked: booked.into_iter().map(|(s, e)| (at(s), at(e))).collect(),
+            booked: booked
+                .into_iter()
+                .map(|(s, e)| (Uuid::nil(), at(s), at(e)))
+                .collect(),
         }
     }
 

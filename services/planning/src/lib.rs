@@ -5,6 +5,7 @@
 //! Every change emits an event through the outbox
 //! (`<ns>.planning.v1.<tenant>.<aggregate>.<event>`).
 
+mod changes;
 mod grpc;
 mod interventions;
 mod workers;

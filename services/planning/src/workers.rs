@@ -463,3 +463,42 @@ pub async fn absences(conn: &mut PgConnection, tenant: Uuid, worker: Uuid) -> Re
         .map(|(id, s, e, r)| absence(id, worker, s, e, r))
         .collect())
 }
+
+/// What assigning work to a worker needs to know of them.
+pub struct AssignmentInfo {
+    pub name: String,
+    pub active: bool,
+    pub skills: Vec<Uuid>,
+    pub slots: Vec<Slot>,
+    pub tz: Tz,
+}
+
+pub async fn assignment_info(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<AssignmentInfo>> {
+    let row: Option<(String, String, bool, Vec<Uuid>, serde_json::Value, String)> = sqlx::query_as(
+        "select first_name, last_name, active, skills, availability, time_zone from workers
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(
+        row.map(|(first, last, active, skills, a, tz)| AssignmentInfo {
+            name: format!("{first} {last}"),
+            active,
+            skills,
+            slots: slots(&a),
+            tz: tz.parse().unwrap_or(chrono_tz::Europe::Paris),
+        }),
+    )
+}
+
+pub async fn time_zone(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Tz> {
+    Ok(assignment_info(conn, tenant, id)
+        .await?
+        .map_or(chrono_tz::Europe::Paris, |i| i.tz))
+}

@@ -25,7 +25,18 @@ fn monday_in(weeks: u64) -> chrono::NaiveDate {
     d + Days::new(u64::from((7 - d.weekday().num_days_from_monday()) % 7))
 }
 
-async fn book_and_confirm(stack: &Stack, customer: &str, service: &str, worker: &str) -> Order {
+pub async fn book_and_confirm(stack: &Stack, customer: &str, service: &str, worker: &str) -> Order {
+    book_at(stack, customer, service, worker, "09:00").await
+}
+
+/// Three Mondays from the Monday in two weeks, 2 h at `start` Paris time.
+pub async fn book_at(
+    stack: &Stack,
+    customer: &str,
+    service: &str,
+    worker: &str,
+    start: &str,
+) -> Order {
     let req = PlaceBookingRequest {
         idempotency_key: Uuid::now_v7().to_string(),
         customer_id: customer.into(),
@@ -33,7 +44,7 @@ async fn book_and_confirm(stack: &Stack, customer: &str, service: &str, worker: 
         schedule: Some(Schedule {
             time_zone: String::new(),
             first_date: monday_in(2).to_string(),
-            start_time: "09:00".into(),
+            start_time: start.into(),
             duration_minutes: 120,
             recurrence: Some(Recurrence {
                 interval_weeks: 1,
@@ -69,7 +80,7 @@ async fn book_and_confirm(stack: &Stack, customer: &str, service: &str, worker: 
 }
 
 /// The order's interventions once there are `n` with `status`.
-async fn interventions(
+pub async fn interventions(
     stack: &Stack,
     order: &str,
     n: usize,

@@ -6,4 +6,5 @@
 mod helpers;
 
 mod bookings;
+mod changes;
 mod workers;
