@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     interventions::{self, COLS, Calendar, Row},
-    workers,
+    ledger, workers,
 };
 
 /// Where an intervention goes: its worker, start and end.
@@ -259,6 +259,10 @@ pub async fn apply(conn: &mut PgConnection, ctx: &Ctx, c: Change) -> Result<Vec<
     if let Kind::Reschedule { .. } | Kind::Reassign(_) = c.kind {
         check_clashes(conn, ctx.tenant, &rows, &planned).await?;
     }
+    let packs: Vec<Uuid> = rows.iter().filter_map(|r| r.hour_pack_order_id).collect();
+    if let Kind::Reschedule { .. } = c.kind {
+        check_packs(conn, ctx.tenant, &rows, &planned).await?;
+    }
 
     let mut out = Vec::with_capacity(rows.len());
     for (r, (worker, start, end)) in rows.iter().zip(planned) {
@@ -302,7 +306,39 @@ pub async fn apply(conn: &mut PgConnection, ctx: &Ctx, c: Change) -> Result<Vec<
         interventions::publish(conn, ctx, event, &i).await?;
         out.push(i);
     }
+    ledger::settle(conn, ctx, &packs).await?;
     Ok(out)
+}
+
+/// A longer intervention paid by a pack must still fit in it.
+async fn check_packs(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    rows: &[Row],
+    planned: &[Placement],
+) -> Result<()> {
+    let mut packs: Vec<Uuid> = rows.iter().filter_map(|r| r.hour_pack_order_id).collect();
+    packs.sort();
+    packs.dedup();
+    for pack in packs {
+        let more: i64 = rows
+            .iter()
+            .zip(planned)
+            .filter(|(r, _)| r.hour_pack_order_id == Some(pack))
+            .map(|(r, p)| ledger::minutes(p.1, p.2) - ledger::minutes(r.starts_at, r.ends_at))
+            .sum();
+        if more <= 0 {
+            continue;
+        }
+        if let Some((name, remaining)) = ledger::reserve(conn, tenant, pack).await?
+            && more > remaining
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "the pack \"{name}\" has {remaining} min left; this change needs {more} more"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses the change, naming the first clash: a worker who is inactive or

@@ -16,7 +16,7 @@ use relais_proto::planning::{self as pb, planning_service_server::PlanningServic
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, changes, interventions, workers};
+use crate::{SERVICE, changes, interventions, ledger, workers};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -338,6 +338,59 @@ impl PlanningService for PlanningApi {
                         Ok(pb::ChangeInterventionsResponse { interventions })
                     })
                     .await
+            }
+            .await,
+        )
+    }
+
+    async fn get_pack_balance(
+        &self,
+        req: Request<pb::GetPackBalanceRequest>,
+    ) -> Reply<pb::GetPackBalanceResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let pack = validate::id("pack_order_id", &req.get_ref().pack_order_id)?;
+                let mut conn = self.pool.acquire().await?;
+                let balance = ledger::get(&mut conn, caller.tenant, pack).await?;
+                if caller.role == Role::Customer
+                    && caller.customer_id.map(|c| c.to_string())
+                        != Some(balance.customer_id.clone())
+                {
+                    return Err(Error::not_found(format!("pack {pack}")));
+                }
+                let interventions = interventions::of_pack(&mut conn, caller.tenant, pack).await?;
+                Ok(pb::GetPackBalanceResponse {
+                    balance: Some(balance),
+                    interventions,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_pack_balances(
+        &self,
+        req: Request<pb::ListPackBalancesRequest>,
+    ) -> Reply<pb::ListPackBalancesResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let customer = if caller.role == Role::Customer {
+                    let me = caller.customer_id.ok_or_else(|| {
+                        Error::Unauthenticated("customer token without customer_id".into())
+                    })?;
+                    if !r.customer_id.is_empty() && r.customer_id != me.to_string() {
+                        return Err(Error::not_found("customer"));
+                    }
+                    me
+                } else {
+                    validate::id("customer_id", &r.customer_id)?
+                };
+                let mut conn = self.pool.acquire().await?;
+                let balances = ledger::of_customer(&mut conn, caller.tenant, customer).await?;
+                Ok(pb::ListPackBalancesResponse { balances })
             }
             .await,
         )

@@ -22,7 +22,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    SERVICE,
+    SERVICE, ledger,
     workers::{self, Slot},
 };
 
@@ -56,7 +56,7 @@ impl Handler for Bookings {
         let (Some(meta), Some(order)) = (e.meta, e.order) else {
             return Err(poison("event without meta or order"));
         };
-        if order.kind != "booking" {
+        if order.kind != "booking" && order.kind != "hour_pack" {
             return Ok(());
         }
         let ctx = Ctx {
@@ -66,7 +66,9 @@ impl Handler for Bookings {
             actor: format!("order:{}", order.id),
             ns: self.ns.clone(),
         };
-        let result = if e.to == OrderStatus::Confirmed as i32 {
+        let result = if e.to == OrderStatus::Confirmed as i32 && order.kind == "hour_pack" {
+            ledger::open(tx, &ctx, &order).await
+        } else if e.to == OrderStatus::Confirmed as i32 {
             plan(tx, &ctx, &order).await
         } else if e.to == OrderStatus::Cancelled as i32 {
             cancel_future(tx, &ctx, &order).await
@@ -266,16 +268,35 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
         }
     }
     let assigned = assign(&occurrences, chosen, &calendars);
+    // The pack pays for the occurrences, in order, while it has time left.
+    let mut left = match pack {
+        Some(p) => ledger::reserve(conn, ctx.tenant, p).await?,
+        None => None,
+    };
     let address = address::to_json(&order.ship_to.clone().unwrap_or_default());
     for (i, ((start, end), worker)) in occurrences.iter().zip(assigned).enumerate() {
         let (worker, reason) = match worker {
             Ok(w) => (Some(w), String::new()),
             Err(r) => (None, r),
         };
+        let minutes = ledger::minutes(*start, *end);
+        let (attached, pack_note) = match (pack, left.as_mut()) {
+            (None, _) => (None, String::new()),
+            (Some(_), None) => (None, "the pack has no open balance in planning".to_owned()),
+            (Some(p), Some((_, remaining))) if *remaining >= minutes => {
+                *remaining -= minutes;
+                (Some(p), String::new())
+            }
+            (Some(_), Some((name, remaining))) => (
+                None,
+                format!("the pack \"{name}\" has {remaining} min left, this takes {minutes}"),
+            ),
+        };
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "insert into interventions (tenant_id, id, order_id, occurrence, customer_id, service_id,
-                 worker_id, address, starts_at, ends_at, status, hour_pack_order_id, unassigned_reason, origin)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'planned', $11, $12, $13)
+                 worker_id, address, starts_at, ends_at, status, hour_pack_order_id, unassigned_reason,
+                 origin, pack_note)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'planned', $11, $12, $13, $14)
              on conflict (tenant_id, order_id, occurrence) do nothing
              returning {COLS}"
         )))
@@ -289,14 +310,18 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
         .bind(&address)
         .bind(start)
         .bind(end)
-        .bind(pack)
+        .bind(attached)
         .bind(&reason)
         .bind(&ctx.origin)
+        .bind(&pack_note)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = row {
             publish(conn, ctx, "planned", &Intervention::from(row)).await?;
         }
+    }
+    if let Some(p) = pack {
+        ledger::settle(conn, ctx, &[p]).await?;
     }
     Ok(())
 }
@@ -325,10 +350,11 @@ async fn cancel_future(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Res
     .bind(&ctx.origin)
     .fetch_all(&mut *conn)
     .await?;
+    let packs: Vec<Uuid> = rows.iter().filter_map(|r| r.hour_pack_order_id).collect();
     for row in rows {
         publish(conn, ctx, "cancelled", &Intervention::from(row)).await?;
     }
-    Ok(())
+    ledger::settle(conn, ctx, &packs).await
 }
 
 pub async fn publish(
@@ -351,7 +377,7 @@ pub async fn publish(
 pub const COLS: &str =
     "id, order_id, occurrence, customer_id, service_id, worker_id, address, starts_at,
     ends_at, status, hour_pack_order_id, unassigned_reason, origin, version, actual_minutes,
-    status_reason";
+    status_reason, pack_note";
 
 #[derive(sqlx::FromRow)]
 pub struct Row {
@@ -365,12 +391,13 @@ pub struct Row {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub status: String,
-    hour_pack_order_id: Option<Uuid>,
+    pub hour_pack_order_id: Option<Uuid>,
     unassigned_reason: String,
     origin: String,
     pub version: i64,
     actual_minutes: Option<i32>,
     status_reason: String,
+    pack_note: String,
 }
 
 impl From<Row> for Intervention {
@@ -401,6 +428,7 @@ impl From<Row> for Intervention {
             version: r.version,
             actual_minutes: r.actual_minutes.unwrap_or_default(),
             status_reason: r.status_reason,
+            pack_note: r.pack_note,
         }
     }
 }
@@ -441,6 +469,24 @@ pub async fn list(
     .bind(f.to)
     .bind(after)
     .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Intervention::from).collect())
+}
+
+/// The live interventions a pack pays for, in start order.
+pub async fn of_pack(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    pack: Uuid,
+) -> Result<Vec<Intervention>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from interventions
+         where tenant_id = $1 and hour_pack_order_id = $2 and status <> 'cancelled'
+         order by starts_at, id"
+    )))
+    .bind(tenant)
+    .bind(pack)
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(Intervention::from).collect())

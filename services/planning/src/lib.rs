@@ -8,6 +8,7 @@
 mod changes;
 mod grpc;
 mod interventions;
+mod ledger;
 mod workers;
 
 use std::{net::SocketAddr, sync::Arc};

@@ -7,4 +7,5 @@ mod helpers;
 
 mod bookings;
 mod changes;
+mod ledger;
 mod workers;
