@@ -3,4 +3,5 @@
 //! same code so that both always agree on the occurrences.
 
 pub mod address;
+pub mod csv;
 pub mod schedule;

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use relais_domain::schedule::DEFAULT_TIME_ZONE;
+use relais_domain::{
+    csv::{cell, decimal},
+    schedule::DEFAULT_TIME_ZONE,
+};
 use relais_platform::{
     error::{Error, Result, Violations},
     validate,
@@ -280,30 +283,6 @@ pub async fn export_page(
     Ok((data, next))
 }
 
-/// Text typed by people, made safe for spreadsheets: a cell that starts
-/// like a formula is opened as text, never run (CSV injection).
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
-/// `value / 10^scale` with a dot, e.g. 1234 -> "12.34".
-fn decimal(value: i64, scale: u32) -> String {
-    let unit = 10_i64.pow(scale);
-    let sign = if value < 0 { "-" } else { "" };
-    let v = value.unsigned_abs();
-    let unit = unit.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        v / unit,
-        v % unit,
-        width = scale as usize
-    )
-}
-
 pub fn time_zone(v: &str) -> Result<String> {
     if v.trim().is_empty() {
         return Ok(DEFAULT_TIME_ZONE.to_owned());
@@ -398,24 +377,4 @@ pub async fn statistics(
             total_incl_vat: validate::money_out(r.incl),
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_and_rates_print_with_two_decimals() {
-        assert_eq!(decimal(2370, 2), "23.70");
-        assert_eq!(decimal(5, 2), "0.05");
-        assert_eq!(decimal(550, 2), "5.50");
-        assert_eq!(decimal(-120, 2), "-1.20");
-    }
-
-    #[test]
-    fn formulas_are_opened_as_text() {
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(cell("Jeanne Martin"), "Jeanne Martin");
-    }
 }

@@ -330,11 +330,12 @@ async fn check_packs(
         if more <= 0 {
             continue;
         }
-        if let Some((name, remaining)) = ledger::reserve(conn, tenant, pack).await?
-            && more > remaining
+        if let Some(p) = ledger::reserve(conn, tenant, pack).await?
+            && more > p.remaining
         {
             return Err(Error::FailedPrecondition(format!(
-                "the pack \"{name}\" has {remaining} min left; this change needs {more} more"
+                "the pack \"{}\" has {} min left; this change needs {more} more",
+                p.name, p.remaining
             )));
         }
     }

@@ -16,7 +16,11 @@ use relais_proto::planning::{self as pb, planning_service_server::PlanningServic
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, changes, interventions, ledger, workers};
+use std::pin::Pin;
+
+use futures::Stream;
+
+use crate::{SERVICE, changes, exports, interventions, ledger, workers};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -394,5 +398,90 @@ impl PlanningService for PlanningApi {
             }
             .await,
         )
+    }
+
+    type ExportInterventionsStream = Pin<
+        Box<dyn Stream<Item = std::result::Result<pb::ExportInterventionsResponse, Status>> + Send>,
+    >;
+
+    async fn export_interventions(
+        &self,
+        req: Request<pb::ExportInterventionsRequest>,
+    ) -> Reply<Self::ExportInterventionsStream> {
+        let (caller, filter) = reply(
+            async {
+                let (caller, _) = self.manager(&req)?;
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                let (from, to) = (
+                    time(&mut v, "from", r.from.as_ref()),
+                    time(&mut v, "to", r.to.as_ref()),
+                );
+                if let (Some(f), Some(t)) = (from, to) {
+                    v.check(t <= f, "to", "must be after from");
+                    v.check(
+                        t - f > chrono::Duration::days(366),
+                        "to",
+                        "a period of at most a year",
+                    );
+                }
+                let worker = validate::optional_id(&mut v, "worker_id", &r.worker_id);
+                v.check(
+                    r.provider.chars().count() > validate::MAX_TEXT,
+                    "provider",
+                    "at most 200 characters",
+                );
+                v.into_result()?;
+                let (Some(from), Some(to)) = (from, to) else {
+                    return Err(Error::invalid("from", "is required"));
+                };
+                let provider =
+                    (!r.provider.trim().is_empty()).then(|| r.provider.trim().to_owned());
+                Ok((
+                    caller,
+                    exports::Filter {
+                        from,
+                        to,
+                        provider,
+                        worker,
+                        done_only: r.done_only,
+                    },
+                ))
+            }
+            .await,
+        )?
+        .into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut offset = 0;
+            loop {
+                let page = async {
+                    let mut conn = pool.acquire().await?;
+                    exports::page(&mut conn, caller.tenant, &filter, offset).await
+                }
+                .await;
+                match page {
+                    Ok((data, more)) => {
+                        if tx
+                            .send(Ok(pb::ExportInterventionsResponse { data }))
+                            .await
+                            .is_err()
+                            || !more
+                        {
+                            return;
+                        }
+                        offset += exports::PAGE;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }

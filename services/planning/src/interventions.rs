@@ -274,29 +274,43 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
         None => None,
     };
     let address = address::to_json(&order.ship_to.clone().unwrap_or_default());
+    // The booking's price per occurrence (0 when a pack pays).
+    let line_price = order
+        .lines
+        .first()
+        .and_then(|l| l.unit_price.as_ref())
+        .map_or(0, |m| m.amount_cents);
     for (i, ((start, end), worker)) in occurrences.iter().zip(assigned).enumerate() {
         let (worker, reason) = match worker {
             Ok(w) => (Some(w), String::new()),
             Err(r) => (None, r),
         };
         let minutes = ledger::minutes(*start, *end);
-        let (attached, pack_note) = match (pack, left.as_mut()) {
-            (None, _) => (None, String::new()),
-            (Some(_), None) => (None, "the pack has no open balance in planning".to_owned()),
-            (Some(p), Some((_, remaining))) if *remaining >= minutes => {
-                *remaining -= minutes;
-                (Some(p), String::new())
-            }
-            (Some(_), Some((name, remaining))) => (
+        let (attached, pack_note, price) = match (pack, left.as_mut()) {
+            (None, _) => (None, String::new(), line_price),
+            (Some(_), None) => (
                 None,
-                format!("the pack \"{name}\" has {remaining} min left, this takes {minutes}"),
+                "the pack has no open balance in planning".to_owned(),
+                line_price,
+            ),
+            (Some(p), Some(d)) if d.remaining >= minutes => {
+                d.remaining -= minutes;
+                (Some(p), String::new(), d.price_of(minutes))
+            }
+            (Some(_), Some(d)) => (
+                None,
+                format!(
+                    "the pack \"{}\" has {} min left, this takes {minutes}",
+                    d.name, d.remaining
+                ),
+                line_price,
             ),
         };
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "insert into interventions (tenant_id, id, order_id, occurrence, customer_id, service_id,
                  worker_id, address, starts_at, ends_at, status, hour_pack_order_id, unassigned_reason,
-                 origin, pack_note)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'planned', $11, $12, $13, $14)
+                 origin, pack_note, price_cents)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'planned', $11, $12, $13, $14, $15)
              on conflict (tenant_id, order_id, occurrence) do nothing
              returning {COLS}"
         )))
@@ -314,6 +328,7 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
         .bind(&reason)
         .bind(&ctx.origin)
         .bind(&pack_note)
+        .bind(price)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = row {
@@ -377,7 +392,7 @@ pub async fn publish(
 pub const COLS: &str =
     "id, order_id, occurrence, customer_id, service_id, worker_id, address, starts_at,
     ends_at, status, hour_pack_order_id, unassigned_reason, origin, version, actual_minutes,
-    status_reason, pack_note";
+    status_reason, pack_note, price_cents";
 
 #[derive(sqlx::FromRow)]
 pub struct Row {
@@ -398,6 +413,7 @@ pub struct Row {
     actual_minutes: Option<i32>,
     status_reason: String,
     pack_note: String,
+    price_cents: i64,
 }
 
 impl From<Row> for Intervention {
@@ -429,6 +445,7 @@ impl From<Row> for Intervention {
             actual_minutes: r.actual_minutes.unwrap_or_default(),
             status_reason: r.status_reason,
             pack_note: r.pack_note,
+            price: relais_platform::validate::money_out(r.price_cents),
         }
     }
 }

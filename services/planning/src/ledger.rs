@@ -115,8 +115,8 @@ pub async fn open(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<(
         .collect::<Result<Vec<_>>>()?;
     let inserted = sqlx::query(
         "insert into packs (tenant_id, order_id, customer_id, hour_pack_id, name, minutes_bought,
-             eligible, vat_rate_bp, status)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, 'open') on conflict do nothing",
+             eligible, vat_rate_bp, status, price_cents)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) on conflict do nothing",
     )
     .bind(ctx.tenant)
     .bind(id("order.id", &order.id)?)
@@ -126,6 +126,7 @@ pub async fn open(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<(
     .bind(pack.duration_minutes)
     .bind(&eligible)
     .bind(order.lines.first().map_or(0, |l| l.vat_rate_bp))
+    .bind(order.total_excl_vat.as_ref().map_or(0, |m| m.amount_cents))
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -137,16 +138,42 @@ pub async fn open(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<(
     Ok(())
 }
 
+/// A pack as planning draws on it.
+pub struct Drawable {
+    pub name: String,
+    /// Minutes that can still be planned.
+    pub remaining: i64,
+    price_cents: i64,
+    minutes_bought: i32,
+}
+
+impl Drawable {
+    /// The pack's price for `minutes` of it, rounded half-up.
+    pub fn price_of(&self, minutes: i64) -> i64 {
+        let bought = i64::from(self.minutes_bought.max(1));
+        (self.price_cents * minutes * 2 + bought) / (bought * 2)
+    }
+}
+
 /// Locks the pack and tells how many minutes can still be planned on it
 /// (None: no open balance for this pack order).
 pub async fn reserve(
     conn: &mut PgConnection,
     tenant: Uuid,
     pack: Uuid,
-) -> Result<Option<(String, i64)>> {
-    Ok(load(conn, tenant, pack, true)
-        .await?
-        .map(|r| (r.name.clone(), r.remaining())))
+) -> Result<Option<Drawable>> {
+    let price: Option<i64> =
+        sqlx::query_scalar("select price_cents from packs where tenant_id = $1 and order_id = $2")
+            .bind(tenant)
+            .bind(pack)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(load(conn, tenant, pack, true).await?.map(|r| Drawable {
+        name: r.name.clone(),
+        remaining: r.remaining(),
+        price_cents: price.unwrap_or(0),
+        minutes_bought: r.minutes_bought,
+    }))
 }
 
 /// After interventions attached to `packs` changed: marks a pack exhausted

@@ -6,6 +6,7 @@
 //! (`<ns>.planning.v1.<tenant>.<aggregate>.<event>`).
 
 mod changes;
+mod exports;
 mod grpc;
 mod interventions;
 mod ledger;

@@ -7,5 +7,6 @@ mod helpers;
 
 mod bookings;
 mod changes;
+mod exports;
 mod ledger;
 mod workers;
