@@ -517,14 +517,40 @@ pub async fn available(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<Worker>> {
-    let mut out = Vec::new();
-    for w in workers::qualified(conn, tenant, service).await? {
-        let cal = Calendar::load(conn, tenant, w, start, end).await?;
-        if cal.clash(start, end).is_none() {
-            out.push(workers::get(conn, tenant, cal.worker).await?);
-        }
-    }
-    Ok(out)
+    // Four queries whatever the number of workers: the qualified ones, the
+    // absences and bookings of all of them over the slot, then the free
+    // ones' records; the weekly hours are checked here, in their zones.
+    let qualified = workers::qualified(conn, tenant, service).await?;
+    let ids: Vec<Uuid> = qualified.iter().map(|w| w.0).collect();
+    let busy: Vec<Uuid> = sqlx::query_scalar(
+        "select worker_id from absences
+         where tenant_id = $1 and worker_id = any($2) and during && tstzrange($3, $4)
+         union
+         select worker_id from interventions
+         where tenant_id = $1 and worker_id = any($2) and status <> 'cancelled'
+           and tstzrange(starts_at, ends_at) && tstzrange($3, $4)",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await?;
+    let free: Vec<Uuid> = qualified
+        .into_iter()
+        .filter(|w| !busy.contains(&w.0))
+        .filter_map(|(worker, slots, tz)| {
+            let cal = Calendar {
+                worker,
+                slots,
+                tz,
+                absences: vec![],
+                booked: vec![],
+            };
+            cal.clash(start, end).is_none().then_some(worker)
+        })
+        .collect();
+    workers::get_many(conn, tenant, &free).await
 }
 
 #[cfg(test)]

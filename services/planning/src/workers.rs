@@ -320,6 +320,18 @@ pub async fn get(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Work
         .ok_or_else(|| Error::not_found(format!("worker {id}")))
 }
 
+/// The workers with these ids, in id order.
+pub async fn get_many(conn: &mut PgConnection, tenant: Uuid, ids: &[Uuid]) -> Result<Vec<Worker>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from workers where tenant_id = $1 and id = any($2) order by id"
+    )))
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Worker::from).collect())
+}
+
 pub async fn list(
     conn: &mut PgConnection,
     tenant: Uuid,
