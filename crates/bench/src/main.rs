@@ -9,13 +9,18 @@
 //!    resident) over gRPC against the real orders service with the real
 //!    catalogue, then pgbench writing the same rows
 //!    (`scripts/bench/orders_place.sql`) at the same concurrency.
-//! 3. Outbox relay: a bare async-nats JetStream publisher, then the relay
+//! 3. Planning: recurring series expanded in local time against Postgres
+//!    `generate_series` on the same series, and `FindAvailableWorkers`
+//!    against pgbench running one statement for the same question
+//!    (`scripts/bench/planning_available.sql`).
+//! 4. Outbox relay: a bare async-nats JetStream publisher, then the relay
 //!    draining an outbox pre-filled with the same number of same-size events.
 //!
 //! A benchmark, not a test: it asserts nothing about speed, only that every
 //! write and every message arrived.
 
 mod orders;
+mod planning;
 mod relay;
 mod stats;
 mod support;
@@ -41,6 +46,18 @@ struct Args {
     /// Orders placed through gRPC (and transactions run by pgbench).
     #[arg(long, env = "BENCH_ORDERS", default_value_t = 3_000)]
     orders: usize,
+    /// Recurring series expanded over a year.
+    #[arg(long, env = "BENCH_SERIES", default_value_t = 10_000)]
+    series: usize,
+    /// Availability checks through gRPC (and pgbench transactions).
+    #[arg(long, env = "BENCH_CHECKS", default_value_t = 5_000)]
+    checks: usize,
+    /// Workers with the skill for the availability checks.
+    #[arg(long, env = "BENCH_WORKERS", default_value_t = 50)]
+    workers: usize,
+    /// Interventions booked per worker over the year.
+    #[arg(long, env = "BENCH_BOOKINGS_PER_WORKER", default_value_t = 200)]
+    bookings_per_worker: usize,
     /// Concurrent gRPC clients, pgbench clients and pooled connections.
     #[arg(long, env = "BENCH_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
@@ -82,6 +99,7 @@ enum Only {
     All,
     Writes,
     Orders,
+    Planning,
     Relay,
 }
 
@@ -97,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
     if args.quick {
         args.products = args.products.min(500);
         args.orders = args.orders.min(300);
+        args.series = args.series.min(1_000);
+        args.checks = args.checks.min(500);
         args.messages = args.messages.min(5_000);
         args.warmup = args.warmup.min(100);
         args.rounds = 1;
@@ -143,12 +163,31 @@ async fn main() -> anyhow::Result<()> {
                 warmup: args.warmup,
                 concurrency: args.concurrency,
                 rounds: args.rounds,
-                pgbench,
+                pgbench: pgbench.clone(),
                 pgbench_threads: args.pgbench_threads,
                 keep: args.keep,
             })
             .await
             .context("order placement benchmark failed")?,
+        )
+    } else {
+        None
+    };
+    let planning = if matches!(args.only, Only::All | Only::Planning) {
+        Some(
+            planning::run(&planning::Params {
+                series: args.series,
+                checks: args.checks,
+                workers: args.workers,
+                bookings_per_worker: args.bookings_per_worker,
+                concurrency: args.concurrency,
+                rounds: args.rounds,
+                pgbench: pgbench.clone(),
+                pgbench_threads: args.pgbench_threads,
+                keep: args.keep,
+            })
+            .await
+            .context("planning benchmark failed")?,
         )
     } else {
         None
@@ -174,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
         &env,
         writes.as_ref(),
         orders.as_ref(),
+        planning.as_ref(),
         relay.as_ref(),
     );
     eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
@@ -226,6 +266,7 @@ fn print_summary(
     env: &Environment,
     writes: Option<&writes::Report>,
     orders: Option<&orders::Report>,
+    planning: Option<&planning::Report>,
     relay: Option<&relay::Report>,
 ) {
     println!();
@@ -263,6 +304,25 @@ fn print_summary(
             o.service.describe("orders"),
             o.raw.describe("tx"),
             o.service.ratio_to(&o.raw),
+        );
+    }
+    if let Some(p) = planning {
+        println!(
+            "| Planning: expand {} recurring series over a year ({} occurrences), one thread | Relais (`Schedule::from_placed` + `occurrences`): {} | Postgres `generate_series` + `AT TIME ZONE`, one query: {} | {:.2} |",
+            thousands(args.series as f64),
+            thousands(p.occurrences as f64),
+            p.expansion.describe("series"),
+            p.expansion_raw.describe("series"),
+            p.expansion.ratio_to(&p.expansion_raw),
+        );
+        println!(
+            "| Planning `FindAvailableWorkers`, {} clients, {} workers × {} bookings | gRPC: {} | pgbench, one statement: {} | {:.2} |",
+            args.concurrency,
+            args.workers,
+            args.bookings_per_worker,
+            p.checks.describe("checks"),
+            p.checks_raw.describe("tx"),
+            p.checks.ratio_to(&p.checks_raw),
         );
     }
     if let Some(r) = relay {
