@@ -162,6 +162,8 @@ async fn measure(
         let app = App::build(OrdersConfig {
             platform: cfg.clone(),
             catalogue_addr: catalogue_addr.clone(),
+            // The bench's orders choose no worker, so planning is never asked.
+            planning_addr: "http://127.0.0.1:9".into(),
         })
         .await
         .context("the orders service failed to start")?;

@@ -214,15 +214,17 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let catalogue_grpc = catalogue.grpc_addr();
     let catalogue_admin = catalogue.admin_addr();
     let endpoint = format!("http://{catalogue_grpc}");
-    // Orders calls the catalogue running in this process, wherever it bound.
-    let mut orders_cfg = relais_orders::config_from_env()?;
-    orders_cfg.catalogue_addr = endpoint.clone();
-    let orders = relais_orders::App::build(orders_cfg).await?;
-    let orders_grpc = orders.grpc_addr();
-    let orders_admin = orders.admin_addr();
     let planning = relais_planning::App::build(relais_planning::config_from_env()?).await?;
     let planning_grpc = planning.grpc_addr();
     let planning_admin = planning.admin_addr();
+    // Orders calls the catalogue and planning running in this process,
+    // wherever they bound.
+    let mut orders_cfg = relais_orders::config_from_env()?;
+    orders_cfg.catalogue_addr = endpoint.clone();
+    orders_cfg.planning_addr = format!("http://{planning_grpc}");
+    let orders = relais_orders::App::build(orders_cfg).await?;
+    let orders_grpc = orders.grpc_addr();
+    let orders_admin = orders.admin_addr();
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
     let running_planning = tokio::spawn(planning.run(shutdown.clone()));

@@ -103,3 +103,42 @@ where
     result?;
     Ok(())
 }
+
+/// A call from one service to another on behalf of `tenant`: a short-lived
+/// `service` token whose subject is the calling service, and the current
+/// trace context, so the callee's span joins the caller's trace.
+pub fn service_request<T>(
+    auth: &crate::auth::Authenticator,
+    tenant: uuid::Uuid,
+    caller: &str,
+    body: T,
+) -> crate::error::Result<tonic::Request<T>> {
+    let token = auth.mint_for(
+        tenant,
+        crate::auth::Role::Service,
+        caller,
+        Duration::from_secs(60),
+    )?;
+    let mut req = tonic::Request::new(body);
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .map_err(|e| crate::error::Error::Unexpected(anyhow::anyhow!("token header: {e}")))?,
+    );
+    telemetry::inject_into_request(&mut req);
+    Ok(req)
+}
+
+/// A failed call to another service as this service's error: NOT_FOUND
+/// stays NOT_FOUND (naming what was missing); anything else means the peer
+/// is unavailable to us, whatever it said.
+pub fn peer_failure(peer: &str, s: tonic::Status) -> crate::error::Error {
+    if s.code() == tonic::Code::NotFound {
+        return crate::error::Error::NotFound(
+            s.message().trim_end_matches(" not found").to_owned(),
+        );
+    }
+    tracing::warn!(peer, code = ?s.code(), message = s.message(), "call to another service failed");
+    crate::error::Error::Unavailable(format!("{peer}: {}", s.message()))
+}

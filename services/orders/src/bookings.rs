@@ -23,6 +23,7 @@ use crate::{
     catalogue::Catalogue,
     customers, money,
     orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail, Who},
+    planning::Planning,
 };
 
 const MAX_NOTE: usize = 2000;
@@ -122,7 +123,7 @@ pub async fn place(
     ctx: &Ctx,
     caller: &Caller,
     scope: &Scope,
-    catalogue: &Catalogue,
+    (catalogue, planning): (&Catalogue, &Planning),
     req: Booking,
 ) -> Result<Order> {
     let customer_id = req.who.id(conn, ctx, scope).await?;
@@ -163,6 +164,11 @@ pub async fn place(
         );
     }
     v.into_result()?;
+    if let Some(worker) = req.worker_id {
+        planning
+            .check_worker(ctx.tenant, worker, req.service_id, &service.reference)
+            .await?;
+    }
 
     let dates = req.schedule.dates();
     let occurrences = i32::try_from(dates.len()).unwrap_or(i32::MAX);

@@ -4,16 +4,12 @@
 
 use std::time::Duration;
 
-use relais_platform::{
-    auth::{Authenticator, Role},
-    error::Error,
-    telemetry,
-};
+use relais_platform::{auth::Authenticator, error::Error, grpc};
 use relais_proto::catalogue::{
     GetHourPackRequest, GetPricesRequest, HourPack, ItemPrice,
     catalogue_service_client::CatalogueServiceClient,
 };
-use tonic::{Code, transport::Channel};
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -36,21 +32,8 @@ impl Catalogue {
         })
     }
 
-    /// A request with a short-lived `service` token for `tenant` and the
-    /// current trace context.
     fn request<T>(&self, tenant: Uuid, body: T) -> Result<tonic::Request<T>, Error> {
-        let token = self
-            .auth
-            .mint_for(tenant, Role::Service, "orders", Duration::from_secs(60))?;
-        let mut req = tonic::Request::new(body);
-        req.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}")
-                .parse()
-                .map_err(|e| Error::Unexpected(anyhow::anyhow!("token header: {e}")))?,
-        );
-        telemetry::inject_into_request(&mut req);
-        Ok(req)
+        grpc::service_request(&self.auth, tenant, "orders", body)
     }
 
     /// What `family` pays for each of `ids`, in order. An id the catalogue
@@ -91,9 +74,5 @@ impl Catalogue {
 }
 
 fn failure(s: tonic::Status) -> Error {
-    if s.code() == Code::NotFound {
-        return Error::NotFound(s.message().trim_end_matches(" not found").to_owned());
-    }
-    tracing::warn!(code = ?s.code(), message = s.message(), "catalogue call failed");
-    Error::Unavailable(format!("catalogue: {}", s.message()))
+    grpc::peer_failure("catalogue", s)
 }

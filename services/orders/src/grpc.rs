@@ -21,8 +21,8 @@ use std::pin::Pin;
 use futures::Stream;
 
 use crate::{
-    SERVICE, access, bookings, catalogue::Catalogue, customers, lifecycle, orders, product_orders,
-    reports, residences,
+    SERVICE, access, bookings, catalogue::Catalogue, customers, lifecycle, orders,
+    planning::Planning, product_orders, reports, residences,
 };
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -35,15 +35,23 @@ pub struct OrdersApi {
     writer: Writer,
     ns: Namespace,
     catalogue: Catalogue,
+    planning: Planning,
 }
 
 impl OrdersApi {
-    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace, catalogue: Catalogue) -> Self {
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        ns: Namespace,
+        catalogue: Catalogue,
+        planning: Planning,
+    ) -> Self {
         Self {
             writer: Writer::new(pool.clone(), outbox),
             pool,
             ns,
             catalogue,
+            planning,
         }
     }
 
@@ -384,9 +392,15 @@ impl OrdersService for OrdersApi {
                         &r.idempotency_key,
                         r,
                         async |tx| {
-                            let order =
-                                bookings::place(tx, &ctx, &caller, &scope, &self.catalogue, parsed)
-                                    .await?;
+                            let order = bookings::place(
+                                tx,
+                                &ctx,
+                                &caller,
+                                &scope,
+                                (&self.catalogue, &self.planning),
+                                parsed,
+                            )
+                            .await?;
                             Ok(pb::PlaceBookingResponse { order: Some(order) })
                         },
                     )

@@ -13,6 +13,7 @@ mod grpc;
 mod lifecycle;
 mod money;
 mod orders;
+mod planning;
 mod product_orders;
 mod reports;
 mod residences;
@@ -36,18 +37,27 @@ pub struct OrdersConfig {
     pub platform: PlatformConfig,
     /// `CATALOGUE_ADDR` (default `http://127.0.0.1:50051`).
     pub catalogue_addr: String,
+    /// `PLANNING_ADDR` (default `http://127.0.0.1:50053`): asked about the
+    /// worker a customer chooses.
+    pub planning_addr: String,
 }
 
 pub struct App {
     runtime: Runtime,
     catalogue: catalogue::Catalogue,
+    planning: planning::Planning,
 }
 
 impl App {
     pub async fn build(cfg: OrdersConfig) -> anyhow::Result<Self> {
         let runtime = Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?;
         let catalogue = catalogue::Catalogue::new(&cfg.catalogue_addr, runtime.auth.clone())?;
-        Ok(Self { runtime, catalogue })
+        let planning = planning::Planning::new(&cfg.planning_addr, runtime.auth.clone())?;
+        Ok(Self {
+            runtime,
+            catalogue,
+            planning,
+        })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -70,6 +80,7 @@ impl App {
             rt.outbox.clone(),
             rt.ns.clone(),
             self.catalogue.clone(),
+            self.planning.clone(),
         );
         let service = InterceptedService::new(OrdersServiceServer::new(api), rt.auth.clone());
         self.runtime
@@ -89,6 +100,10 @@ pub fn config_from_env() -> anyhow::Result<OrdersConfig> {
         catalogue_addr: relais_platform::config::var(
             "CATALOGUE_ADDR",
             "http://127.0.0.1:50051".to_owned(),
+        )?,
+        planning_addr: relais_platform::config::var(
+            "PLANNING_ADDR",
+            "http://127.0.0.1:50053".to_owned(),
         )?,
     })
 }

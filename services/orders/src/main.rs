@@ -7,22 +7,18 @@ use relais_platform::{db, shutdown, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = telemetry::init(SERVICE)?;
-    let OrdersConfig {
-        platform: mut cfg,
-        catalogue_addr,
-    } = config_from_env()?;
+    let mut cfg: OrdersConfig = config_from_env()?;
     match std::env::args().nth(1).as_deref() {
         Some("serve") | None => {
-            let app = App::build(OrdersConfig {
-                platform: cfg,
-                catalogue_addr,
-            })
-            .await?;
+            let app = App::build(cfg).await?;
             app.run(shutdown::on_signal()).await
         }
         Some("migrate") => {
-            cfg.db_migrate = true;
-            db::connect(&cfg, SERVICE, &MIGRATIONS).await?.close().await;
+            cfg.platform.db_migrate = true;
+            db::connect(&cfg.platform, SERVICE, &MIGRATIONS)
+                .await?
+                .close()
+                .await;
             tracing::info!("orders migrations applied");
             Ok(())
         }

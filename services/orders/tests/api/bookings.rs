@@ -48,7 +48,7 @@ async fn a_customer_books_a_one_time_and_a_recurring_service() {
     let mut app = spawn_app().await;
     let ironing = app.service("REPASSAGE", 2600, 1000, true).await;
     let paul = app.customer(online("Durand")).await;
-    let worker = Uuid::now_v7().to_string();
+    let worker = app.worker("Diallo", &[&ironing], true).await;
 
     // One time, 1 h 30 at 9:00 Paris time, with a chosen worker.
     let day = monday_in(2);
@@ -204,6 +204,15 @@ async fn bookings_that_cannot_happen_are_refused_with_the_field() {
     let mut monthly = booking(&paul, &ironing, one_time(day, "10:00", 60));
     monthly.payment_mode = PaymentMode::ResidenceMonthly as i32;
     cases.push((monthly, "payment_mode"));
+
+    // The chosen worker must exist, be active and do the service (planning).
+    let cleaner = app.worker("Menage", &[&stopped], true).await;
+    let away = app.worker("Parti", &[&ironing], false).await;
+    for worker in [cleaner, away, Uuid::now_v7().to_string()] {
+        let mut req = booking(&paul, &ironing, one_time(day, "10:00", 60));
+        req.worker_id = worker;
+        cases.push((req, "worker_id"));
+    }
 
     for (req, field) in cases {
         let err = app

@@ -18,6 +18,9 @@ use relais_proto::orders::{
     AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
     CustomerFields, orders_service_client::OrdersServiceClient,
 };
+use relais_proto::planning::{
+    CreateWorkerRequest, WorkerFields, planning_service_client::PlanningServiceClient,
+};
 use relais_proto::types::Money;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, transport::Channel};
@@ -28,6 +31,8 @@ pub struct TestApp {
     pub client: OrdersServiceClient<Channel>,
     /// The real catalogue the orders service prices from.
     pub catalogue: CatalogueServiceClient<Channel>,
+    /// The real planning service orders asks about chosen workers.
+    pub planning: PlanningServiceClient<Channel>,
     js: async_nats::jetstream::Context,
     ns: Namespace,
     shutdown: CancellationToken,
@@ -46,12 +51,20 @@ pub async fn spawn_app() -> TestApp {
         .expect("catalogue builds");
     let catalogue_addr = format!("http://{}", catalogue.grpc_addr());
     tokio::spawn(catalogue.run(shutdown.clone()));
+    let mut planning_cfg = testing::config(&testing::nats_url()).await.expect("config");
+    planning_cfg.namespace = cfg.namespace.clone();
+    let planning = relais_planning::App::build(planning_cfg)
+        .await
+        .expect("planning builds");
+    let planning_addr = format!("http://{}", planning.grpc_addr());
+    tokio::spawn(planning.run(shutdown.clone()));
 
     let ns = Namespace::new(cfg.namespace.clone());
     let nats = async_nats::connect(&cfg.nats_url).await.expect("nats");
     let app = App::build(OrdersConfig {
         platform: cfg,
         catalogue_addr: catalogue_addr.clone(),
+        planning_addr: planning_addr.clone(),
     })
     .await
     .expect("app builds");
@@ -64,6 +77,11 @@ pub async fn spawn_app() -> TestApp {
         client: OrdersServiceClient::new(channel),
         catalogue: CatalogueServiceClient::new(
             Channel::from_shared(catalogue_addr)
+                .expect("uri")
+                .connect_lazy(),
+        ),
+        planning: PlanningServiceClient::new(
+            Channel::from_shared(planning_addr)
                 .expect("uri")
                 .connect_lazy(),
         ),
@@ -262,6 +280,29 @@ impl TestApp {
             Some(s) => s,
             None => read().await.unwrap_or(-1),
         }
+    }
+
+    /// A worker in planning with these skills (catalogue service ids).
+    pub async fn worker(&self, last_name: &str, skills: &[&str], active: bool) -> String {
+        let req = self.admin(CreateWorkerRequest {
+            idempotency_key: String::new(),
+            fields: Some(WorkerFields {
+                first_name: "Awa".into(),
+                last_name: last_name.into(),
+                skill_service_ids: skills.iter().map(|s| s.to_string()).collect(),
+                active,
+                ..Default::default()
+            }),
+        });
+        self.planning
+            .clone()
+            .create_worker(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .worker
+            .unwrap()
+            .id
     }
 
     /// Every orders event so far (at least `n`), as a subscriber sees it.

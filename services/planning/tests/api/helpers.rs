@@ -65,19 +65,20 @@ pub async fn spawn() -> Stack {
         .expect("catalogue");
     let catalogue_addr = catalogue.grpc_addr();
     tokio::spawn(catalogue.run(shutdown.clone()));
-    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
-        platform: orders_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-    })
-    .await
-    .expect("orders");
-    let orders_addr = orders.grpc_addr();
-    tokio::spawn(orders.run(shutdown.clone()));
     let planning = relais_planning::App::build(planning_cfg)
         .await
         .expect("planning");
     let planning_addr = planning.grpc_addr();
     tokio::spawn(planning.run(shutdown.clone()));
+    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
+        platform: orders_cfg,
+        catalogue_addr: format!("http://{catalogue_addr}"),
+        planning_addr: format!("http://{planning_addr}"),
+    })
+    .await
+    .expect("orders");
+    let orders_addr = orders.grpc_addr();
+    tokio::spawn(orders.run(shutdown.clone()));
 
     let nats = async_nats::connect(&nats_url).await.expect("nats");
     Stack {

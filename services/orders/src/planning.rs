@@ -1,0 +1,77 @@
+//! Planning, asked over gRPC whether the worker a customer chose can do the
+//! service they book: the worker exists, is active and has the skill.
+//! Whether they are free is planning's to settle when it plans the booking
+//! (an occurrence they cannot take stays unassigned, with the reason).
+
+use std::time::Duration;
+
+use relais_platform::{
+    auth::Authenticator,
+    error::{Error, Result},
+    grpc,
+};
+use relais_proto::planning::{GetWorkerRequest, planning_service_client::PlanningServiceClient};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Planning {
+    client: PlanningServiceClient<Channel>,
+    auth: Authenticator,
+}
+
+impl Planning {
+    /// Connects lazily, like the catalogue client: bookings with a chosen
+    /// worker fail with UNAVAILABLE while planning is down; the rest go on.
+    pub fn new(addr: &str, auth: Authenticator) -> anyhow::Result<Self> {
+        let channel = Channel::from_shared(addr.to_owned())?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .connect_lazy();
+        Ok(Self {
+            client: PlanningServiceClient::new(channel),
+            auth,
+        })
+    }
+
+    pub async fn check_worker(
+        &self,
+        tenant: Uuid,
+        worker: Uuid,
+        service: Uuid,
+        service_ref: &str,
+    ) -> Result<()> {
+        let req = grpc::service_request(
+            &self.auth,
+            tenant,
+            "orders",
+            GetWorkerRequest {
+                id: worker.to_string(),
+            },
+        )?;
+        let found = match self.client.clone().get_worker(req).await {
+            Ok(r) => r.into_inner().worker,
+            Err(s) => match grpc::peer_failure("planning", s) {
+                Error::NotFound(_) => None,
+                other => return Err(other),
+            },
+        };
+        let Some(fields) = found.and_then(|w| w.fields) else {
+            return Err(Error::invalid("worker_id", "no such worker"));
+        };
+        let name = format!("{} {}", fields.first_name, fields.last_name);
+        if !fields.active {
+            return Err(Error::invalid(
+                "worker_id",
+                format!("{name} is not taking bookings"),
+            ));
+        }
+        if !fields.skill_service_ids.contains(&service.to_string()) {
+            return Err(Error::invalid(
+                "worker_id",
+                format!("{name} does not do {service_ref}: choose another worker or any"),
+            ));
+        }
+        Ok(())
+    }
+}
