@@ -89,6 +89,7 @@ fn series(n: usize) -> Vec<Schedule> {
                     weekdays: days,
                     end_date: NaiveDate::from_ymd_opt(2027, 12, 31),
                     count: None,
+                    interval_months: 0,
                 }),
             }
         })

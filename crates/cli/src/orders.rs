@@ -87,6 +87,10 @@ pub struct BookArgs {
     /// Recurring: every N weeks [default when recurring: 1].
     #[arg(long)]
     every_weeks: Option<i32>,
+    /// Recurring monthly by date instead: every N months on --date's day
+    /// (the month's last day when it has fewer).
+    #[arg(long, conflicts_with_all = ["weekdays", "every_weeks"])]
+    every_months: Option<i32>,
     /// Recurring: this many occurrences.
     #[arg(long, conflicts_with = "until")]
     count: Option<i32>,
@@ -485,13 +489,18 @@ pub async fn book(args: BookArgs) -> anyhow::Result<()> {
     .await?;
     let recurring = !args.weekdays.is_empty()
         || args.every_weeks.is_some()
+        || args.every_months.is_some()
         || args.count.is_some()
         || args.until.is_some();
     let recurrence = recurring.then(|| Recurrence {
-        interval_weeks: args.every_weeks.unwrap_or(1),
+        interval_weeks: match args.every_months {
+            Some(_) => 0,
+            None => args.every_weeks.unwrap_or(1),
+        },
         weekdays: args.weekdays.clone(),
         end_date: args.until.map(|d| d.to_string()).unwrap_or_default(),
         count: args.count.unwrap_or_default(),
+        interval_months: args.every_months.unwrap_or_default(),
     });
     let payment_mode = match (args.payment, args.pack_order) {
         (Some(BookingPayment::Card), _) | (None, None) => PaymentMode::Card,

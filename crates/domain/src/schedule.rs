@@ -23,6 +23,10 @@ pub struct Recurrence {
     pub interval_weeks: u32,
     /// ISO weekdays, 1 = Monday.
     pub weekdays: Vec<u32>,
+    /// Monthly by date when > 0: every N months on the first date's day
+    /// (weekdays and interval_weeks are then unused).
+    #[serde(default)]
+    pub interval_months: u32,
     pub end_date: Option<NaiveDate>,
     pub count: Option<u32>,
 }
@@ -179,6 +183,32 @@ impl Schedule {
         });
         let wanted = r.count.map_or(MAX_OCCURRENCES + 1, |c| c as usize);
         let mut out = Vec::new();
+        if r.interval_months > 0 {
+            // The first date's day of the month, or the month's last day
+            // when it has fewer (31 -> 30 April, 29 -> 28 February).
+            let day = self.first_date.day();
+            for k in 0.. {
+                let Some(month_start) = self
+                    .first_date
+                    .with_day(1)
+                    .and_then(|d| d.checked_add_months(chrono::Months::new(k * r.interval_months)))
+                else {
+                    break;
+                };
+                let last_day = (1..=31)
+                    .rev()
+                    .find(|d| month_start.with_day(*d).is_some())
+                    .unwrap_or(28);
+                let Some(d) = month_start.with_day(day.min(last_day)) else {
+                    break;
+                };
+                if d > last || out.len() >= wanted.min(MAX_OCCURRENCES + 1) {
+                    break;
+                }
+                out.push(d);
+            }
+            return out;
+        }
         let mut d = self.first_date;
         while d <= last && out.len() < wanted.min(MAX_OCCURRENCES + 1) {
             let week = (d - week_start).num_days() / 7;
@@ -215,6 +245,7 @@ impl Schedule {
             duration_minutes: self.duration_minutes,
             recurrence: self.recurrence.as_ref().map(|r| pb::Recurrence {
                 interval_weeks: r.interval_weeks as i32,
+                interval_months: r.interval_months as i32,
                 weekdays: r.weekdays.iter().map(|d| *d as i32).collect(),
                 end_date: r.end_date.map(|d| d.to_string()).unwrap_or_default(),
                 count: r.count.map_or(0, |c| c as i32),
@@ -231,16 +262,30 @@ impl Recurrence {
         first_date: Option<NaiveDate>,
     ) -> Option<Self> {
         let before = v.len();
-        v.check(
-            !(1..=52).contains(&r.interval_weeks),
-            &format!("{field}.interval_weeks"),
-            "must be between 1 (every week) and 52",
-        );
-        v.check(
-            r.weekdays.is_empty(),
-            &format!("{field}.weekdays"),
-            "choose at least one weekday (1 = Monday ... 7 = Sunday)",
-        );
+        let monthly = r.interval_months != 0;
+        if monthly {
+            v.check(
+                !(1..=12).contains(&r.interval_months),
+                &format!("{field}.interval_months"),
+                "must be between 1 (every month) and 12",
+            );
+            v.check(
+                !r.weekdays.is_empty() || r.interval_weeks != 0,
+                &format!("{field}.interval_months"),
+                "a monthly recurrence repeats the first date's day: leave weekdays and interval_weeks empty",
+            );
+        } else {
+            v.check(
+                !(1..=52).contains(&r.interval_weeks),
+                &format!("{field}.interval_weeks"),
+                "must be between 1 (every week) and 52",
+            );
+            v.check(
+                r.weekdays.is_empty(),
+                &format!("{field}.weekdays"),
+                "choose at least one weekday (1 = Monday ... 7 = Sunday)",
+            );
+        }
         let mut weekdays = Vec::new();
         for (i, d) in r.weekdays.iter().enumerate() {
             let f = format!("{field}.weekdays[{i}]");
@@ -282,6 +327,7 @@ impl Recurrence {
         (v.len() == before).then(|| Self {
             interval_weeks: r.interval_weeks as u32,
             weekdays,
+            interval_months: r.interval_months as u32,
             end_date,
             count: (r.count > 0).then_some(r.count as u32),
         })
@@ -327,6 +373,7 @@ mod tests {
                 weekdays,
                 end_date: end.into(),
                 count,
+                interval_months: 0,
             }),
         }
     }
@@ -396,6 +443,56 @@ mod tests {
         for f in ["time_zone", "first_date", "start_time", "duration_minutes"] {
             assert!(e.contains(f), "{e}");
         }
+    }
+
+    #[test]
+    fn monthly_by_date_keeps_the_day_or_the_months_last() {
+        let mut s = weekly("2026-03-31", vec![], 0, "", 5);
+        s.recurrence.as_mut().unwrap().interval_months = 1;
+        let s = parse(s).unwrap();
+        let dates: Vec<String> = s.dates().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            dates,
+            [
+                "2026-03-31",
+                "2026-04-30",
+                "2026-05-31",
+                "2026-06-30",
+                "2026-07-31"
+            ]
+        );
+        // Every month from 29 January, through a non-leap February.
+        let mut s = weekly("2027-01-29", vec![], 0, "2027-06-01", 0);
+        s.recurrence.as_mut().unwrap().interval_months = 1;
+        let dates: Vec<String> = parse(s)
+            .unwrap()
+            .dates()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                "2027-01-29",
+                "2027-02-28",
+                "2027-03-29",
+                "2027-04-29",
+                "2027-05-29"
+            ]
+        );
+        let mut s = weekly("2027-01-29", vec![1], 0, "", 3);
+        s.recurrence.as_mut().unwrap().interval_months = 2;
+        assert!(parse(s).unwrap_err().join(" ").contains("interval_months"));
+    }
+
+    #[test]
+    fn occurrences_last_their_duration_in_utc_across_the_autumn_change() {
+        // Paris leaves summer time on Sunday 25 October 2026.
+        let s = parse(weekly("2026-10-19", vec![1], 1, "", 2)).unwrap();
+        let occ = s.occurrences();
+        assert_eq!(occ[0].0.to_rfc3339(), "2026-10-19T07:00:00+00:00");
+        assert_eq!(occ[1].0.to_rfc3339(), "2026-10-26T08:00:00+00:00");
+        assert!(occ.iter().all(|(a, b)| (*b - *a).num_minutes() == 120));
     }
 
     #[test]

@@ -95,6 +95,7 @@ async fn a_customer_books_a_one_time_and_a_recurring_service() {
         weekdays: vec![4, 1],
         end_date: String::new(),
         count: 6,
+        interval_months: 0,
     });
     let regular = app
         .client
@@ -153,6 +154,7 @@ async fn bookings_that_cannot_happen_are_refused_with_the_field() {
         weekdays: vec![],
         end_date: String::new(),
         count: 4,
+        interval_months: 0,
     });
     cases.push((
         booking(&paul, &ironing, no_weekday),
@@ -164,6 +166,7 @@ async fn bookings_that_cannot_happen_are_refused_with_the_field() {
         weekdays: vec![2],
         end_date: String::new(),
         count: 0,
+        interval_months: 0,
     });
     cases.push((booking(&paul, &ironing, endless), "schedule.recurrence"));
     // A Monday-only series between a Tuesday and the Friday after.
@@ -173,6 +176,7 @@ async fn bookings_that_cannot_happen_are_refused_with_the_field() {
         weekdays: vec![1],
         end_date: (day + Days::new(4)).to_string(),
         count: 0,
+        interval_months: 0,
     });
     cases.push((booking(&paul, &ironing, empty), "schedule.recurrence"));
     cases.push((

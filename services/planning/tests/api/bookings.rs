@@ -51,6 +51,7 @@ pub async fn book_at(
                 weekdays: vec![1],
                 end_date: String::new(),
                 count: 3,
+                interval_months: 0,
             }),
         }),
         worker_id: worker.into(),

@@ -63,6 +63,7 @@ async fn with_pack(
                 weekdays: vec![1],
                 end_date: String::new(),
                 count,
+                interval_months: 0,
             }),
         }),
         payment_mode: PaymentMode::HourPack as i32,
