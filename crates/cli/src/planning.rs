@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::Subcommand;
 use relais_proto::planning::{
-    InterventionStatus, ListInterventionsRequest, ListWorkersRequest,
-    planning_service_client::PlanningServiceClient,
+    InterventionStatus, ListInterventionsRequest, ListPackBalancesRequest, ListWorkersRequest,
+    PackStatus, planning_service_client::PlanningServiceClient,
 };
 use relais_proto::types::PageRequest;
 use uuid::Uuid;
@@ -17,6 +17,11 @@ const PLANNING_ADDR: &str = "http://127.0.0.1:50053";
 
 #[derive(Subcommand)]
 pub enum PlanningOp {
+    /// A customer's hour packs: bought, planned, consumed, remaining.
+    Packs {
+        #[arg(long)]
+        customer: Uuid,
+    },
     /// The workers, with their skills (service ids) and provider.
     Workers,
     /// Interventions of a worker, a customer or an order, in start order.
@@ -52,6 +57,40 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
     let mut client = PlanningServiceClient::new(connect(&addr).await?);
     let refused = |s: tonic::Status| anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message());
     match op {
+        PlanningOp::Packs { customer } => {
+            let balances = client
+                .list_pack_balances(authed(
+                    &token,
+                    ListPackBalancesRequest {
+                        customer_id: customer.to_string(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .balances;
+            let h = |m: i32| format!("{}h{:02}", m / 60, m % 60);
+            for b in balances {
+                let status = PackStatus::try_from(b.status)
+                    .map(|s| {
+                        s.as_str_name()
+                            .trim_start_matches("PACK_STATUS_")
+                            .to_lowercase()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{}  {:<28} bought {}  planned {}  consumed {}  remaining {}  {}",
+                    b.pack_order_id,
+                    b.name,
+                    h(b.bought),
+                    h(b.planned),
+                    h(b.consumed),
+                    h(b.remaining),
+                    status
+                );
+            }
+            Ok(())
+        }
         PlanningOp::Workers => {
             let mut page_token = String::new();
             loop {

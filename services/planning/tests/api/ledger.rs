@@ -244,3 +244,147 @@ async fn a_pack_counts_planned_time_and_is_never_over_planned() {
         ]
     );
 }
+
+/// Places a booking paid with the pack without confirming it.
+async fn placed_with_pack(
+    stack: &Stack,
+    customer: &str,
+    service: &str,
+    pack: &str,
+    weeks: u64,
+) -> Order {
+    let req = PlaceBookingRequest {
+        idempotency_key: Uuid::now_v7().to_string(),
+        customer_id: customer.into(),
+        service_id: service.into(),
+        schedule: Some(Schedule {
+            time_zone: String::new(),
+            first_date: monday_in(weeks).to_string(),
+            start_time: "10:00".into(),
+            duration_minutes: 120,
+            recurrence: None,
+        }),
+        payment_mode: PaymentMode::HourPack as i32,
+        hour_pack_order_id: pack.into(),
+        terms_accepted: true,
+        ..Default::default()
+    };
+    stack
+        .orders
+        .clone()
+        .place_booking(stack.admin(req))
+        .await
+        .expect("booked")
+        .into_inner()
+        .order
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_bookings_and_changes_never_over_plan_a_pack() {
+    use relais_proto::planning::{
+        ChangeInterventionsRequest, ChangeScope, Reschedule, change_interventions_request::Change,
+    };
+    let stack = spawn().await;
+    let cleaning = stack.service("MENAGE").await;
+    stack.worker("Diallo", &[&cleaning]).await;
+    stack.worker("Petit", &[&cleaning]).await;
+    let paul = stack.customer("Durand").await;
+    let pack_def = stack
+        .catalogue
+        .clone()
+        .create_hour_pack(stack.admin(CreateHourPackRequest {
+            idempotency_key: String::new(),
+            name: "5 h".into(),
+            duration_minutes: 300,
+            price: Some(Money {
+                amount_cents: 11_000,
+                currency: "EUR".into(),
+            }),
+            eligible_service_ids: vec![cleaning.clone()],
+            vat_rate_bp: None,
+            active_on_creation: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .hour_pack
+        .unwrap()
+        .id;
+    let pack = stack
+        .orders
+        .clone()
+        .place_hour_pack_order(stack.admin(PlaceHourPackOrderRequest {
+            idempotency_key: String::new(),
+            customer_id: paul.clone(),
+            hour_pack_id: pack_def,
+            terms_accepted: true,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap()
+        .id;
+    confirm(&stack, &pack).await;
+
+    // Three 2-hour bookings on a 5-hour pack, confirmed all at once: two fit.
+    let mut orders = Vec::new();
+    for week in 2..5 {
+        orders.push(placed_with_pack(&stack, &paul, &cleaning, &pack, week).await);
+    }
+    futures::future::join_all(orders.iter().map(|o| confirm(&stack, &o.id))).await;
+    let mut attached = 0;
+    for o in &orders {
+        let i = &interventions(&stack, &o.id, 1, InterventionStatus::Planned).await[0];
+        if i.hour_pack_order_id == pack {
+            attached += 1;
+        } else {
+            assert!(i.pack_note.contains("has 60 min left"), "{}", i.pack_note);
+        }
+    }
+    assert_eq!(attached, 2);
+    let b = balance(&stack, &pack).await;
+    assert_eq!((b.planned, b.remaining), (240, 60));
+
+    // Two concurrent changes each wanting 45 more minutes of the last 60:
+    // one passes, the other is refused; the pack is never over-planned.
+    let paid: Vec<_> = {
+        let mut v = Vec::new();
+        for o in &orders {
+            let i = interventions(&stack, &o.id, 1, InterventionStatus::Planned).await;
+            if i[0].hour_pack_order_id == pack {
+                v.push(i[0].clone());
+            }
+        }
+        v
+    };
+    // A reschedule of one needs its start: keep each one's.
+    let with_start = |i: &relais_proto::planning::Intervention| {
+        let mut planning = stack.planning.clone();
+        let req = stack.admin(ChangeInterventionsRequest {
+            intervention_id: i.id.clone(),
+            scope: ChangeScope::One as i32,
+            expected_version: 0,
+            change: Some(Change::Reschedule(Reschedule {
+                start: i.start,
+                local_start_time: String::new(),
+                duration_minutes: 165,
+            })),
+        });
+        async move { planning.change_interventions(req).await }
+    };
+    let (a, b2) = tokio::join!(with_start(&paid[0]), with_start(&paid[1]));
+    let outcomes = [a.is_ok(), b2.is_ok()];
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{a:?} {b2:?}");
+    let refused = a.err().or(b2.err()).unwrap();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("has 15 min left"),
+        "{}",
+        refused.message()
+    );
+    let b = balance(&stack, &pack).await;
+    assert_eq!((b.planned, b.remaining), (285, 15));
+}
