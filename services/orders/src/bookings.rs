@@ -51,13 +51,11 @@ impl Booking {
         }
         let schedule = Schedule::parse(&mut v, "schedule", r.schedule.as_ref(), Utc::now());
         let worker_id = validate::optional_id(&mut v, "worker_id", &r.worker_id);
+        // Unspecified: the customer's open hour pack pays when one covers
+        // the booking (seed 002: later orders attach to the pack until it
+        // is used up); the placement says so when none does.
         let payment_mode =
             PaymentMode::try_from(r.payment_mode).unwrap_or(PaymentMode::Unspecified);
-        v.check(
-            payment_mode == PaymentMode::Unspecified,
-            "payment_mode",
-            "choose card, invoice, monthly residence billing or an hour pack",
-        );
         let hour_pack_order_id =
             validate::optional_id(&mut v, "hour_pack_order_id", &r.hour_pack_order_id);
         v.check(
@@ -164,13 +162,56 @@ pub async fn place(
         );
     }
     v.into_result()?;
+    let dates = req.schedule.dates();
+    let occurrences_at = req.schedule.occurrences();
     if let Some(worker) = req.worker_id {
         planning
             .check_worker(ctx.tenant, worker, req.service_id, &service.reference)
             .await?;
+        // A one-time booking with a chosen worker is refused at once when
+        // they are not free; a series is planned around their calendar
+        // (occurrences they cannot take stay unassigned, with the reason).
+        if let [slot] = occurrences_at.as_slice()
+            && !planning
+                .is_free(ctx.tenant, worker, req.service_id, *slot)
+                .await?
+        {
+            return Err(Error::invalid(
+                "worker_id",
+                "the chosen worker is not free then (away, booked, or outside their hours): choose another time, another worker, or any",
+            ));
+        }
     }
-
-    let dates = req.schedule.dates();
+    let mut payment_mode = req.payment_mode;
+    let mut hour_pack_order_id = req.hour_pack_order_id;
+    if payment_mode == PaymentMode::Unspecified {
+        let needed = i64::from(req.schedule.duration_minutes)
+            * i64::try_from(dates.len()).unwrap_or(i64::MAX);
+        let covering = planning
+            .open_packs(ctx.tenant, buyer.id)
+            .await?
+            .into_iter()
+            .find(|p| {
+                let eligible = if p.eligible_service_ids.is_empty() {
+                    p.vat_rate_bp == service.vat_rate_bp
+                } else {
+                    p.eligible_service_ids.contains(&req.service_id.to_string())
+                };
+                eligible && i64::from(p.remaining) >= needed
+            });
+        match covering.and_then(|p| Uuid::parse_str(&p.pack_order_id).ok()) {
+            Some(pack) => {
+                payment_mode = PaymentMode::HourPack;
+                hour_pack_order_id = Some(pack);
+            }
+            None => {
+                return Err(Error::invalid(
+                    "payment_mode",
+                    "choose card, invoice, monthly residence billing or an hour pack (no open pack of the customer covers this booking)",
+                ));
+            }
+        }
+    }
     let occurrences = i32::try_from(dates.len()).unwrap_or(i32::MAX);
     let minutes = req.schedule.duration_minutes;
     let (first, last) = (
@@ -197,7 +238,7 @@ pub async fn place(
         minutes,
     );
     let mut name = format!("{} ({})", service.name, duration_label(minutes));
-    if let Some(pack_order) = req.hour_pack_order_id {
+    if let Some(pack_order) = hour_pack_order_id {
         let pack = paid_pack(conn, ctx.tenant, buyer.id, pack_order).await?;
         let eligible = if pack.eligible_service_ids.is_empty() {
             pack.vat_rate_bp == service.vat_rate_bp
@@ -238,7 +279,7 @@ pub async fn place(
         occurrences,
         first_start,
         last_start,
-        hour_pack_order_id: req.hour_pack_order_id,
+        hour_pack_order_id,
         note: req.note,
         tax_credit_eligible: service.tax_credit_eligible,
     };
@@ -252,7 +293,7 @@ pub async fn place(
             buyer,
             ship_to: address,
             shipping_method: String::new(),
-            payment_mode: req.payment_mode,
+            payment_mode,
             lines: vec![NewLine {
                 item_id: req.service_id,
                 reference: service.reference,

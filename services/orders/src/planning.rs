@@ -5,12 +5,17 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use relais_platform::context::timestamp;
 use relais_platform::{
     auth::Authenticator,
     error::{Error, Result},
     grpc,
 };
-use relais_proto::planning::{GetWorkerRequest, planning_service_client::PlanningServiceClient};
+use relais_proto::planning::{
+    FindAvailableWorkersRequest, GetWorkerRequest, ListPackBalancesRequest, PackBalance,
+    PackStatus, planning_service_client::PlanningServiceClient,
+};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -73,5 +78,58 @@ impl Planning {
             ));
         }
         Ok(())
+    }
+
+    /// Whether `worker` is free for `[start, end)`: within their hours, not
+    /// away, not booked (planning's FindAvailableWorkers).
+    pub async fn is_free(
+        &self,
+        tenant: Uuid,
+        worker: Uuid,
+        service: Uuid,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<bool> {
+        let req = grpc::service_request(
+            &self.auth,
+            tenant,
+            "orders",
+            FindAvailableWorkersRequest {
+                service_id: service.to_string(),
+                start: Some(timestamp(start)),
+                end: Some(timestamp(end)),
+            },
+        )?;
+        let free = self
+            .client
+            .clone()
+            .find_available_workers(req)
+            .await
+            .map_err(|s| grpc::peer_failure("planning", s))?
+            .into_inner()
+            .workers;
+        Ok(free.iter().any(|w| w.id == worker.to_string()))
+    }
+
+    /// The customer's open packs, oldest first, as the ledger has them.
+    pub async fn open_packs(&self, tenant: Uuid, customer: Uuid) -> Result<Vec<PackBalance>> {
+        let req = grpc::service_request(
+            &self.auth,
+            tenant,
+            "orders",
+            ListPackBalancesRequest {
+                customer_id: customer.to_string(),
+            },
+        )?;
+        Ok(self
+            .client
+            .clone()
+            .list_pack_balances(req)
+            .await
+            .map_err(|s| grpc::peer_failure("planning", s))?
+            .into_inner()
+            .balances
+            .into_iter()
+            .filter(|b| b.status == PackStatus::Open as i32)
+            .collect())
     }
 }

@@ -212,11 +212,20 @@ async fn bookings_that_cannot_happen_are_refused_with_the_field() {
     // The chosen worker must exist, be active and do the service (planning).
     let cleaner = app.worker("Menage", &[&stopped], true).await;
     let away = app.worker("Parti", &[&ironing], false).await;
+    let free = app.worker("Libre", &[&ironing], true).await;
     for worker in [cleaner, away, Uuid::now_v7().to_string()] {
         let mut req = booking(&paul, &ironing, one_time(day, "10:00", 60));
         req.worker_id = worker;
         cases.push((req, "worker_id"));
     }
+    // Free every day 7:00-21:00 only: not at 21:30.
+    let mut late = booking(&paul, &ironing, one_time(day, "21:30", 60));
+    late.worker_id = free;
+    cases.push((late, "worker_id"));
+    // No payment mode and no open pack covering the booking.
+    let mut unpaid = booking(&paul, &ironing, one_time(day, "10:00", 60));
+    unpaid.payment_mode = PaymentMode::Unspecified as i32;
+    cases.push((unpaid, "payment_mode"));
 
     for (req, field) in cases {
         let err = app
@@ -370,6 +379,26 @@ async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
     assert_eq!(booked.booking.unwrap().hour_pack_order_id, pack_order.id);
     assert_eq!(booked.payment_mode, PaymentMode::HourPack as i32);
 
+    // A later booking with no payment mode attaches to the open pack by
+    // itself (seed 002), once planning has opened its balance.
+    let mut later = booking(&paul, &ironing, one_time(day, "15:00", 60));
+    later.payment_mode = PaymentMode::Unspecified as i32;
+    let auto = relais_platform::testing::eventually(std::time::Duration::from_secs(10), || {
+        let mut client = app.client.clone();
+        let mut req = later.clone();
+        req.idempotency_key = Uuid::now_v7().to_string();
+        let req = app.as_customer(&paul, req);
+        async move { client.place_booking(req).await.ok() }
+    })
+    .await
+    .expect("attached to the pack")
+    .into_inner()
+    .order
+    .unwrap();
+    assert_eq!(auto.payment_mode, PaymentMode::HourPack as i32);
+    assert_eq!(auto.booking.unwrap().hour_pack_order_id, pack_order.id);
+    assert_eq!(auto.total_incl_vat, eur(0));
+
     // A subscriber saw the purchase, its confirmation and the booking.
     let messages = app.messages(6).await;
     let confirmed = messages
@@ -387,7 +416,7 @@ async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
             .iter()
             .filter(|m| m.subject.ends_with(".order.placed"))
             .count(),
-        2
+        3
     );
 }
 

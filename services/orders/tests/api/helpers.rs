@@ -19,7 +19,7 @@ use relais_proto::orders::{
     CustomerFields, orders_service_client::OrdersServiceClient,
 };
 use relais_proto::planning::{
-    CreateWorkerRequest, WorkerFields, planning_service_client::PlanningServiceClient,
+    CreateWorkerRequest, WeeklySlot, WorkerFields, planning_service_client::PlanningServiceClient,
 };
 use relais_proto::types::Money;
 use tokio_util::sync::CancellationToken;
@@ -290,6 +290,14 @@ impl TestApp {
                 first_name: "Awa".into(),
                 last_name: last_name.into(),
                 skill_service_ids: skills.iter().map(|s| s.to_string()).collect(),
+                // Every day, 7:00 to 21:00 Paris time.
+                availability: (1..=7)
+                    .map(|d| WeeklySlot {
+                        weekday: d,
+                        start_time: "07:00".into(),
+                        end_time: "21:00".into(),
+                    })
+                    .collect(),
                 active,
                 ..Default::default()
             }),
