@@ -142,3 +142,47 @@ pub fn peer_failure(peer: &str, s: tonic::Status) -> crate::error::Error {
     tracing::warn!(peer, code = ?s.code(), message = s.message(), "call to another service failed");
     crate::error::Error::Unavailable(format!("{peer}: {}", s.message()))
 }
+
+/// A server stream produced a page at a time while the client reads it
+/// (exports of any size hold one page in memory): `page(conn, cursor)`
+/// returns the item to send and the cursor of the next page, or None after
+/// the last. An error ends the stream with its status.
+pub fn page_stream<T, C, F, Fut>(
+    pool: sqlx::PgPool,
+    first: C,
+    page: F,
+) -> std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send>>
+where
+    T: Send + 'static,
+    C: Send + 'static,
+    F: Fn(sqlx::pool::PoolConnection<sqlx::Postgres>, C) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = crate::error::Result<(T, Option<C>)>> + Send,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut cursor = first;
+        loop {
+            let result = async {
+                let conn = pool.acquire().await?;
+                page(conn, cursor).await
+            }
+            .await;
+            match result {
+                Ok((item, next)) => {
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                    match next {
+                        Some(c) => cursor = c,
+                        None => return,
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(tonic::Status::from(e))).await;
+                    return;
+                }
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}

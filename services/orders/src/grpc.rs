@@ -510,43 +510,19 @@ impl OrdersService for OrdersApi {
             .await,
         )?
         .into_inner();
-        // Pages are read one at a time while the client reads, so an export
-        // of any size holds one page in memory and a connection per page.
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let mut after: Option<(Uuid, i32)> = None;
-            loop {
-                let page = async {
-                    let mut conn = pool.acquire().await?;
-                    reports::export_page(&mut conn, caller.tenant, &filter, after).await
+        let stream = relais_platform::grpc::page_stream(
+            self.pool.clone(),
+            None,
+            move |mut conn, after: Option<(Uuid, i32)>| {
+                let filter = filter.clone();
+                async move {
+                    let (data, next) =
+                        reports::export_page(&mut conn, caller.tenant, &filter, after).await?;
+                    Ok((pb::ExportOrdersResponse { data }, next.map(Some)))
                 }
-                .await;
-                match page {
-                    Ok((data, next)) => {
-                        if !data.is_empty()
-                            && tx
-                                .send(Ok(pb::ExportOrdersResponse { data }))
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
-                        match next {
-                            Some(n) => after = Some(n),
-                            None => return,
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+            },
+        );
+        Ok(Response::new(stream))
     }
 
     async fn get_order_statistics(

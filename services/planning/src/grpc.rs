@@ -451,37 +451,20 @@ impl PlanningService for PlanningApi {
             .await,
         )?
         .into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let mut offset = 0;
-            loop {
-                let page = async {
-                    let mut conn = pool.acquire().await?;
-                    exports::page(&mut conn, caller.tenant, &filter, offset).await
+        let filter = std::sync::Arc::new(filter);
+        let stream = relais_platform::grpc::page_stream(
+            self.pool.clone(),
+            0,
+            move |mut conn, offset: i64| {
+                let filter = filter.clone();
+                async move {
+                    let (data, more) =
+                        exports::page(&mut conn, caller.tenant, &filter, offset).await?;
+                    let next = more.then_some(offset + exports::PAGE);
+                    Ok((pb::ExportInterventionsResponse { data }, next))
                 }
-                .await;
-                match page {
-                    Ok((data, more)) => {
-                        if tx
-                            .send(Ok(pb::ExportInterventionsResponse { data }))
-                            .await
-                            .is_err()
-                            || !more
-                        {
-                            return;
-                        }
-                        offset += exports::PAGE;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+            },
+        );
+        Ok(Response::new(stream))
     }
 }
