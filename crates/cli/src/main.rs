@@ -2,6 +2,7 @@
 //! with the demo tenant seeded; the other commands call the services or
 //! operate them (tokens, listings, outbox republish).
 
+mod billing;
 mod demo;
 mod events;
 mod orders;
@@ -87,6 +88,15 @@ enum Command {
     Orders {
         #[command(subcommand)]
         op: orders::OrdersOp,
+    },
+    /// Invoices: a customer's, and validating a draft (numbered without gaps).
+    Billing {
+        #[command(subcommand)]
+        op: billing::BillingOp,
+        #[arg(long, env = "BILLING_ADDR")]
+        billing: Option<String>,
+        #[arg(long)]
+        tenant: Option<Uuid>,
     },
     /// Read the planning: workers, interventions by worker, customer or order.
     Planning {
@@ -182,6 +192,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BuyPack(args) => orders::buy_pack(args).await,
         Command::OrderStatus(args) => orders::change_status(args).await,
         Command::Orders { op } => orders::report(op).await,
+        Command::Billing {
+            op,
+            billing,
+            tenant,
+        } => billing::run(op, billing, tenant).await,
         Command::Planning {
             op,
             planning,
@@ -217,6 +232,9 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let planning = relais_planning::App::build(relais_planning::config_from_env()?).await?;
     let planning_grpc = planning.grpc_addr();
     let planning_admin = planning.admin_addr();
+    let billing = relais_billing::App::build(relais_billing::config_from_env()?).await?;
+    let billing_grpc = billing.grpc_addr();
+    let billing_admin = billing.admin_addr();
     // Orders calls the catalogue and planning running in this process,
     // wherever they bound.
     let mut orders_cfg = relais_orders::config_from_env()?;
@@ -228,6 +246,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
     let running_planning = tokio::spawn(planning.run(shutdown.clone()));
+    let running_billing = tokio::spawn(billing.run(shutdown.clone()));
     let mut demo_ids = None;
     if seed {
         let token = admin_token(demo::TENANT)?;
@@ -256,6 +275,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  catalogue  gRPC {catalogue_grpc}   admin http://{catalogue_admin} (/livez /readyz /metrics)\
          \n  orders     gRPC {orders_grpc}   admin http://{orders_admin}\
          \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
+         \n  billing    gRPC {billing_grpc}   admin http://{billing_admin}\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
@@ -265,10 +285,12 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
     );
-    let (catalogue, orders, planning) = tokio::join!(running, running_orders, running_planning);
+    let (catalogue, orders, planning, billing) =
+        tokio::join!(running, running_orders, running_planning, running_billing);
     catalogue??;
     orders??;
     planning??;
+    billing??;
     Ok(())
 }
 

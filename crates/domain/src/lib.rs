@@ -4,4 +4,5 @@
 
 pub mod address;
 pub mod csv;
+pub mod money;
 pub mod schedule;

@@ -13,6 +13,11 @@ pub mod relais {
             tonic::include_proto!("relais.types.v1");
         }
     }
+    pub mod billing {
+        pub mod v1 {
+            tonic::include_proto!("relais.billing.v1");
+        }
+    }
     pub mod catalogue {
         pub mod v1 {
             tonic::include_proto!("relais.catalogue.v1");
@@ -35,6 +40,7 @@ pub mod relais {
     }
 }
 
+pub use relais::billing::v1 as billing;
 pub use relais::catalogue::v1 as catalogue;
 pub use relais::events::v1 as events;
 pub use relais::orders::v1 as orders;

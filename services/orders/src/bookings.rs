@@ -4,7 +4,7 @@
 //! at order, whose hours later pay for bookings of eligible services.
 
 use chrono::Utc;
-use relais_domain::schedule::Schedule;
+use relais_domain::{money, schedule::Schedule};
 use relais_platform::{
     auth::Caller,
     context::Ctx,
@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     access::Scope,
     catalogue::Catalogue,
-    customers, money,
+    customers,
     orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail, Who},
     planning::Planning,
 };

@@ -11,7 +11,6 @@ mod catalogue;
 mod customers;
 mod grpc;
 mod lifecycle;
-mod money;
 mod orders;
 mod planning;
 mod product_orders;

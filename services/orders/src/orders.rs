@@ -4,7 +4,7 @@
 //! an order is read back for whoever may see it.
 
 use chrono::{DateTime, Utc};
-use relais_domain::schedule::Schedule;
+use relais_domain::{money, schedule::Schedule};
 use relais_platform::{
     auth::Caller,
     context::{Ctx, timestamp},
@@ -26,7 +26,6 @@ use uuid::Uuid;
 use crate::{
     access::Scope,
     customers::{self, address_from_json, address_to_json},
-    money,
 };
 
 pub const KINDS: &[&str] = &["product", "booking", "hour_pack"];

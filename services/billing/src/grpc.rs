@@ -1,0 +1,127 @@
+//! `relais.billing.v1.BillingService`: authenticate, parse, run the domain
+//! function in a transaction with its events, commit through the outbox.
+
+use relais_platform::{
+    auth::{self, Caller, Role},
+    context::Ctx,
+    error::{Error, Result},
+    nats::Namespace,
+    outbox::Outbox,
+    validate,
+    write::{Writer, cut_page, reply},
+};
+use relais_proto::billing::{self as pb, billing_service_server::BillingService};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{SERVICE, invoices};
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+pub struct BillingApi {
+    pool: PgPool,
+    writer: Writer,
+    ns: Namespace,
+}
+
+impl BillingApi {
+    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
+        Self {
+            writer: Writer::new(pool.clone(), outbox),
+            pool,
+            ns,
+        }
+    }
+}
+
+/// The customer a caller may read invoices of: customers only their own.
+fn readable_customer(caller: &Caller, asked: &str) -> Result<Uuid> {
+    if caller.role == Role::Customer {
+        let me = caller
+            .customer_id
+            .ok_or_else(|| Error::Unauthenticated("customer token without customer_id".into()))?;
+        if !asked.is_empty() && asked != me.to_string() {
+            return Err(Error::not_found("customer"));
+        }
+        return Ok(me);
+    }
+    validate::id("customer_id", asked)
+}
+
+#[tonic::async_trait]
+impl BillingService for BillingApi {
+    async fn get_invoice(
+        &self,
+        req: Request<pb::GetInvoiceRequest>,
+    ) -> Reply<pb::GetInvoiceResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let invoice = invoices::load(&mut conn, caller.tenant, id)
+                    .await?
+                    .filter(|i| {
+                        caller.role != Role::Customer
+                            || caller.customer_id.map(|c| c.to_string()).as_ref()
+                                == Some(&i.customer_id)
+                    })
+                    .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+                Ok(pb::GetInvoiceResponse {
+                    invoice: Some(invoice),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_invoices(
+        &self,
+        req: Request<pb::ListInvoicesRequest>,
+    ) -> Reply<pb::ListInvoicesResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let customer = readable_customer(&caller, &r.customer_id)?;
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = validate::page_token(&page.page_token)?;
+                let mut conn = self.pool.acquire().await?;
+                let items =
+                    invoices::of_customer(&mut conn, caller.tenant, customer, after, limit).await?;
+                let (invoices, next_page_token) = cut_page(items, limit, |i| i.id.clone());
+                Ok(pb::ListInvoicesResponse {
+                    invoices,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn validate_invoice(
+        &self,
+        req: Request<pb::ValidateInvoiceRequest>,
+    ) -> Reply<pb::ValidateInvoiceResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(Caller::WRITERS)?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                self.writer
+                    .change(async |tx| {
+                        let invoice = invoices::validate(tx, &ctx, id, r.expected_version).await?;
+                        Ok(pb::ValidateInvoiceResponse {
+                            invoice: Some(invoice),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+}

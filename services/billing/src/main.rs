@@ -1,0 +1,21 @@
+//! `billing serve` runs the service; `billing migrate` provisions its
+//! database role and schema, applies migrations and exits.
+
+use relais_billing::{App, MIGRATIONS, SERVICE, config_from_env};
+use relais_platform::{db, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(SERVICE)?;
+    let mut cfg = config_from_env()?;
+    match std::env::args().nth(1).as_deref() {
+        Some("serve") | None => App::build(cfg).await?.run(shutdown::on_signal()).await,
+        Some("migrate") => {
+            cfg.db_migrate = true;
+            db::connect(&cfg, SERVICE, &MIGRATIONS).await?.close().await;
+            tracing::info!("billing migrations applied");
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}: use `serve` or `migrate`"),
+    }
+}

@@ -1,0 +1,377 @@
+//! Paid orders become draft invoices, once; validation numbers them with no
+//! gap, even when many are validated at once.
+
+use std::time::Duration;
+
+use chrono::Datelike;
+use prost::Message;
+use relais_platform::{
+    auth::{Claims, Role},
+    testing::{self, with_token},
+};
+use relais_proto::{
+    billing::{
+        GetInvoiceRequest, Invoice, InvoiceStatus, ListInvoicesRequest, ValidateInvoiceRequest,
+        billing_service_client::BillingServiceClient,
+    },
+    catalogue::{
+        CreateProductRequest, ProductFields, SetStockRequest,
+        catalogue_service_client::CatalogueServiceClient,
+    },
+    events::{InvoiceChanged, OrderStatusChanged},
+    orders::{
+        Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, OrderLineRequest,
+        OrderStatus, PaymentMode, PlaceProductOrderRequest,
+        orders_service_client::OrdersServiceClient,
+    },
+    types::{Money, PageRequest},
+};
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, transport::Channel};
+use uuid::Uuid;
+
+struct Stack {
+    tenant: Uuid,
+    orders: OrdersServiceClient<Channel>,
+    catalogue: CatalogueServiceClient<Channel>,
+    billing: BillingServiceClient<Channel>,
+    js: async_nats::jetstream::Context,
+    ns: relais_platform::nats::Namespace,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+async fn spawn() -> Stack {
+    testing::init_logging();
+    let shutdown = CancellationToken::new();
+    let url = testing::nats_url();
+    let billing_cfg = testing::config(&url).await.unwrap();
+    let ns = billing_cfg.namespace.clone();
+    let mut catalogue_cfg = testing::config(&url).await.unwrap();
+    catalogue_cfg.namespace = ns.clone();
+    let mut orders_cfg = testing::config(&url).await.unwrap();
+    orders_cfg.namespace = ns.clone();
+    let catalogue = relais_catalogue::App::build(catalogue_cfg).await.unwrap();
+    let catalogue_addr = catalogue.grpc_addr();
+    tokio::spawn(catalogue.run(shutdown.clone()));
+    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
+        platform: orders_cfg,
+        catalogue_addr: format!("http://{catalogue_addr}"),
+        // No booking with a chosen worker here: planning is never asked.
+        planning_addr: "http://127.0.0.1:9".into(),
+    })
+    .await
+    .unwrap();
+    let orders_addr = orders.grpc_addr();
+    tokio::spawn(orders.run(shutdown.clone()));
+    let billing = relais_billing::App::build(billing_cfg).await.unwrap();
+    let billing_addr = billing.grpc_addr();
+    tokio::spawn(billing.run(shutdown.clone()));
+    let nats = async_nats::connect(&url).await.unwrap();
+    Stack {
+        tenant: Uuid::now_v7(),
+        orders: OrdersServiceClient::new(channel(orders_addr)),
+        catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
+        billing: BillingServiceClient::new(channel(billing_addr)),
+        js: async_nats::jetstream::new(nats),
+        ns: relais_platform::nats::Namespace::new(ns),
+        shutdown,
+    }
+}
+
+impl Stack {
+    fn token(&self, role: Role, customer: Option<Uuid>) -> String {
+        testing::token_with(&Claims {
+            sub: "tester".into(),
+            tenant: self.tenant,
+            role,
+            customer_id: customer,
+            residences: vec![],
+            connection: None,
+            exp: chrono::Utc::now().timestamp() + 600,
+        })
+    }
+
+    fn admin<T>(&self, msg: T) -> tonic::Request<T> {
+        with_token(&self.token(Role::Admin, None), msg)
+    }
+
+    /// A customer, a product, and `n` card orders confirmed (paid).
+    async fn paid_orders(&self, n: usize) -> (String, Vec<String>) {
+        let customer = self
+            .orders
+            .clone()
+            .create_customer(self.admin(CreateCustomerRequest {
+                idempotency_key: String::new(),
+                fields: Some(CustomerFields {
+                    first_name: "Paul".into(),
+                    last_name: "Durand".into(),
+                    email: "paul@example.org".into(),
+                    billing_address: Some(Address {
+                        line1: "3 rue Sala".into(),
+                        postal_code: "69002".into(),
+                        city: "Lyon".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap()
+            .id;
+        let product = self
+            .catalogue
+            .clone()
+            .create_product(self.admin(CreateProductRequest {
+                idempotency_key: String::new(),
+                fields: Some(ProductFields {
+                    sku: "ENT-001".into(),
+                    designation: "Gants".into(),
+                    price: Some(Money {
+                        amount_cents: 1190,
+                        currency: "EUR".into(),
+                    }),
+                    vat_rate_bp: 2000,
+                    active: true,
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap()
+            .id;
+        self.catalogue
+            .clone()
+            .set_stock(self.admin(SetStockRequest {
+                product_id: product.clone(),
+                real: 10_000,
+                available: 10_000,
+            }))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let order = self
+                .orders
+                .clone()
+                .place_product_order(self.admin(PlaceProductOrderRequest {
+                    customer_id: customer.clone(),
+                    lines: vec![OrderLineRequest {
+                        item_id: product.clone(),
+                        quantity: 3,
+                        discount_bp: 1000,
+                    }],
+                    shipping_method: "delivery".into(),
+                    payment_mode: PaymentMode::Card as i32,
+                    terms_accepted: true,
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .order
+                .unwrap();
+            self.orders
+                .clone()
+                .change_order_status(self.admin(ChangeOrderStatusRequest {
+                    id: order.id.clone(),
+                    status: OrderStatus::Confirmed as i32,
+                    ..Default::default()
+                }))
+                .await
+                .unwrap();
+            ids.push(order.id);
+        }
+        (customer, ids)
+    }
+
+    /// The customer's invoices once there are `n`.
+    async fn invoices(&self, customer: &str, n: usize) -> Vec<Invoice> {
+        let list = || async {
+            self.billing
+                .clone()
+                .list_invoices(self.admin(ListInvoicesRequest {
+                    page: Some(PageRequest {
+                        page_size: 500,
+                        page_token: String::new(),
+                    }),
+                    customer_id: customer.into(),
+                }))
+                .await
+                .ok()
+                .map(|r| r.into_inner().invoices)
+        };
+        testing::eventually(Duration::from_secs(15), || async {
+            list().await.filter(|l| l.len() == n)
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} invoices"))
+    }
+}
+
+#[tokio::test]
+async fn a_paid_order_becomes_one_draft_invoice_then_a_numbered_one() {
+    let stack = spawn().await;
+    let (customer, orders) = stack.paid_orders(1).await;
+    let invoices = stack.invoices(&customer, 1).await;
+    let draft = &invoices[0];
+    assert_eq!(draft.order_id, orders[0]);
+    assert_eq!(draft.status, InvoiceStatus::Draft as i32);
+    assert_eq!(draft.number, "");
+    // 3 × 11.90 less 10 % = 32.13, VAT 20 % = 6.43 (half-up): the order's.
+    assert_eq!(draft.total_excl_vat.as_ref().unwrap().amount_cents, 3213);
+    assert_eq!(draft.total_vat.as_ref().unwrap().amount_cents, 643);
+    assert_eq!(draft.lines[0].description, "Gants");
+    assert_eq!(draft.vat_breakdown[0].vat_rate_bp, 2000);
+
+    // The confirmation delivered again under another id bills nothing twice.
+    let confirmed = testing::read_stream(
+        &stack.js,
+        &stack.ns.stream("orders"),
+        1,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .find(|m| {
+        m.subject.ends_with(".order.confirmed")
+            && OrderStatusChanged::decode(m.payload.as_ref()).is_ok()
+    })
+    .unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", Uuid::now_v7().to_string().as_str());
+    stack
+        .js
+        .publish_with_headers(
+            confirmed.subject.clone(),
+            headers,
+            confirmed.payload.clone(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stack.invoices(&customer, 1).await.len(), 1);
+
+    let mut billing = stack.billing.clone();
+    let validated = billing
+        .validate_invoice(stack.admin(ValidateInvoiceRequest {
+            id: draft.id.clone(),
+            expected_version: 1,
+        }))
+        .await
+        .expect("validated")
+        .into_inner()
+        .invoice
+        .unwrap();
+    let year = chrono::Utc::now().year();
+    assert_eq!(validated.number, format!("F{year}-000001"));
+    assert_eq!(validated.status, InvoiceStatus::Validated as i32);
+    let err = billing
+        .validate_invoice(stack.admin(ValidateInvoiceRequest {
+            id: draft.id.clone(),
+            expected_version: 0,
+        }))
+        .await
+        .expect_err("twice");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains(&validated.number),
+        "{}",
+        err.message()
+    );
+
+    // The customer reads it; another customer, or another tenant, cannot.
+    let me = stack.token(Role::Customer, Some(Uuid::parse_str(&customer).unwrap()));
+    billing
+        .get_invoice(with_token(
+            &me,
+            GetInvoiceRequest {
+                id: draft.id.clone(),
+            },
+        ))
+        .await
+        .expect("their own");
+    let stranger = stack.token(Role::Customer, Some(Uuid::now_v7()));
+    let err = billing
+        .get_invoice(with_token(
+            &stranger,
+            GetInvoiceRequest {
+                id: draft.id.clone(),
+            },
+        ))
+        .await
+        .expect_err("someone else's");
+    assert_eq!(err.code(), Code::NotFound);
+    let other_tenant = testing::token(Uuid::now_v7(), Role::Admin);
+    let err = billing
+        .validate_invoice(with_token(
+            &other_tenant,
+            ValidateInvoiceRequest {
+                id: draft.id.clone(),
+                expected_version: 0,
+            },
+        ))
+        .await
+        .expect_err("another tenant");
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Subscribers: drafted once, validated once.
+    let events = testing::read_stream(
+        &stack.js,
+        &stack.ns.stream("billing"),
+        2,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = events
+        .iter()
+        .map(|m| m.subject.rsplit('.').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["drafted", "validated"]);
+    let last = InvoiceChanged::decode(events[1].payload.as_ref()).unwrap();
+    assert_eq!(last.invoice.unwrap().number, validated.number);
+}
+
+#[tokio::test]
+async fn concurrent_validations_number_without_gaps_or_duplicates() {
+    let stack = spawn().await;
+    let (customer, _) = stack.paid_orders(12).await;
+    let drafts = stack.invoices(&customer, 12).await;
+    let calls = drafts.iter().map(|d| {
+        let mut billing = stack.billing.clone();
+        let req = stack.admin(ValidateInvoiceRequest {
+            id: d.id.clone(),
+            expected_version: 0,
+        });
+        async move { billing.validate_invoice(req).await }
+    });
+    let mut numbers: Vec<String> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("validated").into_inner().invoice.unwrap().number)
+        .collect();
+    numbers.sort();
+    let year = chrono::Utc::now().year();
+    let expected: Vec<String> = (1..=12).map(|n| format!("F{year}-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+}
