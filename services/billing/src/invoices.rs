@@ -23,13 +23,14 @@ use crate::SERVICE;
 
 const ORDERS: &str = "orders";
 
-pub fn spec(ns: &Namespace) -> ConsumerSpec {
+/// `max_attempts`: `RELAIS_CONSUMER_MAX_DELIVER`.
+pub fn spec(ns: &Namespace, max_attempts: i64) -> ConsumerSpec {
     ConsumerSpec {
         service: SERVICE.into(),
         name: "billing-paid-orders".into(),
         source_service: ORDERS.into(),
         filter_subjects: vec![ns.event_filter(ORDERS, "order", "confirmed")],
-        max_attempts: 10,
+        max_attempts,
         retry_base: std::time::Duration::from_millis(500),
     }
 }

@@ -46,7 +46,7 @@ impl App {
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            invoices::spec(&rt.ns),
+            invoices::spec(&rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(invoices::PaidOrders { ns: rt.ns.clone() }),
         );
         let tasks = vec![paid_orders.run(shutdown.clone()).boxed()];

@@ -59,7 +59,7 @@ impl App {
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            reservations::spec(&rt.ns),
+            reservations::spec(&rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(reservations::Reservations { ns: rt.ns.clone() }),
         );
         let tasks = vec![reservations.run(shutdown.clone()).boxed()];

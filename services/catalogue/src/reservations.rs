@@ -27,7 +27,8 @@ use crate::SERVICE;
 
 const ORDERS: &str = "orders";
 
-pub fn spec(ns: &Namespace) -> ConsumerSpec {
+/// `max_attempts`: `RELAIS_CONSUMER_MAX_DELIVER`.
+pub fn spec(ns: &Namespace, max_attempts: i64) -> ConsumerSpec {
     ConsumerSpec {
         service: SERVICE.into(),
         name: "catalogue-stock-reservations".into(),
@@ -36,7 +37,7 @@ pub fn spec(ns: &Namespace) -> ConsumerSpec {
             .iter()
             .map(|e| ns.event_filter(ORDERS, "order", e))
             .collect(),
-        max_attempts: 10,
+        max_attempts,
         retry_base: std::time::Duration::from_millis(500),
     }
 }

@@ -28,7 +28,8 @@ use crate::{
 
 const ORDERS: &str = "orders";
 
-pub fn spec(ns: &Namespace) -> ConsumerSpec {
+/// `max_attempts`: `RELAIS_CONSUMER_MAX_DELIVER`.
+pub fn spec(ns: &Namespace, max_attempts: i64) -> ConsumerSpec {
     ConsumerSpec {
         service: SERVICE.into(),
         name: "planning-bookings".into(),
@@ -37,7 +38,7 @@ pub fn spec(ns: &Namespace) -> ConsumerSpec {
             .iter()
             .map(|e| ns.event_filter(ORDERS, "order", e))
             .collect(),
-        max_attempts: 10,
+        max_attempts,
         retry_base: std::time::Duration::from_millis(500),
     }
 }

@@ -58,7 +58,7 @@ impl App {
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            interventions::spec(&rt.ns),
+            interventions::spec(&rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(interventions::Bookings { ns: rt.ns.clone() }),
         );
         let tasks = vec![bookings.run(shutdown.clone()).boxed()];
