@@ -13,12 +13,15 @@
 //!    `generate_series` on the same series, and `FindAvailableWorkers`
 //!    against pgbench running one statement for the same question
 //!    (`scripts/bench/planning_available.sql`).
-//! 4. Outbox relay: a bare async-nats JetStream publisher, then the relay
+//! 4. Billing: `ValidateInvoice` (gapless numbering) against pgbench doing
+//!    the same writes (`scripts/bench/billing_validate.sql`).
+//! 5. Outbox relay: a bare async-nats JetStream publisher, then the relay
 //!    draining an outbox pre-filled with the same number of same-size events.
 //!
 //! A benchmark, not a test: it asserts nothing about speed, only that every
 //! write and every message arrived.
 
+mod billing;
 mod orders;
 mod planning;
 mod relay;
@@ -46,6 +49,9 @@ struct Args {
     /// Orders placed through gRPC (and transactions run by pgbench).
     #[arg(long, env = "BENCH_ORDERS", default_value_t = 3_000)]
     orders: usize,
+    /// Draft invoices validated through gRPC (and by pgbench).
+    #[arg(long, env = "BENCH_INVOICES", default_value_t = 3_000)]
+    invoices: usize,
     /// Recurring series expanded over a year.
     #[arg(long, env = "BENCH_SERIES", default_value_t = 10_000)]
     series: usize,
@@ -100,6 +106,7 @@ enum Only {
     Writes,
     Orders,
     Planning,
+    Billing,
     Relay,
 }
 
@@ -116,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         args.products = args.products.min(500);
         args.orders = args.orders.min(300);
         args.series = args.series.min(1_000);
+        args.invoices = args.invoices.min(320);
         args.checks = args.checks.min(500);
         args.messages = args.messages.min(5_000);
         args.warmup = args.warmup.min(100);
@@ -192,6 +200,22 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let billing = if matches!(args.only, Only::All | Only::Billing) {
+        Some(
+            billing::run(&billing::Params {
+                invoices: args.invoices,
+                concurrency: args.concurrency,
+                rounds: args.rounds,
+                pgbench: pgbench.clone(),
+                pgbench_threads: args.pgbench_threads,
+                keep: args.keep,
+            })
+            .await
+            .context("billing benchmark failed")?,
+        )
+    } else {
+        None
+    };
     let relay = if matches!(args.only, Only::All | Only::Relay) {
         Some(
             relay::run(&relay::Params {
@@ -214,6 +238,7 @@ async fn main() -> anyhow::Result<()> {
         writes.as_ref(),
         orders.as_ref(),
         planning.as_ref(),
+        billing.as_ref(),
         relay.as_ref(),
     );
     eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
@@ -267,6 +292,7 @@ fn print_summary(
     writes: Option<&writes::Report>,
     orders: Option<&orders::Report>,
     planning: Option<&planning::Report>,
+    billing: Option<&billing::Report>,
     relay: Option<&relay::Report>,
 ) {
     println!();
@@ -323,6 +349,16 @@ fn print_summary(
             p.checks.describe("checks"),
             p.checks_raw.describe("tx"),
             p.checks.ratio_to(&p.checks_raw),
+        );
+    }
+    if let Some(b) = billing {
+        println!(
+            "| Billing `ValidateInvoice` (gapless numbering, one tenant), {} clients, {} per round | gRPC: {} | pgbench: {} | {:.2} |",
+            args.concurrency,
+            thousands(args.invoices as f64),
+            b.service.describe("invoices"),
+            b.raw.describe("tx"),
+            b.service.ratio_to(&b.raw),
         );
     }
     if let Some(r) = relay {

@@ -38,6 +38,11 @@ impl App {
         self.runtime.admin_addr()
     }
 
+    /// The service's pool (benchmarks seed and read through it).
+    pub fn pool(&self) -> sqlx::PgPool {
+        self.runtime.pool.clone()
+    }
+
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let rt = &self.runtime;
         let api = grpc::BillingApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
