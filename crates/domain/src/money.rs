@@ -29,6 +29,17 @@ pub fn for_minutes(hourly_cents: i64, minutes: i32) -> i64 {
     .unwrap_or(i64::MAX)
 }
 
+/// The part excluding VAT of an amount including it at `vat_bp`, rounded
+/// half-up (the VAT is the rest, so the two always add up).
+pub fn net_of(incl_cents: i64, vat_bp: i32) -> i64 {
+    i64::try_from(mul_div_round(
+        i128::from(incl_cents),
+        10_000,
+        10_000 + i128::from(vat_bp),
+    ))
+    .unwrap_or(i64::MAX)
+}
+
 /// Per VAT rate: (base, VAT), from the lines' (rate, net, vat).
 pub fn breakdown(lines: &[(i32, i64, i64)]) -> BTreeMap<i32, (i64, i64)> {
     let mut out = BTreeMap::new();
@@ -78,5 +89,12 @@ mod tests {
         assert_eq!(for_minutes(2590, 50), 2158);
         // 0.01 € for 30 min = 0.005 -> 0.01 (half-up).
         assert_eq!(for_minutes(1, 30), 1);
+    }
+
+    #[test]
+    fn an_amount_including_vat_splits_into_net_and_vat() {
+        // 12.00 incl. 20 %: 10.00 + 2.00; 10.00 incl. 5.5 %: 9.48 + 0.52.
+        assert_eq!(net_of(1200, 2000), 1000);
+        assert_eq!(net_of(1000, 550), 948);
     }
 }

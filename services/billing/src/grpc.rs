@@ -4,7 +4,7 @@
 use relais_platform::{
     auth::{self, Caller, Role},
     context::Ctx,
-    error::{Error, Result},
+    error::{Error, Result, Violations},
     nats::Namespace,
     outbox::Outbox,
     validate,
@@ -119,6 +119,50 @@ impl BillingService for BillingApi {
                             invoice: Some(invoice),
                         })
                     })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn create_credit_note(
+        &self,
+        req: Request<pb::CreateCreditNoteRequest>,
+    ) -> Reply<pb::CreateCreditNoteResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(Caller::WRITERS)?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                v.check(r.invoice_id.trim().is_empty(), "invoice_id", "is required");
+                let invoice = validate::optional_id(&mut v, "invoice_id", &r.invoice_id);
+                let amount = r
+                    .amount
+                    .as_ref()
+                    .map(|m| validate::money(&mut v, "amount", Some(m), validate::MAX_PRICE_CENTS));
+                let reason = validate::description(&mut v, "reason", &r.reason);
+                v.check(
+                    reason.is_empty(),
+                    "reason",
+                    "say why the customer is credited",
+                );
+                v.into_result()?;
+                let invoice = invoice.ok_or_else(|| Error::invalid("invoice_id", "is required"))?;
+                self.writer
+                    .create_once(
+                        ctx.tenant,
+                        "CreateCreditNote",
+                        &r.idempotency_key,
+                        r,
+                        async |tx| {
+                            let note = invoices::credit(tx, &ctx, invoice, amount, &reason).await?;
+                            Ok(pb::CreateCreditNoteResponse {
+                                credit_note: Some(note),
+                            })
+                        },
+                    )
                     .await
             }
             .await,

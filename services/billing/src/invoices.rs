@@ -29,7 +29,10 @@ pub fn spec(ns: &Namespace, max_attempts: i64) -> ConsumerSpec {
         service: SERVICE.into(),
         name: "billing-paid-orders".into(),
         source_service: ORDERS.into(),
-        filter_subjects: vec![ns.event_filter(ORDERS, "order", "confirmed")],
+        filter_subjects: vec![
+            ns.event_filter(ORDERS, "order", "confirmed"),
+            ns.event_filter(ORDERS, "order", "cancelled"),
+        ],
         max_attempts,
         retry_base: std::time::Duration::from_millis(500),
     }
@@ -49,6 +52,16 @@ impl Handler for PaidOrders {
         let (Some(meta), Some(order)) = (e.meta, e.order) else {
             return Err(poison("event without meta or order"));
         };
+        if e.to == OrderStatus::Cancelled as i32 {
+            let ctx = Ctx {
+                service: SERVICE,
+                tenant: Uuid::parse_str(&meta.tenant_id).map_err(poison)?,
+                origin: meta.origin.clone(),
+                actor: format!("order:{}", order.id),
+                ns: self.ns.clone(),
+            };
+            return cancelled(tx, &ctx, &order).await.map_err(handler_error);
+        }
         // Paid at order: products by card or on invoice, and hour packs.
         // Monthly residence billing and bookings are invoiced by period.
         let billed_now = e.to == OrderStatus::Confirmed as i32
@@ -65,10 +78,17 @@ impl Handler for PaidOrders {
             actor: format!("order:{}", order.id),
             ns: self.ns.clone(),
         };
-        draft(tx, &ctx, &order).await.map_err(|e| match e {
-            Error::InvalidArgument(_) => poison(e),
-            other => HandlerError::Retry(anyhow::anyhow!("{other}")),
-        })
+        draft(tx, &ctx, &order).await.map_err(handler_error)
+    }
+}
+
+/// Bad data in an event never gets better; anything else may (a database
+/// hiccup), and keeps its cause for the logs and the dead letter.
+fn handler_error(e: Error) -> HandlerError {
+    match e {
+        Error::InvalidArgument(_) => poison(e),
+        Error::Db(db) => HandlerError::Retry(db.into()),
+        other => HandlerError::Retry(anyhow::anyhow!("{other}")),
     }
 }
 
@@ -87,7 +107,7 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
         "insert into invoices (tenant_id, id, status, customer_id, customer_name, order_id,
              payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency, origin)
          values ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, 'EUR', $10)
-         on conflict (tenant_id, order_id) do nothing",
+         on conflict (tenant_id, order_id) where kind = 'invoice' do nothing",
     )
     .bind(ctx.tenant)
     .bind(invoice_id)
@@ -146,17 +166,23 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
             "the lines do not add up to the order's total",
         ));
     }
-    publish(conn, ctx, "drafted", &invoice).await
+    publish(conn, ctx, "invoice", "drafted", &invoice).await
 }
 
-async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, invoice: &Invoice) -> Result<()> {
+async fn publish(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    aggregate: &str,
+    event: &str,
+    invoice: &Invoice,
+) -> Result<()> {
     let id = Uuid::parse_str(&invoice.id).unwrap_or_default();
     let meta = ctx.meta(id, invoice.version);
     let payload = InvoiceChanged {
         meta: Some(meta.clone()),
         invoice: Some(invoice.clone()),
     };
-    ctx.emit(conn, "invoice", event, &meta, &payload).await?;
+    ctx.emit(conn, aggregate, event, &meta, &payload).await?;
     Ok(())
 }
 
@@ -183,20 +209,7 @@ pub async fn validate(
     }
     validate::expected_version(expected_version, version)?;
     let now = Utc::now();
-    let series = now.year().to_string();
-    // The counter row stays locked until this transaction ends: concurrent
-    // validations take numbers one after the other, and a rollback gives
-    // its number back, so the sequence has no gap.
-    let taken: i64 = sqlx::query_scalar(
-        "insert into invoice_sequences (tenant_id, series, next_number) values ($1, $2, 2)
-         on conflict (tenant_id, series) do update set next_number = invoice_sequences.next_number + 1
-         returning next_number - 1",
-    )
-    .bind(ctx.tenant)
-    .bind(&series)
-    .fetch_one(&mut *conn)
-    .await?;
-    let number = format!("F{series}-{taken:06}");
+    let number = next_number(conn, ctx.tenant, "F", now).await?;
     sqlx::query(
         "update invoices set status = 'validated', number = $3, validated_at = $4, origin = $5,
              version = version + 1
@@ -212,8 +225,237 @@ pub async fn validate(
     let invoice = load(conn, ctx.tenant, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
-    publish(conn, ctx, "validated", &invoice).await?;
+    publish(conn, ctx, "invoice", "validated", &invoice).await?;
     Ok(invoice)
+}
+
+/// The next number of the tenant's `prefix` series for the year, e.g.
+/// "F2026-000042". The counter row stays locked until the caller's
+/// transaction ends: concurrent callers take numbers one after the other,
+/// and a rollback gives its number back, so the series has no gap.
+async fn next_number(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let series = format!("{prefix}{}", now.year());
+    let taken: i64 = sqlx::query_scalar(
+        "insert into invoice_sequences (tenant_id, series, next_number) values ($1, $2, 2)
+         on conflict (tenant_id, series) do update set next_number = invoice_sequences.next_number + 1
+         returning next_number - 1",
+    )
+    .bind(tenant)
+    .bind(&series)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(format!("{series}-{taken:06}"))
+}
+
+/// A cancelled order: its draft is voided, its validated invoice credited
+/// for whatever is left.
+async fn cancelled(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "select id, status from invoices
+         where tenant_id = $1 and order_id = $2 and kind = 'invoice' for update",
+    )
+    .bind(ctx.tenant)
+    .bind(id("order.id", &order.id)?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        None => Ok(()),
+        Some((invoice, status)) if status == "draft" => {
+            sqlx::query(
+                "update invoices set status = 'void', version = version + 1, origin = $3,
+                     reason = 'order cancelled'
+                 where tenant_id = $1 and id = $2",
+            )
+            .bind(ctx.tenant)
+            .bind(invoice)
+            .bind(&ctx.origin)
+            .execute(&mut *conn)
+            .await?;
+            let voided = load(conn, ctx.tenant, invoice)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("invoice {invoice}")))?;
+            publish(conn, ctx, "invoice", "voided", &voided).await
+        }
+        Some((invoice, status)) if status == "void" => {
+            let _ = invoice;
+            Ok(())
+        }
+        Some((invoice, _)) => match credit(conn, ctx, invoice, None, "order cancelled").await {
+            // Already credited in full (a refund came first): nothing to do.
+            Err(Error::FailedPrecondition(_)) => Ok(()),
+            other => other.map(|_| ()),
+        },
+    }
+}
+
+/// A credit note against a validated invoice: everything left to credit,
+/// line by line, or `amount` (incl. VAT) as one line at its single VAT rate.
+pub async fn credit(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    invoice_id: Uuid,
+    amount: Option<i64>,
+    reason: &str,
+) -> Result<Invoice> {
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "select kind, status, number from invoices where tenant_id = $1 and id = $2 for update",
+    )
+    .bind(ctx.tenant)
+    .bind(invoice_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (kind, status, number) =
+        row.ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
+    if kind != "invoice" {
+        return Err(Error::invalid(
+            "invoice_id",
+            "is a credit note, not an invoice",
+        ));
+    }
+    if !matches!(status.as_str(), "validated" | "paid" | "payment_failed") {
+        return Err(Error::FailedPrecondition(format!(
+            "invoice {invoice_id} is {status}: only a validated invoice is credited (a draft is voided)"
+        )));
+    }
+    let invoice = load(conn, ctx.tenant, invoice_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
+    let credited: i64 = sqlx::query_scalar(
+        "select coalesce(sum(total_incl_vat_cents), 0)::bigint from invoices
+         where tenant_id = $1 and credited_invoice_id = $2",
+    )
+    .bind(ctx.tenant)
+    .bind(invoice_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let total = cents(invoice.total_incl_vat.as_ref());
+    let left = total - credited;
+    let number = number.unwrap_or_default();
+    if left <= 0 {
+        return Err(Error::FailedPrecondition(format!(
+            "invoice {number} is already credited in full"
+        )));
+    }
+    // (reference, description, quantity, unit, rate, discount, net, vat)
+    type Line = (String, String, i32, i64, i32, i32, i64, i64);
+    let lines: Vec<Line> = match amount {
+        None if credited == 0 => invoice
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.reference.clone(),
+                    l.description.clone(),
+                    l.quantity,
+                    cents(l.unit_price.as_ref()),
+                    l.vat_rate_bp,
+                    l.discount_bp,
+                    cents(l.total_excl_vat.as_ref()),
+                    cents(l.vat.as_ref()),
+                )
+            })
+            .collect(),
+        requested => {
+            let amount = requested.unwrap_or(left);
+            if amount <= 0 {
+                return Err(Error::invalid("amount", "must be more than 0"));
+            }
+            if amount > left {
+                return Err(Error::invalid(
+                    "amount",
+                    format!(
+                        "{} is more than is left to credit on {number} ({})",
+                        euros(amount),
+                        euros(left)
+                    ),
+                ));
+            }
+            let [rate] = invoice
+                .vat_breakdown
+                .iter()
+                .map(|v| v.vat_rate_bp)
+                .collect::<Vec<_>>()[..]
+            else {
+                return Err(Error::invalid(
+                    "amount",
+                    "a partial credit needs an invoice with a single VAT rate: credit it in full",
+                ));
+            };
+            let net = money::net_of(amount, rate);
+            vec![(
+                "CREDIT".to_owned(),
+                format!("Credit on {number}"),
+                1,
+                net,
+                rate,
+                0,
+                net,
+                amount - net,
+            )]
+        }
+    };
+    let net: i64 = lines.iter().map(|l| l.6).sum();
+    let vat: i64 = lines.iter().map(|l| l.7).sum();
+    let now = Utc::now();
+    let credit_number = next_number(conn, ctx.tenant, "A", now).await?;
+    let credit_id = Uuid::now_v7();
+    sqlx::query(
+        "insert into invoices (tenant_id, id, number, status, customer_id, customer_name, order_id,
+             payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency,
+             validated_at, origin, kind, credited_invoice_id, reason)
+         select tenant_id, $3, $4, 'issued', customer_id, customer_name, order_id, payment_mode,
+                $5, $6, $7, currency, $8, $9, 'credit_note', id, $10
+         from invoices where tenant_id = $1 and id = $2",
+    )
+    .bind(ctx.tenant)
+    .bind(invoice_id)
+    .bind(credit_id)
+    .bind(&credit_number)
+    .bind(net)
+    .bind(vat)
+    .bind(net + vat)
+    .bind(now)
+    .bind(&ctx.origin)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    for (no, (reference, description, quantity, unit, rate, discount, net, vat)) in
+        lines.iter().enumerate()
+    {
+        sqlx::query(
+            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
+                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(ctx.tenant)
+        .bind(credit_id)
+        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
+        .bind(invoice_id)
+        .bind(reference)
+        .bind(description)
+        .bind(quantity)
+        .bind(unit)
+        .bind(rate)
+        .bind(discount)
+        .bind(net)
+        .bind(vat)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let note = load(conn, ctx.tenant, credit_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("credit note {credit_id}")))?;
+    publish(conn, ctx, "credit_note", "issued", &note).await?;
+    Ok(note)
+}
+
+fn euros(c: i64) -> String {
+    format!("{}.{:02} €", c / 100, c % 100)
 }
 
 #[derive(sqlx::FromRow)]
@@ -232,6 +474,9 @@ struct Row {
     origin: String,
     version: i64,
     created_at: DateTime<Utc>,
+    kind: String,
+    credited_invoice_id: Option<Uuid>,
+    reason: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -250,7 +495,7 @@ struct LineRow {
 
 const COLS: &str = "id, number, status, customer_id, customer_name, order_id, payment_mode,
     total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, validated_at, origin, version,
-    created_at";
+    created_at, kind, credited_invoice_id, reason";
 
 async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Invoice> {
     let lines: Vec<LineRow> = sqlx::query_as(
@@ -273,6 +518,8 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
         "validated" => InvoiceStatus::Validated,
         "paid" => InvoiceStatus::Paid,
         "payment_failed" => InvoiceStatus::PaymentFailed,
+        "void" => InvoiceStatus::Void,
+        "issued" => InvoiceStatus::Issued,
         _ => InvoiceStatus::Unspecified,
     };
     Ok(Invoice {
@@ -313,6 +560,12 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
         origin: r.origin,
         version: r.version,
         created_at: Some(timestamp(r.created_at)),
+        kind: r.kind,
+        credited_invoice_id: r
+            .credited_invoice_id
+            .map(|i| i.to_string())
+            .unwrap_or_default(),
+        reason: r.reason,
     })
 }
 

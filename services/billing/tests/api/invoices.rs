@@ -375,3 +375,111 @@ async fn concurrent_validations_number_without_gaps_or_duplicates() {
     let expected: Vec<String> = (1..=12).map(|n| format!("F{year}-{n:06}")).collect();
     assert_eq!(numbers, expected);
 }
+
+#[tokio::test]
+async fn refunds_and_cancellations_are_credit_notes_never_edits() {
+    use relais_proto::billing::CreateCreditNoteRequest;
+    let stack = spawn().await;
+    let (customer, orders) = stack.paid_orders(2).await;
+    let drafts = stack.invoices(&customer, 2).await;
+    let by_order = |o: &str| drafts.iter().find(|d| d.order_id == o).unwrap().clone();
+    let (first, second) = (by_order(&orders[0]), by_order(&orders[1]));
+    let mut billing = stack.billing.clone();
+    let validated = billing
+        .validate_invoice(stack.admin(ValidateInvoiceRequest {
+            id: first.id.clone(),
+            expected_version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    let credit = |amount: Option<i64>, key: &str| CreateCreditNoteRequest {
+        idempotency_key: key.into(),
+        invoice_id: validated.id.clone(),
+        amount: amount.map(|a| Money {
+            amount_cents: a,
+            currency: "EUR".into(),
+        }),
+        reason: "gants abîmés".into(),
+    };
+    // 38.56 incl. VAT was billed: 50.00 cannot be refunded.
+    let err = billing
+        .create_credit_note(stack.admin(credit(Some(5000), "c1")))
+        .await
+        .expect_err("too much");
+    testing::assert_bad_field(&err, "amount");
+    let year = chrono::Utc::now().year();
+    let partial = billing
+        .create_credit_note(stack.admin(credit(Some(1200), "c2")))
+        .await
+        .expect("partial refund")
+        .into_inner()
+        .credit_note
+        .unwrap();
+    assert_eq!(partial.number, format!("A{year}-000001"));
+    assert_eq!(partial.kind, "credit_note");
+    assert_eq!(partial.credited_invoice_id, validated.id);
+    // 12.00 incl. 20 %: 10.00 + 2.00.
+    assert_eq!(partial.total_excl_vat.as_ref().unwrap().amount_cents, 1000);
+    assert_eq!(partial.total_vat.as_ref().unwrap().amount_cents, 200);
+    // The invoice itself is unchanged.
+    let invoice = billing
+        .get_invoice(stack.admin(GetInvoiceRequest {
+            id: validated.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    assert_eq!(invoice.total_incl_vat, validated.total_incl_vat);
+    assert_eq!(invoice.version, validated.version);
+
+    // Cancelling the orders: the validated one is credited for what is left
+    // (38.56 - 12.00 = 26.56), the draft is voided and never numbered.
+    for o in &orders {
+        stack
+            .orders
+            .clone()
+            .change_order_status(stack.admin(ChangeOrderStatusRequest {
+                id: o.clone(),
+                status: OrderStatus::Cancelled as i32,
+                reason: "client parti".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+    }
+    let all = stack.invoices(&customer, 4).await;
+    let rest = all
+        .iter()
+        .find(|i| i.number == format!("A{year}-000002"))
+        .expect("the rest credited");
+    assert_eq!(
+        rest.total_incl_vat.as_ref().unwrap().amount_cents,
+        3856 - 1200
+    );
+    let void = testing::eventually(Duration::from_secs(10), || async {
+        let mut b = stack.billing.clone();
+        let i = b
+            .get_invoice(stack.admin(GetInvoiceRequest {
+                id: second.id.clone(),
+            }))
+            .await
+            .ok()?
+            .into_inner()
+            .invoice?;
+        (i.status == InvoiceStatus::Void as i32).then_some(i)
+    })
+    .await
+    .expect("voided");
+    assert_eq!(void.number, "");
+    // Nothing is left to credit.
+    let err = billing
+        .create_credit_note(stack.admin(credit(None, "c3")))
+        .await
+        .expect_err("nothing left");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+}
