@@ -168,4 +168,40 @@ impl BillingService for BillingApi {
             .await,
         )
     }
+
+    async fn draft_monthly_invoices(
+        &self,
+        req: Request<pb::DraftMonthlyInvoicesRequest>,
+    ) -> Reply<pb::DraftMonthlyInvoicesResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(Caller::WRITERS)?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                let month = chrono::NaiveDate::parse_from_str(
+                    &format!("{}-01", r.month.trim()),
+                    "%Y-%m-%d",
+                )
+                .ok();
+                v.check(month.is_none(), "month", "is not a month (YYYY-MM)");
+                v.check(
+                    month.is_some_and(|m| m > chrono::Utc::now().date_naive()),
+                    "month",
+                    "has not begun",
+                );
+                let residence = validate::optional_id(&mut v, "residence_id", &r.residence_id);
+                v.into_result()?;
+                let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
+                self.writer
+                    .change(async |tx| {
+                        let invoices = invoices::draft_monthly(tx, &ctx, month, residence).await?;
+                        Ok(pb::DraftMonthlyInvoicesResponse { invoices })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
 }

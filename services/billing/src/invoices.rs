@@ -64,11 +64,10 @@ impl Handler for PaidOrders {
         }
         // Paid at order: products by card or on invoice, and hour packs.
         // Monthly residence billing and bookings are invoiced by period.
-        let billed_now = e.to == OrderStatus::Confirmed as i32
-            && (order.kind == "hour_pack"
-                || (order.kind == "product"
-                    && order.payment_mode != PaymentMode::ResidenceMonthly as i32));
-        if !billed_now {
+        let monthly =
+            order.kind == "product" && order.payment_mode == PaymentMode::ResidenceMonthly as i32;
+        let billed_now = order.kind == "hour_pack" || (order.kind == "product" && !monthly);
+        if e.to != OrderStatus::Confirmed as i32 || !(billed_now || monthly) {
             return Ok(());
         }
         let ctx = Ctx {
@@ -78,6 +77,15 @@ impl Handler for PaidOrders {
             actor: format!("order:{}", order.id),
             ns: self.ns.clone(),
         };
+        if monthly {
+            let at = meta
+                .occurred_at
+                .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                .unwrap_or_else(Utc::now);
+            return hold_monthly(tx, &ctx, &order, at)
+                .await
+                .map_err(handler_error);
+        }
         draft(tx, &ctx, &order).await.map_err(handler_error)
     }
 }
@@ -255,6 +263,17 @@ async fn next_number(
 /// A cancelled order: its draft is voided, its validated invoice credited
 /// for whatever is left.
 async fn cancelled(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
+    let order_id = id("order.id", &order.id)?;
+    let held: Option<Option<Uuid>> = sqlx::query_scalar(
+        "select invoice_id from monthly_orders where tenant_id = $1 and order_id = $2 for update",
+    )
+    .bind(ctx.tenant)
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(on_invoice) = held {
+        return cancelled_monthly(conn, ctx, order_id, on_invoice).await;
+    }
     let row: Option<(Uuid, String)> = sqlx::query_as(
         "select id, status from invoices
          where tenant_id = $1 and order_id = $2 and kind = 'invoice' for update",
@@ -302,6 +321,38 @@ pub async fn credit(
     amount: Option<i64>,
     reason: &str,
 ) -> Result<Invoice> {
+    credit_with(conn, ctx, invoice_id, Refund::from(amount), reason).await
+}
+
+/// What a credit note gives back.
+pub enum Refund {
+    /// Everything left, line by line when nothing was credited yet.
+    All,
+    /// This much incl. VAT, at the invoice's single VAT rate.
+    Amount(i64),
+    /// These lines of the invoice (a cancelled order of a monthly invoice).
+    Lines(Vec<CreditLine>),
+}
+
+impl From<Option<i64>> for Refund {
+    fn from(a: Option<i64>) -> Self {
+        a.map_or(Refund::All, Refund::Amount)
+    }
+}
+
+/// (reference, description, quantity, unit, rate, discount, net, vat)
+pub type CreditLine = (String, String, i32, i64, i32, i32, i64, i64);
+
+/// A credit line's fields and the item it came from.
+type MonthLine = (String, String, i32, i64, i32, i32, i64, i64, Uuid);
+
+async fn credit_with(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    invoice_id: Uuid,
+    refund: Refund,
+    reason: &str,
+) -> Result<Invoice> {
     let row: Option<(String, String, Option<String>)> = sqlx::query_as(
         "select kind, status, number from invoices where tenant_id = $1 and id = $2 for update",
     )
@@ -341,10 +392,19 @@ pub async fn credit(
             "invoice {number} is already credited in full"
         )));
     }
-    // (reference, description, quantity, unit, rate, discount, net, vat)
-    type Line = (String, String, i32, i64, i32, i32, i64, i64);
-    let lines: Vec<Line> = match amount {
-        None if credited == 0 => invoice
+    let lines: Vec<CreditLine> = match refund {
+        Refund::Lines(lines) => {
+            let asked: i64 = lines.iter().map(|l| l.6 + l.7).sum();
+            if asked > left {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} is more than is left to credit on {number} ({})",
+                    euros(asked),
+                    euros(left)
+                )));
+            }
+            lines
+        }
+        Refund::All if credited == 0 => invoice
             .lines
             .iter()
             .map(|l| {
@@ -361,7 +421,10 @@ pub async fn credit(
             })
             .collect(),
         requested => {
-            let amount = requested.unwrap_or(left);
+            let amount = match requested {
+                Refund::Amount(a) => a,
+                _ => left,
+            };
             if amount <= 0 {
                 return Err(Error::invalid("amount", "must be more than 0"));
             }
@@ -454,6 +517,246 @@ pub async fn credit(
     Ok(note)
 }
 
+/// Keeps a confirmed order paid by monthly billing until its month's
+/// invoice is drafted (once per order).
+async fn hold_monthly(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    order: &Order,
+    confirmed_at: DateTime<Utc>,
+) -> Result<()> {
+    let order_id = id("order.id", &order.id)?;
+    let held = sqlx::query(
+        "insert into monthly_orders (tenant_id, order_id, customer_id, customer_name, residence_id,
+             confirmed_at)
+         values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+    )
+    .bind(ctx.tenant)
+    .bind(order_id)
+    .bind(id("order.customer_id", &order.customer_id)?)
+    .bind(&order.customer_name)
+    .bind(Uuid::parse_str(&order.residence_id).ok())
+    .bind(confirmed_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if held == 0 {
+        return Ok(());
+    }
+    for l in &order.lines {
+        sqlx::query(
+            "insert into monthly_order_lines (tenant_id, order_id, line_no, item_id, reference,
+                 description, quantity, unit_price_cents, vat_rate_bp, discount_bp,
+                 total_excl_vat_cents, vat_cents)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(ctx.tenant)
+        .bind(order_id)
+        .bind(l.line_no)
+        .bind(id("order.lines.item_id", &l.item_id)?)
+        .bind(&l.reference)
+        .bind(&l.name)
+        .bind(l.quantity)
+        .bind(cents(l.unit_price.as_ref()))
+        .bind(l.vat_rate_bp)
+        .bind(l.discount_bp)
+        .bind(cents(l.total_excl_vat.as_ref()))
+        .bind(cents(l.vat.as_ref()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A cancelled order of monthly billing: not invoiced yet, it is dropped;
+/// on a draft, the draft is voided and its orders wait for the next run;
+/// on a validated invoice, its lines are credited.
+async fn cancelled_monthly(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    order_id: Uuid,
+    on_invoice: Option<Uuid>,
+) -> Result<()> {
+    let drop_order = async |conn: &mut PgConnection| -> Result<()> {
+        for table in ["monthly_order_lines", "monthly_orders"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from {table} where tenant_id = $1 and order_id = $2"
+            )))
+            .bind(ctx.tenant)
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    };
+    let Some(invoice_id) = on_invoice else {
+        return drop_order(conn).await;
+    };
+    let status: String = sqlx::query_scalar(
+        "select status from invoices where tenant_id = $1 and id = $2 for update",
+    )
+    .bind(ctx.tenant)
+    .bind(invoice_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if status == "draft" {
+        sqlx::query(
+            "update monthly_orders set invoice_id = null where tenant_id = $1 and invoice_id = $2",
+        )
+        .bind(ctx.tenant)
+        .bind(invoice_id)
+        .execute(&mut *conn)
+        .await?;
+        drop_order(conn).await?;
+        sqlx::query(
+            "update invoices set status = 'void', version = version + 1, origin = $3,
+                 reason = 'an order it billed was cancelled'
+             where tenant_id = $1 and id = $2",
+        )
+        .bind(ctx.tenant)
+        .bind(invoice_id)
+        .bind(&ctx.origin)
+        .execute(&mut *conn)
+        .await?;
+        let voided = load(conn, ctx.tenant, invoice_id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
+        return publish(conn, ctx, "invoice", "voided", &voided).await;
+    }
+    let lines: Vec<CreditLine> = sqlx::query_as(
+        "select reference, description, quantity, unit_price_cents, vat_rate_bp, discount_bp,
+                total_excl_vat_cents, vat_cents
+         from monthly_order_lines where tenant_id = $1 and order_id = $2 order by line_no",
+    )
+    .bind(ctx.tenant)
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    credit_with(
+        conn,
+        ctx,
+        invoice_id,
+        Refund::Lines(lines),
+        &format!("order {order_id} cancelled"),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// One draft per resident with orders of monthly billing confirmed in the
+/// month starting `month` (Europe/Paris) and not invoiced yet.
+pub async fn draft_monthly(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    month: chrono::NaiveDate,
+    residence: Option<Uuid>,
+) -> Result<Vec<Invoice>> {
+    use chrono::TimeZone;
+    let paris = chrono_tz::Europe::Paris;
+    let bound = |d: chrono::NaiveDate| {
+        paris
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| Error::invalid("month", "has no start in Europe/Paris"))
+    };
+    let next = month
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| Error::invalid("month", "is out of range"))?;
+    let (from, to) = (bound(month)?, bound(next)?);
+    let period = month.format("%Y-%m").to_string();
+    let pending: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "select order_id, customer_id, customer_name from monthly_orders
+         where tenant_id = $1 and invoice_id is null and confirmed_at >= $2 and confirmed_at < $3
+           and ($4::uuid is null or residence_id = $4)
+         order by customer_id, confirmed_at
+         for update",
+    )
+    .bind(ctx.tenant)
+    .bind(from)
+    .bind(to)
+    .bind(residence)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut customers: Vec<(Uuid, String, Vec<Uuid>)> = Vec::new();
+    for (order, customer, name) in pending {
+        match customers.last_mut() {
+            Some((c, _, orders)) if *c == customer => orders.push(order),
+            _ => customers.push((customer, name, vec![order])),
+        }
+    }
+    let mut out = Vec::new();
+    for (customer, name, orders) in customers {
+        let invoice_id = Uuid::now_v7();
+        let lines: Vec<MonthLine> = sqlx::query_as(
+            "select l.reference, to_char(m.confirmed_at at time zone 'Europe/Paris', 'DD/MM') || ' ' || l.description,
+                    l.quantity, l.unit_price_cents, l.vat_rate_bp, l.discount_bp,
+                    l.total_excl_vat_cents, l.vat_cents, l.item_id
+             from monthly_order_lines l
+             join monthly_orders m on m.tenant_id = l.tenant_id and m.order_id = l.order_id
+             where l.tenant_id = $1 and l.order_id = any($2)
+             order by m.confirmed_at, l.order_id, l.line_no",
+        )
+        .bind(ctx.tenant)
+        .bind(&orders)
+        .fetch_all(&mut *conn)
+        .await?;
+        let net: i64 = lines.iter().map(|l| l.6).sum();
+        let vat: i64 = lines.iter().map(|l| l.7).sum();
+        sqlx::query(
+            "insert into invoices (tenant_id, id, status, customer_id, customer_name, order_id, period,
+                 payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency, origin)
+             values ($1, $2, 'draft', $3, $4, null, $5, 'PAYMENT_MODE_RESIDENCE_MONTHLY', $6, $7, $8, 'EUR', $9)",
+        )
+        .bind(ctx.tenant)
+        .bind(invoice_id)
+        .bind(customer)
+        .bind(&name)
+        .bind(&period)
+        .bind(net)
+        .bind(vat)
+        .bind(net + vat)
+        .bind(&ctx.origin)
+        .execute(&mut *conn)
+        .await?;
+        for (no, l) in lines.iter().enumerate() {
+            sqlx::query(
+                "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
+                     quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(ctx.tenant)
+            .bind(invoice_id)
+            .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
+            .bind(l.8)
+            .bind(&l.0)
+            .bind(&l.1)
+            .bind(l.2)
+            .bind(l.3)
+            .bind(l.4)
+            .bind(l.5)
+            .bind(l.6)
+            .bind(l.7)
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query(
+            "update monthly_orders set invoice_id = $3 where tenant_id = $1 and order_id = any($2)",
+        )
+        .bind(ctx.tenant)
+        .bind(&orders)
+        .bind(invoice_id)
+        .execute(&mut *conn)
+        .await?;
+        let invoice = load(conn, ctx.tenant, invoice_id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
+        publish(conn, ctx, "invoice", "drafted", &invoice).await?;
+        out.push(invoice);
+    }
+    Ok(out)
+}
+
 fn euros(c: i64) -> String {
     format!("{}.{:02} €", c / 100, c % 100)
 }
@@ -465,7 +768,7 @@ struct Row {
     status: String,
     customer_id: Uuid,
     customer_name: String,
-    order_id: Uuid,
+    order_id: Option<Uuid>,
     payment_mode: String,
     total_excl_vat_cents: i64,
     total_vat_cents: i64,
@@ -477,6 +780,7 @@ struct Row {
     kind: String,
     credited_invoice_id: Option<Uuid>,
     reason: String,
+    period: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -495,7 +799,7 @@ struct LineRow {
 
 const COLS: &str = "id, number, status, customer_id, customer_name, order_id, payment_mode,
     total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, validated_at, origin, version,
-    created_at, kind, credited_invoice_id, reason";
+    created_at, kind, credited_invoice_id, reason, period";
 
 async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Invoice> {
     let lines: Vec<LineRow> = sqlx::query_as(
@@ -528,7 +832,7 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
         status: status as i32,
         customer_id: r.customer_id.to_string(),
         customer_name: r.customer_name,
-        order_id: r.order_id.to_string(),
+        order_id: r.order_id.map(|o| o.to_string()).unwrap_or_default(),
         lines: lines
             .into_iter()
             .map(|l| InvoiceLine {
@@ -566,6 +870,7 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
             .map(|i| i.to_string())
             .unwrap_or_default(),
         reason: r.reason,
+        period: r.period.unwrap_or_default(),
     })
 }
 

@@ -483,3 +483,186 @@ async fn refunds_and_cancellations_are_credit_notes_never_edits() {
         .expect_err("nothing left");
     assert_eq!(err.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test]
+async fn residents_get_one_monthly_invoice_for_their_orders() {
+    use relais_proto::{
+        billing::DraftMonthlyInvoicesRequest,
+        orders::{AddResidenceStaffRequest, CreateResidenceRequest},
+    };
+    let stack = spawn().await;
+    let mut orders = stack.orders.clone();
+    let residence = orders
+        .create_residence(stack.admin(CreateResidenceRequest {
+            name: "Les Tilleuls".into(),
+            address: Some(Address {
+                line1: "4 allée des Tilleuls".into(),
+                postal_code: "69003".into(),
+                city: "Lyon".into(),
+                ..Default::default()
+            }),
+            email: "accueil@tilleuls.example".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence
+        .unwrap()
+        .id;
+    orders
+        .add_residence_staff(stack.admin(AddResidenceStaffRequest {
+            residence_id: residence.clone(),
+            staff_subject: "nurse-1".into(),
+            display_name: "Aline".into(),
+        }))
+        .await
+        .unwrap();
+    let jeanne = orders
+        .create_customer(stack.admin(CreateCustomerRequest {
+            idempotency_key: String::new(),
+            fields: Some(CustomerFields {
+                first_name: "Jeanne".into(),
+                last_name: "Martin".into(),
+                billing_address: Some(Address {
+                    line1: "4 allée des Tilleuls".into(),
+                    postal_code: "69003".into(),
+                    city: "Lyon".into(),
+                    ..Default::default()
+                }),
+                residence_id: residence.clone(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+        .id;
+    let (_, _) = stack.paid_orders(0).await;
+    let product = stack
+        .catalogue
+        .clone()
+        .list_products(stack.admin(relais_proto::catalogue::ListProductsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .products[0]
+        .id
+        .clone();
+    let mut placed = Vec::new();
+    for quantity in [1, 2, 5] {
+        let order = orders
+            .place_product_order(stack.admin(PlaceProductOrderRequest {
+                customer_id: jeanne.clone(),
+                lines: vec![OrderLineRequest {
+                    item_id: product.clone(),
+                    quantity,
+                    discount_bp: 0,
+                }],
+                shipping_method: "delivery".into(),
+                payment_mode: PaymentMode::ResidenceMonthly as i32,
+                terms_accepted: true,
+                confirmation_email: "accueil@tilleuls.example".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap();
+        orders
+            .change_order_status(stack.admin(ChangeOrderStatusRequest {
+                id: order.id.clone(),
+                status: OrderStatus::Confirmed as i32,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        placed.push(order);
+    }
+    // The third is cancelled before the month is billed: never invoiced.
+    let cancel = |id: &str| {
+        stack.admin(ChangeOrderStatusRequest {
+            id: id.into(),
+            status: OrderStatus::Cancelled as i32,
+            reason: "erreur".into(),
+            ..Default::default()
+        })
+    };
+    orders
+        .change_order_status(cancel(&placed[2].id))
+        .await
+        .unwrap();
+
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let mut billing = stack.billing.clone();
+    let draft = |month: &str| {
+        stack.admin(DraftMonthlyInvoicesRequest {
+            month: month.into(),
+            residence_id: residence.clone(),
+        })
+    };
+    // Billing holds the orders as their events arrive.
+    let invoices = testing::eventually(Duration::from_secs(10), || {
+        let mut b = stack.billing.clone();
+        let req = draft(&month);
+        async move {
+            let got = b
+                .draft_monthly_invoices(req)
+                .await
+                .ok()?
+                .into_inner()
+                .invoices;
+            (!got.is_empty()).then_some(got)
+        }
+    })
+    .await
+    .expect("a monthly invoice");
+    assert_eq!(invoices.len(), 1);
+    let monthly = &invoices[0];
+    assert_eq!(
+        (monthly.period.as_str(), monthly.order_id.as_str()),
+        (month.as_str(), "")
+    );
+    assert_eq!(monthly.customer_id, jeanne);
+    assert_eq!(monthly.lines.len(), 2, "the cancelled order is not billed");
+    // 1 + 2 gloves at 11.90: 35.70 + 7.14 VAT.
+    assert_eq!(monthly.total_incl_vat.as_ref().unwrap().amount_cents, 4284);
+    assert_eq!(monthly.payment_mode, PaymentMode::ResidenceMonthly as i32);
+    // Again: nothing new to bill.
+    let again = billing
+        .draft_monthly_invoices(draft(&month))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.invoices.is_empty());
+    let err = billing
+        .draft_monthly_invoices(draft("2026-13"))
+        .await
+        .expect_err("no such month");
+    testing::assert_bad_field(&err, "month");
+
+    // Validated, then one of its orders is cancelled: that order's lines
+    // are credited; the invoice stays as it was.
+    let validated = billing
+        .validate_invoice(stack.admin(ValidateInvoiceRequest {
+            id: monthly.id.clone(),
+            expected_version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    orders
+        .change_order_status(cancel(&placed[1].id))
+        .await
+        .unwrap();
+    let all = stack.invoices(&jeanne, 2).await;
+    let note = all.iter().find(|i| i.kind == "credit_note").unwrap();
+    assert_eq!(note.credited_invoice_id, validated.id);
+    // 2 × 11.90 = 23.80 + 4.76 VAT.
+    assert_eq!(note.total_incl_vat.as_ref().unwrap().amount_cents, 2856);
+}
