@@ -85,6 +85,22 @@ impl Caller {
         }
     }
 
+    /// For a customer token, the customer it speaks for, which is also the
+    /// only one it may name in `asked` (another gives NOT_FOUND, telling
+    /// nothing about it); for every other role, None: the caller decides.
+    pub fn own_customer(&self, asked: &str) -> Result<Option<Uuid>, Error> {
+        if self.role != Role::Customer {
+            return Ok(None);
+        }
+        let me = self
+            .customer_id
+            .ok_or_else(|| Error::Unauthenticated("customer token without customer_id".into()))?;
+        if !asked.trim().is_empty() && asked.trim() != me.to_string() {
+            return Err(Error::not_found(format!("customer {}", asked.trim())));
+        }
+        Ok(Some(me))
+    }
+
     /// Roles that may change reference data (catalogue, workers...).
     pub const WRITERS: &'static [Role] =
         &[Role::Admin, Role::Staff, Role::Connector, Role::Service];

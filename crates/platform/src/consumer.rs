@@ -44,6 +44,13 @@ pub enum HandlerError {
     Poison(anyhow::Error),
 }
 
+impl HandlerError {
+    /// An event that will never succeed, with why.
+    pub fn poison(e: impl std::fmt::Display) -> Self {
+        Self::Poison(anyhow::anyhow!("{e}"))
+    }
+}
+
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
         Self::Retry(e.into())

@@ -34,6 +34,23 @@ impl Ctx {
         }
     }
 
+    /// Acting on another service's event: its tenant and origin (so an ERP
+    /// change stays an ERP change downstream), `actor` naming what caused it.
+    pub fn for_event(
+        service: &'static str,
+        event: &EventMeta,
+        ns: &Namespace,
+        actor: String,
+    ) -> Result<Self, uuid::Error> {
+        Ok(Self {
+            service,
+            tenant: Uuid::parse_str(&event.tenant_id)?,
+            origin: event.origin.clone(),
+            actor,
+            ns: ns.clone(),
+        })
+    }
+
     pub fn meta(&self, aggregate_id: Uuid, version: i64) -> EventMeta {
         EventMeta {
             event_id: Uuid::now_v7().to_string(),

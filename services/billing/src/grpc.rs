@@ -2,9 +2,9 @@
 //! function in a transaction with its events, commit through the outbox.
 
 use relais_platform::{
-    auth::{self, Caller, Role},
+    auth::{self, Caller},
     context::Ctx,
-    error::{Error, Result, Violations},
+    error::{Error, Violations},
     nats::Namespace,
     outbox::Outbox,
     validate,
@@ -13,7 +13,6 @@ use relais_platform::{
 use relais_proto::billing::{self as pb, billing_service_server::BillingService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::{SERVICE, invoices};
 
@@ -35,20 +34,6 @@ impl BillingApi {
     }
 }
 
-/// The customer a caller may read invoices of: customers only their own.
-fn readable_customer(caller: &Caller, asked: &str) -> Result<Uuid> {
-    if caller.role == Role::Customer {
-        let me = caller
-            .customer_id
-            .ok_or_else(|| Error::Unauthenticated("customer token without customer_id".into()))?;
-        if !asked.is_empty() && asked != me.to_string() {
-            return Err(Error::not_found("customer"));
-        }
-        return Ok(me);
-    }
-    validate::id("customer_id", asked)
-}
-
 #[tonic::async_trait]
 impl BillingService for BillingApi {
     async fn get_invoice(
@@ -62,11 +47,7 @@ impl BillingService for BillingApi {
                 let mut conn = self.pool.acquire().await?;
                 let invoice = invoices::load(&mut conn, caller.tenant, id)
                     .await?
-                    .filter(|i| {
-                        caller.role != Role::Customer
-                            || caller.customer_id.map(|c| c.to_string()).as_ref()
-                                == Some(&i.customer_id)
-                    })
+                    .filter(|i| caller.own_customer(&i.customer_id).is_ok())
                     .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
                 Ok(pb::GetInvoiceResponse {
                     invoice: Some(invoice),
@@ -84,7 +65,10 @@ impl BillingService for BillingApi {
             async {
                 let caller = auth::caller(&req)?;
                 let r = req.get_ref();
-                let customer = readable_customer(&caller, &r.customer_id)?;
+                let customer = match caller.own_customer(&r.customer_id)? {
+                    Some(me) => me,
+                    None => validate::id("customer_id", &r.customer_id)?,
+                };
                 let page = r.page.clone().unwrap_or_default();
                 let limit = validate::page_size(page.page_size)? + 1;
                 let after = validate::page_token(&page.page_token)?;

@@ -42,24 +42,15 @@ pub struct PaidOrders {
     pub ns: Namespace,
 }
 
-fn poison(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Poison(anyhow::anyhow!("{e}"))
-}
-
 impl Handler for PaidOrders {
     async fn handle(&self, tx: &mut PgConnection, event: &Delivery) -> Result<(), HandlerError> {
-        let e = OrderStatusChanged::decode(event.payload.as_ref()).map_err(poison)?;
+        let e = OrderStatusChanged::decode(event.payload.as_ref()).map_err(HandlerError::poison)?;
         let (Some(meta), Some(order)) = (e.meta, e.order) else {
-            return Err(poison("event without meta or order"));
+            return Err(HandlerError::poison("event without meta or order"));
         };
         if e.to == OrderStatus::Cancelled as i32 {
-            let ctx = Ctx {
-                service: SERVICE,
-                tenant: Uuid::parse_str(&meta.tenant_id).map_err(poison)?,
-                origin: meta.origin.clone(),
-                actor: format!("order:{}", order.id),
-                ns: self.ns.clone(),
-            };
+            let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, format!("order:{}", order.id))
+                .map_err(HandlerError::poison)?;
             return cancelled(tx, &ctx, &order).await.map_err(handler_error);
         }
         // Paid at order: products by card or on invoice, and hour packs.
@@ -70,13 +61,8 @@ impl Handler for PaidOrders {
         if e.to != OrderStatus::Confirmed as i32 || !(billed_now || monthly) {
             return Ok(());
         }
-        let ctx = Ctx {
-            service: SERVICE,
-            tenant: Uuid::parse_str(&meta.tenant_id).map_err(poison)?,
-            origin: meta.origin.clone(),
-            actor: format!("order:{}", order.id),
-            ns: self.ns.clone(),
-        };
+        let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, format!("order:{}", order.id))
+            .map_err(HandlerError::poison)?;
         if monthly {
             let at = meta
                 .occurred_at
@@ -94,7 +80,7 @@ impl Handler for PaidOrders {
 /// hiccup), and keeps its cause for the logs and the dead letter.
 fn handler_error(e: Error) -> HandlerError {
     match e {
-        Error::InvalidArgument(_) => poison(e),
+        Error::InvalidArgument(_) => HandlerError::poison(e),
         Error::Db(db) => HandlerError::Retry(db.into()),
         other => HandlerError::Retry(anyhow::anyhow!("{other}")),
     }

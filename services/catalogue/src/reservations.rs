@@ -46,16 +46,13 @@ pub struct Reservations {
     pub ns: Namespace,
 }
 
-fn poison(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Poison(anyhow::anyhow!("{e}"))
-}
-
 impl Handler for Reservations {
     async fn handle(&self, tx: &mut PgConnection, event: &Delivery) -> Result<(), HandlerError> {
         let name = event.subject.rsplit('.').next().unwrap_or_default();
         let (meta, order, sign) = match name {
             "placed" => {
-                let e = OrderPlaced::decode(event.payload.as_ref()).map_err(poison)?;
+                let e =
+                    OrderPlaced::decode(event.payload.as_ref()).map_err(HandlerError::poison)?;
                 let holds = e
                     .order
                     .as_ref()
@@ -63,7 +60,8 @@ impl Handler for Reservations {
                 (e.meta, e.order, if holds { -1 } else { 0 })
             }
             "status_changed" | "cancelled" => {
-                let e = OrderStatusChanged::decode(event.payload.as_ref()).map_err(poison)?;
+                let e = OrderStatusChanged::decode(event.payload.as_ref())
+                    .map_err(HandlerError::poison)?;
                 let (from, to) = (e.from, e.to);
                 let sign = if from == OrderStatus::Quote as i32 && to == OrderStatus::Placed as i32
                 {
@@ -78,19 +76,13 @@ impl Handler for Reservations {
             _ => return Ok(()),
         };
         let (Some(meta), Some(order)) = (meta, order) else {
-            return Err(poison("event without meta or order"));
+            return Err(HandlerError::poison("event without meta or order"));
         };
         if sign == 0 || order.kind != "product" {
             return Ok(());
         }
-        let tenant = Uuid::parse_str(&meta.tenant_id).map_err(poison)?;
-        let ctx = Ctx {
-            service: SERVICE,
-            tenant,
-            origin: meta.origin.clone(),
-            actor: format!("order:{}", order.id),
-            ns: self.ns.clone(),
-        };
+        let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, format!("order:{}", order.id))
+            .map_err(HandlerError::poison)?;
         apply(tx, &ctx, &order, sign).await
     }
 }
@@ -104,7 +96,10 @@ async fn apply(
 ) -> Result<(), HandlerError> {
     for line in &order.lines {
         let Ok(id) = Uuid::parse_str(&line.item_id) else {
-            return Err(poison(format!("line {}: bad item id", line.line_no)));
+            return Err(HandlerError::poison(format!(
+                "line {}: bad item id",
+                line.line_no
+            )));
         };
         let quantity = i64::from(line.quantity);
         // Products only: an order line may name an item deleted since.

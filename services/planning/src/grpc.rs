@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::{
-    auth::{self, Caller, Role},
+    auth::{self, Caller},
     context::Ctx,
     error::{Error, Result, Violations},
     nats::Namespace,
@@ -274,14 +274,8 @@ impl PlanningService for PlanningApi {
                     from: optional_time(&mut v, "from", r.from.as_ref()),
                     to: optional_time(&mut v, "to", r.to.as_ref()),
                 };
-                if caller.role == Role::Customer {
-                    // Customers read their own interventions, nobody else's.
-                    let me = caller.customer_id.ok_or_else(|| {
-                        Error::Unauthenticated("customer token without customer_id".into())
-                    })?;
-                    if filter.customer.is_some_and(|c| c != me) {
-                        return Err(Error::not_found("customer"));
-                    }
+                // Customers read their own interventions, nobody else's.
+                if let Some(me) = caller.own_customer(&r.customer_id)? {
                     filter.customer = Some(me);
                 }
                 v.check(
@@ -357,10 +351,7 @@ impl PlanningService for PlanningApi {
                 let pack = validate::id("pack_order_id", &req.get_ref().pack_order_id)?;
                 let mut conn = self.pool.acquire().await?;
                 let balance = ledger::get(&mut conn, caller.tenant, pack).await?;
-                if caller.role == Role::Customer
-                    && caller.customer_id.map(|c| c.to_string())
-                        != Some(balance.customer_id.clone())
-                {
+                if caller.own_customer(&balance.customer_id).is_err() {
                     return Err(Error::not_found(format!("pack {pack}")));
                 }
                 let interventions = interventions::of_pack(&mut conn, caller.tenant, pack).await?;
@@ -381,16 +372,9 @@ impl PlanningService for PlanningApi {
             async {
                 let caller = auth::caller(&req)?;
                 let r = req.get_ref();
-                let customer = if caller.role == Role::Customer {
-                    let me = caller.customer_id.ok_or_else(|| {
-                        Error::Unauthenticated("customer token without customer_id".into())
-                    })?;
-                    if !r.customer_id.is_empty() && r.customer_id != me.to_string() {
-                        return Err(Error::not_found("customer"));
-                    }
-                    me
-                } else {
-                    validate::id("customer_id", &r.customer_id)?
+                let customer = match caller.own_customer(&r.customer_id)? {
+                    Some(me) => me,
+                    None => validate::id("customer_id", &r.customer_id)?,
                 };
                 let mut conn = self.pool.acquire().await?;
                 let balances = ledger::of_customer(&mut conn, caller.tenant, customer).await?;

@@ -47,26 +47,17 @@ pub struct Bookings {
     pub ns: Namespace,
 }
 
-fn poison(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Poison(anyhow::anyhow!("{e}"))
-}
-
 impl Handler for Bookings {
     async fn handle(&self, tx: &mut PgConnection, event: &Delivery) -> Result<(), HandlerError> {
-        let e = OrderStatusChanged::decode(event.payload.as_ref()).map_err(poison)?;
+        let e = OrderStatusChanged::decode(event.payload.as_ref()).map_err(HandlerError::poison)?;
         let (Some(meta), Some(order)) = (e.meta, e.order) else {
-            return Err(poison("event without meta or order"));
+            return Err(HandlerError::poison("event without meta or order"));
         };
         if order.kind != "booking" && order.kind != "hour_pack" {
             return Ok(());
         }
-        let ctx = Ctx {
-            service: SERVICE,
-            tenant: Uuid::parse_str(&meta.tenant_id).map_err(poison)?,
-            origin: meta.origin.clone(),
-            actor: format!("order:{}", order.id),
-            ns: self.ns.clone(),
-        };
+        let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, format!("order:{}", order.id))
+            .map_err(HandlerError::poison)?;
         let result = if e.to == OrderStatus::Confirmed as i32 && order.kind == "hour_pack" {
             ledger::open(tx, &ctx, &order).await
         } else if e.to == OrderStatus::Confirmed as i32 {
@@ -80,7 +71,7 @@ impl Handler for Bookings {
             // A concurrent booking took the slot between the check and the
             // insert: plan again with what is booked now.
             Error::Db(db) => HandlerError::Retry(db.into()),
-            Error::InvalidArgument(_) | Error::NotFound(_) => poison(e),
+            Error::InvalidArgument(_) | Error::NotFound(_) => HandlerError::poison(e),
             other => HandlerError::Retry(anyhow::anyhow!("{other}")),
         })
     }
