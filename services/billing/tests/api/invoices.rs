@@ -583,7 +583,7 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
         .customer
         .unwrap()
         .id;
-    let (_, _) = stack.paid_orders(0).await;
+    let (paul, _) = stack.paid_orders(0).await;
     let product = stack
         .catalogue
         .clone()
@@ -647,22 +647,42 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
             residence_id: residence.clone(),
         })
     };
-    // Billing holds the orders as their events arrive.
-    let invoices = testing::eventually(Duration::from_secs(10), || {
-        let mut b = stack.billing.clone();
-        let req = draft(&month);
-        async move {
-            let got = b
-                .draft_monthly_invoices(req)
-                .await
-                .ok()?
-                .into_inner()
-                .invoices;
-            (!got.is_empty()).then_some(got)
-        }
-    })
-    .await
-    .expect("a monthly invoice");
+    // Billing handles the orders' events in the order they were published:
+    // once a later card order of Paul's is invoiced, Jeanne's three
+    // confirmations and the cancellation have been handled.
+    let later = orders
+        .place_product_order(stack.admin(PlaceProductOrderRequest {
+            customer_id: paul.clone(),
+            lines: vec![OrderLineRequest {
+                item_id: product.clone(),
+                quantity: 1,
+                discount_bp: 0,
+            }],
+            shipping_method: "delivery".into(),
+            payment_mode: PaymentMode::Card as i32,
+            terms_accepted: true,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    orders
+        .change_order_status(stack.admin(ChangeOrderStatusRequest {
+            id: later.id.clone(),
+            status: OrderStatus::Confirmed as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    stack.invoices(&paul, 1).await;
+    let invoices = billing
+        .draft_monthly_invoices(draft(&month))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoices;
     assert_eq!(invoices.len(), 1);
     let monthly = &invoices[0];
     assert_eq!(
