@@ -7,12 +7,15 @@
 --      in single file),
 --   3. mark the invoice validated with its number,
 --   4. read it back with its lines,
---   5. insert its InvoiceValidated event into the outbox.
+--   5. insert its InvoiceValidated event into the outbox,
+--   6. keep its PDF (as large as the service's, measured in the same run;
+--      the rendering itself is CPU the raw baseline does not spend).
 --
 -- Run by relais-bench with `pgbench -n -M prepared` on the billing schema
 -- (PGOPTIONS sets search_path=billing), with -D tenant=<uuid> (drafts
 -- seeded for it), -D subject=<text>, -D payload=<hex> (as long as the
--- service's events, measured in the same run).
+-- service's events, measured in the same run), -D document=<hex> (as long
+-- as its PDFs).
 BEGIN;
 SELECT id AS invoice_id FROM invoices
 WHERE tenant_id = :tenant::uuid AND status = 'draft' LIMIT 1 FOR UPDATE SKIP LOCKED
@@ -34,4 +37,6 @@ SELECT line_no, item_id, reference, description, quantity, unit_price_cents, vat
 FROM invoice_lines WHERE tenant_id = :tenant::uuid AND invoice_id = :invoice_id::uuid ORDER BY line_no;
 INSERT INTO outbox (id, subject, payload, headers, aggregate_id)
 VALUES (gen_random_uuid(), :subject, decode(:payload, 'hex'), '{}'::jsonb, :invoice_id);
+INSERT INTO documents (tenant_id, invoice_id, file_name, content)
+VALUES (:tenant::uuid, :invoice_id::uuid, 'invoice.pdf', decode(:document, 'hex'));
 COMMIT;

@@ -37,6 +37,7 @@ pub struct Report {
     pub service: Rounds,
     pub raw: Rounds,
     pub event_bytes: usize,
+    pub document_bytes: usize,
 }
 
 /// `n` drafts of one line for `tenant`; their ids in creation order.
@@ -102,6 +103,7 @@ async fn measure(
         service: Rounds::default(),
         raw: Rounds::default(),
         event_bytes: 0,
+        document_bytes: 0,
     };
     for round in 1..=p.rounds {
         eprintln!(
@@ -111,9 +113,12 @@ async fn measure(
         // Restarted every round and stopped during pgbench's, so its relay
         // never competes with the baseline for the two cores.
         db.wait_until_unlocked().await?;
-        let app = relais_billing::App::build(cfg.clone())
-            .await
-            .context("billing failed to start")?;
+        let app = relais_billing::App::build(relais_billing::BillingConfig::simulated(
+            cfg.clone(),
+            std::sync::Arc::new(relais_billing::Simulator::new()),
+        ))
+        .await
+        .context("billing failed to start")?;
         let grpc = app.grpc_addr();
         let pool = app.pool();
         let service = Task::spawn(|shutdown| app.run(shutdown));
@@ -146,11 +151,12 @@ async fn measure(
             }
         })
         .await?;
-        let (gaps, event_bytes): (i64, f64) = sqlx::query_as(
+        let (gaps, event_bytes, document_bytes): (i64, f64, f64) = sqlx::query_as(
             "select (select count(*) from invoices where tenant_id = $1 and status = 'draft')
                   + (select count(distinct number) from invoices where tenant_id = $1) - $2,
                     (select coalesce(avg(octet_length(payload)), 0)::float8 from outbox
-                     where subject like '%.invoice.validated')",
+                     where subject like '%.invoice.validated'),
+                    (select coalesce(avg(octet_length(content)), 0)::float8 from documents)",
         )
         .bind(tenant)
         .bind(i64::try_from(p.invoices).unwrap_or(0))
@@ -158,6 +164,7 @@ async fn measure(
         .await?;
         anyhow::ensure!(gaps == 0, "validation left drafts or repeated numbers");
         report.event_bytes = event_bytes.round() as usize;
+        report.document_bytes = document_bytes.round() as usize;
         report.service.push(run);
         drop(clients);
         service.stop().await??;
@@ -177,6 +184,7 @@ async fn measure(
                 ns.subject(relais_billing::SERVICE, raw_tenant, "invoice", "validated"),
             ),
             ("payload", hex(&random_bytes(report.event_bytes.max(1)))),
+            ("document", hex(&random_bytes(report.document_bytes.max(1)))),
         ];
         let log = dir.join(format!("billing-round-{round}"));
         std::fs::create_dir_all(&log)?;

@@ -5,4 +5,5 @@
 pub mod address;
 pub mod csv;
 pub mod money;
+pub mod pdf;
 pub mod schedule;

@@ -10,6 +10,9 @@ use uuid::Uuid;
 
 use crate::error::Error;
 
+/// The origin of changes made on the shop's side (not by the ERP).
+pub const SHOP_ORIGIN: &str = "shop";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -69,7 +72,7 @@ impl Caller {
         match (&self.role, &self.connection) {
             (Role::Connector, Some(c)) => format!("erp:{c}"),
             (Role::Connector, None) => "erp".into(),
-            _ => "shop".into(),
+            _ => SHOP_ORIGIN.into(),
         }
     }
 

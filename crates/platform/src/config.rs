@@ -40,6 +40,11 @@ pub struct PlatformConfig {
     pub outbox_retention: Duration,
     /// `RELAIS_CONSUMER_MAX_DELIVER` (default 5): attempts before dead letter.
     pub consumer_max_deliver: i64,
+    /// Outgoing mail: `RELAIS_MAIL_FROM` (default `Relais <no-reply@relais.localhost>`),
+    /// `RELAIS_SMTP_URL` (unset: no SMTP), `RELAIS_MAIL_DIR` (default
+    /// `.local/mail`, where mails are written when there is no SMTP),
+    /// `RELAIS_MAIL_MAX_ATTEMPTS` (default 8).
+    pub mail: crate::mail::MailConfig,
 }
 
 impl PlatformConfig {
@@ -63,6 +68,15 @@ impl PlatformConfig {
             outbox_poll: Duration::from_millis(var("RELAIS_OUTBOX_POLL_MS", 250)?),
             outbox_retention: Duration::from_secs(var("RELAIS_OUTBOX_RETENTION_SECS", 600)?),
             consumer_max_deliver: var("RELAIS_CONSUMER_MAX_DELIVER", 5)?,
+            mail: crate::mail::MailConfig {
+                from: var(
+                    "RELAIS_MAIL_FROM",
+                    "Relais <no-reply@relais.localhost>".into(),
+                )?,
+                smtp_url: Some(var("RELAIS_SMTP_URL", String::new())?).filter(|u| !u.is_empty()),
+                dir: var("RELAIS_MAIL_DIR", std::path::PathBuf::from(".local/mail"))?,
+                max_attempts: var("RELAIS_MAIL_MAX_ATTEMPTS", 8)?,
+            },
         })
     }
 }

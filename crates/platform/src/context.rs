@@ -51,6 +51,18 @@ impl Ctx {
         })
     }
 
+    /// A service's own background work (a payment run, a schedule): on the
+    /// shop's side, `actor` naming the job.
+    pub fn system(service: &'static str, tenant: Uuid, ns: &Namespace, actor: String) -> Self {
+        Self {
+            service,
+            tenant,
+            origin: crate::auth::SHOP_ORIGIN.into(),
+            actor,
+            ns: ns.clone(),
+        }
+    }
+
     pub fn meta(&self, aggregate_id: Uuid, version: i64) -> EventMeta {
         EventMeta {
             event_id: Uuid::now_v7().to_string(),

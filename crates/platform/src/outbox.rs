@@ -335,6 +335,7 @@ impl Relay {
                 .execute(&mut *conn)
                 .await
                 .context("inbox retention")?;
+            crate::mail::upkeep(conn).await.context("mail retention")?;
             Ok(())
         }
         .await;

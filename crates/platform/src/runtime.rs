@@ -16,6 +16,7 @@ use crate::{
     auth::Authenticator,
     config::PlatformConfig,
     db, grpc,
+    mail::MailRelay,
     nats::{self, Namespace},
     outbox::{Outbox, Relay, RelayConfig},
 };
@@ -98,7 +99,11 @@ impl Runtime {
             self.outbox.clone(),
             RelayConfig::new(self.name, self.cfg.outbox_poll, self.cfg.outbox_retention),
         );
-        let mut handles = vec![tokio::spawn(relay.run(shutdown.clone()))];
+        let mail = MailRelay::new(self.pool.clone(), &self.cfg.mail, self.cfg.outbox_poll)?;
+        let mut handles = vec![
+            tokio::spawn(relay.run(shutdown.clone())),
+            tokio::spawn(mail.run(shutdown.clone())),
+        ];
         handles.extend(tasks.into_iter().map(tokio::spawn));
         let admin = tokio::spawn(admin::serve(
             self.admin_listener,

@@ -73,6 +73,7 @@ pub fn namespace() -> String {
 /// A config for a service under test: fresh database, ports 0, fast polls.
 pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
     let database_url = fresh_database().await?;
+    let namespace = namespace();
     Ok(PlatformConfig {
         database_url,
         db_provision: true,
@@ -80,7 +81,13 @@ pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
         db_password: "relais-test".into(),
         db_max_connections: 8,
         nats_url: nats_url.to_owned(),
-        namespace: namespace(),
+        mail: crate::mail::MailConfig {
+            from: "Relais test <no-reply@relais.test>".into(),
+            smtp_url: None,
+            dir: std::env::temp_dir().join("relais-mail").join(&namespace),
+            max_attempts: 3,
+        },
+        namespace,
         grpc_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
         jwt_secret: JWT_SECRET.into(),
@@ -268,4 +275,91 @@ pub fn assert_bad_field(status: &tonic::Status, field: &str) {
         "expected a violation on {field}, got {fields:?} ({})",
         status.message()
     );
+}
+
+/// The mails a service wrote to its folder (`cfg.mail.dir`), raw, oldest
+/// first.
+pub fn mails_in(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter_map(|e| {
+                    let at = e.metadata().and_then(|m| m.modified()).ok()?;
+                    Some((at, std::fs::read_to_string(e.path()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort_by_key(|(at, _)| *at);
+    files.into_iter().map(|(_, m)| m).collect()
+}
+
+/// A local SMTP server that accepts every mail and keeps it: enough of
+/// RFC 5321 (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) for a real
+/// client to deliver to it over a real connection.
+pub struct SmtpSink {
+    pub addr: std::net::SocketAddr,
+    received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> anyhow::Result<Self> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = received.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(body) = data.as_mut() {
+                            if line == "." {
+                                if let Ok(mut s) = store.lock() {
+                                    s.push(std::mem::take(body));
+                                }
+                                data = None;
+                                let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                            } else {
+                                body.push_str(line.strip_prefix('.').unwrap_or(&line));
+                                body.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let answer: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                data = Some(String::new());
+                                b"354 end with .\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        let _ = write.write_all(answer).await;
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, received })
+    }
+
+    /// `smtp://` URL of the sink (no TLS, as on a local relay).
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().map(|m| m.clone()).unwrap_or_default()
+    }
 }

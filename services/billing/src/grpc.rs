@@ -14,7 +14,7 @@ use relais_proto::billing::{self as pb, billing_service_server::BillingService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, invoices};
+use crate::{SERVICE, documents, documents::Seller, invoices, payments};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -22,14 +22,16 @@ pub struct BillingApi {
     pool: PgPool,
     writer: Writer,
     ns: Namespace,
+    seller: Seller,
 }
 
 impl BillingApi {
-    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
+    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace, seller: Seller) -> Self {
         Self {
             writer: Writer::new(pool.clone(), outbox),
             pool,
             ns,
+            seller,
         }
     }
 }
@@ -98,7 +100,9 @@ impl BillingService for BillingApi {
                 let id = validate::id("id", &r.id)?;
                 self.writer
                     .change(async |tx| {
-                        let invoice = invoices::validate(tx, &ctx, id, r.expected_version).await?;
+                        let invoice =
+                            invoices::validate(tx, &ctx, &self.seller, id, r.expected_version)
+                                .await?;
                         Ok(pb::ValidateInvoiceResponse {
                             invoice: Some(invoice),
                         })
@@ -141,7 +145,9 @@ impl BillingService for BillingApi {
                         &r.idempotency_key,
                         r,
                         async |tx| {
-                            let note = invoices::credit(tx, &ctx, invoice, amount, &reason).await?;
+                            let note =
+                                invoices::credit(tx, &ctx, &self.seller, invoice, amount, &reason)
+                                    .await?;
                             Ok(pb::CreateCreditNoteResponse {
                                 credit_note: Some(note),
                             })
@@ -188,4 +194,193 @@ impl BillingService for BillingApi {
             .await,
         )
     }
+
+    async fn get_invoice_document(
+        &self,
+        req: Request<pb::GetInvoiceDocumentRequest>,
+    ) -> Reply<pb::GetInvoiceDocumentResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let invoice = invoices::load(&mut conn, caller.tenant, id)
+                    .await?
+                    .filter(|i| caller.own_customer(&i.customer_id).is_ok())
+                    .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+                let (file_name, content) = documents::load(&mut conn, caller.tenant, id)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::FailedPrecondition(format!(
+                            "invoice {id} has no document until it is validated (it is {})",
+                            pb::InvoiceStatus::try_from(invoice.status)
+                                .unwrap_or_default()
+                                .as_str_name()
+                        ))
+                    })?;
+                Ok(pb::GetInvoiceDocumentResponse {
+                    file_name,
+                    content_type: "application/pdf".into(),
+                    content,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_payments(
+        &self,
+        req: Request<pb::ListPaymentsRequest>,
+    ) -> Reply<pb::ListPaymentsResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                let invoice = validate::optional_id(&mut v, "invoice_id", &r.invoice_id);
+                let customer = match caller.own_customer(&r.customer_id)? {
+                    Some(me) => Some(me),
+                    None => validate::optional_id(&mut v, "customer_id", &r.customer_id),
+                };
+                v.check(
+                    invoice.is_none() && customer.is_none() && v.is_empty(),
+                    "invoice_id",
+                    "give an invoice_id or a customer_id",
+                );
+                v.into_result()?;
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = validate::page_token(&page.page_token)?;
+                let mut conn = self.pool.acquire().await?;
+                let items =
+                    payments::list(&mut conn, caller.tenant, invoice, customer, after, limit)
+                        .await?;
+                let (payments, next_page_token) = cut_page(items, limit, |p| p.id.clone());
+                Ok(pb::ListPaymentsResponse {
+                    payments,
+                    next_page_token,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn record_erp_invoice(
+        &self,
+        req: Request<pb::RecordErpInvoiceRequest>,
+    ) -> Reply<pb::RecordErpInvoiceResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(&[auth::Role::Connector])?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                let number = validate::reference(&mut v, "external_number", &r.external_number);
+                v.check(
+                    r.customer_id.trim().is_empty(),
+                    "customer_id",
+                    "is required",
+                );
+                let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
+                v.check(
+                    r.lines.is_empty(),
+                    "lines",
+                    "an invoice needs at least one line",
+                );
+                v.check(r.lines.len() > 1000, "lines", "at most 1000 lines");
+                let mut lines = Vec::with_capacity(r.lines.len());
+                for (i, l) in r.lines.iter().enumerate() {
+                    let f = |name: &str| format!("lines[{i}].{name}");
+                    let reference =
+                        validate::optional_reference(&mut v, &f("reference"), &l.reference);
+                    let description =
+                        validate::description(&mut v, &f("description"), &l.description);
+                    v.check(
+                        description.is_empty(),
+                        &f("description"),
+                        "must not be empty",
+                    );
+                    v.check(
+                        !(1..=100_000).contains(&l.quantity),
+                        &f("quantity"),
+                        "must be between 1 and 100000",
+                    );
+                    let unit = validate::money(
+                        &mut v,
+                        &f("unit_price"),
+                        l.unit_price.as_ref(),
+                        validate::MAX_PRICE_CENTS,
+                    );
+                    let rate = validate::vat(&mut v, &f("vat_rate_bp"), l.vat_rate_bp);
+                    v.check(
+                        !(0..=10_000).contains(&l.discount_bp),
+                        &f("discount_bp"),
+                        "must be between 0 and 10000 (100 %)",
+                    );
+                    let (net, vat) = relais_domain::money::line(
+                        unit,
+                        l.quantity.clamp(0, 100_000),
+                        l.discount_bp.clamp(0, 10_000),
+                        rate,
+                    );
+                    let stated = l.total_excl_vat.as_ref().map(|m| m.amount_cents);
+                    v.check(
+                        stated.is_some_and(|s| s != net),
+                        &f("total_excl_vat"),
+                        format!("is not quantity × unit price less the discount ({net} cents)"),
+                    );
+                    lines.push((
+                        reference,
+                        description,
+                        l.quantity,
+                        unit,
+                        rate,
+                        l.discount_bp,
+                        net,
+                        vat,
+                    ));
+                }
+                let total: i64 = lines.iter().map(|l| l.6 + l.7).sum();
+                let stated = r.total_incl_vat.as_ref().map(|m| m.amount_cents);
+                v.check(stated.is_none(), "total_incl_vat", "is required");
+                v.check(
+                    stated.is_some_and(|s| s != total) && v.is_empty(),
+                    "total_incl_vat",
+                    format!("the lines add up to {total} cents incl. VAT"),
+                );
+                let mode = pb_mode(r.payment_mode);
+                v.check(mode.is_none(), "payment_mode", "is not a payment mode");
+                v.into_result()?;
+                let customer =
+                    customer.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
+                let validated_at = r
+                    .validated_at
+                    .as_ref()
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                    .unwrap_or_else(chrono::Utc::now);
+                let mode = mode.unwrap_or_default();
+                self.writer
+                    .change(async |tx| {
+                        let erp = invoices::ErpInvoice {
+                            number: &number,
+                            customer,
+                            lines: &lines,
+                            validated_at,
+                            payment_mode: mode,
+                        };
+                        let invoice = invoices::record_erp(tx, &ctx, &self.seller, &erp).await?;
+                        Ok(pb::RecordErpInvoiceResponse {
+                            invoice: Some(invoice),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+}
+
+fn pb_mode(mode: i32) -> Option<relais_proto::orders::PaymentMode> {
+    relais_proto::orders::PaymentMode::try_from(mode).ok()
 }

@@ -19,7 +19,11 @@ use relais_proto::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::SERVICE;
+use crate::{
+    SERVICE,
+    documents::{self, Seller},
+    payments,
+};
 
 const ORDERS: &str = "orders";
 
@@ -40,6 +44,7 @@ pub fn spec(ns: &Namespace, max_attempts: i64) -> ConsumerSpec {
 
 pub struct PaidOrders {
     pub ns: Namespace,
+    pub seller: Seller,
 }
 
 impl Handler for PaidOrders {
@@ -51,7 +56,9 @@ impl Handler for PaidOrders {
         if e.to == OrderStatus::Cancelled as i32 {
             let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, format!("order:{}", order.id))
                 .map_err(HandlerError::poison)?;
-            return cancelled(tx, &ctx, &order).await.map_err(handler_error);
+            return cancelled(tx, &ctx, &self.seller, &order)
+                .await
+                .map_err(handler_error);
         }
         // Paid at order: products by card or on invoice, and hour packs.
         // Monthly residence billing and bookings are invoiced by period.
@@ -99,8 +106,9 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
     let invoice_id = Uuid::now_v7();
     let inserted = sqlx::query(
         "insert into invoices (tenant_id, id, status, customer_id, customer_name, order_id,
-             payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency, origin)
-         values ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, 'EUR', $10)
+             payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency, origin,
+             paid_at_order, email)
+         values ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, 'EUR', $10, $11, $12)
          on conflict (tenant_id, order_id) where kind = 'invoice' do nothing",
     )
     .bind(ctx.tenant)
@@ -117,6 +125,10 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
     .bind(cents(order.total_vat.as_ref()))
     .bind(cents(order.total_incl_vat.as_ref()))
     .bind(&ctx.origin)
+    // Confirmed means paid for these: by card at checkout, and hour packs
+    // are paid at order (seed 002). On invoice, it is paid after.
+    .bind(order.kind == "hour_pack" || order.payment_mode == PaymentMode::Card as i32)
+    .bind(&order.confirmation_email)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -184,6 +196,7 @@ async fn publish(
 pub async fn validate(
     conn: &mut PgConnection,
     ctx: &Ctx,
+    seller: &Seller,
     id: Uuid,
     expected_version: i64,
 ) -> Result<Invoice> {
@@ -220,7 +233,141 @@ pub async fn validate(
         .await?
         .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
     publish(conn, ctx, "invoice", "validated", &invoice).await?;
+    after_validation(conn, ctx, seller, invoice).await
+}
+
+/// What follows a validation, ours or the ERP's (seed 001): the PDF is
+/// made and kept, the customer e-mailed with it, and the invoice is paid
+/// (at order) or its debit queued (saved card), all in the caller's
+/// transaction.
+pub async fn after_validation(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    seller: &Seller,
+    invoice: Invoice,
+) -> Result<Invoice> {
+    let id = id("invoice.id", &invoice.id)?;
+    documents::store(conn, ctx.tenant, seller, &invoice).await?;
+    let total = cents(invoice.total_incl_vat.as_ref());
+    let debit = matches!(
+        PaymentMode::try_from(invoice.payment_mode).unwrap_or_default(),
+        PaymentMode::Card | PaymentMode::Unspecified
+    );
+    let card: Option<String> = sqlx::query_scalar(
+        "select payment_method_ref from customers
+         where tenant_id = $1 and id = $2 and payment_method_ref <> ''",
+    )
+    .bind(ctx.tenant)
+    .bind(id_of(&invoice.customer_id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let how = if invoice.paid_at_order {
+        "Elle a été réglée à la commande.".to_owned()
+    } else if let (true, Some(card)) = (debit && total > 0, card.as_deref()) {
+        payments::queue_charge(
+            conn,
+            ctx.tenant,
+            id,
+            id_of(&invoice.customer_id),
+            total,
+            card,
+        )
+        .await?;
+        format!(
+            "Son montant, {}, va être prélevé sur la carte enregistrée sur votre compte.",
+            euros(total)
+        )
+    } else {
+        format!("Montant à régler : {}.", euros(total))
+    };
+    payments::mail_customer(
+        conn,
+        ctx.tenant,
+        id,
+        format!("Votre facture {}", invoice.number),
+        format!(
+            "Bonjour {},\n\nVeuillez trouver ci-jointe votre facture {} d'un montant de {}. {}\n\n{}",
+            invoice.customer_name,
+            invoice.number,
+            euros(total),
+            how,
+            seller.name
+        ),
+        true,
+    )
+    .await?;
+    if invoice.paid_at_order {
+        return mark_paid(conn, ctx, id).await;
+    }
     Ok(invoice)
+}
+
+fn id_of(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap_or_default()
+}
+
+/// A validated invoice is paid (its debit went through, or it was paid at
+/// order): `invoice.paid`.
+pub async fn mark_paid(conn: &mut PgConnection, ctx: &Ctx, id: Uuid) -> Result<Invoice> {
+    sqlx::query(
+        "update invoices set status = 'paid', paid_at = now(), version = version + 1
+         where tenant_id = $1 and id = $2 and status in ('validated', 'payment_failed')",
+    )
+    .bind(ctx.tenant)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let invoice = load(conn, ctx.tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+    publish(conn, ctx, "invoice", "paid", &invoice).await?;
+    Ok(invoice)
+}
+
+/// The debit failed for good: `invoice.payment_failed`, and the customer
+/// is told why and what to do.
+pub async fn mark_payment_failed(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    id: Uuid,
+    code: &str,
+    message: &str,
+) -> Result<()> {
+    sqlx::query(
+        "update invoices set status = 'payment_failed', version = version + 1
+         where tenant_id = $1 and id = $2 and status = 'validated'",
+    )
+    .bind(ctx.tenant)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let invoice = load(conn, ctx.tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+    publish(conn, ctx, "invoice", "payment_failed", &invoice).await?;
+    let why = match code {
+        "insufficient_funds" => "provision insuffisante".to_owned(),
+        "expired_card" => "carte expirée".to_owned(),
+        "network" => "le prestataire de paiement n'a pas répondu".to_owned(),
+        _ => format!("paiement refusé ({code})"),
+    };
+    payments::mail_customer(
+        conn,
+        ctx.tenant,
+        id,
+        format!("Échec du paiement de votre facture {}", invoice.number),
+        format!(
+            "Bonjour {},\n\nLe prélèvement de {} pour votre facture {} n'a pas abouti : {}.\n\
+             Merci de mettre à jour votre moyen de paiement dans votre compte ou de nous contacter.\n\n({message})",
+            invoice.customer_name,
+            euros(cents(invoice.total_incl_vat.as_ref())),
+            invoice.number,
+            why
+        ),
+        false,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The next number of the tenant's `prefix` series for the year, e.g.
@@ -248,7 +395,12 @@ async fn next_number(
 
 /// A cancelled order: its draft is voided, its validated invoice credited
 /// for whatever is left.
-async fn cancelled(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
+async fn cancelled(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    seller: &Seller,
+    order: &Order,
+) -> Result<()> {
     let order_id = id("order.id", &order.id)?;
     let held: Option<Option<Uuid>> = sqlx::query_scalar(
         "select invoice_id from monthly_orders where tenant_id = $1 and order_id = $2 for update",
@@ -258,7 +410,7 @@ async fn cancelled(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(on_invoice) = held {
-        return cancelled_monthly(conn, ctx, order_id, on_invoice).await;
+        return cancelled_monthly(conn, ctx, seller, order_id, on_invoice).await;
     }
     let row: Option<(Uuid, String)> = sqlx::query_as(
         "select id, status from invoices
@@ -290,11 +442,13 @@ async fn cancelled(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
             let _ = invoice;
             Ok(())
         }
-        Some((invoice, _)) => match credit(conn, ctx, invoice, None, "order cancelled").await {
-            // Already credited in full (a refund came first): nothing to do.
-            Err(Error::FailedPrecondition(_)) => Ok(()),
-            other => other.map(|_| ()),
-        },
+        Some((invoice, _)) => {
+            match credit(conn, ctx, seller, invoice, None, "order cancelled").await {
+                // Already credited in full (a refund came first): nothing to do.
+                Err(Error::FailedPrecondition(_)) => Ok(()),
+                other => other.map(|_| ()),
+            }
+        }
     }
 }
 
@@ -303,11 +457,12 @@ async fn cancelled(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
 pub async fn credit(
     conn: &mut PgConnection,
     ctx: &Ctx,
+    seller: &Seller,
     invoice_id: Uuid,
     amount: Option<i64>,
     reason: &str,
 ) -> Result<Invoice> {
-    credit_with(conn, ctx, invoice_id, Refund::from(amount), reason).await
+    credit_with(conn, ctx, seller, invoice_id, Refund::from(amount), reason).await
 }
 
 /// What a credit note gives back.
@@ -335,6 +490,7 @@ type MonthLine = (String, String, i32, i64, i32, i32, i64, i64, Uuid);
 async fn credit_with(
     conn: &mut PgConnection,
     ctx: &Ctx,
+    seller: &Seller,
     invoice_id: Uuid,
     refund: Refund,
     reason: &str,
@@ -438,7 +594,7 @@ async fn credit_with(
             let net = money::net_of(amount, rate);
             vec![(
                 "CREDIT".to_owned(),
-                format!("Credit on {number}"),
+                format!("Avoir sur la facture {number}"),
                 1,
                 net,
                 rate,
@@ -500,6 +656,29 @@ async fn credit_with(
         .await?
         .ok_or_else(|| Error::not_found(format!("credit note {credit_id}")))?;
     publish(conn, ctx, "credit_note", "issued", &note).await?;
+    documents::store(conn, ctx.tenant, seller, &note).await?;
+    // A paid debit is refunded to the card it came from.
+    let refunded = status == "paid"
+        && payments::queue_refund(conn, ctx.tenant, invoice_id, credit_id, net + vat).await?;
+    let how = if refunded {
+        "Ce montant va être remboursé sur la carte débitée."
+    } else {
+        "Ce montant vous sera remboursé ou déduit de votre prochaine facture."
+    };
+    payments::mail_customer(
+        conn,
+        ctx.tenant,
+        credit_id,
+        format!("Votre avoir {credit_number}"),
+        format!(
+            "Bonjour {},\n\nVeuillez trouver ci-joint l'avoir {credit_number} de {} sur la facture {number} ({reason}). {how}\n\n{}",
+            note.customer_name,
+            euros(net + vat),
+            seller.name
+        ),
+        true,
+    )
+    .await?;
     Ok(note)
 }
 
@@ -560,6 +739,7 @@ async fn hold_monthly(
 async fn cancelled_monthly(
     conn: &mut PgConnection,
     ctx: &Ctx,
+    seller: &Seller,
     order_id: Uuid,
     on_invoice: Option<Uuid>,
 ) -> Result<()> {
@@ -621,6 +801,7 @@ async fn cancelled_monthly(
     credit_with(
         conn,
         ctx,
+        seller,
         invoice_id,
         Refund::Lines(lines),
         &format!("order {order_id} cancelled"),
@@ -744,7 +925,7 @@ pub async fn draft_monthly(
 }
 
 fn euros(c: i64) -> String {
-    format!("{}.{:02} €", c / 100, c % 100)
+    relais_domain::pdf::euros(c)
 }
 
 #[derive(sqlx::FromRow)]
@@ -767,12 +948,14 @@ struct Row {
     credited_invoice_id: Option<Uuid>,
     reason: String,
     period: Option<String>,
+    paid_at: Option<DateTime<Utc>>,
+    paid_at_order: bool,
 }
 
 #[derive(sqlx::FromRow)]
 struct LineRow {
     line_no: i32,
-    item_id: Uuid,
+    item_id: Option<Uuid>,
     reference: String,
     description: String,
     quantity: i32,
@@ -785,7 +968,7 @@ struct LineRow {
 
 const COLS: &str = "id, number, status, customer_id, customer_name, order_id, payment_mode,
     total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, validated_at, origin, version,
-    created_at, kind, credited_invoice_id, reason, period";
+    created_at, kind, credited_invoice_id, reason, period, paid_at, paid_at_order";
 
 async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Invoice> {
     let lines: Vec<LineRow> = sqlx::query_as(
@@ -823,7 +1006,7 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
             .into_iter()
             .map(|l| InvoiceLine {
                 line_no: l.line_no,
-                item_id: l.item_id.to_string(),
+                item_id: l.item_id.map(|i| i.to_string()).unwrap_or_default(),
                 reference: l.reference,
                 description: l.description,
                 quantity: l.quantity,
@@ -857,6 +1040,8 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
             .unwrap_or_default(),
         reason: r.reason,
         period: r.period.unwrap_or_default(),
+        paid_at: r.paid_at.map(timestamp),
+        paid_at_order: r.paid_at_order,
     })
 }
 
@@ -898,4 +1083,109 @@ pub async fn of_customer(
         out.push(with_lines(conn, tenant, r).await?);
     }
     Ok(out)
+}
+
+/// An ERP invoice line, checked: (reference, description, quantity, unit,
+/// rate, discount, net, vat).
+pub type ErpLine = CreditLine;
+
+/// An invoice as the ERP validated it, its lines checked.
+#[derive(Clone, Copy)]
+pub struct ErpInvoice<'a> {
+    pub number: &'a str,
+    pub customer: Uuid,
+    pub lines: &'a [ErpLine],
+    pub validated_at: DateTime<Utc>,
+    pub payment_mode: PaymentMode,
+}
+
+/// An invoice validated in the ERP (seed 001), stored under the ERP's
+/// number; the same number again returns it. Then the same path as ours.
+pub async fn record_erp(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    seller: &Seller,
+    erp: &ErpInvoice<'_>,
+) -> Result<Invoice> {
+    let ErpInvoice {
+        number,
+        customer,
+        lines,
+        validated_at,
+        payment_mode,
+    } = *erp;
+    let existing: Option<(Uuid, String)> =
+        sqlx::query_as("select id, origin from invoices where tenant_id = $1 and number = $2")
+            .bind(ctx.tenant)
+            .bind(number)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((id, origin)) = existing {
+        if !origin.starts_with("erp") {
+            return Err(Error::FailedPrecondition(format!(
+                "number {number} is already an invoice of the shop's own series"
+            )));
+        }
+        return load(conn, ctx.tenant, id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("invoice {number}")));
+    }
+    let name: Option<String> =
+        sqlx::query_scalar("select name from customers where tenant_id = $1 and id = $2")
+            .bind(ctx.tenant)
+            .bind(customer)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let name = name.ok_or_else(|| Error::not_found(format!("customer {customer}")))?;
+    let net: i64 = lines.iter().map(|l| l.6).sum();
+    let vat: i64 = lines.iter().map(|l| l.7).sum();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into invoices (tenant_id, id, number, status, customer_id, customer_name, period,
+             payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency,
+             validated_at, origin)
+         values ($1, $2, $3, 'validated', $4, $5, $6, $7, $8, $9, $10, 'EUR', $11, $12)",
+    )
+    .bind(ctx.tenant)
+    .bind(id)
+    .bind(number)
+    .bind(customer)
+    .bind(&name)
+    // An ERP invoice bills what the ERP decided: its period is its date.
+    .bind(validated_at.format("%Y-%m").to_string())
+    .bind(payment_mode.as_str_name())
+    .bind(net)
+    .bind(vat)
+    .bind(net + vat)
+    .bind(validated_at)
+    .bind(&ctx.origin)
+    .execute(&mut *conn)
+    .await?;
+    for (no, (reference, description, quantity, unit, rate, discount, net, vat)) in
+        lines.iter().enumerate()
+    {
+        sqlx::query(
+            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
+                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
+             values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(ctx.tenant)
+        .bind(id)
+        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
+        .bind(reference)
+        .bind(description)
+        .bind(quantity)
+        .bind(unit)
+        .bind(rate)
+        .bind(discount)
+        .bind(net)
+        .bind(vat)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let invoice = load(conn, ctx.tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+    publish(conn, ctx, "invoice", "validated", &invoice).await?;
+    after_validation(conn, ctx, seller, invoice).await
 }

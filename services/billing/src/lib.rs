@@ -1,17 +1,34 @@
 //! Billing service: invoices drafted from paid orders (it follows the orders
-//! stream), numbered per tenant without gaps when validated. Every change
-//! emits an event through the outbox (`<ns>.billing.v1.<tenant>.invoice.*`).
+//! stream), numbered per tenant without gaps when validated, each kept as a
+//! PDF and e-mailed; saved cards debited through the payment provider;
+//! credit notes refunded. Every change emits an event through the outbox
+//! (`<ns>.billing.v1.<tenant>.invoice.*`, `.payment.*`, `.credit_note.*`).
 
+mod customers;
+pub mod documents;
 mod grpc;
 mod invoices;
+pub mod payments;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use anyhow::Context;
 use futures::FutureExt;
-use relais_platform::{config::PlatformConfig, consumer::ConsumerRunner, runtime::Runtime};
+use relais_platform::{
+    config::{PlatformConfig, var},
+    consumer::ConsumerRunner,
+    runtime::Runtime,
+};
 use relais_proto::billing::billing_service_server::BillingServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
+
+pub use documents::Seller;
+pub use payments::{
+    PaymentsConfig,
+    provider::{PaymentProvider, StripeProvider},
+    simulator::Simulator,
+};
 
 pub const SERVICE: &str = "billing";
 pub const DEFAULT_GRPC_PORT: u16 = 50054;
@@ -19,14 +36,48 @@ pub const DEFAULT_ADMIN_PORT: u16 = 9104;
 
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+#[derive(Clone)]
+pub struct BillingConfig {
+    pub platform: PlatformConfig,
+    pub seller: Seller,
+    pub payments: PaymentsConfig,
+}
+
+impl BillingConfig {
+    /// Dev and test defaults around `platform`: the simulated provider,
+    /// quick retries.
+    pub fn simulated(platform: PlatformConfig, provider: Arc<dyn PaymentProvider>) -> Self {
+        Self {
+            platform,
+            seller: Seller {
+                name: "Relais Services à domicile".into(),
+                address: "1 place Bellecour\n69002 Lyon".into(),
+                legal: "SAS au capital de 10 000 € · SIRET 000 000 000 00000 · TVA FR00000000000"
+                    .into(),
+            },
+            payments: PaymentsConfig {
+                provider,
+                max_attempts: 3,
+                retry_base: Duration::from_millis(300),
+                max_calls: 4,
+                poll: Duration::from_millis(100),
+            },
+        }
+    }
+}
+
 pub struct App {
     runtime: Runtime,
+    seller: Seller,
+    payments: PaymentsConfig,
 }
 
 impl App {
-    pub async fn build(cfg: PlatformConfig) -> anyhow::Result<Self> {
+    pub async fn build(cfg: BillingConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Runtime::start(SERVICE, cfg, &MIGRATIONS).await?,
+            runtime: Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?,
+            seller: cfg.seller,
+            payments: cfg.payments,
         })
     }
 
@@ -45,16 +96,42 @@ impl App {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let rt = &self.runtime;
-        let api = grpc::BillingApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
+        let api = grpc::BillingApi::new(
+            rt.pool.clone(),
+            rt.outbox.clone(),
+            rt.ns.clone(),
+            self.seller.clone(),
+        );
         let service = InterceptedService::new(BillingServiceServer::new(api), rt.auth.clone());
+        let max = rt.cfg.consumer_max_deliver;
         let paid_orders = ConsumerRunner::new(
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            invoices::spec(&rt.ns, rt.cfg.consumer_max_deliver),
-            Arc::new(invoices::PaidOrders { ns: rt.ns.clone() }),
+            invoices::spec(&rt.ns, max),
+            Arc::new(invoices::PaidOrders {
+                ns: rt.ns.clone(),
+                seller: self.seller.clone(),
+            }),
         );
-        let tasks = vec![paid_orders.run(shutdown.clone()).boxed()];
+        let customers = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            customers::spec(&rt.ns, max),
+            Arc::new(customers::Customers),
+        );
+        let payments = payments::PaymentRunner {
+            pool: rt.pool.clone(),
+            outbox: rt.outbox.clone(),
+            ns: rt.ns.clone(),
+            cfg: self.payments.clone(),
+        };
+        let tasks = vec![
+            paid_orders.run(shutdown.clone()).boxed(),
+            customers.run(shutdown.clone()).boxed(),
+            payments.run(shutdown.clone()).boxed(),
+        ];
         self.runtime
             .serve(
                 service,
@@ -66,7 +143,46 @@ impl App {
     }
 }
 
-/// Config from the environment with the billing service's default ports.
-pub fn config_from_env() -> anyhow::Result<PlatformConfig> {
-    PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)
+/// Config from the environment with the billing service's default ports
+/// (every variable is in docs/configuration.md).
+pub fn config_from_env() -> anyhow::Result<BillingConfig> {
+    let platform = PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)?;
+    let provider: Arc<dyn PaymentProvider> =
+        match var("RELAIS_PAYMENT_PROVIDER", "simulator".to_owned())?.as_str() {
+            "simulator" => Arc::new(Simulator::new()),
+            "stripe" => {
+                let key = var("RELAIS_STRIPE_SECRET_KEY", String::new())?;
+                anyhow::ensure!(
+                    !key.is_empty(),
+                    "RELAIS_PAYMENT_PROVIDER=stripe needs RELAIS_STRIPE_SECRET_KEY"
+                );
+                Arc::new(
+                    StripeProvider::new(
+                        &var("RELAIS_STRIPE_URL", "https://api.stripe.com".to_owned())?,
+                        &key,
+                    )
+                    .context("payment provider")?,
+                )
+            }
+            other => {
+                anyhow::bail!("RELAIS_PAYMENT_PROVIDER={other:?}: use \"simulator\" or \"stripe\"")
+            }
+        };
+    let defaults = BillingConfig::simulated(platform, provider);
+    Ok(BillingConfig {
+        seller: Seller {
+            name: var("RELAIS_SELLER_NAME", defaults.seller.name.clone())?,
+            address: var("RELAIS_SELLER_ADDRESS", defaults.seller.address.clone())?
+                .replace("\\n", "\n"),
+            legal: var("RELAIS_SELLER_LEGAL", defaults.seller.legal.clone())?,
+        },
+        payments: PaymentsConfig {
+            max_attempts: var("RELAIS_PAYMENT_MAX_ATTEMPTS", 4)?,
+            retry_base: Duration::from_secs(var("RELAIS_PAYMENT_RETRY_SECS", 86_400)?),
+            max_calls: var("RELAIS_PAYMENT_MAX_CALLS", 8)?,
+            poll: Duration::from_millis(var("RELAIS_PAYMENT_POLL_MS", 500)?),
+            provider: defaults.payments.provider.clone(),
+        },
+        platform: defaults.platform,
+    })
 }

@@ -30,13 +30,18 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Code, transport::Channel};
 use uuid::Uuid;
 
-struct Stack {
-    tenant: Uuid,
-    orders: OrdersServiceClient<Channel>,
-    catalogue: CatalogueServiceClient<Channel>,
-    billing: BillingServiceClient<Channel>,
-    js: async_nats::jetstream::Context,
-    ns: relais_platform::nats::Namespace,
+pub(crate) struct Stack {
+    pub tenant: Uuid,
+    pub orders: OrdersServiceClient<Channel>,
+    pub catalogue: CatalogueServiceClient<Channel>,
+    pub billing: BillingServiceClient<Channel>,
+    pub js: async_nats::jetstream::Context,
+    pub ns: relais_platform::nats::Namespace,
+    /// Where the service writes the mails it sends.
+    pub mail_dir: std::path::PathBuf,
+    /// The payment provider behind billing (in process unless `spawn_with`
+    /// was given another).
+    pub provider: relais_billing::Simulator,
     shutdown: CancellationToken,
 }
 
@@ -52,11 +57,26 @@ fn channel(addr: std::net::SocketAddr) -> Channel {
         .connect_lazy()
 }
 
-async fn spawn() -> Stack {
+pub(crate) async fn spawn() -> Stack {
+    spawn_with(Provider::InProcess, None).await
+}
+
+pub(crate) enum Provider {
+    /// The simulator, called in process.
+    InProcess,
+    /// The simulator served over HTTP, called by the Stripe adapter.
+    OverHttp,
+}
+
+/// The stack with billing's provider reached as `provider`, and its mail
+/// sent to `smtp` (a URL) instead of the folder.
+pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stack {
     testing::init_logging();
     let shutdown = CancellationToken::new();
     let url = testing::nats_url();
-    let billing_cfg = testing::config(&url).await.unwrap();
+    let mut billing_cfg = testing::config(&url).await.unwrap();
+    billing_cfg.mail.smtp_url = smtp;
+    let mail_dir = billing_cfg.mail.dir.clone();
     let ns = billing_cfg.namespace.clone();
     let mut catalogue_cfg = testing::config(&url).await.unwrap();
     catalogue_cfg.namespace = ns.clone();
@@ -75,7 +95,31 @@ async fn spawn() -> Stack {
     .unwrap();
     let orders_addr = orders.grpc_addr();
     tokio::spawn(orders.run(shutdown.clone()));
-    let billing = relais_billing::App::build(billing_cfg).await.unwrap();
+    let simulator = relais_billing::Simulator::new();
+    let provider: std::sync::Arc<dyn relais_billing::PaymentProvider> = match provider {
+        Provider::InProcess => std::sync::Arc::new(simulator.clone()),
+        Provider::OverHttp => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let router = simulator.router();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            });
+            std::sync::Arc::new(
+                relais_billing::StripeProvider::new(&format!("http://{addr}"), "sk_test_relais")
+                    .unwrap(),
+            )
+        }
+    };
+    let billing = relais_billing::App::build(relais_billing::BillingConfig::simulated(
+        billing_cfg,
+        provider,
+    ))
+    .await
+    .unwrap();
     let billing_addr = billing.grpc_addr();
     tokio::spawn(billing.run(shutdown.clone()));
     let nats = async_nats::connect(&url).await.unwrap();
@@ -86,12 +130,14 @@ async fn spawn() -> Stack {
         billing: BillingServiceClient::new(channel(billing_addr)),
         js: async_nats::jetstream::new(nats),
         ns: relais_platform::nats::Namespace::new(ns),
+        mail_dir,
+        provider: simulator,
         shutdown,
     }
 }
 
 impl Stack {
-    fn token(&self, role: Role, customer: Option<Uuid>) -> String {
+    pub fn token(&self, role: Role, customer: Option<Uuid>) -> String {
         testing::token_with(&Claims {
             sub: "tester".into(),
             tenant: self.tenant,
@@ -103,12 +149,12 @@ impl Stack {
         })
     }
 
-    fn admin<T>(&self, msg: T) -> tonic::Request<T> {
+    pub fn admin<T>(&self, msg: T) -> tonic::Request<T> {
         with_token(&self.token(Role::Admin, None), msg)
     }
 
     /// A customer, a product, and `n` card orders confirmed (paid).
-    async fn paid_orders(&self, n: usize) -> (String, Vec<String>) {
+    pub async fn paid_orders(&self, n: usize) -> (String, Vec<String>) {
         let customer = self
             .orders
             .clone()
@@ -202,7 +248,7 @@ impl Stack {
     }
 
     /// The customer's invoices once there are `n`.
-    async fn invoices(&self, customer: &str, n: usize) -> Vec<Invoice> {
+    pub async fn invoices(&self, customer: &str, n: usize) -> Vec<Invoice> {
         let list = || async {
             self.billing
                 .clone()
@@ -327,7 +373,9 @@ async fn a_paid_order_becomes_one_draft_invoice_then_a_numbered_one() {
         .unwrap();
     let year = chrono::Utc::now().year();
     assert_eq!(validated.number, format!("F{year}-000001"));
-    assert_eq!(validated.status, InvoiceStatus::Validated as i32);
+    // Paid by card at checkout: validated and paid at once.
+    assert_eq!(validated.status, InvoiceStatus::Paid as i32);
+    assert!(validated.validated_at.is_some() && validated.paid_at.is_some());
     let err = billing
         .validate_invoice(stack.admin(ValidateInvoiceRequest {
             id: draft.id.clone(),
@@ -390,7 +438,7 @@ async fn a_paid_order_becomes_one_draft_invoice_then_a_numbered_one() {
         .iter()
         .map(|m| m.subject.rsplit('.').next().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["drafted", "drafted", "validated"]);
+    assert_eq!(names, ["drafted", "drafted", "validated", "paid"]);
     let last = InvoiceChanged::decode(events[2].payload.as_ref()).unwrap();
     assert_eq!(last.invoice.unwrap().number, validated.number);
 }

@@ -1,0 +1,600 @@
+//! Validation of an invoice (ours or the ERP's) debits the customer's saved
+//! card through the payment provider, keeps the PDF and e-mails it; every
+//! decline path ends where a customer and staff expect; a credit note on a
+//! debited invoice is refunded.
+
+use std::time::Duration;
+
+use prost::Message;
+use relais_platform::{
+    auth::{Claims, Role},
+    testing::{self, with_token},
+};
+use relais_proto::{
+    billing::{
+        CreateCreditNoteRequest, ErpInvoiceLine, GetInvoiceDocumentRequest, GetInvoiceRequest,
+        Invoice, InvoiceStatus, ListInvoicesRequest, ListPaymentsRequest, Payment, PaymentStatus,
+        RecordErpInvoiceRequest, ValidateInvoiceRequest,
+    },
+    events::InvoiceChanged,
+    orders::{Address, CreateCustomerRequest, CustomerFields},
+    types::Money,
+};
+use tonic::Code;
+
+use crate::invoices::{Provider, Stack, spawn, spawn_with};
+
+fn eur(cents: i64) -> Option<Money> {
+    Some(Money {
+        amount_cents: cents,
+        currency: "EUR".into(),
+    })
+}
+
+impl Stack {
+    fn connector<T>(&self, msg: T) -> tonic::Request<T> {
+        with_token(
+            &testing::token_with(&Claims {
+                sub: "connector".into(),
+                tenant: self.tenant,
+                role: Role::Connector,
+                customer_id: None,
+                residences: vec![],
+                connection: Some("demo-erp".into()),
+                exp: chrono::Utc::now().timestamp() + 600,
+            }),
+            msg,
+        )
+    }
+
+    /// An online customer with `email` and a saved card `card`.
+    async fn customer(&self, last_name: &str, email: &str, card: &str) -> String {
+        self.orders
+            .clone()
+            .create_customer(self.admin(CreateCustomerRequest {
+                idempotency_key: String::new(),
+                fields: Some(CustomerFields {
+                    first_name: "Claire".into(),
+                    last_name: last_name.into(),
+                    email: email.into(),
+                    billing_address: Some(Address {
+                        line1: "12 rue de la République".into(),
+                        postal_code: "69001".into(),
+                        city: "Lyon".into(),
+                        ..Default::default()
+                    }),
+                    payment_method_ref: card.into(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap()
+            .id
+    }
+
+    /// Ménage à domicile, 4 h at 25 € + 20 % VAT (seed 001): 120.00 €.
+    fn erp_request(&self, number: &str, customer: &str) -> RecordErpInvoiceRequest {
+        RecordErpInvoiceRequest {
+            external_number: number.into(),
+            customer_id: customer.into(),
+            lines: vec![ErpInvoiceLine {
+                reference: "MEN-H".into(),
+                description: "Ménage à domicile, novembre".into(),
+                quantity: 4,
+                unit_price: eur(2500),
+                vat_rate_bp: 2000,
+                discount_bp: 0,
+                total_excl_vat: eur(10_000),
+            }],
+            total_incl_vat: eur(12_000),
+            ..Default::default()
+        }
+    }
+
+    /// Records the ERP's invoice once billing knows the customer (their
+    /// event may still be on its way).
+    async fn erp_invoice(&self, number: &str, customer: &str) -> Invoice {
+        testing::eventually(Duration::from_secs(10), || {
+            let mut billing = self.billing.clone();
+            let req = self.connector(self.erp_request(number, customer));
+            async move {
+                billing
+                    .record_erp_invoice(req)
+                    .await
+                    .ok()
+                    .and_then(|r| r.into_inner().invoice)
+            }
+        })
+        .await
+        .expect("the ERP's invoice is recorded")
+    }
+
+    async fn invoice_once(&self, id: &str, status: InvoiceStatus) -> Invoice {
+        testing::eventually(Duration::from_secs(15), || {
+            let mut billing = self.billing.clone();
+            let req = self.admin(GetInvoiceRequest { id: id.into() });
+            async move {
+                let i = billing.get_invoice(req).await.ok()?.into_inner().invoice?;
+                (i.status == status as i32).then_some(i)
+            }
+        })
+        .await
+        .unwrap_or_else(|| panic!("invoice {id} never became {status:?}"))
+    }
+
+    async fn payments(&self, invoice: &str) -> Vec<Payment> {
+        let mut list = self
+            .billing
+            .clone()
+            .list_payments(self.admin(ListPaymentsRequest {
+                invoice_id: invoice.into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .payments;
+        list.reverse();
+        list
+    }
+
+    async fn document_text(&self, id: &str) -> (String, String) {
+        let doc = self
+            .billing
+            .clone()
+            .get_invoice_document(self.admin(GetInvoiceDocumentRequest { id: id.into() }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(doc.content_type, "application/pdf");
+        (doc.file_name, pdf_text(&doc.content))
+    }
+
+    /// The mails written so far whose subject mentions `about`, once
+    /// there are `n`.
+    async fn mails_about(&self, about: &str, n: usize) -> Vec<ReadMail> {
+        testing::eventually(Duration::from_secs(10), || async {
+            let found: Vec<ReadMail> = testing::mails_in(&self.mail_dir)
+                .iter()
+                .map(|m| read_mail(m))
+                .filter(|m| m.subject.contains(about))
+                .collect();
+            (found.len() >= n).then_some(found)
+        })
+        .await
+        .unwrap_or_else(|| panic!("no {n} mail(s) about {about}"))
+    }
+
+    async fn billing_events(&self, at_least: usize) -> Vec<(String, Vec<u8>)> {
+        testing::read_stream(
+            &self.js,
+            &self.ns.stream("billing"),
+            at_least,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            (
+                m.subject.rsplit('.').take(2).collect::<Vec<_>>().join("<"),
+                m.payload.to_vec(),
+            )
+        })
+        .collect()
+    }
+}
+
+/// A mail as its reader sees it, decoded by a real MIME parser.
+#[derive(Debug)]
+pub(crate) struct ReadMail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// (file name, content)
+    pub attachments: Vec<(String, Vec<u8>)>,
+}
+
+pub(crate) fn read_mail(raw: &str) -> ReadMail {
+    use mail_parser::{MessageParser, MimeHeaders};
+    let m = MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a parsable mail");
+    ReadMail {
+        to: m
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned(),
+        subject: m.subject().unwrap_or_default().to_owned(),
+        body: m.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+        attachments: m
+            .attachments()
+            .map(|a| {
+                (
+                    a.attachment_name().unwrap_or_default().to_owned(),
+                    a.contents().to_vec(),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn pdf_text(bytes: &[u8]) -> String {
+    let pdf = lopdf::Document::load_mem(bytes).unwrap();
+    let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    pdf.extract_text(&pages).unwrap()
+}
+
+#[tokio::test]
+async fn an_invoice_validated_in_the_erp_is_debited_mailed_and_paid() {
+    // The Stripe adapter, over HTTP, to the simulated provider.
+    let stack = spawn_with(Provider::OverHttp, None).await;
+    let claire = stack
+        .customer("Moreau", "claire@example.org", "pm_card_visa")
+        .await;
+    let recorded = stack.erp_invoice("OG-2026-0042", &claire).await;
+    assert_eq!(recorded.number, "OG-2026-0042");
+    assert_eq!(recorded.origin, "erp:demo-erp");
+    assert_eq!(recorded.customer_name, "Claire Moreau");
+    assert_eq!(
+        recorded.total_incl_vat.as_ref().unwrap().amount_cents,
+        12_000
+    );
+
+    let paid = stack.invoice_once(&recorded.id, InvoiceStatus::Paid).await;
+    assert!(paid.paid_at.is_some());
+    let payments = stack.payments(&recorded.id).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].status, PaymentStatus::Succeeded as i32);
+    assert_eq!(payments[0].amount.as_ref().unwrap().amount_cents, 12_000);
+    assert!(payments[0].provider_ref.starts_with("pi_"));
+    let charges = stack.provider.charges();
+    assert_eq!(charges.len(), 1);
+    assert_eq!(
+        (charges[0].invoice_id.as_str(), charges[0].amount_cents),
+        (recorded.id.as_str(), 12_000)
+    );
+
+    // The ERP sends it again (a redelivery): the same invoice, no new debit.
+    let again = stack
+        .billing
+        .clone()
+        .record_erp_invoice(stack.connector(stack.erp_request("OG-2026-0042", &claire)))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    assert_eq!(again.id, recorded.id);
+
+    // The document, as the customer reads it.
+    let (file, text) = stack.document_text(&recorded.id).await;
+    assert_eq!(file, "OG-2026-0042.pdf");
+    for expected in [
+        "Facture OG-2026-0042",
+        "Claire Moreau",
+        "12 rue de la République",
+        "Ménage à domicile, novembre",
+        "25,00 €",
+        "TVA 20 % sur 100,00 €",
+        "Total TTC",
+        "120,00 €",
+        "Prélevée sur la carte",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    // The e-mail, with the same PDF attached.
+    let mail = stack.mails_about("OG-2026-0042", 1).await.remove(0);
+    assert_eq!(mail.to, "claire@example.org");
+    assert_eq!(mail.subject, "Votre facture OG-2026-0042");
+    assert!(
+        mail.body.contains("va être prélevé sur la carte"),
+        "{mail:?}"
+    );
+    assert_eq!(mail.attachments.len(), 1);
+    assert_eq!(mail.attachments[0].0, "OG-2026-0042.pdf");
+    assert!(pdf_text(&mail.attachments[0].1).contains("120,00 €"));
+
+    let events = stack.billing_events(3).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.starts_with(&["validated<invoice", "succeeded<payment", "paid<invoice"]),
+        "{names:?}"
+    );
+    let paid_event = InvoiceChanged::decode(events[2].1.as_slice()).unwrap();
+    assert_eq!(
+        paid_event.invoice.unwrap().status,
+        InvoiceStatus::Paid as i32
+    );
+}
+
+#[tokio::test]
+async fn a_debit_whose_answer_was_lost_is_asked_again_and_charged_once() {
+    let stack = spawn().await;
+    let claire = stack
+        .customer("Lost", "lost@example.org", "pm_card_networkError")
+        .await;
+    let invoice = stack.erp_invoice("OG-1", &claire).await;
+    stack.invoice_once(&invoice.id, InvoiceStatus::Paid).await;
+    let payments = stack.payments(&invoice.id).await;
+    // One attempt, sent twice with its idempotency key: one charge.
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].calls, 2);
+    assert_eq!(payments[0].status, PaymentStatus::Succeeded as i32);
+    assert_eq!(stack.provider.charges().len(), 1);
+    assert_eq!(stack.provider.calls(), 2);
+}
+
+#[tokio::test]
+async fn declined_cards_fail_the_invoice_or_are_tried_again() {
+    let stack = spawn().await;
+    let hard = stack
+        .customer("Declined", "declined@example.org", "pm_card_chargeDeclined")
+        .await;
+    let expired = stack
+        .customer(
+            "Expired",
+            "expired@example.org",
+            "pm_card_chargeDeclinedExpiredCard",
+        )
+        .await;
+    let broke = stack
+        .customer(
+            "Broke",
+            "broke@example.org",
+            "pm_card_chargeDeclinedInsufficientFunds",
+        )
+        .await;
+    let later = stack
+        .customer(
+            "Later",
+            "later@example.org",
+            "pm_card_insufficientFundsOnce",
+        )
+        .await;
+    let hard_inv = stack.erp_invoice("OG-H", &hard).await;
+    let expired_inv = stack.erp_invoice("OG-E", &expired).await;
+    let broke_inv = stack.erp_invoice("OG-B", &broke).await;
+    let later_inv = stack.erp_invoice("OG-L", &later).await;
+
+    // A hard decline fails at once, and the customer is told.
+    stack
+        .invoice_once(&hard_inv.id, InvoiceStatus::PaymentFailed)
+        .await;
+    let p = stack.payments(&hard_inv.id).await;
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].failure_code, "generic_decline");
+    stack
+        .invoice_once(&expired_inv.id, InvoiceStatus::PaymentFailed)
+        .await;
+    assert_eq!(
+        stack.payments(&expired_inv.id).await[0].failure_code,
+        "expired_card"
+    );
+
+    // Insufficient funds is soft: new attempts (new keys) until the last.
+    stack
+        .invoice_once(&broke_inv.id, InvoiceStatus::PaymentFailed)
+        .await;
+    let p = stack.payments(&broke_inv.id).await;
+    assert_eq!(
+        p.iter().map(|p| p.attempt).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "three attempts (the test config's maximum)"
+    );
+    assert!(p.iter().all(|p| p.failure_code == "insufficient_funds"));
+
+    // Funds arrived before the second attempt: paid.
+    stack.invoice_once(&later_inv.id, InvoiceStatus::Paid).await;
+    let p = stack.payments(&later_inv.id).await;
+    assert_eq!(
+        p.iter().map(|p| p.status).collect::<Vec<_>>(),
+        [
+            PaymentStatus::Failed as i32,
+            PaymentStatus::Succeeded as i32
+        ]
+    );
+    // Only the paid one was charged.
+    let charged: Vec<String> = stack
+        .provider
+        .charges()
+        .into_iter()
+        .map(|c| c.invoice_id)
+        .collect();
+    assert_eq!(charged, std::slice::from_ref(&later_inv.id));
+
+    // Failures are published, and mailed to each customer.
+    let events = stack.billing_events(12).await;
+    let failed: Vec<String> = events
+        .iter()
+        .filter(|(n, _)| n == "payment_failed<invoice")
+        .map(|(_, p)| {
+            InvoiceChanged::decode(p.as_slice())
+                .unwrap()
+                .invoice
+                .unwrap()
+                .number
+        })
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    for (to, number, why) in [
+        (
+            "declined@example.org",
+            "OG-H",
+            "paiement refusé (generic_decline)",
+        ),
+        ("expired@example.org", "OG-E", "carte expirée"),
+        ("broke@example.org", "OG-B", "provision insuffisante"),
+    ] {
+        let mail = stack
+            .mails_about(&format!("Échec du paiement de votre facture {number}"), 1)
+            .await
+            .remove(0);
+        assert_eq!(mail.to, to);
+        assert!(mail.body.contains(why), "{mail:?}");
+    }
+    // The customer whose second attempt passed got no failure mail.
+    assert!(
+        testing::mails_in(&stack.mail_dir)
+            .iter()
+            .map(|m| read_mail(m))
+            .all(|m| !(m.to == "later@example.org" && m.subject.starts_with("Échec")))
+    );
+}
+
+#[tokio::test]
+async fn a_credit_note_on_a_debited_invoice_is_refunded_to_the_card() {
+    let stack = spawn().await;
+    let claire = stack
+        .customer("Refund", "refund@example.org", "pm_card_visa")
+        .await;
+    let invoice = stack.erp_invoice("OG-R", &claire).await;
+    stack.invoice_once(&invoice.id, InvoiceStatus::Paid).await;
+    let note = stack
+        .billing
+        .clone()
+        .create_credit_note(stack.admin(CreateCreditNoteRequest {
+            idempotency_key: "refund-1".into(),
+            invoice_id: invoice.id.clone(),
+            amount: eur(3_000),
+            reason: "intervention écourtée".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .credit_note
+        .unwrap();
+    let refund = testing::eventually(Duration::from_secs(10), || async {
+        stack
+            .payments(&invoice.id)
+            .await
+            .into_iter()
+            .find(|p| p.kind == "refund" && p.status == PaymentStatus::Succeeded as i32)
+    })
+    .await
+    .expect("a refund");
+    assert_eq!(refund.credit_note_id, note.id);
+    assert_eq!(refund.amount.unwrap().amount_cents, 3_000);
+    assert_eq!(stack.provider.charges()[0].refunded_cents, 3_000);
+    let (file, text) = stack.document_text(&note.id).await;
+    assert_eq!(file, format!("{}.pdf", note.number));
+    assert!(text.contains(&format!("Avoir {}", note.number)), "{text}");
+    assert!(text.contains("Avoir sur la facture OG-R"), "{text}");
+    assert!(text.contains("30,00 €"), "{text}");
+    let mail = stack.mails_about(&note.number, 1).await.remove(0);
+    assert_eq!(mail.to, "refund@example.org");
+    assert!(mail.body.contains("remboursé sur la carte"), "{mail:?}");
+    assert_eq!(mail.attachments[0].0, format!("{}.pdf", note.number));
+}
+
+#[tokio::test]
+async fn erp_invoices_that_do_not_add_up_or_belong_elsewhere_are_refused() {
+    let stack = spawn().await;
+    let claire = stack
+        .customer("Strict", "s@example.org", "pm_card_visa")
+        .await;
+    // Known to billing first (a good invoice), so refusals are about input.
+    stack.erp_invoice("OG-OK", &claire).await;
+    let mut billing = stack.billing.clone();
+
+    let mut wrong_total = stack.erp_request("OG-X1", &claire);
+    wrong_total.total_incl_vat = eur(11_999);
+    let err = billing
+        .record_erp_invoice(stack.connector(wrong_total))
+        .await
+        .unwrap_err();
+    testing::assert_bad_field(&err, "total_incl_vat");
+
+    let mut wrong_line = stack.erp_request("OG-X2", &claire);
+    wrong_line.lines[0].total_excl_vat = eur(9_000);
+    let err = billing
+        .record_erp_invoice(stack.connector(wrong_line))
+        .await
+        .unwrap_err();
+    testing::assert_bad_field(&err, "lines[0].total_excl_vat");
+
+    let err = billing
+        .record_erp_invoice(stack.admin(stack.erp_request("OG-X3", &claire)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    // Another tenant's customer is unknown here.
+    let stranger = uuid::Uuid::now_v7().to_string();
+    let err = billing
+        .record_erp_invoice(stack.connector(stack.erp_request("OG-X4", &stranger)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Nothing was stored or charged for any of them.
+    let listed = billing
+        .list_invoices(stack.admin(ListInvoicesRequest {
+            customer_id: claire.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoices;
+    assert_eq!(
+        listed.iter().map(|i| i.number.as_str()).collect::<Vec<_>>(),
+        ["OG-OK"]
+    );
+}
+
+#[tokio::test]
+async fn an_order_paid_by_card_is_paid_on_validation_and_mailed_over_smtp() {
+    let sink = testing::SmtpSink::start().await.unwrap();
+    let stack = spawn_with(Provider::InProcess, Some(sink.url())).await;
+    let (customer, _) = stack.paid_orders(1).await;
+    let draft = stack.invoices(&customer, 1).await.remove(0);
+    assert!(draft.paid_at_order);
+    // A draft has no document yet.
+    let err = stack
+        .billing
+        .clone()
+        .get_invoice_document(stack.admin(GetInvoiceDocumentRequest {
+            id: draft.id.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let validated = stack
+        .billing
+        .clone()
+        .validate_invoice(stack.admin(ValidateInvoiceRequest {
+            id: draft.id.clone(),
+            expected_version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    // Paid at checkout: nothing to debit.
+    assert_eq!(validated.status, InvoiceStatus::Paid as i32);
+    assert!(stack.payments(&draft.id).await.is_empty());
+    assert!(stack.provider.charges().is_empty());
+    let (_, text) = stack.document_text(&draft.id).await;
+    assert!(text.contains("Payée à la commande"), "{text}");
+    assert!(text.contains("Gants (remise 10 %)"), "{text}");
+    let mail = testing::eventually(Duration::from_secs(10), || async {
+        sink.received()
+            .iter()
+            .map(|m| read_mail(m))
+            .find(|m| m.subject.contains(&validated.number))
+    })
+    .await
+    .expect("the invoice reaches the SMTP server");
+    assert_eq!(mail.to, "paul@example.org");
+    assert!(mail.body.contains("réglée à la commande"), "{mail:?}");
+    assert_eq!(mail.attachments[0].0, format!("{}.pdf", validated.number));
+    assert!(pdf_text(&mail.attachments[0].1).contains(&validated.number));
+    assert!(testing::mails_in(&stack.mail_dir).is_empty());
+}
