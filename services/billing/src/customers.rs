@@ -6,6 +6,8 @@
 use prost::Message;
 use relais_platform::{
     consumer::{ConsumerSpec, Delivery, Handler, HandlerError},
+    error::{Error, Result},
+    mail::{self, Mail},
     nats::Namespace,
 };
 use relais_proto::{events::CustomerChanged, orders::Address};
@@ -44,7 +46,11 @@ fn address_block(a: Option<&Address>) -> String {
 }
 
 impl Handler for Customers {
-    async fn handle(&self, tx: &mut PgConnection, event: &Delivery) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &Delivery,
+    ) -> std::result::Result<(), HandlerError> {
         let e = CustomerChanged::decode(event.payload.as_ref()).map_err(HandlerError::poison)?;
         let (Some(meta), Some(c)) = (e.meta, e.customer) else {
             return Err(HandlerError::poison("event without meta or customer"));
@@ -75,4 +81,45 @@ impl Handler for Customers {
         .map_err(|e| HandlerError::Retry(e.into()))?;
         Ok(())
     }
+}
+
+/// Queues `mail` to the customer's e-mail, or `fallback` when they have
+/// none; false when there is no address at all.
+pub async fn mail(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    customer: Uuid,
+    fallback: &str,
+    mut mail: Mail,
+) -> Result<bool> {
+    let email: Option<String> =
+        sqlx::query_scalar("select email from customers where tenant_id = $1 and id = $2")
+            .bind(tenant)
+            .bind(customer)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let to = email
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| fallback.trim().to_owned());
+    if to.is_empty() {
+        return Ok(false);
+    }
+    mail.to = to;
+    mail::enqueue(conn, &mail).await.map_err(Error::from)?;
+    Ok(true)
+}
+
+/// The name and address block printed on a customer's documents.
+pub async fn addressee(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    customer: Uuid,
+) -> Result<Option<(String, String)>> {
+    Ok(
+        sqlx::query_as("select name, address from customers where tenant_id = $1 and id = $2")
+            .bind(tenant)
+            .bind(customer)
+            .fetch_optional(conn)
+            .await?,
+    )
 }

@@ -14,7 +14,7 @@ use relais_proto::billing::{self as pb, billing_service_server::BillingService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, documents, documents::Seller, invoices, payments};
+use crate::{SERVICE, certificates, documents, documents::Seller, invoices, payments, services};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -170,17 +170,7 @@ impl BillingService for BillingApi {
                 let ctx = Ctx::new(SERVICE, &caller, &self.ns);
                 let r = req.get_ref();
                 let mut v = Violations::new();
-                let month = chrono::NaiveDate::parse_from_str(
-                    &format!("{}-01", r.month.trim()),
-                    "%Y-%m-%d",
-                )
-                .ok();
-                v.check(month.is_none(), "month", "is not a month (YYYY-MM)");
-                v.check(
-                    month.is_some_and(|m| m > chrono::Utc::now().date_naive()),
-                    "month",
-                    "has not begun",
-                );
+                let month = begun_month(&mut v, &r.month);
                 let residence = validate::optional_id(&mut v, "residence_id", &r.residence_id);
                 v.into_result()?;
                 let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
@@ -379,6 +369,184 @@ impl BillingService for BillingApi {
             .await,
         )
     }
+
+    async fn draft_service_invoices(
+        &self,
+        req: Request<pb::DraftServiceInvoicesRequest>,
+    ) -> Reply<pb::DraftServiceInvoicesResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(Caller::WRITERS)?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                // Only interventions marked done are billed, whatever the
+                // month: a month that has not begun just has none yet.
+                let month = chrono::NaiveDate::parse_from_str(
+                    &format!("{}-01", r.month.trim()),
+                    "%Y-%m-%d",
+                )
+                .ok();
+                v.check(month.is_none(), "month", "is not a month (YYYY-MM)");
+                let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
+                v.into_result()?;
+                let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
+                self.writer
+                    .change(async |tx| {
+                        let invoices = services::draft_month(tx, &ctx, month, customer).await?;
+                        Ok(pb::DraftServiceInvoicesResponse { invoices })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn issue_tax_certificate(
+        &self,
+        req: Request<pb::IssueTaxCertificateRequest>,
+    ) -> Reply<pb::IssueTaxCertificateResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(Caller::WRITERS)?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let customer = validate::id("customer_id", &r.customer_id)?;
+                certificates::check_year(r.year)?;
+                self.writer
+                    .change(async |tx| {
+                        let certificate =
+                            certificates::issue(tx, &ctx, &self.seller, customer, r.year).await?;
+                        Ok(pb::IssueTaxCertificateResponse {
+                            certificate: Some(certificate),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn record_erp_tax_certificate(
+        &self,
+        req: Request<pb::RecordErpTaxCertificateRequest>,
+    ) -> Reply<pb::RecordErpTaxCertificateResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(&[auth::Role::Connector])?;
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                let number = validate::reference(&mut v, "external_number", &r.external_number);
+                v.check(
+                    r.customer_id.trim().is_empty(),
+                    "customer_id",
+                    "is required",
+                );
+                let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
+                let amount = validate::money(
+                    &mut v,
+                    "amount_paid",
+                    r.amount_paid.as_ref(),
+                    validate::MAX_PRICE_CENTS,
+                );
+                for (i, w) in r.workers.iter().enumerate() {
+                    validate::name(&mut v, &format!("workers[{i}].name"), &w.name);
+                    v.check(
+                        !(0..=366 * 24 * 60).contains(&w.minutes),
+                        &format!("workers[{i}].minutes"),
+                        "must be between 0 and a year of minutes",
+                    );
+                }
+                let total: i64 = r.workers.iter().map(|w| i64::from(w.minutes)).sum();
+                v.check(
+                    !r.workers.is_empty() && total != i64::from(r.minutes),
+                    "minutes",
+                    format!("the workers' minutes add up to {total}"),
+                );
+                v.into_result()?;
+                let customer =
+                    customer.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
+                self.writer
+                    .change(async |tx| {
+                        let erp = certificates::ErpCertificate {
+                            number: &number,
+                            customer,
+                            year: r.year,
+                            amount_cents: amount,
+                            workers: r.workers.clone(),
+                        };
+                        let certificate =
+                            certificates::record_erp(tx, &ctx, &self.seller, erp).await?;
+                        Ok(pb::RecordErpTaxCertificateResponse {
+                            certificate: Some(certificate),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn list_tax_certificates(
+        &self,
+        req: Request<pb::ListTaxCertificatesRequest>,
+    ) -> Reply<pb::ListTaxCertificatesResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let customer = match caller.own_customer(&r.customer_id)? {
+                    Some(me) => me,
+                    None => validate::id("customer_id", &r.customer_id)?,
+                };
+                let mut conn = self.pool.acquire().await?;
+                let certificates =
+                    certificates::of_customer(&mut conn, caller.tenant, customer).await?;
+                Ok(pb::ListTaxCertificatesResponse { certificates })
+            }
+            .await,
+        )
+    }
+
+    async fn get_tax_certificate_document(
+        &self,
+        req: Request<pb::GetTaxCertificateDocumentRequest>,
+    ) -> Reply<pb::GetTaxCertificateDocumentResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let id = validate::id("id", &req.get_ref().id)?;
+                let mut conn = self.pool.acquire().await?;
+                let (_, file_name, content) = certificates::document(&mut conn, caller.tenant, id)
+                    .await?
+                    .filter(|(customer, _, _)| caller.own_customer(&customer.to_string()).is_ok())
+                    .ok_or_else(|| Error::not_found(format!("certificate {id}")))?;
+                Ok(pb::GetTaxCertificateDocumentResponse {
+                    file_name,
+                    content_type: "application/pdf".into(),
+                    content,
+                })
+            }
+            .await,
+        )
+    }
+}
+
+/// A YYYY-MM month that has begun, or a violation on `month`.
+fn begun_month(v: &mut Violations, month: &str) -> Option<chrono::NaiveDate> {
+    let parsed =
+        chrono::NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d").ok();
+    v.check(parsed.is_none(), "month", "is not a month (YYYY-MM)");
+    v.check(
+        parsed.is_some_and(|m| m > chrono::Utc::now().date_naive()),
+        "month",
+        "has not begun",
+    );
+    parsed
 }
 
 fn pb_mode(mode: i32) -> Option<relais_proto::orders::PaymentMode> {

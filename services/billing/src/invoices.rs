@@ -60,6 +60,13 @@ impl Handler for PaidOrders {
                 .await
                 .map_err(handler_error);
         }
+        if order.kind == "booking" && e.to == OrderStatus::Confirmed as i32 {
+            let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, format!("order:{}", order.id))
+                .map_err(HandlerError::poison)?;
+            return crate::services::hold_booking(tx, &ctx, &order)
+                .await
+                .map_err(handler_error);
+        }
         // Paid at order: products by card or on invoice, and hour packs.
         // Monthly residence billing and bookings are invoiced by period.
         let monthly =
@@ -135,11 +142,14 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
     if inserted == 0 {
         return Ok(());
     }
+    // Hour packs are prepaid services (tax credit, seed 002); products never.
+    let tax_credit = order.kind == "hour_pack";
     for l in &order.lines {
         sqlx::query(
             "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
+                 tax_credit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(ctx.tenant)
         .bind(invoice_id)
@@ -153,6 +163,7 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
         .bind(l.discount_bp)
         .bind(cents(l.total_excl_vat.as_ref()))
         .bind(cents(l.vat.as_ref()))
+        .bind(tax_credit)
         .execute(&mut *conn)
         .await?;
     }
@@ -374,7 +385,7 @@ pub async fn mark_payment_failed(
 /// "F2026-000042". The counter row stays locked until the caller's
 /// transaction ends: concurrent callers take numbers one after the other,
 /// and a rollback gives its number back, so the series has no gap.
-async fn next_number(
+pub(crate) async fn next_number(
     conn: &mut PgConnection,
     tenant: Uuid,
     prefix: &str,
@@ -810,18 +821,12 @@ async fn cancelled_monthly(
     .map(|_| ())
 }
 
-/// One draft per resident with orders of monthly billing confirmed in the
-/// month starting `month` (Europe/Paris) and not invoiced yet.
-pub async fn draft_monthly(
-    conn: &mut PgConnection,
-    ctx: &Ctx,
-    month: chrono::NaiveDate,
-    residence: Option<Uuid>,
-) -> Result<Vec<Invoice>> {
+/// The instants a month starts and ends in Europe/Paris, the tenants'
+/// zone for periods.
+pub fn month_bounds(month: chrono::NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     use chrono::TimeZone;
-    let paris = chrono_tz::Europe::Paris;
     let bound = |d: chrono::NaiveDate| {
-        paris
+        chrono_tz::Europe::Paris
             .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
             .earliest()
             .map(|t| t.with_timezone(&Utc))
@@ -830,7 +835,100 @@ pub async fn draft_monthly(
     let next = month
         .checked_add_months(chrono::Months::new(1))
         .ok_or_else(|| Error::invalid("month", "is out of range"))?;
-    let (from, to) = (bound(month)?, bound(next)?);
+    Ok((bound(month)?, bound(next)?))
+}
+
+/// A line of a draft billing a period.
+pub struct NewLine {
+    pub item_id: Option<Uuid>,
+    pub reference: String,
+    pub description: String,
+    pub quantity: i32,
+    pub unit_cents: i64,
+    pub vat_rate_bp: i32,
+    pub discount_bp: i32,
+    pub net_cents: i64,
+    pub vat_cents: i64,
+    pub tax_credit: bool,
+}
+
+/// A draft billing a period (a residence's month, a month of services).
+pub struct NewInvoice<'a> {
+    pub customer: Uuid,
+    pub customer_name: &'a str,
+    pub email: &'a str,
+    pub period: &'a str,
+    pub payment_mode: PaymentMode,
+    pub lines: &'a [NewLine],
+}
+
+/// Inserts the draft and its lines, and publishes `invoice.drafted`.
+pub async fn insert_draft(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    new: NewInvoice<'_>,
+) -> Result<Invoice> {
+    let invoice_id = Uuid::now_v7();
+    let net: i64 = new.lines.iter().map(|l| l.net_cents).sum();
+    let vat: i64 = new.lines.iter().map(|l| l.vat_cents).sum();
+    sqlx::query(
+        "insert into invoices (tenant_id, id, status, customer_id, customer_name, order_id, period,
+             payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency,
+             origin, email)
+         values ($1, $2, 'draft', $3, $4, null, $5, $6, $7, $8, $9, 'EUR', $10, $11)",
+    )
+    .bind(ctx.tenant)
+    .bind(invoice_id)
+    .bind(new.customer)
+    .bind(new.customer_name)
+    .bind(new.period)
+    .bind(new.payment_mode.as_str_name())
+    .bind(net)
+    .bind(vat)
+    .bind(net + vat)
+    .bind(&ctx.origin)
+    .bind(new.email)
+    .execute(&mut *conn)
+    .await?;
+    for (no, l) in new.lines.iter().enumerate() {
+        sqlx::query(
+            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
+                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
+                 tax_credit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(ctx.tenant)
+        .bind(invoice_id)
+        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
+        .bind(l.item_id)
+        .bind(&l.reference)
+        .bind(&l.description)
+        .bind(l.quantity)
+        .bind(l.unit_cents)
+        .bind(l.vat_rate_bp)
+        .bind(l.discount_bp)
+        .bind(l.net_cents)
+        .bind(l.vat_cents)
+        .bind(l.tax_credit)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let invoice = load(conn, ctx.tenant, invoice_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
+    publish(conn, ctx, "invoice", "drafted", &invoice).await?;
+    Ok(invoice)
+}
+
+/// One draft per resident with orders of monthly billing confirmed in the
+/// month starting `month` (Europe/Paris) and not invoiced yet.
+pub async fn draft_monthly(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    month: chrono::NaiveDate,
+    residence: Option<Uuid>,
+) -> Result<Vec<Invoice>> {
+    let (from, to) = month_bounds(month)?;
     let period = month.format("%Y-%m").to_string();
     let pending: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
         "select order_id, customer_id, customer_name from monthly_orders
@@ -854,7 +952,6 @@ pub async fn draft_monthly(
     }
     let mut out = Vec::new();
     for (customer, name, orders) in customers {
-        let invoice_id = Uuid::now_v7();
         let lines: Vec<MonthLine> = sqlx::query_as(
             "select l.reference, to_char(m.confirmed_at at time zone 'Europe/Paris', 'DD/MM') || ' ' || l.description,
                     l.quantity, l.unit_price_cents, l.vat_rate_bp, l.discount_bp,
@@ -868,45 +965,35 @@ pub async fn draft_monthly(
         .bind(&orders)
         .fetch_all(&mut *conn)
         .await?;
-        let net: i64 = lines.iter().map(|l| l.6).sum();
-        let vat: i64 = lines.iter().map(|l| l.7).sum();
-        sqlx::query(
-            "insert into invoices (tenant_id, id, status, customer_id, customer_name, order_id, period,
-                 payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency, origin)
-             values ($1, $2, 'draft', $3, $4, null, $5, 'PAYMENT_MODE_RESIDENCE_MONTHLY', $6, $7, $8, 'EUR', $9)",
+        let lines: Vec<NewLine> = lines
+            .into_iter()
+            .map(|l| NewLine {
+                item_id: Some(l.8),
+                reference: l.0,
+                description: l.1,
+                quantity: l.2,
+                unit_cents: l.3,
+                vat_rate_bp: l.4,
+                discount_bp: l.5,
+                net_cents: l.6,
+                vat_cents: l.7,
+                tax_credit: false,
+            })
+            .collect();
+        let invoice = insert_draft(
+            conn,
+            ctx,
+            NewInvoice {
+                customer,
+                customer_name: &name,
+                email: "",
+                period: &period,
+                payment_mode: PaymentMode::ResidenceMonthly,
+                lines: &lines,
+            },
         )
-        .bind(ctx.tenant)
-        .bind(invoice_id)
-        .bind(customer)
-        .bind(&name)
-        .bind(&period)
-        .bind(net)
-        .bind(vat)
-        .bind(net + vat)
-        .bind(&ctx.origin)
-        .execute(&mut *conn)
         .await?;
-        for (no, l) in lines.iter().enumerate() {
-            sqlx::query(
-                "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                     quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(ctx.tenant)
-            .bind(invoice_id)
-            .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
-            .bind(l.8)
-            .bind(&l.0)
-            .bind(&l.1)
-            .bind(l.2)
-            .bind(l.3)
-            .bind(l.4)
-            .bind(l.5)
-            .bind(l.6)
-            .bind(l.7)
-            .execute(&mut *conn)
-            .await?;
-        }
+        let invoice_id = id("invoice.id", &invoice.id)?;
         sqlx::query(
             "update monthly_orders set invoice_id = $3 where tenant_id = $1 and order_id = any($2)",
         )
@@ -915,10 +1002,6 @@ pub async fn draft_monthly(
         .bind(invoice_id)
         .execute(&mut *conn)
         .await?;
-        let invoice = load(conn, ctx.tenant, invoice_id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
-        publish(conn, ctx, "invoice", "drafted", &invoice).await?;
         out.push(invoice);
     }
     Ok(out)
@@ -1166,8 +1249,10 @@ pub async fn record_erp(
     {
         sqlx::query(
             "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
-             values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
+                 tax_credit)
+             -- The ERP invoices the agency's services (seed 001).
+             values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10, $11, true)"
         )
         .bind(ctx.tenant)
         .bind(id)

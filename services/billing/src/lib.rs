@@ -1,14 +1,17 @@
-//! Billing service: invoices drafted from paid orders (it follows the orders
-//! stream), numbered per tenant without gaps when validated, each kept as a
-//! PDF and e-mailed; saved cards debited through the payment provider;
-//! credit notes refunded. Every change emits an event through the outbox
+//! Billing service: invoices drafted from paid orders and residences'
+//! months (it follows the orders stream) and from interventions done (it
+//! follows planning's), numbered per tenant without gaps when validated,
+//! each kept as a PDF and e-mailed; saved cards debited through the payment
+//! provider; credit notes refunded; annual tax certificates. Every change emits an event through the outbox
 //! (`<ns>.billing.v1.<tenant>.invoice.*`, `.payment.*`, `.credit_note.*`).
 
+mod certificates;
 mod customers;
 pub mod documents;
 mod grpc;
 mod invoices;
 pub mod payments;
+mod services;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -121,6 +124,13 @@ impl App {
             customers::spec(&rt.ns, max),
             Arc::new(customers::Customers),
         );
+        let interventions = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            services::spec(&rt.ns, max),
+            Arc::new(services::Interventions),
+        );
         let payments = payments::PaymentRunner {
             pool: rt.pool.clone(),
             outbox: rt.outbox.clone(),
@@ -130,6 +140,7 @@ impl App {
         let tasks = vec![
             paid_orders.run(shutdown.clone()).boxed(),
             customers.run(shutdown.clone()).boxed(),
+            interventions.run(shutdown.clone()).boxed(),
             payments.run(shutdown.clone()).boxed(),
         ];
         self.runtime

@@ -18,7 +18,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use relais_platform::{
     context::{Ctx, timestamp},
-    error::{Error, Result},
+    error::Result,
     mail::{self, Mail},
     nats::Namespace,
     outbox::{Outbox, backoff_delay},
@@ -442,8 +442,9 @@ async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, row: Row) -> R
     Ok(())
 }
 
-/// Queues an e-mail to the invoice's customer; nothing when there is no
-/// address (the document stays in their account).
+/// Queues an e-mail about an invoice to its customer (or the address its
+/// order gave); nothing when there is none (the document stays in their
+/// account).
 pub async fn mail_customer(
     conn: &mut PgConnection,
     tenant: Uuid,
@@ -452,17 +453,13 @@ pub async fn mail_customer(
     body: String,
     attach: bool,
 ) -> Result<bool> {
-    let to: Option<String> = sqlx::query_scalar(
-        "select coalesce(nullif(c.email, ''), nullif(i.email, ''))
-         from invoices i left join customers c on c.tenant_id = i.tenant_id and c.id = i.customer_id
-         where i.tenant_id = $1 and i.id = $2",
-    )
-    .bind(tenant)
-    .bind(invoice)
-    .fetch_optional(&mut *conn)
-    .await?
-    .flatten();
-    let Some(to) = to else {
+    let row: Option<(Uuid, String)> =
+        sqlx::query_as("select customer_id, email from invoices where tenant_id = $1 and id = $2")
+            .bind(tenant)
+            .bind(invoice)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((customer, fallback)) = row else {
         return Ok(false);
     };
     let attachment = if attach {
@@ -481,17 +478,18 @@ pub async fn mail_customer(
     } else {
         None
     };
-    mail::enqueue(
+    crate::customers::mail(
         conn,
-        &Mail {
-            to,
+        tenant,
+        customer,
+        &fallback,
+        Mail {
             subject,
             body,
             attachment,
             about: format!("invoice:{invoice}"),
+            ..Default::default()
         },
     )
     .await
-    .map_err(Error::from)?;
-    Ok(true)
 }

@@ -35,6 +35,11 @@ pub(crate) struct Stack {
     pub orders: OrdersServiceClient<Channel>,
     pub catalogue: CatalogueServiceClient<Channel>,
     pub billing: BillingServiceClient<Channel>,
+    pub planning: relais_proto::planning::planning_service_client::PlanningServiceClient<Channel>,
+    /// Billing's and planning's databases (admin URLs; the tables are in
+    /// schemas `billing` and `planning`), for tests that let time pass.
+    pub billing_db: String,
+    pub planning_db: String,
     pub js: async_nats::jetstream::Context,
     pub ns: relais_platform::nats::Namespace,
     /// Where the service writes the mails it sends.
@@ -82,14 +87,20 @@ pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stac
     catalogue_cfg.namespace = ns.clone();
     let mut orders_cfg = testing::config(&url).await.unwrap();
     orders_cfg.namespace = ns.clone();
+    let mut planning_cfg = testing::config(&url).await.unwrap();
+    planning_cfg.namespace = ns.clone();
+    let billing_db = billing_cfg.database_url.clone();
+    let planning_db = planning_cfg.database_url.clone();
+    let planning = relais_planning::App::build(planning_cfg).await.unwrap();
+    let planning_addr = planning.grpc_addr();
+    tokio::spawn(planning.run(shutdown.clone()));
     let catalogue = relais_catalogue::App::build(catalogue_cfg).await.unwrap();
     let catalogue_addr = catalogue.grpc_addr();
     tokio::spawn(catalogue.run(shutdown.clone()));
     let orders = relais_orders::App::build(relais_orders::OrdersConfig {
         platform: orders_cfg,
         catalogue_addr: format!("http://{catalogue_addr}"),
-        // No booking with a chosen worker here: planning is never asked.
-        planning_addr: "http://127.0.0.1:9".into(),
+        planning_addr: format!("http://{planning_addr}"),
     })
     .await
     .unwrap();
@@ -128,6 +139,11 @@ pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stac
         orders: OrdersServiceClient::new(channel(orders_addr)),
         catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
         billing: BillingServiceClient::new(channel(billing_addr)),
+        planning: relais_proto::planning::planning_service_client::PlanningServiceClient::new(
+            channel(planning_addr),
+        ),
+        billing_db,
+        planning_db,
         js: async_nats::jetstream::new(nats),
         ns: relais_platform::nats::Namespace::new(ns),
         mail_dir,

@@ -3,5 +3,6 @@
 //! and NATS (`make test`).
 #![allow(clippy::unwrap_used)]
 
+mod certificates;
 mod invoices;
 mod payments;

@@ -32,7 +32,7 @@ fn eur(cents: i64) -> Option<Money> {
 }
 
 impl Stack {
-    fn connector<T>(&self, msg: T) -> tonic::Request<T> {
+    pub(crate) fn connector<T>(&self, msg: T) -> tonic::Request<T> {
         with_token(
             &testing::token_with(&Claims {
                 sub: "connector".into(),
@@ -48,7 +48,7 @@ impl Stack {
     }
 
     /// An online customer with `email` and a saved card `card`.
-    async fn customer(&self, last_name: &str, email: &str, card: &str) -> String {
+    pub(crate) async fn customer(&self, last_name: &str, email: &str, card: &str) -> String {
         self.orders
             .clone()
             .create_customer(self.admin(CreateCustomerRequest {
@@ -112,7 +112,7 @@ impl Stack {
         .expect("the ERP's invoice is recorded")
     }
 
-    async fn invoice_once(&self, id: &str, status: InvoiceStatus) -> Invoice {
+    pub(crate) async fn invoice_once(&self, id: &str, status: InvoiceStatus) -> Invoice {
         testing::eventually(Duration::from_secs(15), || {
             let mut billing = self.billing.clone();
             let req = self.admin(GetInvoiceRequest { id: id.into() });
@@ -150,7 +150,7 @@ impl Stack {
             .unwrap()
             .into_inner();
         assert_eq!(doc.content_type, "application/pdf");
-        (doc.file_name, pdf_text(&doc.content))
+        (doc.file_name, pdf_text_of(&doc.content))
     }
 
     /// The mails written so far whose subject mentions `about`, once
@@ -224,7 +224,7 @@ pub(crate) fn read_mail(raw: &str) -> ReadMail {
     }
 }
 
-fn pdf_text(bytes: &[u8]) -> String {
+pub(crate) fn pdf_text_of(bytes: &[u8]) -> String {
     let pdf = lopdf::Document::load_mem(bytes).unwrap();
     let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
     pdf.extract_text(&pages).unwrap()
@@ -298,7 +298,7 @@ async fn an_invoice_validated_in_the_erp_is_debited_mailed_and_paid() {
     );
     assert_eq!(mail.attachments.len(), 1);
     assert_eq!(mail.attachments[0].0, "OG-2026-0042.pdf");
-    assert!(pdf_text(&mail.attachments[0].1).contains("120,00 €"));
+    assert!(pdf_text_of(&mail.attachments[0].1).contains("120,00 €"));
 
     let events = stack.billing_events(3).await;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
@@ -595,6 +595,6 @@ async fn an_order_paid_by_card_is_paid_on_validation_and_mailed_over_smtp() {
     assert_eq!(mail.to, "paul@example.org");
     assert!(mail.body.contains("réglée à la commande"), "{mail:?}");
     assert_eq!(mail.attachments[0].0, format!("{}.pdf", validated.number));
-    assert!(pdf_text(&mail.attachments[0].1).contains(&validated.number));
+    assert!(pdf_text_of(&mail.attachments[0].1).contains(&validated.number));
     assert!(testing::mails_in(&stack.mail_dir).is_empty());
 }
