@@ -1,9 +1,15 @@
-//! Billing commands: a customer's invoices, and validating a draft.
+//! Billing commands: a customer's invoices and payments, drafting a
+//! month's invoices, validating a draft (which debits a saved card), the
+//! PDFs, and annual tax certificates.
+
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use relais_proto::billing::{
-    InvoiceStatus, ListInvoicesRequest, ValidateInvoiceRequest,
-    billing_service_client::BillingServiceClient,
+    DraftMonthlyInvoicesRequest, DraftServiceInvoicesRequest, GetInvoiceDocumentRequest,
+    GetTaxCertificateDocumentRequest, Invoice, InvoiceStatus, IssueTaxCertificateRequest,
+    ListInvoicesRequest, ListPaymentsRequest, ListTaxCertificatesRequest, PaymentStatus,
+    ValidateInvoiceRequest, billing_service_client::BillingServiceClient,
 };
 use relais_proto::types::{Money, PageRequest};
 use uuid::Uuid;
@@ -19,8 +25,78 @@ pub enum BillingOp {
         #[arg(long)]
         customer: Uuid,
     },
-    /// Validate a draft invoice: it gets the tenant's next number.
+    /// Validate a draft invoice: it gets the tenant's next number, its PDF
+    /// is made and e-mailed, and a saved card is debited.
     Validate { invoice: Uuid },
+    /// Draft the invoices of the interventions done in a month (YYYY-MM).
+    DraftServices {
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        customer: Option<Uuid>,
+    },
+    /// Draft the residents' invoices of a month of monthly billing.
+    DraftMonthly {
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        residence: Option<Uuid>,
+    },
+    /// Payments of an invoice (or of a customer): every attempt.
+    Payments {
+        #[arg(long)]
+        invoice: Option<Uuid>,
+        #[arg(long)]
+        customer: Option<Uuid>,
+    },
+    /// Save the PDF of a validated invoice or credit note.
+    Pdf {
+        invoice: Uuid,
+        /// Where to write it; default: its own file name, here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Issue (or read back) a customer's tax certificate for a past year.
+    Certificate {
+        #[arg(long)]
+        customer: Uuid,
+        #[arg(long)]
+        year: i32,
+        /// Also save its PDF here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// A customer's tax certificates.
+    Certificates {
+        #[arg(long)]
+        customer: Uuid,
+    },
+}
+
+fn line(i: &Invoice, status: &str) -> String {
+    format!(
+        "{}  {:<13} {:<14} {}  {} incl. VAT",
+        i.id,
+        if i.number.is_empty() {
+            "(draft)"
+        } else {
+            &i.number
+        },
+        status,
+        if i.order_id.is_empty() {
+            format!("period {}", i.period)
+        } else {
+            format!("order {}", i.order_id)
+        },
+        euros(i.total_incl_vat.as_ref())
+    )
+}
+
+fn save(out: Option<PathBuf>, file_name: &str, content: &[u8]) -> anyhow::Result<()> {
+    let path = out.unwrap_or_else(|| PathBuf::from(file_name));
+    std::fs::write(&path, content)?;
+    println!("wrote {} ({} bytes)", path.display(), content.len());
+    Ok(())
 }
 
 fn euros(m: Option<&Money>) -> String {
@@ -60,18 +136,7 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                 .into_inner()
                 .invoices;
             for i in invoices {
-                println!(
-                    "{}  {:<13} {:<10} order {}  {} incl. VAT",
-                    i.id,
-                    if i.number.is_empty() {
-                        "(draft)"
-                    } else {
-                        &i.number
-                    },
-                    status(i.status),
-                    i.order_id,
-                    euros(i.total_incl_vat.as_ref())
-                );
+                println!("{}", line(&i, &status(i.status)));
             }
         }
         BillingOp::Validate { invoice } => {
@@ -89,12 +154,165 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                 .invoice
                 .ok_or_else(|| anyhow::anyhow!("no invoice in the answer"))?;
             println!(
-                "invoice {} is {} as {}, {} incl. VAT",
+                "invoice {} is {} as {}, {} incl. VAT (PDF: relais billing pdf {}; mail in \
+                 RELAIS_MAIL_DIR, .local/mail by default)",
                 i.id,
                 status(i.status),
                 i.number,
-                euros(i.total_incl_vat.as_ref())
+                euros(i.total_incl_vat.as_ref()),
+                i.id
             );
+        }
+        BillingOp::DraftServices { month, customer } => {
+            let invoices = client
+                .draft_service_invoices(authed(
+                    &token,
+                    DraftServiceInvoicesRequest {
+                        month,
+                        customer_id: customer.map(|c| c.to_string()).unwrap_or_default(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .invoices;
+            println!("{} draft(s)", invoices.len());
+            for i in invoices {
+                println!("{}", line(&i, &status(i.status)));
+            }
+        }
+        BillingOp::DraftMonthly { month, residence } => {
+            let invoices = client
+                .draft_monthly_invoices(authed(
+                    &token,
+                    DraftMonthlyInvoicesRequest {
+                        month,
+                        residence_id: residence.map(|c| c.to_string()).unwrap_or_default(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .invoices;
+            println!("{} draft(s)", invoices.len());
+            for i in invoices {
+                println!("{}", line(&i, &status(i.status)));
+            }
+        }
+        BillingOp::Payments { invoice, customer } => {
+            let payments = client
+                .list_payments(authed(
+                    &token,
+                    ListPaymentsRequest {
+                        page: Some(PageRequest {
+                            page_size: 500,
+                            page_token: String::new(),
+                        }),
+                        invoice_id: invoice.map(|c| c.to_string()).unwrap_or_default(),
+                        customer_id: customer.map(|c| c.to_string()).unwrap_or_default(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .payments;
+            for p in payments {
+                let state = PaymentStatus::try_from(p.status)
+                    .map(|s| {
+                        s.as_str_name()
+                            .trim_start_matches("PAYMENT_STATUS_")
+                            .to_lowercase()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{}  invoice {}  {} #{}  {}  {:<9} {} {}",
+                    p.id,
+                    p.invoice_id,
+                    p.kind,
+                    p.attempt,
+                    euros(p.amount.as_ref()),
+                    state,
+                    p.provider_ref,
+                    p.failure_code
+                );
+            }
+        }
+        BillingOp::Pdf { invoice, out } => {
+            let doc = client
+                .get_invoice_document(authed(
+                    &token,
+                    GetInvoiceDocumentRequest {
+                        id: invoice.to_string(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner();
+            save(out, &doc.file_name, &doc.content)?;
+        }
+        BillingOp::Certificate {
+            customer,
+            year,
+            out,
+        } => {
+            let c = client
+                .issue_tax_certificate(authed(
+                    &token,
+                    IssueTaxCertificateRequest {
+                        customer_id: customer.to_string(),
+                        year,
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .certificate
+                .ok_or_else(|| anyhow::anyhow!("no certificate in the answer"))?;
+            println!(
+                "certificate {} ({}) for {}: {} paid, {} h {:02}",
+                c.number,
+                c.id,
+                c.year,
+                euros(c.amount_paid.as_ref()),
+                c.minutes / 60,
+                c.minutes % 60
+            );
+            if out.is_some() {
+                let doc = client
+                    .get_tax_certificate_document(authed(
+                        &token,
+                        GetTaxCertificateDocumentRequest { id: c.id },
+                    )?)
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                save(out, &doc.file_name, &doc.content)?;
+            }
+        }
+        BillingOp::Certificates { customer } => {
+            let list = client
+                .list_tax_certificates(authed(
+                    &token,
+                    ListTaxCertificatesRequest {
+                        customer_id: customer.to_string(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .certificates;
+            for c in list {
+                println!(
+                    "{}  {}  {}  {}  {} h {:02}  ({})",
+                    c.id,
+                    c.year,
+                    c.number,
+                    euros(c.amount_paid.as_ref()),
+                    c.minutes / 60,
+                    c.minutes % 60,
+                    c.origin
+                );
+            }
         }
     }
     Ok(())

@@ -253,6 +253,9 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         demo::seed(&endpoint, &token).await?;
         demo_ids = Some(demo::seed_orders(&format!("http://{orders_grpc}"), &token).await?);
         demo::seed_planning(&format!("http://{planning_grpc}"), &endpoint, &token).await?;
+        if let Some(d) = &demo_ids {
+            demo::seed_billing(&format!("http://{billing_grpc}"), &d.customer).await?;
+        }
     }
     let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
     if let Some(demo) = &demo_ids {
@@ -262,12 +265,25 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
              \nPlace a product order for Jeanne as that staff member, book a cleaning for Paul\
              \n(then watch order.placed with `relais events`):\
              \n  cargo run -q -p relais-cli -- order --customer {resident} --line ENT-001=2 --line HYG-001=1 --email accueil@tilleuls.example\
-             \n  cargo run -q -p relais-cli -- book --customer {customer} --service MENAGE --date {next_week} --start 09:00 --minutes 120",
+             \n  cargo run -q -p relais-cli -- book --customer {customer} --service MENAGE --date {next_week} --start 09:00 --minutes 120\
+             \nPaul's saved card is the payment simulator's pm_card_visa; invoices are PDFs, and mails land in\
+             \n{mail_dir}. Buy him a pack, pay it, validate its invoice:\
+             \n  cargo run -q -p relais-cli -- buy-pack --customer {customer} --pack \"Pack 10 h entretien\"   (then order-status <id> confirmed)\
+             \n  cargo run -q -p relais-cli -- billing invoices --customer {customer}   (then billing validate <id>, billing pdf <id>)\
+             \n  cargo run -q -p relais-cli -- billing certificate --customer {customer} --year {last_year} --out certificate.pdf",
             residence = demo.residence,
             resident = demo.resident,
             customer = demo.customer,
             staff = demo::STAFF,
             next_week = chrono::Utc::now().date_naive() + chrono::Days::new(7),
+            mail_dir = std::env::current_dir()
+                .unwrap_or_default()
+                .join(relais_platform::config::var(
+                    "RELAIS_MAIL_DIR",
+                    std::path::PathBuf::from(".local/mail"),
+                )?)
+                .display(),
+            last_year = chrono::Datelike::year(&chrono::Utc::now()) - 1,
         );
     }
     println!(

@@ -338,7 +338,7 @@ impl FilterArgs {
 }
 
 /// Who a command acts as.
-enum Actor {
+pub(crate) enum Actor {
     Admin,
     Staff(String),
     /// The customer themselves; the token's subject is their id.
@@ -347,7 +347,7 @@ enum Actor {
     Connector(String),
 }
 
-fn token(tenant: Uuid, actor: &Actor) -> anyhow::Result<String> {
+pub(crate) fn token(tenant: Uuid, actor: &Actor) -> anyhow::Result<String> {
     let (sub, role, customer_id, connection) = match actor {
         Actor::Admin => return admin_token(tenant),
         Actor::Staff(sub) => (sub.clone(), Role::Staff, None, None),

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::Subcommand;
 use relais_proto::planning::{
-    InterventionStatus, ListInterventionsRequest, ListPackBalancesRequest, ListWorkersRequest,
-    PackStatus, planning_service_client::PlanningServiceClient,
+    ChangeInterventionsRequest, ChangeScope, InterventionStatus, ListInterventionsRequest,
+    ListPackBalancesRequest, ListWorkersRequest, MarkDone, PackStatus,
+    change_interventions_request::Change, planning_service_client::PlanningServiceClient,
 };
 use relais_proto::types::PageRequest;
 use uuid::Uuid;
@@ -24,6 +25,14 @@ pub enum PlanningOp {
     },
     /// The workers, with their skills (service ids) and provider.
     Workers,
+    /// Mark an intervention done (once it has started), with the time
+    /// actually worked; billing invoices it with the month's services.
+    Done {
+        intervention: Uuid,
+        /// Minutes actually worked; default: as planned.
+        #[arg(long, default_value_t = 0)]
+        minutes: i32,
+    },
     /// Interventions of a worker, a customer or an order, in start order.
     Interventions {
         #[arg(long)]
@@ -126,6 +135,31 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                 }
                 page_token = page.next_page_token;
             }
+        }
+        PlanningOp::Done {
+            intervention,
+            minutes,
+        } => {
+            let changed = client
+                .change_interventions(authed(
+                    &token,
+                    ChangeInterventionsRequest {
+                        intervention_id: intervention.to_string(),
+                        scope: ChangeScope::One as i32,
+                        change: Some(Change::Done(MarkDone {
+                            actual_minutes: minutes,
+                        })),
+                        ..Default::default()
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .interventions;
+            for i in changed {
+                println!("intervention {} done: {} min", i.id, i.actual_minutes);
+            }
+            Ok(())
         }
         PlanningOp::Interventions {
             worker,

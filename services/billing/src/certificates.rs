@@ -355,14 +355,12 @@ fn hours(minutes: i32) -> String {
 
 fn render(seller: &Seller, c: &TaxCertificate, address: &str) -> Vec<u8> {
     let title = format!("Attestation fiscale {}", c.year);
-    let mut doc = Document::new(
-        title.clone(),
-        format!("{} · {} · {}", seller.name, seller.legal, c.number),
-    );
+    let mut doc = Document::new(title.clone(), format!("{} · {}", seller.name, c.number));
     doc.row(11.0, &[Cell::left(LEFT, &seller.name).bold()]);
     for line in seller.address.lines() {
         doc.row(9.0, &[Cell::left(LEFT, line)]);
     }
+    doc.row(7.5, &[Cell::left(LEFT, &seller.legal)]);
     doc.gap(14.0);
     doc.row(
         18.0,

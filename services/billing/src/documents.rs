@@ -52,14 +52,12 @@ pub fn render(
     } else {
         format!("Facture {}", invoice.number)
     };
-    let mut doc = Document::new(
-        title.clone(),
-        format!("{} · {} · {}", seller.name, seller.legal, title),
-    );
+    let mut doc = Document::new(title.clone(), format!("{} · {}", seller.name, title));
     doc.row(11.0, &[Cell::left(LEFT, &seller.name).bold()]);
     for line in seller.address.lines() {
         doc.row(9.0, &[Cell::left(LEFT, line)]);
     }
+    doc.row(7.5, &[Cell::left(LEFT, &seller.legal)]);
     doc.gap(14.0);
     let right_col = 330.0;
     doc.row(
