@@ -44,6 +44,9 @@ pub struct BillingConfig {
     pub platform: PlatformConfig,
     pub seller: Seller,
     pub payments: PaymentsConfig,
+    /// `RELAIS_BILLING_CLOSE_MONTHS_SECS` (default 3600): how often months
+    /// that are over are drafted (residents' monthly billing, services done).
+    pub close_months_every: Duration,
 }
 
 impl BillingConfig {
@@ -65,6 +68,7 @@ impl BillingConfig {
                 max_calls: 4,
                 poll: Duration::from_millis(100),
             },
+            close_months_every: Duration::from_millis(300),
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct App {
     runtime: Runtime,
     seller: Seller,
     payments: PaymentsConfig,
+    close_months_every: Duration,
 }
 
 impl App {
@@ -81,6 +86,7 @@ impl App {
             runtime: Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?,
             seller: cfg.seller,
             payments: cfg.payments,
+            close_months_every: cfg.close_months_every,
         })
     }
 
@@ -137,7 +143,14 @@ impl App {
             ns: rt.ns.clone(),
             cfg: self.payments.clone(),
         };
+        let month_closer = services::MonthCloser {
+            pool: rt.pool.clone(),
+            outbox: rt.outbox.clone(),
+            ns: rt.ns.clone(),
+            every: self.close_months_every,
+        };
         let tasks = vec![
+            month_closer.run(shutdown.clone()).boxed(),
             paid_orders.run(shutdown.clone()).boxed(),
             customers.run(shutdown.clone()).boxed(),
             interventions.run(shutdown.clone()).boxed(),
@@ -194,6 +207,7 @@ pub fn config_from_env() -> anyhow::Result<BillingConfig> {
             poll: Duration::from_millis(var("RELAIS_PAYMENT_POLL_MS", 500)?),
             provider: defaults.payments.provider.clone(),
         },
+        close_months_every: Duration::from_secs(var("RELAIS_BILLING_CLOSE_MONTHS_SECS", 3600)?),
         platform: defaults.platform,
     })
 }

@@ -308,3 +308,68 @@ pub async fn draft_month(
     }
     Ok(out)
 }
+
+/// Drafts, without anyone asking, the invoices of every month that is over:
+/// residents' monthly billing and interventions done. Drafts wait for staff
+/// to validate them. Safe with replicas: drafting takes its rows `for
+/// update` and only while they are not invoiced, so a second run finds
+/// nothing left.
+pub struct MonthCloser {
+    pub pool: sqlx::PgPool,
+    pub outbox: relais_platform::outbox::Outbox,
+    pub ns: Namespace,
+    pub every: std::time::Duration,
+}
+
+impl MonthCloser {
+    pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
+        loop {
+            if let Err(e) = self.close_past_months().await {
+                tracing::warn!(error = %e, "closing past months failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.every) => {},
+            }
+        }
+    }
+
+    async fn close_past_months(&self) -> Result<usize> {
+        use chrono::Datelike;
+        let today = Utc::now()
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .date_naive();
+        let this_month = today.with_day(1).unwrap_or(today);
+        let (current_start, _) = invoices::month_bounds(this_month)?;
+        // (tenant, month, residence monthly?) still to draft, months over.
+        let pending: Vec<(Uuid, chrono::NaiveDate, bool)> = sqlx::query_as(
+            "select distinct tenant_id,
+                    date_trunc('month', confirmed_at at time zone 'Europe/Paris')::date, true
+             from monthly_orders where invoice_id is null and confirmed_at < $1
+             union
+             select distinct tenant_id,
+                    date_trunc('month', started_at at time zone 'Europe/Paris')::date, false
+             from done_interventions
+             where invoice_id is null and hour_pack_order_id is null and started_at < $1",
+        )
+        .bind(current_start)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut drafted = 0;
+        for (tenant, month, residences) in pending {
+            let ctx = Ctx::system(SERVICE, tenant, &self.ns, "billing:month-close".into());
+            let mut tx = self.pool.begin().await?;
+            let made = if residences {
+                invoices::draft_monthly(&mut tx, &ctx, month, None).await?
+            } else {
+                draft_month(&mut tx, &ctx, month, None).await?
+            };
+            self.outbox.commit(tx).await?;
+            if !made.is_empty() {
+                tracing::info!(%tenant, %month, residences, drafts = made.len(), "month closed");
+            }
+            drafted += made.len();
+        }
+        Ok(drafted)
+    }
+}

@@ -792,4 +792,67 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
     assert_eq!(note.credited_invoice_id, validated.id);
     // 2 × 11.90 = 23.80 + 4.76 VAT.
     assert_eq!(note.total_incl_vat.as_ref().unwrap().amount_cents, 2856);
+
+    // Nobody drafts the next month: once it is over, billing does.
+    let order = orders
+        .place_product_order(stack.admin(PlaceProductOrderRequest {
+            customer_id: jeanne.clone(),
+            lines: vec![OrderLineRequest {
+                item_id: product.clone(),
+                quantity: 4,
+                discount_bp: 0,
+            }],
+            shipping_method: "delivery".into(),
+            payment_mode: PaymentMode::ResidenceMonthly as i32,
+            terms_accepted: true,
+            confirmation_email: "accueil@tilleuls.example".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    orders
+        .change_order_status(stack.admin(ChangeOrderStatusRequest {
+            id: order.id.clone(),
+            status: OrderStatus::Confirmed as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    // The month ends (the order is moved a month back, as if it had been
+    // confirmed then) once billing holds it.
+    let db = sqlx::PgPool::connect(&stack.billing_db).await.unwrap();
+    let aged = testing::eventually(Duration::from_secs(10), || async {
+        let moved = sqlx::query(
+            "update billing.monthly_orders set confirmed_at = confirmed_at - interval '1 month'
+             where order_id = $1::uuid",
+        )
+        .bind(&order.id)
+        .execute(&db)
+        .await
+        .unwrap()
+        .rows_affected();
+        (moved == 1).then_some(())
+    })
+    .await;
+    assert!(aged.is_some(), "billing never held the order");
+    let last_month = (chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive()
+        .with_day(1)
+        .unwrap()
+        - chrono::Duration::days(1))
+    .format("%Y-%m")
+    .to_string();
+    let all = stack.invoices(&jeanne, 3).await;
+    let closed = all
+        .iter()
+        .find(|i| i.status == InvoiceStatus::Draft as i32)
+        .unwrap();
+    // 4 × 11.90 = 47.60 + 9.52 VAT.
+    assert_eq!(closed.total_incl_vat.as_ref().unwrap().amount_cents, 5712);
+    assert_eq!(closed.origin, "shop");
+    assert_eq!(closed.period, last_month);
 }
