@@ -144,29 +144,25 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
     }
     // Hour packs are prepaid services (tax credit, seed 002); products never.
     let tax_credit = order.kind == "hour_pack";
-    for l in &order.lines {
-        sqlx::query(
-            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
-                 tax_credit)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(ctx.tenant)
-        .bind(invoice_id)
-        .bind(l.line_no)
-        .bind(id("order.lines.item_id", &l.item_id)?)
-        .bind(&l.reference)
-        .bind(&l.name)
-        .bind(l.quantity)
-        .bind(cents(l.unit_price.as_ref()))
-        .bind(l.vat_rate_bp)
-        .bind(l.discount_bp)
-        .bind(cents(l.total_excl_vat.as_ref()))
-        .bind(cents(l.vat.as_ref()))
-        .bind(tax_credit)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let lines = order
+        .lines
+        .iter()
+        .map(|l| {
+            Ok(NewLine {
+                item_id: Some(id("order.lines.item_id", &l.item_id)?),
+                reference: l.reference.clone(),
+                description: l.name.clone(),
+                quantity: l.quantity,
+                unit_cents: cents(l.unit_price.as_ref()),
+                vat_rate_bp: l.vat_rate_bp,
+                discount_bp: l.discount_bp,
+                net_cents: cents(l.total_excl_vat.as_ref()),
+                vat_cents: cents(l.vat.as_ref()),
+                tax_credit,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    insert_lines(conn, ctx.tenant, invoice_id, &lines).await?;
     let invoice = load(conn, ctx.tenant, invoice_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
@@ -640,29 +636,7 @@ async fn credit_with(
     .bind(reason)
     .execute(&mut *conn)
     .await?;
-    for (no, (reference, description, quantity, unit, rate, discount, net, vat)) in
-        lines.iter().enumerate()
-    {
-        sqlx::query(
-            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(ctx.tenant)
-        .bind(credit_id)
-        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
-        .bind(invoice_id)
-        .bind(reference)
-        .bind(description)
-        .bind(quantity)
-        .bind(unit)
-        .bind(rate)
-        .bind(discount)
-        .bind(net)
-        .bind(vat)
-        .execute(&mut *conn)
-        .await?;
-    }
+    insert_lines(conn, ctx.tenant, credit_id, &new_lines(lines, false)).await?;
     let note = load(conn, ctx.tenant, credit_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("credit note {credit_id}")))?;
@@ -821,6 +795,59 @@ async fn cancelled_monthly(
     .map(|_| ())
 }
 
+fn new_lines(lines: Vec<CreditLine>, tax_credit: bool) -> Vec<NewLine> {
+    lines
+        .into_iter()
+        .map(
+            |(reference, description, quantity, unit, rate, discount, net, vat)| NewLine {
+                item_id: None,
+                reference,
+                description,
+                quantity,
+                unit_cents: unit,
+                vat_rate_bp: rate,
+                discount_bp: discount,
+                net_cents: net,
+                vat_cents: vat,
+                tax_credit,
+            },
+        )
+        .collect()
+}
+
+/// The lines of a new invoice or credit note, numbered from 1.
+async fn insert_lines(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    invoice: Uuid,
+    lines: &[NewLine],
+) -> Result<()> {
+    for (no, l) in lines.iter().enumerate() {
+        sqlx::query(
+            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
+                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
+                 tax_credit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(tenant)
+        .bind(invoice)
+        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
+        .bind(l.item_id)
+        .bind(&l.reference)
+        .bind(&l.description)
+        .bind(l.quantity)
+        .bind(l.unit_cents)
+        .bind(l.vat_rate_bp)
+        .bind(l.discount_bp)
+        .bind(l.net_cents)
+        .bind(l.vat_cents)
+        .bind(l.tax_credit)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The instants a month starts and ends in Europe/Paris, the tenants'
 /// zone for periods.
 pub fn month_bounds(month: chrono::NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
@@ -890,29 +917,7 @@ pub async fn insert_draft(
     .bind(new.email)
     .execute(&mut *conn)
     .await?;
-    for (no, l) in new.lines.iter().enumerate() {
-        sqlx::query(
-            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
-                 tax_credit)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(ctx.tenant)
-        .bind(invoice_id)
-        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
-        .bind(l.item_id)
-        .bind(&l.reference)
-        .bind(&l.description)
-        .bind(l.quantity)
-        .bind(l.unit_cents)
-        .bind(l.vat_rate_bp)
-        .bind(l.discount_bp)
-        .bind(l.net_cents)
-        .bind(l.vat_cents)
-        .bind(l.tax_credit)
-        .execute(&mut *conn)
-        .await?;
-    }
+    insert_lines(conn, ctx.tenant, invoice_id, new.lines).await?;
     let invoice = load(conn, ctx.tenant, invoice_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
@@ -1244,30 +1249,8 @@ pub async fn record_erp(
     .bind(&ctx.origin)
     .execute(&mut *conn)
     .await?;
-    for (no, (reference, description, quantity, unit, rate, discount, net, vat)) in
-        lines.iter().enumerate()
-    {
-        sqlx::query(
-            "insert into invoice_lines (tenant_id, invoice_id, line_no, item_id, reference, description,
-                 quantity, unit_price_cents, vat_rate_bp, discount_bp, total_excl_vat_cents, vat_cents,
-                 tax_credit)
-             -- The ERP invoices the agency's services (seed 001).
-             values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10, $11, true)"
-        )
-        .bind(ctx.tenant)
-        .bind(id)
-        .bind(i32::try_from(no + 1).unwrap_or(i32::MAX))
-        .bind(reference)
-        .bind(description)
-        .bind(quantity)
-        .bind(unit)
-        .bind(rate)
-        .bind(discount)
-        .bind(net)
-        .bind(vat)
-        .execute(&mut *conn)
-        .await?;
-    }
+    // The ERP invoices the agency's services (seed 001).
+    insert_lines(conn, ctx.tenant, id, &new_lines(lines.to_vec(), true)).await?;
     let invoice = load(conn, ctx.tenant, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
