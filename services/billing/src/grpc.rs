@@ -14,7 +14,9 @@ use relais_proto::billing::{self as pb, billing_service_server::BillingService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::{SERVICE, certificates, documents, documents::Seller, invoices, payments, services};
+use crate::{
+    SERVICE, certificates, documents, documents::Seller, erp, invoices, payments, services,
+};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -265,101 +267,11 @@ impl BillingService for BillingApi {
                 caller.require(&[auth::Role::Connector])?;
                 let ctx = Ctx::new(SERVICE, &caller, &self.ns);
                 let r = req.get_ref();
-                let mut v = Violations::new();
-                let number = validate::reference(&mut v, "external_number", &r.external_number);
-                v.check(
-                    r.customer_id.trim().is_empty(),
-                    "customer_id",
-                    "is required",
-                );
-                let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
-                v.check(
-                    r.lines.is_empty(),
-                    "lines",
-                    "an invoice needs at least one line",
-                );
-                v.check(r.lines.len() > 1000, "lines", "at most 1000 lines");
-                let mut lines = Vec::with_capacity(r.lines.len());
-                for (i, l) in r.lines.iter().enumerate() {
-                    let f = |name: &str| format!("lines[{i}].{name}");
-                    let reference =
-                        validate::optional_reference(&mut v, &f("reference"), &l.reference);
-                    let description =
-                        validate::description(&mut v, &f("description"), &l.description);
-                    v.check(
-                        description.is_empty(),
-                        &f("description"),
-                        "must not be empty",
-                    );
-                    v.check(
-                        !(1..=100_000).contains(&l.quantity),
-                        &f("quantity"),
-                        "must be between 1 and 100000",
-                    );
-                    let unit = validate::money(
-                        &mut v,
-                        &f("unit_price"),
-                        l.unit_price.as_ref(),
-                        validate::MAX_PRICE_CENTS,
-                    );
-                    let rate = validate::vat(&mut v, &f("vat_rate_bp"), l.vat_rate_bp);
-                    v.check(
-                        !(0..=10_000).contains(&l.discount_bp),
-                        &f("discount_bp"),
-                        "must be between 0 and 10000 (100 %)",
-                    );
-                    let (net, vat) = relais_domain::money::line(
-                        unit,
-                        l.quantity.clamp(0, 100_000),
-                        l.discount_bp.clamp(0, 10_000),
-                        rate,
-                    );
-                    let stated = l.total_excl_vat.as_ref().map(|m| m.amount_cents);
-                    v.check(
-                        stated.is_some_and(|s| s != net),
-                        &f("total_excl_vat"),
-                        format!("is not quantity × unit price less the discount ({net} cents)"),
-                    );
-                    lines.push((
-                        reference,
-                        description,
-                        l.quantity,
-                        unit,
-                        rate,
-                        l.discount_bp,
-                        net,
-                        vat,
-                    ));
-                }
-                let total: i64 = lines.iter().map(|l| l.6 + l.7).sum();
-                let stated = r.total_incl_vat.as_ref().map(|m| m.amount_cents);
-                v.check(stated.is_none(), "total_incl_vat", "is required");
-                v.check(
-                    stated.is_some_and(|s| s != total) && v.is_empty(),
-                    "total_incl_vat",
-                    format!("the lines add up to {total} cents incl. VAT"),
-                );
-                let mode = pb_mode(r.payment_mode);
-                v.check(mode.is_none(), "payment_mode", "is not a payment mode");
-                v.into_result()?;
-                let customer =
-                    customer.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
-                let validated_at = r
-                    .validated_at
-                    .as_ref()
-                    .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                    .unwrap_or_else(chrono::Utc::now);
-                let mode = mode.unwrap_or_default();
+                let erp = erp::ErpInvoiceIn::parse(r)?;
                 self.writer
                     .change(async |tx| {
-                        let erp = invoices::ErpInvoice {
-                            number: &number,
-                            customer,
-                            lines: &lines,
-                            validated_at,
-                            payment_mode: mode,
-                        };
-                        let invoice = invoices::record_erp(tx, &ctx, &self.seller, &erp).await?;
+                        let invoice =
+                            invoices::record_erp(tx, &ctx, &self.seller, &erp.borrow()).await?;
                         Ok(pb::RecordErpInvoiceResponse {
                             invoice: Some(invoice),
                         })
@@ -439,48 +351,11 @@ impl BillingService for BillingApi {
                 caller.require(&[auth::Role::Connector])?;
                 let ctx = Ctx::new(SERVICE, &caller, &self.ns);
                 let r = req.get_ref();
-                let mut v = Violations::new();
-                let number = validate::reference(&mut v, "external_number", &r.external_number);
-                v.check(
-                    r.customer_id.trim().is_empty(),
-                    "customer_id",
-                    "is required",
-                );
-                let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
-                let amount = validate::money(
-                    &mut v,
-                    "amount_paid",
-                    r.amount_paid.as_ref(),
-                    validate::MAX_PRICE_CENTS,
-                );
-                for (i, w) in r.workers.iter().enumerate() {
-                    validate::name(&mut v, &format!("workers[{i}].name"), &w.name);
-                    v.check(
-                        !(0..=366 * 24 * 60).contains(&w.minutes),
-                        &format!("workers[{i}].minutes"),
-                        "must be between 0 and a year of minutes",
-                    );
-                }
-                let total: i64 = r.workers.iter().map(|w| i64::from(w.minutes)).sum();
-                v.check(
-                    !r.workers.is_empty() && total != i64::from(r.minutes),
-                    "minutes",
-                    format!("the workers' minutes add up to {total}"),
-                );
-                v.into_result()?;
-                let customer =
-                    customer.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
+                let erp = erp::ErpCertificateIn::parse(r)?;
                 self.writer
                     .change(async |tx| {
-                        let erp = certificates::ErpCertificate {
-                            number: &number,
-                            customer,
-                            year: r.year,
-                            amount_cents: amount,
-                            workers: r.workers.clone(),
-                        };
                         let certificate =
-                            certificates::record_erp(tx, &ctx, &self.seller, erp).await?;
+                            certificates::record_erp(tx, &ctx, &self.seller, erp.borrow()).await?;
                         Ok(pb::RecordErpTaxCertificateResponse {
                             certificate: Some(certificate),
                         })
@@ -547,8 +422,4 @@ fn begun_month(v: &mut Violations, month: &str) -> Option<chrono::NaiveDate> {
         "has not begun",
     );
     parsed
-}
-
-fn pb_mode(mode: i32) -> Option<relais_proto::orders::PaymentMode> {
-    relais_proto::orders::PaymentMode::try_from(mode).ok()
 }

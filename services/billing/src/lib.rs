@@ -8,6 +8,7 @@
 mod certificates;
 mod customers;
 pub mod documents;
+mod erp;
 mod grpc;
 mod invoices;
 pub mod payments;
@@ -137,6 +138,16 @@ impl App {
             services::spec(&rt.ns, max),
             Arc::new(services::Interventions),
         );
+        let erp_documents = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            erp::spec(&rt.ns, max),
+            Arc::new(erp::ErpDocuments {
+                ns: rt.ns.clone(),
+                seller: self.seller.clone(),
+            }),
+        );
         let payments = payments::PaymentRunner {
             pool: rt.pool.clone(),
             outbox: rt.outbox.clone(),
@@ -154,6 +165,7 @@ impl App {
             paid_orders.run(shutdown.clone()).boxed(),
             customers.run(shutdown.clone()).boxed(),
             interventions.run(shutdown.clone()).boxed(),
+            erp_documents.run(shutdown.clone()).boxed(),
             payments.run(shutdown.clone()).boxed(),
         ];
         self.runtime

@@ -598,3 +598,93 @@ async fn an_order_paid_by_card_is_paid_on_validation_and_mailed_over_smtp() {
     assert!(pdf_text_of(&mail.attachments[0].1).contains(&validated.number));
     assert!(testing::mails_in(&stack.mail_dir).is_empty());
 }
+
+#[tokio::test]
+async fn an_invoice_validated_event_from_the_connector_follows_the_same_path_once() {
+    use relais_proto::events::{ErpInvoiceValidated, EventMeta};
+    let stack = spawn().await;
+    let claire = stack
+        .customer("Event", "event@example.org", "pm_card_visa")
+        .await;
+    // Billing knows Claire once an API call for her goes through.
+    stack.erp_invoice("OG-API", &claire).await;
+    stack
+        .ns
+        .ensure_stream(&stack.js, "connector")
+        .await
+        .unwrap();
+    let publish = |number: &str, total: i64| {
+        let mut request = stack.erp_request(number, &claire);
+        request.total_incl_vat = eur(total);
+        let event_id = uuid::Uuid::now_v7();
+        let payload = ErpInvoiceValidated {
+            meta: Some(EventMeta {
+                event_id: event_id.to_string(),
+                tenant_id: stack.tenant.to_string(),
+                origin: "erp:demo-erp".into(),
+                actor: "connector".into(),
+                ..Default::default()
+            }),
+            invoice: Some(request),
+        }
+        .encode_to_vec();
+        let subject = stack
+            .ns
+            .subject("connector", stack.tenant, "invoice", "validated");
+        let js = stack.js.clone();
+        async move {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", event_id.to_string().as_str());
+            js.publish_with_headers(subject, headers, payload.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    };
+    // The same invoice twice (the connector retried), and one whose lines
+    // do not add up.
+    publish("OG-EV-1", 12_000).await;
+    publish("OG-EV-1", 12_000).await;
+    publish("OG-EV-BAD", 1).await;
+    let paid = testing::eventually(Duration::from_secs(15), || async {
+        stack
+            .billing
+            .clone()
+            .list_invoices(stack.admin(ListInvoicesRequest {
+                customer_id: claire.clone(),
+                ..Default::default()
+            }))
+            .await
+            .ok()?
+            .into_inner()
+            .invoices
+            .into_iter()
+            .find(|i| i.number == "OG-EV-1" && i.status == InvoiceStatus::Paid as i32)
+    })
+    .await
+    .expect("the event's invoice is recorded and paid");
+    assert_eq!(paid.origin, "erp:demo-erp");
+    // Later events handled too: the bad one went to the dead letters.
+    let dead = testing::read_stream(
+        &stack.js,
+        &stack.ns.dead_letter_stream(),
+        1,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dead.len(), 1);
+    let invoices = stack.invoices(&claire, 2).await;
+    assert_eq!(invoices.iter().filter(|i| i.number == "OG-EV-1").count(), 1);
+    let charged: i64 = stack
+        .provider
+        .charges()
+        .iter()
+        .filter(|c| c.invoice_id == paid.id)
+        .map(|c| c.amount_cents)
+        .sum();
+    assert_eq!(charged, 12_000, "charged once");
+    let mail = stack.mails_about("OG-EV-1", 1).await;
+    assert_eq!(mail.len(), 1);
+}
