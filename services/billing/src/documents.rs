@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Who issues the documents (RELAIS_SELLER_NAME / RELAIS_SELLER_ADDRESS /
-/// RELAIS_SELLER_ID for the legal identifiers line).
+/// RELAIS_SELLER_LEGAL for the legal identifiers line).
 #[derive(Clone, Debug)]
 pub struct Seller {
     pub name: String,

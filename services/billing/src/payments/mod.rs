@@ -5,7 +5,9 @@
 //!
 //! - Succeeded: the invoice is paid (`invoice.paid`).
 //! - Unknown outcome (network, provider error): the same attempt is sent
-//!   again later with the same idempotency key, so it is charged once.
+//!   again later with the same idempotency key, so it is charged once; if
+//!   it stays unknown after the last call, the attempt stops with
+//!   `unknown_outcome` for staff to check, never with a new key.
 //! - Soft decline: a new attempt (new key) after a backoff, up to the
 //!   configured number of attempts; then as a hard decline.
 //! - Hard decline: the invoice is `payment_failed`, published and e-mailed.
@@ -337,9 +339,25 @@ impl PaymentRunner {
                 Ok(())
             }
             Outcome::Unknown(why) => {
-                let soft = true;
-                self.failed(conn, ctx, row, calls, "network", &why, soft, "")
-                    .await
+                // The provider may have charged: a new attempt (a new key)
+                // could charge twice, and telling the customer it failed
+                // could be wrong. The attempt stops here for staff to check
+                // with the provider; the invoice stays validated.
+                tracing::error!(error = %why, "payment outcome still unknown, left for staff");
+                let payment: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "update payments set status = 'failed', calls = $2,
+                         failure_code = 'unknown_outcome', failure_message = $3, updated_at = now()
+                     where tenant_id = $1 and id = $4 returning {COLS}"
+                )))
+                .bind(ctx.tenant)
+                .bind(calls)
+                .bind(&why)
+                .bind(row.id)
+                .fetch_one(&mut *conn)
+                .await?;
+                metrics::counter!("relais_payment_failures_total", "kind" => row.kind.clone(), "code" => "unknown_outcome")
+                    .increment(1);
+                publish(conn, ctx, "failed", payment).await
             }
             Outcome::Declined {
                 code,

@@ -149,8 +149,8 @@ impl StripeProvider {
             return Outcome::Unknown(format!("provider error {status}"));
         }
         match serde_json::from_str::<StripeErrorBody>(&body) {
-            // Bad credentials are ours to fix, not the customer's: keep
-            // trying (and alerting through the logs) rather than fail them.
+            // Bad credentials are ours to fix, not the customer's: never a
+            // decline (the attempt is retried, then left for staff).
             Ok(b) if status.as_u16() == 401 => Outcome::Unknown(format!(
                 "provider refused our credentials: {}",
                 b.error.message.unwrap_or_default()
@@ -169,6 +169,46 @@ impl StripeProvider {
     }
 }
 
+#[derive(Deserialize)]
+struct StripePaymentMethod {
+    #[serde(default)]
+    customer: Option<String>,
+}
+
+impl StripeProvider {
+    /// `GET /v1/payment_methods/{id}`: the customer it is attached to. A
+    /// missing card is a hard decline; no answer, an unknown outcome.
+    async fn payment_method_customer(&self, pm: &str) -> Result<Option<String>, Outcome> {
+        let url = format!("{}/v1/payment_methods/{pm}", self.base_url);
+        let response = self
+            .client
+            .get(url)
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| Outcome::Unknown(format!("provider unreachable: {e}")))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| Outcome::Unknown(format!("answer lost: {e}")))?;
+        if status.is_success() {
+            return serde_json::from_str::<StripePaymentMethod>(&body)
+                .map(|p| p.customer)
+                .map_err(|e| Outcome::Unknown(format!("unreadable payment method: {e}")));
+        }
+        if status.as_u16() == 404 {
+            let e = serde_json::from_str::<StripeErrorBody>(&body).ok();
+            return Err(declined(
+                e.as_ref().map(|b| &b.error),
+                "resource_missing",
+                String::new(),
+            ));
+        }
+        Err(Outcome::Unknown(format!("provider error {status}")))
+    }
+}
+
 fn declined(e: Option<&StripeError>, fallback: &str, provider_ref: String) -> Outcome {
     let code = e
         .and_then(|e| e.decline_code.clone().or_else(|| e.code.clone()))
@@ -184,20 +224,26 @@ fn declined(e: Option<&StripeError>, fallback: &str, provider_ref: String) -> Ou
 #[tonic::async_trait]
 impl PaymentProvider for StripeProvider {
     async fn charge(&self, c: &Charge) -> Outcome {
-        self.post(
-            "/v1/payment_intents",
-            &c.idempotency_key,
-            &[
-                ("amount", c.amount_cents.to_string()),
-                ("currency", c.currency.to_lowercase()),
-                ("payment_method", c.payment_method_ref.clone()),
-                ("confirm", "true".into()),
-                ("off_session", "true".into()),
-                ("description", c.description.clone()),
-                ("metadata[invoice_id]", c.invoice_id.clone()),
-            ],
-        )
-        .await
+        // A saved card belongs to a Stripe customer, whom the intent must
+        // name: read it from the payment method.
+        let customer = match self.payment_method_customer(&c.payment_method_ref).await {
+            Ok(customer) => customer,
+            Err(outcome) => return outcome,
+        };
+        let mut form = vec![
+            ("amount", c.amount_cents.to_string()),
+            ("currency", c.currency.to_lowercase()),
+            ("payment_method", c.payment_method_ref.clone()),
+            ("confirm", "true".into()),
+            ("off_session", "true".into()),
+            ("description", c.description.clone()),
+            ("metadata[invoice_id]", c.invoice_id.clone()),
+        ];
+        if let Some(customer) = customer {
+            form.push(("customer", customer));
+        }
+        self.post("/v1/payment_intents", &c.idempotency_key, &form)
+            .await
     }
 
     async fn refund(&self, r: &Refund) -> Outcome {

@@ -21,10 +21,10 @@ use std::{
 
 use axum::{
     Form, Json, Router,
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
 };
 use serde::Deserialize;
 
@@ -178,11 +178,24 @@ impl Simulator {
         outcome
     }
 
-    /// Stripe's shape over HTTP: `POST /v1/payment_intents`, `POST /v1/refunds`.
+    /// The test payment methods it knows.
+    pub const METHODS: [&'static str; 7] = [
+        "pm_card_visa",
+        "pm_card_mastercard",
+        "pm_card_networkError",
+        "pm_card_chargeDeclined",
+        "pm_card_chargeDeclinedExpiredCard",
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "pm_card_insufficientFundsOnce",
+    ];
+
+    /// Stripe's shape over HTTP: `POST /v1/payment_intents`, `POST /v1/refunds`,
+    /// `GET /v1/payment_methods/{id}`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v1/payment_intents", post(http_charge))
             .route("/v1/refunds", post(http_refund))
+            .route("/v1/payment_methods/{id}", get(http_payment_method))
             .with_state(self.clone())
     }
 }
@@ -202,6 +215,8 @@ impl PaymentProvider for Simulator {
 
 #[derive(Deserialize)]
 struct IntentForm {
+    #[serde(default)]
+    customer: Option<String>,
     amount: i64,
     currency: String,
     payment_method: String,
@@ -218,20 +233,7 @@ struct RefundForm {
 }
 
 fn key_and_auth(headers: &HeaderMap) -> Result<String, Box<Response>> {
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer sk_"));
-    if !authorized {
-        return Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            None,
-            None,
-            "Invalid API Key provided.",
-            None,
-        )));
-    }
+    key_and_auth_get(headers)?;
     headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -323,6 +325,23 @@ async fn http_charge(
         Ok(k) => k,
         Err(r) => return *r,
     };
+    // As Stripe: a saved card is used with the customer it belongs to.
+    let owner = format!("cus_sim_{}", f.payment_method);
+    if Simulator::METHODS.contains(&f.payment_method.as_str())
+        && f.customer.as_deref() != Some(owner.as_str())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("parameter_missing"),
+            None,
+            &format!(
+                "The PaymentMethod {} belongs to {owner}: pass that customer",
+                f.payment_method
+            ),
+            None,
+        );
+    }
     let charge = Charge {
         idempotency_key: key,
         amount_cents: f.amount,
@@ -354,5 +373,47 @@ async fn http_refund(
     match sim.with_ledger(|l| Simulator::do_refund(l, &refund)) {
         Some(outcome) => answer(outcome, "refund", refund.amount_cents),
         None => answer(Outcome::Unknown(String::new()), "refund", 0),
+    }
+}
+
+async fn http_payment_method(headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = key_and_auth_get(&headers) {
+        return *r;
+    }
+    if Simulator::METHODS.contains(&id.as_str()) {
+        // Every test card is attached to one customer per card.
+        Json(serde_json::json!({
+            "id": id, "object": "payment_method", "customer": format!("cus_sim_{id}"),
+        }))
+        .into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            None,
+            &format!("No such PaymentMethod: '{id}'"),
+            None,
+        )
+    }
+}
+
+/// A GET needs the key but no idempotency key.
+fn key_and_auth_get(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer sk_"));
+    if authorized {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            None,
+            None,
+            "Invalid API Key provided.",
+            None,
+        )))
     }
 }
