@@ -233,6 +233,9 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let planning_grpc = planning.grpc_addr();
     let planning_admin = planning.admin_addr();
     let billing = relais_billing::App::build(relais_billing::config_from_env()?).await?;
+    // The demo tenant's ERP: the reference ERP, with the demo keys.
+    let erp = relais_reference_erp::App::build(relais_reference_erp::Config::from_env()?).await?;
+    let erp_addr = erp.addr();
     let billing_grpc = billing.grpc_addr();
     let billing_admin = billing.admin_addr();
     // Orders calls the catalogue and planning running in this process,
@@ -247,6 +250,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
     let running_planning = tokio::spawn(planning.run(shutdown.clone()));
     let running_billing = tokio::spawn(billing.run(shutdown.clone()));
+    let running_erp = tokio::spawn(erp.run(shutdown.clone()));
     let mut demo_ids = None;
     if seed {
         let token = admin_token(demo::TENANT)?;
@@ -292,6 +296,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  orders     gRPC {orders_grpc}   admin http://{orders_admin}\
          \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
          \n  billing    gRPC {billing_grpc}   admin http://{billing_admin}\
+         \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public, faults at /_faults)\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
@@ -301,8 +306,14 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
     );
-    let (catalogue, orders, planning, billing) =
-        tokio::join!(running, running_orders, running_planning, running_billing);
+    let (catalogue, orders, planning, billing, erp) = tokio::join!(
+        running,
+        running_orders,
+        running_planning,
+        running_billing,
+        running_erp
+    );
+    erp??;
     catalogue??;
     orders??;
     planning??;
