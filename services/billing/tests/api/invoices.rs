@@ -230,37 +230,57 @@ impl Stack {
         let mut ids = Vec::new();
         for _ in 0..n {
             let order = self
-                .orders
-                .clone()
-                .place_product_order(self.admin(PlaceProductOrderRequest {
-                    customer_id: customer.clone(),
-                    lines: vec![OrderLineRequest {
-                        item_id: product.clone(),
-                        quantity: 3,
-                        discount_bp: 1000,
-                    }],
-                    shipping_method: "delivery".into(),
-                    payment_mode: PaymentMode::Card as i32,
-                    terms_accepted: true,
-                    ..Default::default()
-                }))
-                .await
-                .unwrap()
-                .into_inner()
-                .order
-                .unwrap();
-            self.orders
-                .clone()
-                .change_order_status(self.admin(ChangeOrderStatusRequest {
-                    id: order.id.clone(),
-                    status: OrderStatus::Confirmed as i32,
-                    ..Default::default()
-                }))
-                .await
-                .unwrap();
+                .confirmed_order(&customer, &product, 3, 1000, PaymentMode::Card)
+                .await;
             ids.push(order.id);
         }
         (customer, ids)
+    }
+
+    /// An order of `quantity` × `product` for `customer`, paid by `mode`,
+    /// placed and confirmed.
+    pub async fn confirmed_order(
+        &self,
+        customer: &str,
+        product: &str,
+        quantity: i32,
+        discount_bp: i32,
+        mode: PaymentMode,
+    ) -> relais_proto::orders::Order {
+        let mut orders = self.orders.clone();
+        let order = orders
+            .place_product_order(self.admin(PlaceProductOrderRequest {
+                customer_id: customer.into(),
+                lines: vec![OrderLineRequest {
+                    item_id: product.into(),
+                    quantity,
+                    discount_bp,
+                }],
+                shipping_method: "delivery".into(),
+                payment_mode: mode as i32,
+                terms_accepted: true,
+                // Residents have no e-mail: their residence's.
+                confirmation_email: if mode == PaymentMode::ResidenceMonthly {
+                    "accueil@tilleuls.example".into()
+                } else {
+                    String::new()
+                },
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap();
+        orders
+            .change_order_status(self.admin(ChangeOrderStatusRequest {
+                id: order.id.clone(),
+                status: OrderStatus::Confirmed as i32,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        order
     }
 
     /// The customer's invoices once there are `n`.
@@ -660,33 +680,15 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
         .clone();
     let mut placed = Vec::new();
     for quantity in [1, 2, 5] {
-        let order = orders
-            .place_product_order(stack.admin(PlaceProductOrderRequest {
-                customer_id: jeanne.clone(),
-                lines: vec![OrderLineRequest {
-                    item_id: product.clone(),
-                    quantity,
-                    discount_bp: 0,
-                }],
-                shipping_method: "delivery".into(),
-                payment_mode: PaymentMode::ResidenceMonthly as i32,
-                terms_accepted: true,
-                confirmation_email: "accueil@tilleuls.example".into(),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .order
-            .unwrap();
-        orders
-            .change_order_status(stack.admin(ChangeOrderStatusRequest {
-                id: order.id.clone(),
-                status: OrderStatus::Confirmed as i32,
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+        let order = stack
+            .confirmed_order(
+                &jeanne,
+                &product,
+                quantity,
+                0,
+                PaymentMode::ResidenceMonthly,
+            )
+            .await;
         placed.push(order);
     }
     // The third is cancelled before the month is billed: never invoiced.
@@ -714,32 +716,9 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
     // Billing handles the orders' events in the order they were published:
     // once a later card order of Paul's is invoiced, Jeanne's three
     // confirmations and the cancellation have been handled.
-    let later = orders
-        .place_product_order(stack.admin(PlaceProductOrderRequest {
-            customer_id: paul.clone(),
-            lines: vec![OrderLineRequest {
-                item_id: product.clone(),
-                quantity: 1,
-                discount_bp: 0,
-            }],
-            shipping_method: "delivery".into(),
-            payment_mode: PaymentMode::Card as i32,
-            terms_accepted: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
-    orders
-        .change_order_status(stack.admin(ChangeOrderStatusRequest {
-            id: later.id.clone(),
-            status: OrderStatus::Confirmed as i32,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    stack
+        .confirmed_order(&paul, &product, 1, 0, PaymentMode::Card)
+        .await;
     stack.invoices(&paul, 1).await;
     let invoices = billing
         .draft_monthly_invoices(draft(&month))
@@ -794,33 +773,9 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
     assert_eq!(note.total_incl_vat.as_ref().unwrap().amount_cents, 2856);
 
     // Nobody drafts the next month: once it is over, billing does.
-    let order = orders
-        .place_product_order(stack.admin(PlaceProductOrderRequest {
-            customer_id: jeanne.clone(),
-            lines: vec![OrderLineRequest {
-                item_id: product.clone(),
-                quantity: 4,
-                discount_bp: 0,
-            }],
-            shipping_method: "delivery".into(),
-            payment_mode: PaymentMode::ResidenceMonthly as i32,
-            terms_accepted: true,
-            confirmation_email: "accueil@tilleuls.example".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
-    orders
-        .change_order_status(stack.admin(ChangeOrderStatusRequest {
-            id: order.id.clone(),
-            status: OrderStatus::Confirmed as i32,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let order = stack
+        .confirmed_order(&jeanne, &product, 4, 0, PaymentMode::ResidenceMonthly)
+        .await;
     // The month ends (the order is moved a month back, as if it had been
     // confirmed then) once billing holds it.
     let db = sqlx::PgPool::connect(&stack.billing_db).await.unwrap();
