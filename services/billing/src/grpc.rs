@@ -172,7 +172,7 @@ impl BillingService for BillingApi {
                 let ctx = Ctx::new(SERVICE, &caller, &self.ns);
                 let r = req.get_ref();
                 let mut v = Violations::new();
-                let month = begun_month(&mut v, &r.month);
+                let month = month_field(&mut v, &r.month, true);
                 let residence = validate::optional_id(&mut v, "residence_id", &r.residence_id);
                 v.into_result()?;
                 let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
@@ -295,12 +295,7 @@ impl BillingService for BillingApi {
                 let mut v = Violations::new();
                 // Only interventions marked done are billed, whatever the
                 // month: a month that has not begun just has none yet.
-                let month = chrono::NaiveDate::parse_from_str(
-                    &format!("{}-01", r.month.trim()),
-                    "%Y-%m-%d",
-                )
-                .ok();
-                v.check(month.is_none(), "month", "is not a month (YYYY-MM)");
+                let month = month_field(&mut v, &r.month, false);
                 let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
                 v.into_result()?;
                 let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
@@ -411,13 +406,14 @@ impl BillingService for BillingApi {
     }
 }
 
-/// A YYYY-MM month that has begun, or a violation on `month`.
-fn begun_month(v: &mut Violations, month: &str) -> Option<chrono::NaiveDate> {
+/// A YYYY-MM month (one that has begun, with `begun`), or a violation on
+/// `month`.
+fn month_field(v: &mut Violations, month: &str, begun: bool) -> Option<chrono::NaiveDate> {
     let parsed =
         chrono::NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d").ok();
     v.check(parsed.is_none(), "month", "is not a month (YYYY-MM)");
     v.check(
-        parsed.is_some_and(|m| m > chrono::Utc::now().date_naive()),
+        begun && parsed.is_some_and(|m| m > chrono::Utc::now().date_naive()),
         "month",
         "has not begun",
     );
