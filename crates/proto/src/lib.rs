@@ -23,6 +23,11 @@ pub mod relais {
             tonic::include_proto!("relais.catalogue.v1");
         }
     }
+    pub mod connector {
+        pub mod v1 {
+            tonic::include_proto!("relais.connector.v1");
+        }
+    }
     pub mod orders {
         pub mod v1 {
             tonic::include_proto!("relais.orders.v1");
@@ -42,6 +47,7 @@ pub mod relais {
 
 pub use relais::billing::v1 as billing;
 pub use relais::catalogue::v1 as catalogue;
+pub use relais::connector::v1 as connector;
 pub use relais::events::v1 as events;
 pub use relais::orders::v1 as orders;
 pub use relais::planning::v1 as planning;

@@ -72,3 +72,107 @@ pub trait ErpAdapter: Send + Sync {
 
     async fn remove(&self, object: &str, id: &str) -> Result<(), ErpError>;
 }
+
+/// The ERP of one connection, whichever adapter it uses.
+pub enum Erp {
+    Reference(crate::reference_erp::ReferenceErpClient),
+}
+
+impl Erp {
+    /// Opens the connection's adapter with its credentials; Refused when
+    /// they are missing (a dead letter names the variable to set).
+    pub fn open(
+        c: &crate::connections::Connection,
+        secrets: &Secrets,
+        timeout: std::time::Duration,
+    ) -> Result<Self, ErpError> {
+        let secret = secrets.get(&c.secret_ref).ok_or_else(|| {
+            ErpError::Refused(format!(
+                "connection {}: the credentials variable {} is not set",
+                c.name, c.secret_ref
+            ))
+        })?;
+        match c.adapter {
+            crate::connections::AdapterKind::ReferenceErp => {
+                let (public, private) = secret.split_once(':').ok_or_else(|| {
+                    ErpError::Refused(format!(
+                        "connection {}: {} must be public:private",
+                        c.name, c.secret_ref
+                    ))
+                })?;
+                crate::reference_erp::ReferenceErpClient::new(&c.endpoint, public, private, timeout)
+                    .map(Erp::Reference)
+                    .map_err(|e| ErpError::Refused(format!("connection {}: {e}", c.name)))
+            }
+            other => Err(ErpError::Refused(format!(
+                "connection {}: the {other:?} adapter is not available yet",
+                c.name
+            ))),
+        }
+    }
+}
+
+impl ErpAdapter for Erp {
+    async fn upsert(
+        &self,
+        object: &str,
+        id: Option<&str>,
+        reference: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<ErpRecord, ErpError> {
+        match self {
+            Erp::Reference(c) => c.upsert(object, id, reference, fields).await,
+        }
+    }
+
+    async fn get(&self, object: &str, id: &str) -> Result<ErpRecord, ErpError> {
+        match self {
+            Erp::Reference(c) => c.get(object, id).await,
+        }
+    }
+
+    async fn changed_since(
+        &self,
+        object: &str,
+        since: Option<DateTime<Utc>>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<Changes, ErpError> {
+        match self {
+            Erp::Reference(c) => c.changed_since(object, since, page, per_page).await,
+        }
+    }
+
+    async fn remove(&self, object: &str, id: &str) -> Result<(), ErpError> {
+        match self {
+            Erp::Reference(c) => c.remove(object, id).await,
+        }
+    }
+}
+
+/// Where connections' credentials come from: the environment (in
+/// Kubernetes, a Secret mapped to variables), or values given in process
+/// (tests, `relais dev`).
+#[derive(Clone, Default)]
+pub struct Secrets {
+    given: std::collections::HashMap<String, String>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.given.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.given
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .filter(|v| !v.is_empty())
+    }
+}

@@ -1,7 +1,199 @@
-//! The connector bridge (DESIGN §2, §5): the shop and the ERP kept in step.
-//! This first part is the adapter side: one trait for every ERP, and its
-//! implementation for the reference ERP. Connections, bindings, flows,
-//! schedules and conflicts come next.
+//! The connector bridge (DESIGN §2, §5): the shop and each tenant's ERP kept
+//! in step, with no double entry and nothing lost.
+//!
+//! - Shop → ERP: consumers of the orders and planning events put each
+//!   changed record in a per-connection queue (`push_items`) in the inbox
+//!   transaction; a push worker writes it to the ERP with an idempotency
+//!   reference, retries with backoff and jitter, and dead-letters it after
+//!   the last attempt. What a record needs in the ERP first (the customer of
+//!   a quote, the worker of an intervention) is written first.
+//! - ERP → shop: pulls per data family, incremental (changed since the last
+//!   run), on the family's schedule or now (RunSync, streaming progress),
+//!   applied through the services' gRPC APIs as the connection (origin
+//!   `erp:<name>`), so nothing echoes back.
+//! - Bindings tie each shop record to its ERP record with both sides' last
+//!   synced versions; a record changed on both sides is a conflict.
 
 pub mod adapter;
+mod bindings;
+pub mod connections;
+pub mod cron;
+mod events;
+mod grpc;
+mod peers;
+mod pull;
+mod push;
+mod queue;
 pub mod reference_erp;
+mod runs;
+mod scheduler;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use futures::FutureExt;
+use relais_platform::{
+    config::{PlatformConfig, var},
+    consumer::ConsumerRunner,
+    runtime::Runtime,
+};
+use relais_proto::connector::connector_service_server::ConnectorServiceServer;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+
+pub const SERVICE: &str = "connector";
+pub const DEFAULT_GRPC_PORT: u16 = 50055;
+pub const DEFAULT_ADMIN_PORT: u16 = 9105;
+
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How writes to the ERP are retried.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    /// `RELAIS_CONNECTOR_MAX_ATTEMPTS` (default 8): then a dead letter.
+    pub max_attempts: i32,
+    /// `RELAIS_CONNECTOR_RETRY_BASE_MS` (default 1000): doubles each
+    /// attempt, with jitter, up to 5 minutes.
+    pub retry_base: Duration,
+    /// `RELAIS_CONNECTOR_RETRY_MAX_SECS` (default 300): the longest wait
+    /// between two attempts.
+    pub retry_max: Duration,
+    /// `RELAIS_CONNECTOR_POLL_MS` (default 500): how often due writes are
+    /// looked for when no event woke the worker.
+    pub poll: Duration,
+    /// `RELAIS_CONNECTOR_ERP_TIMEOUT_MS` (default 10000): per ERP call.
+    pub erp_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct ConnectorConfig {
+    pub platform: PlatformConfig,
+    /// `ORDERS_ADDR`: customers and orders are read there, ERP customers
+    /// written there.
+    pub orders_addr: String,
+    /// `PLANNING_ADDR`: workers and interventions.
+    pub planning_addr: String,
+    pub push: PushConfig,
+    /// `RELAIS_CONNECTOR_SCHEDULE_TICK_SECS` (default 30): how often the
+    /// scheduler looks for pulls that are due.
+    pub schedule_tick: Duration,
+    /// Connections' credentials, by their `secret_ref`.
+    pub secrets: adapter::Secrets,
+}
+
+impl ConnectorConfig {
+    /// Test and dev defaults around `platform`: quick retries.
+    pub fn quick(platform: PlatformConfig, orders_addr: String, planning_addr: String) -> Self {
+        Self {
+            platform,
+            orders_addr,
+            planning_addr,
+            push: PushConfig {
+                max_attempts: 6,
+                retry_base: Duration::from_millis(100),
+                retry_max: Duration::from_secs(2),
+                poll: Duration::from_millis(100),
+                erp_timeout: Duration::from_millis(1500),
+            },
+            schedule_tick: Duration::from_secs(1),
+            secrets: adapter::Secrets::from_env(),
+        }
+    }
+}
+
+pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
+    Ok(ConnectorConfig {
+        platform: PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)?,
+        orders_addr: var("ORDERS_ADDR", "http://127.0.0.1:50052".to_owned())?,
+        planning_addr: var("PLANNING_ADDR", "http://127.0.0.1:50053".to_owned())?,
+        push: PushConfig {
+            max_attempts: var("RELAIS_CONNECTOR_MAX_ATTEMPTS", 8)?,
+            retry_base: Duration::from_millis(var("RELAIS_CONNECTOR_RETRY_BASE_MS", 1000)?),
+            retry_max: Duration::from_secs(var("RELAIS_CONNECTOR_RETRY_MAX_SECS", 300)?),
+            poll: Duration::from_millis(var("RELAIS_CONNECTOR_POLL_MS", 500)?),
+            erp_timeout: Duration::from_millis(var("RELAIS_CONNECTOR_ERP_TIMEOUT_MS", 10_000)?),
+        },
+        schedule_tick: Duration::from_secs(var("RELAIS_CONNECTOR_SCHEDULE_TICK_SECS", 30)?),
+        secrets: adapter::Secrets::from_env(),
+    })
+}
+
+/// What the API, the push worker, the pulls and the scheduler share.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub pool: sqlx::PgPool,
+    pub peers: peers::Peers,
+    pub push: PushConfig,
+    /// Wakes the push worker after a commit that queued writes.
+    pub wake: Arc<tokio::sync::Notify>,
+    pub erps: push::Erps,
+}
+
+pub struct App {
+    runtime: Runtime,
+    shared: Shared,
+    schedule_tick: Duration,
+}
+
+impl App {
+    pub async fn build(cfg: ConnectorConfig) -> anyhow::Result<Self> {
+        let runtime = Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?;
+        let peers = peers::Peers::new(&cfg.orders_addr, &cfg.planning_addr, runtime.auth.clone())?;
+        let shared = Shared {
+            pool: runtime.pool.clone(),
+            peers,
+            push: cfg.push,
+            wake: Arc::new(tokio::sync::Notify::new()),
+            erps: push::Erps::new(cfg.secrets),
+        };
+        Ok(Self {
+            runtime,
+            shared,
+            schedule_tick: cfg.schedule_tick,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.runtime.grpc_addr()
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.runtime.admin_addr()
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let rt = &self.runtime;
+        let api = grpc::ConnectorApi::new(self.shared.clone());
+        let service = InterceptedService::new(ConnectorServiceServer::new(api), rt.auth.clone());
+        let max = rt.cfg.consumer_max_deliver;
+        let handler = Arc::new(events::ShopChanges {
+            wake: self.shared.wake.clone(),
+        });
+        let mut tasks = Vec::new();
+        for spec in events::specs(&rt.ns, max) {
+            let runner = ConsumerRunner::new(
+                rt.pool.clone(),
+                rt.js.clone(),
+                rt.ns.clone(),
+                spec,
+                handler.clone(),
+            );
+            tasks.push(runner.run(shutdown.clone()).boxed());
+        }
+        tasks.push(
+            push::PushWorker::new(self.shared.clone())
+                .run(shutdown.clone())
+                .boxed(),
+        );
+        tasks.push(
+            scheduler::run(self.shared.clone(), self.schedule_tick, shutdown.clone()).boxed(),
+        );
+        self.runtime
+            .serve(
+                service,
+                &[relais_proto::FILE_DESCRIPTOR_SET],
+                tasks,
+                shutdown,
+            )
+            .await
+    }
+}

@@ -1,7 +1,6 @@
 //! The reference ERP's adapter against the real reference ERP over HTTP:
 //! idempotent writes, renewed tokens, incremental reads, and each fault
 //! classified so the flows know whether to retry.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -1,0 +1,202 @@
+//! Bindings: a shop record and its ERP record, per connection, unique both
+//! ways, with each side's version as last synced (DESIGN §5).
+
+use chrono::{DateTime, Utc};
+use relais_platform::{context::timestamp, error::Result};
+use relais_proto::connector as pb;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct Binding {
+    pub entity: String,
+    pub internal_id: String,
+    pub external_id: String,
+    pub shop_version: i64,
+    pub erp_version: i64,
+    pub synced_at: DateTime<Utc>,
+}
+
+impl Binding {
+    pub fn to_pb(&self) -> pb::Binding {
+        pb::Binding {
+            entity: self.entity.clone(),
+            internal_id: self.internal_id.clone(),
+            external_id: self.external_id.clone(),
+            shop_version: self.shop_version,
+            erp_version: self.erp_version,
+            synced_at: Some(timestamp(self.synced_at)),
+        }
+    }
+}
+
+type Row = (String, String, String, i64, i64, DateTime<Utc>);
+
+fn from_row(r: Row) -> Binding {
+    Binding {
+        entity: r.0,
+        internal_id: r.1,
+        external_id: r.2,
+        shop_version: r.3,
+        erp_version: r.4,
+        synced_at: r.5,
+    }
+}
+
+const COLUMNS: &str = "entity, internal_id, external_id, shop_version, erp_version, synced_at";
+
+pub async fn by_internal(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    internal_id: &str,
+) -> Result<Option<Binding>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bindings
+         where connection_id = $1 and entity = $2 and internal_id = $3"
+    )))
+    .bind(connection)
+    .bind(entity)
+    .bind(internal_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(from_row))
+}
+
+pub async fn by_external(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    external_id: &str,
+) -> Result<Option<Binding>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bindings
+         where connection_id = $1 and entity = $2 and external_id = $3"
+    )))
+    .bind(connection)
+    .bind(entity)
+    .bind(external_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(from_row))
+}
+
+/// Records that both sides are in step at these versions. A record is
+/// bound to one counterpart for good: a second external id for the same
+/// record (or the reverse) is refused by the unique keys.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    internal_id: &str,
+    external_id: &str,
+    shop_version: i64,
+    erp_version: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into bindings (connection_id, entity, internal_id, external_id, shop_version, erp_version)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (connection_id, entity, internal_id) do update
+         set shop_version = greatest(bindings.shop_version, excluded.shop_version),
+             erp_version = greatest(bindings.erp_version, excluded.erp_version),
+             synced_at = now()
+         where bindings.external_id = excluded.external_id",
+    )
+    .bind(connection)
+    .bind(entity)
+    .bind(internal_id)
+    .bind(external_id)
+    .bind(shop_version)
+    .bind(erp_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(db: impl PgExecutor<'_>, connection: Uuid, entity: &str) -> Result<Vec<Binding>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bindings
+         where connection_id = $1 and ($2 = '' or entity = $2)
+         order by entity, synced_at, internal_id limit 10000"
+    )))
+    .bind(connection)
+    .bind(entity)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The ERP tariff a shop service maps to.
+pub async fn tariff_of(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    service_id: &str,
+) -> Result<Option<String>> {
+    let Ok(service) = Uuid::parse_str(service_id) else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_scalar(
+        "select tariff_id from tariff_mappings where connection_id = $1 and service_id = $2",
+    )
+    .bind(connection)
+    .bind(service)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The shop service an ERP tariff maps to.
+pub async fn service_of(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    tariff_id: &str,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select service_id from tariff_mappings where connection_id = $1 and tariff_id = $2",
+    )
+    .bind(connection)
+    .bind(tariff_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn set_tariff(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    service_id: Uuid,
+    tariff_id: &str,
+) -> Result<()> {
+    if tariff_id.is_empty() {
+        sqlx::query("delete from tariff_mappings where connection_id = $1 and service_id = $2")
+            .bind(connection)
+            .bind(service_id)
+            .execute(db)
+            .await?;
+    } else {
+        sqlx::query(
+            "insert into tariff_mappings (connection_id, service_id, tariff_id) values ($1, $2, $3)
+             on conflict (connection_id, service_id) do update set tariff_id = excluded.tariff_id",
+        )
+        .bind(connection)
+        .bind(service_id)
+        .bind(tariff_id)
+        .execute(db)
+        .await
+        .map_err(|e| {
+            relais_platform::error::on_constraint(e, "tariff_mappings_tariff_key", || {
+                relais_platform::error::Error::AlreadyExists(format!(
+                    "tariff {tariff_id} is already mapped to another service"
+                ))
+            })
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn tariffs(db: impl PgExecutor<'_>, connection: Uuid) -> Result<Vec<(Uuid, String)>> {
+    Ok(sqlx::query_as(
+        "select service_id, tariff_id from tariff_mappings where connection_id = $1 order by tariff_id",
+    )
+    .bind(connection)
+    .fetch_all(db)
+    .await?)
+}

@@ -1,0 +1,507 @@
+//! Connections: per tenant, one ERP (adapter, endpoint, secret reference),
+//! which way each data family flows and when it is pulled, how order
+//! statuses are sent, and who wins a conflict.
+
+use chrono::{DateTime, Utc};
+use relais_platform::{
+    context::timestamp,
+    error::{Error, Result, Violations, on_constraint},
+    validate,
+};
+use relais_proto::connector as pb;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::cron::Schedule;
+
+/// The data families, and the directions each can flow.
+pub const FAMILIES: [(&str, &[Dir]); 8] = [
+    ("customers", &[Dir::Pull, Dir::Push, Dir::Both]),
+    ("workers", &[Dir::Pull, Dir::Push, Dir::Both]),
+    ("bookings", &[Dir::Push]),
+    ("planning", &[Dir::Pull, Dir::Push, Dir::Both]),
+    ("orders", &[Dir::Push]),
+    ("catalogue", &[Dir::Pull]),
+    ("invoices", &[Dir::Pull]),
+    ("certificates", &[Dir::Pull]),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    Off,
+    Pull,
+    Push,
+    Both,
+}
+
+impl Dir {
+    fn from_pb(d: i32) -> Option<Self> {
+        match pb::Direction::try_from(d).ok()? {
+            pb::Direction::Off => Some(Dir::Off),
+            pb::Direction::Pull => Some(Dir::Pull),
+            pb::Direction::Push => Some(Dir::Push),
+            pb::Direction::Both => Some(Dir::Both),
+            pb::Direction::Unspecified => None,
+        }
+    }
+
+    fn to_pb(self) -> pb::Direction {
+        match self {
+            Dir::Off => pb::Direction::Off,
+            Dir::Pull => pb::Direction::Pull,
+            Dir::Push => pb::Direction::Push,
+            Dir::Both => pb::Direction::Both,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    ErpWins,
+    ShopWins,
+    Manual,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::ErpWins => "erp_wins",
+            Policy::ShopWins => "shop_wins",
+            Policy::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "shop_wins" => Policy::ShopWins,
+            "manual" => Policy::Manual,
+            _ => Policy::ErpWins,
+        }
+    }
+
+    pub fn to_pb(self) -> pb::ConflictPolicy {
+        match self {
+            Policy::ErpWins => pb::ConflictPolicy::ErpWins,
+            Policy::ShopWins => pb::ConflictPolicy::ShopWins,
+            Policy::Manual => pb::ConflictPolicy::Manual,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Family {
+    pub family: String,
+    pub direction: Dir,
+    pub schedule: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusRule {
+    pub status: String,
+    /// not_sent, quote, order.
+    pub send_as: String,
+}
+
+/// What `connections.settings` holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub families: Vec<Family>,
+    pub order_statuses: Vec<StatusRule>,
+    pub conflict_policy: Policy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterKind {
+    ReferenceErp,
+    Tryton,
+    Csv,
+}
+
+impl AdapterKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            AdapterKind::ReferenceErp => "reference_erp",
+            AdapterKind::Tryton => "tryton",
+            AdapterKind::Csv => "csv",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "tryton" => AdapterKind::Tryton,
+            "csv" => AdapterKind::Csv,
+            _ => AdapterKind::ReferenceErp,
+        }
+    }
+
+    fn to_pb(self) -> pb::AdapterKind {
+        match self {
+            AdapterKind::ReferenceErp => pb::AdapterKind::ReferenceErp,
+            AdapterKind::Tryton => pb::AdapterKind::Tryton,
+            AdapterKind::Csv => pb::AdapterKind::Csv,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    pub name: String,
+    pub adapter: AdapterKind,
+    pub endpoint: String,
+    pub secret_ref: String,
+    pub settings: Settings,
+    pub enabled: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Connection {
+    /// The origin stamped on the changes this ERP makes in the shop.
+    pub fn origin(&self) -> String {
+        format!("erp:{}", self.name)
+    }
+
+    pub fn direction(&self, family: &str) -> Dir {
+        self.settings
+            .families
+            .iter()
+            .find(|f| f.family == family)
+            .map_or(Dir::Off, |f| f.direction)
+    }
+
+    pub fn pushes(&self, family: &str) -> bool {
+        self.enabled && matches!(self.direction(family), Dir::Push | Dir::Both)
+    }
+
+    pub fn pulls(&self, family: &str) -> bool {
+        self.enabled && matches!(self.direction(family), Dir::Pull | Dir::Both)
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.settings.conflict_policy
+    }
+
+    pub fn to_pb(&self) -> pb::Connection {
+        let s = &self.settings;
+        pb::Connection {
+            id: self.id.to_string(),
+            fields: Some(pb::ConnectionFields {
+                name: self.name.clone(),
+                adapter: self.adapter.to_pb() as i32,
+                endpoint: self.endpoint.clone(),
+                secret_ref: self.secret_ref.clone(),
+                families: s
+                    .families
+                    .iter()
+                    .map(|f| pb::FamilySettings {
+                        family: f.family.clone(),
+                        direction: f.direction.to_pb() as i32,
+                        schedule: f.schedule.clone(),
+                    })
+                    .collect(),
+                order_statuses: s
+                    .order_statuses
+                    .iter()
+                    .map(|r| pb::OrderStatusRule {
+                        status: r.status.clone(),
+                        send_as: match r.send_as.as_str() {
+                            "quote" => pb::SendAs::Quote,
+                            "order" => pb::SendAs::Order,
+                            _ => pb::SendAs::NotSent,
+                        } as i32,
+                    })
+                    .collect(),
+                conflict_policy: s.conflict_policy.to_pb() as i32,
+                enabled: self.enabled,
+            }),
+            version: self.version,
+            created_at: Some(timestamp(self.created_at)),
+            updated_at: Some(timestamp(self.updated_at)),
+        }
+    }
+}
+
+/// A connection's fields, checked.
+pub struct Fields {
+    pub name: String,
+    pub adapter: AdapterKind,
+    pub endpoint: String,
+    pub secret_ref: String,
+    pub settings: Settings,
+    pub enabled: bool,
+}
+
+/// INVALID_ARGUMENT naming every bad field.
+pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
+    let Some(f) = f else {
+        return Err(Error::invalid("fields", "is required"));
+    };
+    let mut v = Violations::new();
+    let name = validate::reference(&mut v, "fields.name", &f.name);
+    v.check(
+        !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "fields.name",
+        "letters, digits, - and _ only (it becomes the origin erp:<name>)",
+    );
+    let adapter = match pb::AdapterKind::try_from(f.adapter) {
+        Ok(pb::AdapterKind::ReferenceErp) => AdapterKind::ReferenceErp,
+        Ok(pb::AdapterKind::Tryton | pb::AdapterKind::Csv) => {
+            v.add(
+                "fields.adapter",
+                "this adapter is not available yet: use ADAPTER_KIND_REFERENCE_ERP",
+            );
+            AdapterKind::ReferenceErp
+        }
+        _ => {
+            v.add("fields.adapter", "is required");
+            AdapterKind::ReferenceErp
+        }
+    };
+    let endpoint = f.endpoint.trim().to_owned();
+    v.check(
+        !(endpoint.starts_with("http://") || endpoint.starts_with("https://")),
+        "fields.endpoint",
+        "must be an http:// or https:// URL",
+    );
+    v.check(
+        endpoint.len() > 500,
+        "fields.endpoint",
+        "at most 500 characters",
+    );
+    let secret_ref = f.secret_ref.trim().to_owned();
+    v.check(
+        secret_ref.is_empty()
+            || secret_ref.len() > 200
+            || !secret_ref
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+        "fields.secret_ref",
+        "the name of an environment variable (A-Z, 0-9, _), not the credentials",
+    );
+    let mut families: Vec<Family> = Vec::new();
+    for (i, fam) in f.families.iter().enumerate() {
+        let field = |n: &str| format!("fields.families[{i}].{n}");
+        let Some((known, allowed)) = FAMILIES.iter().find(|(n, _)| *n == fam.family) else {
+            v.add(
+                field("family"),
+                format!(
+                    "unknown family {:?}: one of {}",
+                    fam.family,
+                    FAMILIES.map(|(n, _)| n).join(", ")
+                ),
+            );
+            continue;
+        };
+        if families.iter().any(|x| x.family == *known) {
+            v.add(field("family"), "appears twice");
+        }
+        let direction = match Dir::from_pb(fam.direction) {
+            Some(d) if d == Dir::Off || allowed.contains(&d) => d,
+            Some(d) => {
+                v.add(
+                    field("direction"),
+                    format!("{known} cannot flow {d:?} (allowed: {allowed:?})"),
+                );
+                Dir::Off
+            }
+            None => {
+                v.add(field("direction"), "is required");
+                Dir::Off
+            }
+        };
+        let schedule = fam.schedule.trim().to_owned();
+        if !schedule.is_empty() {
+            if let Err(e) = Schedule::parse(&schedule) {
+                v.add(field("schedule"), e);
+            } else if !matches!(direction, Dir::Pull | Dir::Both) {
+                v.add(field("schedule"), "only pulls run on a schedule");
+            }
+        }
+        families.push(Family {
+            family: (*known).to_owned(),
+            direction,
+            schedule,
+        });
+    }
+    let mut order_statuses = Vec::new();
+    for (i, r) in f.order_statuses.iter().enumerate() {
+        let field = |n: &str| format!("fields.order_statuses[{i}].{n}");
+        v.check(
+            !["paid", "validated", "cancelled"].contains(&r.status.as_str()),
+            &field("status"),
+            "one of paid, validated, cancelled",
+        );
+        let send_as = match pb::SendAs::try_from(r.send_as) {
+            Ok(pb::SendAs::NotSent) => "not_sent",
+            Ok(pb::SendAs::Quote) => "quote",
+            Ok(pb::SendAs::Order) => "order",
+            _ => {
+                v.add(field("send_as"), "is required");
+                "not_sent"
+            }
+        };
+        order_statuses.push(StatusRule {
+            status: r.status.clone(),
+            send_as: send_as.to_owned(),
+        });
+    }
+    let conflict_policy = match pb::ConflictPolicy::try_from(f.conflict_policy) {
+        Ok(pb::ConflictPolicy::ShopWins) => Policy::ShopWins,
+        Ok(pb::ConflictPolicy::Manual) => Policy::Manual,
+        Ok(pb::ConflictPolicy::ErpWins | pb::ConflictPolicy::Unspecified) => Policy::ErpWins,
+        Err(_) => {
+            v.add("fields.conflict_policy", "unknown policy");
+            Policy::ErpWins
+        }
+    };
+    v.into_result()?;
+    Ok(Fields {
+        name,
+        adapter,
+        endpoint,
+        secret_ref,
+        settings: Settings {
+            families,
+            order_statuses,
+            conflict_policy,
+        },
+        enabled: f.enabled,
+    })
+}
+
+const COLUMNS: &str = "id, tenant_id, name, adapter, endpoint, secret_ref, settings, enabled, version, created_at, updated_at";
+
+type Row = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    serde_json::Value,
+    bool,
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+fn from_row(r: Row) -> Result<Connection> {
+    let settings = serde_json::from_value(r.6)
+        .map_err(|e| Error::Unexpected(anyhow::anyhow!("connection {} settings: {e}", r.0)))?;
+    Ok(Connection {
+        id: r.0,
+        tenant: r.1,
+        name: r.2,
+        adapter: AdapterKind::parse(&r.3),
+        endpoint: r.4,
+        secret_ref: r.5,
+        settings,
+        enabled: r.7,
+        version: r.8,
+        created_at: r.9,
+        updated_at: r.10,
+    })
+}
+
+fn db_error(e: sqlx::Error) -> Error {
+    on_constraint(e, "connections_tenant_id_name_key", || {
+        Error::AlreadyExists("a connection with this name already exists".into())
+    })
+}
+
+pub async fn create(conn: &mut PgConnection, tenant: Uuid, f: &Fields) -> Result<Connection> {
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into connections (tenant_id, id, name, adapter, endpoint, secret_ref, settings, enabled)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
+    )))
+    .bind(tenant)
+    .bind(Uuid::now_v7())
+    .bind(&f.name)
+    .bind(f.adapter.as_str())
+    .bind(&f.endpoint)
+    .bind(&f.secret_ref)
+    .bind(serde_json::to_value(&f.settings).map_err(anyhow::Error::from)?)
+    .bind(f.enabled)
+    .fetch_one(conn)
+    .await
+    .map_err(db_error)?;
+    from_row(row)
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    expected_version: i64,
+    f: &Fields,
+) -> Result<Connection> {
+    let current = get(&mut *conn, tenant, id).await?;
+    validate::expected_version(expected_version, current.version)?;
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update connections set name = $3, adapter = $4, endpoint = $5, secret_ref = $6,
+             settings = $7, enabled = $8, version = version + 1, updated_at = now()
+         where tenant_id = $1 and id = $2 returning {COLUMNS}"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .bind(&f.name)
+    .bind(f.adapter.as_str())
+    .bind(&f.endpoint)
+    .bind(&f.secret_ref)
+    .bind(serde_json::to_value(&f.settings).map_err(anyhow::Error::from)?)
+    .bind(f.enabled)
+    .fetch_one(conn)
+    .await
+    .map_err(db_error)?;
+    from_row(row)
+}
+
+/// NOT_FOUND for another tenant's connection too.
+pub async fn get(db: impl PgExecutor<'_>, tenant: Uuid, id: Uuid) -> Result<Connection> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from connections where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    from_row(row.ok_or_else(|| Error::not_found(format!("connection {id}")))?)
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Connection> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from connections where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    from_row(row.ok_or_else(|| Error::not_found(format!("connection {id}")))?)
+}
+
+pub async fn list(db: impl PgExecutor<'_>, tenant: Uuid) -> Result<Vec<Connection>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from connections where tenant_id = $1 order by name"
+    )))
+    .bind(tenant)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Every enabled connection, for the scheduler.
+pub async fn all_enabled(db: impl PgExecutor<'_>) -> Result<Vec<Connection>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from connections where enabled order by id"
+    )))
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}

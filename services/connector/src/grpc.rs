@@ -1,0 +1,318 @@
+//! `relais.connector.v1.ConnectorService`: authenticate, parse, act.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use relais_platform::{
+    auth::{self, Caller, Role},
+    error::{Error, Result},
+    idempotency::{self, Claim},
+    validate,
+    write::{cut_page, reply},
+};
+use relais_proto::connector::{self as pb, connector_service_server::ConnectorService};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{Shared, bindings, connections, pull, queue, runs};
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+pub struct ConnectorApi {
+    shared: Shared,
+}
+
+impl ConnectorApi {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+
+    /// Connections, mappings and runs are the admins' to manage.
+    fn admin<T>(&self, req: &Request<T>) -> Result<Caller> {
+        let caller = auth::caller(req)?;
+        caller.require(&[Role::Admin])?;
+        Ok(caller)
+    }
+
+    /// Staff and admins follow the sync (runs, dead letters, conflicts).
+    fn reader<T>(&self, req: &Request<T>) -> Result<Caller> {
+        let caller = auth::caller(req)?;
+        caller.require(&[Role::Admin, Role::Staff])?;
+        Ok(caller)
+    }
+
+    async fn connection(&self, caller: &Caller, id: &str) -> Result<connections::Connection> {
+        let id = validate::id("connection_id", id)?;
+        connections::get(&self.shared.pool, caller.tenant, id).await
+    }
+}
+
+type RunStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<pb::RunSyncResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ConnectorService for ConnectorApi {
+    async fn create_connection(
+        &self,
+        req: Request<pb::CreateConnectionRequest>,
+    ) -> Reply<pb::CreateConnectionResponse> {
+        reply(
+            async {
+                let caller = self.admin(&req)?;
+                let r = req.get_ref();
+                let fields = connections::parse(r.fields.as_ref())?;
+                let mut tx = self.shared.pool.begin().await?;
+                if let Claim::Replay(resp) = idempotency::claim(
+                    &mut tx,
+                    caller.tenant,
+                    "CreateConnection",
+                    &r.idempotency_key,
+                    r,
+                )
+                .await?
+                {
+                    return Ok(resp);
+                }
+                let c = connections::create(&mut tx, caller.tenant, &fields).await?;
+                let resp = pb::CreateConnectionResponse {
+                    connection: Some(c.to_pb()),
+                };
+                idempotency::complete(
+                    &mut tx,
+                    caller.tenant,
+                    "CreateConnection",
+                    &r.idempotency_key,
+                    &resp,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(resp)
+            }
+            .await,
+        )
+    }
+
+    async fn update_connection(
+        &self,
+        req: Request<pb::UpdateConnectionRequest>,
+    ) -> Reply<pb::UpdateConnectionResponse> {
+        reply(
+            async {
+                let caller = self.admin(&req)?;
+                let r = req.get_ref();
+                let id = validate::id("id", &r.id)?;
+                let fields = connections::parse(r.fields.as_ref())?;
+                let mut tx = self.shared.pool.begin().await?;
+                let c =
+                    connections::update(&mut tx, caller.tenant, id, r.expected_version, &fields)
+                        .await?;
+                tx.commit().await?;
+                Ok(pb::UpdateConnectionResponse {
+                    connection: Some(c.to_pb()),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_connections(
+        &self,
+        req: Request<pb::ListConnectionsRequest>,
+    ) -> Reply<pb::ListConnectionsResponse> {
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let list = connections::list(&self.shared.pool, caller.tenant).await?;
+                Ok(pb::ListConnectionsResponse {
+                    connections: list.iter().map(connections::Connection::to_pb).collect(),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn set_tariff_mapping(
+        &self,
+        req: Request<pb::SetTariffMappingRequest>,
+    ) -> Reply<pb::SetTariffMappingResponse> {
+        reply(
+            async {
+                let caller = self.admin(&req)?;
+                let r = req.get_ref();
+                let c = self.connection(&caller, &r.connection_id).await?;
+                let service = validate::id("service_id", &r.service_id)?;
+                let tariff = r.tariff_id.trim();
+                if tariff.len() > 100 {
+                    return Err(Error::invalid("tariff_id", "at most 100 characters"));
+                }
+                bindings::set_tariff(&self.shared.pool, c.id, service, tariff).await?;
+                Ok(pb::SetTariffMappingResponse {})
+            }
+            .await,
+        )
+    }
+
+    async fn list_tariff_mappings(
+        &self,
+        req: Request<pb::ListTariffMappingsRequest>,
+    ) -> Reply<pb::ListTariffMappingsResponse> {
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let c = self
+                    .connection(&caller, &req.get_ref().connection_id)
+                    .await?;
+                let mappings = bindings::tariffs(&self.shared.pool, c.id)
+                    .await?
+                    .into_iter()
+                    .map(|(s, t)| pb::TariffMapping {
+                        service_id: s.to_string(),
+                        tariff_id: t,
+                    })
+                    .collect();
+                Ok(pb::ListTariffMappingsResponse { mappings })
+            }
+            .await,
+        )
+    }
+
+    type RunSyncStream = RunStream;
+
+    async fn run_sync(&self, req: Request<pb::RunSyncRequest>) -> Reply<Self::RunSyncStream> {
+        let (c, family, full) = reply(
+            async {
+                let caller = self.admin(&req)?;
+                let r = req.get_ref();
+                let c = self.connection(&caller, &r.connection_id).await?;
+                let family = r.family.trim().to_owned();
+                pull::check(&c, &family, r.full)?;
+                Ok((c, family, r.full))
+            }
+            .await,
+        )?
+        .into_inner();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<runs::Run>(16);
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel(16);
+        let shared = self.shared.clone();
+        // The run is its own task: it goes on to its end (and is recorded)
+        // if the caller goes away.
+        let running =
+            tokio::spawn(
+                async move { pull::run(&shared, &c, &family, full, "manual", Some(tx)).await },
+            );
+        tokio::spawn(async move {
+            let mut listening = true;
+            while let Some(run) = rx.recv().await {
+                let msg = pb::RunSyncResponse {
+                    finished: run.finished_at.is_some(),
+                    run: Some(run.to_pb()),
+                };
+                listening = listening && out_tx.send(Ok(msg)).await.is_ok();
+            }
+            match running.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    let _ = out_tx.send(Err(Status::from(e))).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "sync run task failed");
+                    let _ = out_tx.send(Err(Status::internal("internal error"))).await;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out_rx),
+        )))
+    }
+
+    async fn list_runs(&self, req: Request<pb::ListRunsRequest>) -> Reply<pb::ListRunsResponse> {
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let r = req.get_ref();
+                let c = self.connection(&caller, &r.connection_id).await?;
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let before = validate::page_token(&page.page_token)?;
+                let list = runs::list(&self.shared.pool, c.id, before, limit).await?;
+                let (list, next) = cut_page(list, limit, |r| r.id.to_string());
+                Ok(pb::ListRunsResponse {
+                    runs: list.iter().map(runs::Run::to_pb).collect(),
+                    next_page_token: next,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_bindings(
+        &self,
+        req: Request<pb::ListBindingsRequest>,
+    ) -> Reply<pb::ListBindingsResponse> {
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let r = req.get_ref();
+                let c = self.connection(&caller, &r.connection_id).await?;
+                let list = bindings::list(&self.shared.pool, c.id, r.entity.trim()).await?;
+                Ok(pb::ListBindingsResponse {
+                    bindings: list.iter().map(bindings::Binding::to_pb).collect(),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<pb::ListDeadLettersRequest>,
+    ) -> Reply<pb::ListDeadLettersResponse> {
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let c = self
+                    .connection(&caller, &req.get_ref().connection_id)
+                    .await?;
+                Ok(pb::ListDeadLettersResponse {
+                    dead_letters: queue::dead_letters(&self.shared.pool, c.id).await?,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        req: Request<pb::ReplayDeadLetterRequest>,
+    ) -> Reply<pb::ReplayDeadLetterResponse> {
+        reply(
+            async {
+                let caller = self.admin(&req)?;
+                let id: Uuid = validate::id("id", &req.get_ref().id)?;
+                let mut tx = self.shared.pool.begin().await?;
+                queue::replay(&mut tx, caller.tenant, id).await?;
+                tx.commit().await?;
+                self.shared.wake.notify_one();
+                Ok(pb::ReplayDeadLetterResponse {})
+            }
+            .await,
+        )
+    }
+
+    async fn list_conflicts(
+        &self,
+        req: Request<pb::ListConflictsRequest>,
+    ) -> Reply<pb::ListConflictsResponse> {
+        reply(
+            async {
+                let caller = self.reader(&req)?;
+                let r = req.get_ref();
+                let c = self.connection(&caller, &r.connection_id).await?;
+                Ok(pb::ListConflictsResponse {
+                    conflicts: runs::conflicts(&self.shared.pool, c.id, r.open_only).await?,
+                })
+            }
+            .await,
+        )
+    }
+}

@@ -1,0 +1,258 @@
+//! The shop's services as the connector calls them: reading a record to
+//! write it to the ERP (as a `service`), and applying an ERP change (as the
+//! connection: a `connector` token naming it, so the change carries the
+//! origin `erp:<name>` and is never echoed back).
+
+use std::time::Duration;
+
+use relais_platform::{
+    auth::{Authenticator, Claims, Role},
+    telemetry,
+};
+use relais_proto::{
+    orders::{
+        Customer, GetCustomerRequest, GetOrderRequest, ListCustomersRequest, Order,
+        orders_service_client::OrdersServiceClient,
+    },
+    planning::{
+        CreateWorkerRequest, GetWorkerRequest, ListWorkersRequest, UpdateWorkerRequest, Worker,
+        WorkerFields, planning_service_client::PlanningServiceClient,
+    },
+    types::PageRequest,
+};
+use tonic::{Code, Status, transport::Channel};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The service refused the change itself (invalid, conflicting).
+    #[error("{peer} refused: {message}")]
+    Refused { peer: &'static str, message: String },
+    /// Down or busy: try again.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl PeerError {
+    fn from_status(peer: &'static str, s: Status) -> Self {
+        match s.code() {
+            Code::NotFound => PeerError::NotFound(s.message().to_owned()),
+            Code::InvalidArgument
+            | Code::AlreadyExists
+            | Code::FailedPrecondition
+            | Code::PermissionDenied
+            | Code::Unauthenticated => PeerError::Refused {
+                peer,
+                message: s.message().to_owned(),
+            },
+            _ => PeerError::Unavailable(format!("{peer}: {:?} {}", s.code(), s.message())),
+        }
+    }
+}
+
+type PeerResult<T> = Result<T, PeerError>;
+
+#[derive(Clone)]
+pub struct Peers {
+    orders: OrdersServiceClient<Channel>,
+    planning: PlanningServiceClient<Channel>,
+    auth: Authenticator,
+}
+
+fn channel(addr: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(addr.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy())
+}
+
+/// Who the call is made as.
+pub enum As<'a> {
+    /// Reading the shop's records.
+    Service,
+    /// Applying a change from this connection's ERP.
+    Connection(&'a str),
+}
+
+impl Peers {
+    pub fn new(orders: &str, planning: &str, auth: Authenticator) -> anyhow::Result<Self> {
+        Ok(Self {
+            orders: OrdersServiceClient::new(channel(orders)?),
+            planning: PlanningServiceClient::new(channel(planning)?),
+            auth,
+        })
+    }
+
+    fn request<T>(&self, tenant: Uuid, who: As<'_>, body: T) -> PeerResult<tonic::Request<T>> {
+        let (role, connection) = match who {
+            As::Service => (Role::Service, None),
+            As::Connection(name) => (Role::Connector, Some(name.to_owned())),
+        };
+        let token = self
+            .auth
+            .mint(&Claims {
+                sub: crate::SERVICE.into(),
+                tenant,
+                role,
+                customer_id: None,
+                residences: vec![],
+                connection,
+                exp: chrono::Utc::now().timestamp() + 120,
+            })
+            .map_err(|e| PeerError::Unavailable(format!("token: {e}")))?;
+        let mut req = tonic::Request::new(body);
+        req.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|e| PeerError::Unavailable(format!("token header: {e}")))?,
+        );
+        telemetry::inject_into_request(&mut req);
+        Ok(req)
+    }
+
+    pub async fn customer(&self, tenant: Uuid, id: &str) -> PeerResult<Customer> {
+        let req = self.request(tenant, As::Service, GetCustomerRequest { id: id.into() })?;
+        self.orders
+            .clone()
+            .get_customer(req)
+            .await
+            .map_err(|s| PeerError::from_status("orders", s))?
+            .into_inner()
+            .customer
+            .ok_or_else(|| PeerError::NotFound(format!("customer {id}")))
+    }
+
+    pub async fn order(&self, tenant: Uuid, id: &str) -> PeerResult<Order> {
+        let req = self.request(tenant, As::Service, GetOrderRequest { id: id.into() })?;
+        self.orders
+            .clone()
+            .get_order(req)
+            .await
+            .map_err(|s| PeerError::from_status("orders", s))?
+            .into_inner()
+            .order
+            .ok_or_else(|| PeerError::NotFound(format!("order {id}")))
+    }
+
+    /// A page of the tenant's customers (batch transfer).
+    pub async fn customers(
+        &self,
+        tenant: Uuid,
+        page_token: String,
+    ) -> PeerResult<(Vec<Customer>, String)> {
+        let req = self.request(
+            tenant,
+            As::Service,
+            ListCustomersRequest {
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token,
+                }),
+                ..Default::default()
+            },
+        )?;
+        let r = self
+            .orders
+            .clone()
+            .list_customers(req)
+            .await
+            .map_err(|s| PeerError::from_status("orders", s))?
+            .into_inner();
+        Ok((r.customers, r.next_page_token))
+    }
+
+    pub async fn worker(&self, tenant: Uuid, id: &str) -> PeerResult<Worker> {
+        let req = self.request(tenant, As::Service, GetWorkerRequest { id: id.into() })?;
+        self.planning
+            .clone()
+            .get_worker(req)
+            .await
+            .map_err(|s| PeerError::from_status("planning", s))?
+            .into_inner()
+            .worker
+            .ok_or_else(|| PeerError::NotFound(format!("worker {id}")))
+    }
+
+    /// A page of the tenant's workers (batch transfer).
+    pub async fn workers(
+        &self,
+        tenant: Uuid,
+        page_token: String,
+    ) -> PeerResult<(Vec<Worker>, String)> {
+        let req = self.request(
+            tenant,
+            As::Service,
+            ListWorkersRequest {
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token,
+                }),
+                ..Default::default()
+            },
+        )?;
+        let r = self
+            .planning
+            .clone()
+            .list_workers(req)
+            .await
+            .map_err(|s| PeerError::from_status("planning", s))?
+            .into_inner();
+        Ok((r.workers, r.next_page_token))
+    }
+
+    /// Creates the ERP's worker in the shop; `key` makes a retry find it.
+    pub async fn create_worker(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        key: String,
+        fields: WorkerFields,
+    ) -> PeerResult<Worker> {
+        let req = self.request(
+            tenant,
+            As::Connection(connection),
+            CreateWorkerRequest {
+                idempotency_key: key,
+                fields: Some(fields),
+            },
+        )?;
+        self.planning
+            .clone()
+            .create_worker(req)
+            .await
+            .map_err(|s| PeerError::from_status("planning", s))?
+            .into_inner()
+            .worker
+            .ok_or_else(|| PeerError::Unavailable("planning answered no worker".into()))
+    }
+
+    pub async fn update_worker(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        id: &str,
+        expected_version: i64,
+        fields: WorkerFields,
+    ) -> PeerResult<Worker> {
+        let req = self.request(
+            tenant,
+            As::Connection(connection),
+            UpdateWorkerRequest {
+                id: id.into(),
+                expected_version,
+                fields: Some(fields),
+            },
+        )?;
+        self.planning
+            .clone()
+            .update_worker(req)
+            .await
+            .map_err(|s| PeerError::from_status("planning", s))?
+            .into_inner()
+            .worker
+            .ok_or_else(|| PeerError::Unavailable("planning answered no worker".into()))
+    }
+}

@@ -1,0 +1,433 @@
+//! Runs of a family's flow: pulls from the ERP (incremental: what changed
+//! since the last run, re-reading a short overlap so a record committed
+//! late in the ERP is not skipped; a record already applied is recognised
+//! by its binding's version), and batch transfers of every shop record to
+//! the ERP (seed 001). Progress goes to `progress` page by page; the run,
+//! its counts and errors are recorded whatever happens.
+
+use chrono::{DateTime, Duration, Utc};
+use relais_platform::error::{Error, Result};
+use relais_proto::planning::{Worker, WorkerFields};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::{
+    Shared,
+    adapter::{ErpAdapter, ErpRecord},
+    bindings,
+    connections::{Connection, Policy},
+    push::{Push, PushError},
+    runs::{self, Run},
+};
+
+const PAGE: i64 = 200;
+/// How far before the cursor each incremental pull starts reading again.
+const OVERLAP_SECS: i64 = 5;
+
+/// Families whose flows are written so far, per direction.
+fn can_pull(family: &str) -> bool {
+    family == "workers"
+}
+
+fn can_transfer(family: &str) -> bool {
+    matches!(family, "customers" | "workers")
+}
+
+/// Checks that `family` can run on `c` now (before a run is recorded).
+pub fn check(c: &Connection, family: &str, full: bool) -> Result<()> {
+    if !crate::connections::FAMILIES
+        .iter()
+        .any(|(f, _)| *f == family)
+    {
+        return Err(Error::invalid(
+            "family",
+            format!("unknown family {family:?}"),
+        ));
+    }
+    if !c.enabled {
+        return Err(Error::FailedPrecondition(format!(
+            "connection {} is disabled",
+            c.name
+        )));
+    }
+    let pull = c.pulls(family);
+    let transfer = full && c.pushes(family);
+    if !pull && !transfer {
+        return Err(Error::FailedPrecondition(format!(
+            "connection {} does not {} {family}",
+            c.name,
+            if c.pushes(family) {
+                "pull (a push family runs with full: the batch transfer)"
+            } else {
+                "sync"
+            }
+        )));
+    }
+    if (pull && !can_pull(family)) || (transfer && !can_transfer(family)) {
+        return Err(Error::FailedPrecondition(format!(
+            "the {family} flow is not available yet"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn run(
+    shared: &Shared,
+    c: &Connection,
+    family: &str,
+    full: bool,
+    trigger: &str,
+    progress: Option<mpsc::Sender<Run>>,
+) -> Result<Run> {
+    check(c, family, full)?;
+    let mut run = runs::start(&shared.pool, c, family, trigger).await?;
+    let span = tracing::info_span!("sync run", connection = %c.name, family, full, run = %run.id);
+    let started = std::time::Instant::now();
+    let mut report = Reporter { shared, progress };
+    report.send(&mut run).await;
+    let outcome = async {
+        if c.pulls(family) {
+            pull_workers(shared, c, full, &mut run, &mut report).await?;
+        }
+        if full && c.pushes(family) {
+            transfer(shared, c, family, &mut run, &mut report).await?;
+        }
+        Ok::<(), Error>(())
+    }
+    .instrument(span)
+    .await;
+    let status = match outcome {
+        Err(e) => {
+            run.error(format!("run failed: {e}"));
+            "failed"
+        }
+        Ok(()) if run.failed > 0 => "partial",
+        Ok(()) => "succeeded",
+    };
+    runs::save(&shared.pool, &mut run, Some(status)).await?;
+    metrics::counter!("relais_connector_run_records_total", "family" => family.to_owned(), "outcome" => "applied").increment(run.applied as u64);
+    metrics::counter!("relais_connector_run_records_total", "family" => family.to_owned(), "outcome" => "failed").increment(run.failed as u64);
+    tracing::info!(
+        connection = %c.name, family, status, total = run.total, applied = run.applied,
+        skipped = run.skipped, failed = run.failed, ms = started.elapsed().as_millis() as u64,
+        "sync run finished"
+    );
+    if let Some(p) = &report.progress {
+        let _ = p.send(run.clone()).await;
+    }
+    Ok(run)
+}
+
+struct Reporter<'a> {
+    shared: &'a Shared,
+    progress: Option<mpsc::Sender<Run>>,
+}
+
+impl Reporter<'_> {
+    /// Saves the counts (the heartbeat) and tells the caller, if still there.
+    async fn send(&mut self, run: &mut Run) {
+        if let Err(e) = runs::save(&self.shared.pool, run, None).await {
+            tracing::warn!(error = %e, "run progress not saved");
+        }
+        if let Some(p) = &self.progress
+            && p.send(run.clone()).await.is_err()
+        {
+            // The caller went away; the run goes on.
+            self.progress = None;
+        }
+    }
+}
+
+async fn cursor(shared: &Shared, c: &Connection, family: &str) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select changed_up_to from cursors where connection_id = $1 and family = $2",
+    )
+    .bind(c.id)
+    .bind(family)
+    .fetch_optional(&shared.pool)
+    .await?
+    .flatten())
+}
+
+async fn set_cursor(
+    shared: &Shared,
+    c: &Connection,
+    family: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "insert into cursors (connection_id, family, changed_up_to) values ($1, $2, $3)
+         on conflict (connection_id, family) do update
+         set changed_up_to = greatest(cursors.changed_up_to, excluded.changed_up_to)",
+    )
+    .bind(c.id)
+    .bind(family)
+    .bind(at)
+    .execute(&shared.pool)
+    .await?;
+    Ok(())
+}
+
+enum Applied {
+    Changed,
+    Unchanged,
+}
+
+async fn pull_workers(
+    shared: &Shared,
+    c: &Connection,
+    full: bool,
+    run: &mut Run,
+    report: &mut Reporter<'_>,
+) -> Result<()> {
+    let erp = shared
+        .erps
+        .get(c, shared.push.erp_timeout)
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+    let since = if full {
+        None
+    } else {
+        cursor(shared, c, "workers")
+            .await?
+            .map(|t| t - Duration::seconds(OVERLAP_SECS))
+    };
+    let mut page = 1;
+    let mut newest: Option<DateTime<Utc>> = None;
+    // The cursor never passes a record that failed: the next run reads it again.
+    let mut oldest_failed: Option<DateTime<Utc>> = None;
+    loop {
+        let changes = erp
+            .changed_since("employee", since, page, PAGE)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        run.total = changes.total;
+        for rec in &changes.records {
+            newest = newest.max(Some(rec.updated_at));
+            match apply_employee(shared, c, rec, run).await {
+                Ok(Applied::Changed) => run.applied += 1,
+                Ok(Applied::Unchanged) => run.skipped += 1,
+                Err(e) => {
+                    run.failed += 1;
+                    run.error(format!("employee {}: {e}", rec.id));
+                    oldest_failed =
+                        Some(oldest_failed.map_or(rec.updated_at, |t| t.min(rec.updated_at)));
+                }
+            }
+            run.done += 1;
+        }
+        report.send(run).await;
+        match changes.next {
+            Some(n) => page = n,
+            None => break,
+        }
+    }
+    let up_to = match (oldest_failed, newest) {
+        (Some(f), _) => Some(f - Duration::milliseconds(1)),
+        (None, n) => n,
+    };
+    if let Some(at) = up_to {
+        set_cursor(shared, c, "workers", at).await?;
+    }
+    Ok(())
+}
+
+fn text(rec: &ErpRecord, field: &str) -> String {
+    rec.fields
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// The shop's worker fields from an ERP employee, over what the shop keeps
+/// that the ERP does not (availability, time zone). Skills come through
+/// the tariff mapping; a tariff with no mapped service is reported.
+async fn worker_fields(
+    shared: &Shared,
+    c: &Connection,
+    rec: &ErpRecord,
+    base: Option<WorkerFields>,
+    run: &mut Run,
+) -> Result<WorkerFields> {
+    let mut f = base.unwrap_or_default();
+    f.first_name = text(rec, "first_name");
+    f.last_name = text(rec, "last_name");
+    f.email = text(rec, "email");
+    f.phone = text(rec, "phone");
+    f.photo_url = text(rec, "photo_url");
+    f.provider = text(rec, "provider");
+    f.active = rec
+        .fields
+        .get("active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    f.external_ref = rec.id.clone();
+    let mut skills = Vec::new();
+    for t in rec
+        .fields
+        .get("tariffs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        let Some(t) = t.as_str() else { continue };
+        match bindings::service_of(&shared.pool, c.id, t).await? {
+            Some(s) => skills.push(s.to_string()),
+            None => run.error(format!(
+                "employee {}: tariff {t} is mapped to no service, so that skill is not synced (SetTariffMapping)",
+                rec.id
+            )),
+        }
+    }
+    skills.sort();
+    skills.dedup();
+    f.skill_service_ids = skills;
+    Ok(f)
+}
+
+fn peer(e: crate::peers::PeerError) -> Error {
+    match e {
+        crate::peers::PeerError::Unavailable(m) => Error::Unavailable(m),
+        other => Error::FailedPrecondition(other.to_string()),
+    }
+}
+
+async fn apply_employee(
+    shared: &Shared,
+    c: &Connection,
+    rec: &ErpRecord,
+    run: &mut Run,
+) -> Result<Applied> {
+    let pool = &shared.pool;
+    let Some(b) = bindings::by_external(pool, c.id, "worker", &rec.id).await? else {
+        let fields = worker_fields(shared, c, rec, None, run).await?;
+        // The key makes a retry after a lost answer (or a restarted run)
+        // find the worker the first call created.
+        let key = format!("erp:{}:employee:{}", c.id, rec.id);
+        let w: Worker = shared
+            .peers
+            .create_worker(c.tenant, &c.name, key, fields)
+            .await
+            .map_err(peer)?;
+        bindings::record(pool, c.id, "worker", &w.id, &rec.id, w.version, rec.version).await?;
+        return Ok(Applied::Changed);
+    };
+    if b.erp_version >= rec.version {
+        // Applied already, or our own write read back.
+        return Ok(Applied::Unchanged);
+    }
+    let current = shared
+        .peers
+        .worker(c.tenant, &b.internal_id)
+        .await
+        .map_err(peer)?;
+    if current.version != b.shop_version {
+        let winner = match c.policy() {
+            Policy::ErpWins => Some("erp"),
+            Policy::ShopWins => Some("shop"),
+            Policy::Manual => None,
+        };
+        runs::conflict(
+            pool,
+            c,
+            "worker",
+            &b.internal_id,
+            &rec.id,
+            current.version,
+            rec.version,
+            winner,
+        )
+        .await?;
+        if winner != Some("erp") {
+            // Not applied: the shop's version is written to the ERP (shop
+            // wins, by its own event) or staff settle it (manual).
+            bindings::record(
+                pool,
+                c.id,
+                "worker",
+                &b.internal_id,
+                &rec.id,
+                b.shop_version,
+                rec.version,
+            )
+            .await?;
+            return Ok(Applied::Unchanged);
+        }
+    }
+    let fields = worker_fields(shared, c, rec, current.fields.clone(), run).await?;
+    let w = shared
+        .peers
+        .update_worker(c.tenant, &c.name, &b.internal_id, current.version, fields)
+        .await
+        .map_err(peer)?;
+    bindings::record(pool, c.id, "worker", &w.id, &rec.id, w.version, rec.version).await?;
+    Ok(Applied::Changed)
+}
+
+/// Every shop record of the family written to the ERP now, page by page.
+async fn transfer(
+    shared: &Shared,
+    c: &Connection,
+    family: &str,
+    run: &mut Run,
+    report: &mut Reporter<'_>,
+) -> Result<()> {
+    let erp = shared
+        .erps
+        .get(c, shared.push.erp_timeout)
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+    let push = Push {
+        shared,
+        c,
+        erp: &erp,
+    };
+    let mut token = String::new();
+    loop {
+        let mut outcomes: Vec<(String, std::result::Result<(), PushError>)> = Vec::new();
+        let next = if family == "customers" {
+            let (page, next) = shared
+                .peers
+                .customers(c.tenant, token)
+                .await
+                .map_err(peer)?;
+            for customer in page {
+                if customer.origin == c.origin() {
+                    continue;
+                }
+                let r = push.customer(&customer).await.map(drop);
+                outcomes.push((format!("customer {}", customer.id), r));
+            }
+            next
+        } else {
+            let (page, next) = shared.peers.workers(c.tenant, token).await.map_err(peer)?;
+            for worker in page {
+                if worker.origin == c.origin() {
+                    continue;
+                }
+                let r = push.worker(&worker).await.map(drop);
+                outcomes.push((format!("worker {}", worker.id), r));
+            }
+            next
+        };
+        for (what, r) in outcomes {
+            run.total += 1;
+            run.done += 1;
+            match r {
+                Ok(()) => run.applied += 1,
+                Err(e) => {
+                    run.failed += 1;
+                    run.error(format!("{what}: {e}"));
+                }
+            }
+        }
+        report.send(run).await;
+        if next.is_empty() {
+            return Ok(());
+        }
+        token = next;
+    }
+}

@@ -1,0 +1,514 @@
+//! The push worker: writes queued shop records to their connection's ERP.
+//!
+//! Each write names its record by an idempotency reference
+//! (`relais:<connection>:<entity>:<id>`), so a retry after a lost answer
+//! finds the record the first call made. An update first reads the ERP's
+//! record: already holding what would be written, it is left alone (the
+//! retry of a write whose answer was lost); changed there since the last
+//! sync, the change is a conflict, settled by the connection's policy. What
+//! the record needs in the ERP first (a quote's customer, an intervention's
+//! quote and worker) is written first, from its service's current state.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use prost::Message;
+use relais_platform::outbox::backoff_delay;
+use relais_proto::{
+    orders::{Address, Customer, Order, OrderStatus},
+    planning::{Intervention, InterventionStatus, Worker},
+};
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    Shared,
+    adapter::{Erp, ErpAdapter, ErpError, Secrets},
+    bindings,
+    connections::{self, Connection, Policy},
+    peers::PeerError,
+    queue::{self, Item},
+};
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// May succeed later (the ERP or a service is down): retried.
+    #[error("{0}")]
+    Retry(String),
+    /// Will fail the same way until someone acts: a dead letter at once.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl From<ErpError> for PushError {
+    fn from(e: ErpError) -> Self {
+        if e.retryable() {
+            PushError::Retry(e.to_string())
+        } else {
+            PushError::Fatal(e.to_string())
+        }
+    }
+}
+
+impl From<PeerError> for PushError {
+    fn from(e: PeerError) -> Self {
+        match e {
+            PeerError::Unavailable(m) => PushError::Retry(m),
+            other => PushError::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<relais_platform::error::Error> for PushError {
+    fn from(e: relais_platform::error::Error) -> Self {
+        PushError::Retry(format!("{e:#}"))
+    }
+}
+
+/// An open adapter and the connection version it was opened for.
+type OpenErp = (i64, Arc<Erp>);
+
+/// One open adapter per connection (it keeps its ERP token), reopened when
+/// the connection's settings change.
+#[derive(Clone)]
+pub struct Erps {
+    secrets: Secrets,
+    open: Arc<Mutex<HashMap<Uuid, OpenErp>>>,
+}
+
+impl Erps {
+    pub fn new(secrets: Secrets) -> Self {
+        Self {
+            secrets,
+            open: Arc::default(),
+        }
+    }
+
+    pub async fn get(&self, c: &Connection, timeout: Duration) -> Result<Arc<Erp>, ErpError> {
+        let mut open = self.open.lock().await;
+        if let Some((version, erp)) = open.get(&c.id)
+            && *version == c.version
+        {
+            return Ok(erp.clone());
+        }
+        let erp = Arc::new(Erp::open(c, &self.secrets, timeout)?);
+        open.insert(c.id, (c.version, erp.clone()));
+        Ok(erp)
+    }
+}
+
+pub struct PushWorker {
+    shared: Shared,
+}
+
+/// How many writes are in flight at once.
+const CONCURRENCY: usize = 8;
+
+impl PushWorker {
+    pub fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        let cfg = &self.shared.push;
+        // Long enough for the write and what it needs first.
+        let lease = cfg.erp_timeout * 6 + Duration::from_secs(1);
+        while !shutdown.is_cancelled() {
+            let items = match queue::lease(&self.shared.pool, 64, lease).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "push queue unreadable");
+                    Vec::new()
+                }
+            };
+            if let Ok(n) = queue::backlog(&self.shared.pool).await {
+                metrics::gauge!("relais_connector_push_backlog").set(n as f64);
+            }
+            if items.is_empty() {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.shared.wake.notified() => {
+                        // The event's transaction commits just after it wakes us.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    () = tokio::time::sleep(cfg.poll) => {}
+                }
+                continue;
+            }
+            // Dependencies (customers, workers) were sorted first: write them
+            // before what needs them, then the rest side by side.
+            let (first, rest): (Vec<Item>, Vec<Item>) = items
+                .into_iter()
+                .partition(|i| matches!(i.entity.as_str(), "customer" | "worker"));
+            for batch in [first, rest] {
+                futures::stream::iter(batch)
+                    .for_each_concurrent(CONCURRENCY, |item| self.process(item))
+                    .await;
+            }
+        }
+    }
+
+    async fn process(&self, item: Item) {
+        let span = tracing::info_span!(
+            "push",
+            otel.name = %format!("push {}", item.entity),
+            connection = %item.connection,
+            entity = %item.entity,
+            id = %item.internal_id,
+            attempt = item.attempts + 1,
+        );
+        if let Some(tp) = &item.traceparent {
+            let mut h = HashMap::new();
+            h.insert("traceparent".to_owned(), tp.clone());
+            relais_platform::telemetry::set_parent_from(&span, &h);
+        }
+        async {
+            let outcome = self.write(&item).await;
+            let pool = &self.shared.pool;
+            let cfg = &self.shared.push;
+            let recorded = match outcome {
+                Ok(()) => {
+                    metrics::counter!("relais_connector_pushes_total", "outcome" => "done")
+                        .increment(1);
+                    queue::done(pool, &item).await
+                }
+                Err(PushError::Retry(e)) if item.attempts + 1 < cfg.max_attempts => {
+                    let delay =
+                        backoff_delay(item.attempts.max(0) as u32, cfg.retry_base, cfg.retry_max);
+                    tracing::warn!(error = %e, ?delay, "ERP write failed, will retry");
+                    metrics::counter!("relais_connector_pushes_total", "outcome" => "retry")
+                        .increment(1);
+                    queue::retry_later(pool, &item, delay, &e).await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "ERP write dead-lettered");
+                    metrics::counter!("relais_connector_pushes_total", "outcome" => "dead")
+                        .increment(1);
+                    queue::dead(pool, &item, &e.to_string()).await
+                }
+            };
+            if let Err(e) = recorded {
+                // The lease runs out and the write is tried again.
+                tracing::warn!(error = %e, "push outcome not recorded");
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn write(&self, item: &Item) -> Result<(), PushError> {
+        let c = connections::by_id(&self.shared.pool, item.connection).await?;
+        if c.tenant != item.tenant {
+            return Err(PushError::Fatal(
+                "queued for another tenant's connection".into(),
+            ));
+        }
+        if !c.enabled {
+            return Err(PushError::Retry(format!(
+                "connection {} is disabled",
+                c.name
+            )));
+        }
+        let erp = self
+            .shared
+            .erps
+            .get(&c, self.shared.push.erp_timeout)
+            .await?;
+        let push = Push {
+            shared: &self.shared,
+            c: &c,
+            erp: &erp,
+        };
+        let bad = |e: prost::DecodeError| PushError::Fatal(format!("unreadable snapshot: {e}"));
+        match item.entity.as_str() {
+            "customer" => {
+                let customer = Customer::decode(item.snapshot.as_slice()).map_err(bad)?;
+                push.customer(&customer).await.map(drop)
+            }
+            "worker" => {
+                let worker = Worker::decode(item.snapshot.as_slice()).map_err(bad)?;
+                push.worker(&worker).await.map(drop)
+            }
+            "quote" => {
+                let order = Order::decode(item.snapshot.as_slice()).map_err(bad)?;
+                push.quote(&order).await.map(drop)
+            }
+            "intervention" => {
+                let i = Intervention::decode(item.snapshot.as_slice()).map_err(bad)?;
+                push.intervention(&i).await.map(drop)
+            }
+            other => Err(PushError::Fatal(format!("no ERP object for {other}"))),
+        }
+    }
+}
+
+/// One connection's writes.
+pub struct Push<'a> {
+    pub shared: &'a Shared,
+    pub c: &'a Connection,
+    pub erp: &'a Erp,
+}
+
+fn address(a: Option<&Address>) -> Value {
+    a.map_or(Value::Null, |a| {
+        json!({
+            "line1": a.line1, "line2": a.line2, "postal_code": a.postal_code,
+            "city": a.city, "country": a.country,
+        })
+    })
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn rfc3339(t: Option<&prost_types::Timestamp>) -> Value {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map_or(Value::Null, |t| t.to_rfc3339().into())
+}
+
+impl Push<'_> {
+    /// Writes `fields` as the ERP's record of (`entity`, `id`) at
+    /// `shop_version`; returns the ERP's id.
+    async fn write(
+        &self,
+        entity: &str,
+        object: &str,
+        id: &str,
+        shop_version: i64,
+        fields: Map<String, Value>,
+    ) -> Result<String, PushError> {
+        let pool = &self.shared.pool;
+        let c = self.c;
+        let reference = format!("relais:{}:{entity}:{id}", c.id);
+        let Some(b) = bindings::by_internal(pool, c.id, entity, id).await? else {
+            let rec = self.erp.upsert(object, None, &reference, &fields).await?;
+            bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
+            return Ok(rec.id);
+        };
+        if b.shop_version >= shop_version && shop_version > 0 {
+            // This version, or a newer one, is there already.
+            return Ok(b.external_id);
+        }
+        let current = self.erp.get(object, &b.external_id).await?;
+        if fields.iter().all(|(k, v)| current.fields.get(k) == Some(v)) {
+            // Already there: a write whose answer was lost, or nothing of
+            // ours changed.
+            bindings::record(
+                pool,
+                c.id,
+                entity,
+                id,
+                &b.external_id,
+                shop_version,
+                current.version,
+            )
+            .await?;
+            return Ok(b.external_id);
+        }
+        if current.version != b.erp_version {
+            // Changed in the ERP too since the last sync.
+            let winner = match c.policy() {
+                Policy::ShopWins => Some("shop"),
+                Policy::ErpWins => Some("erp"),
+                Policy::Manual => None,
+            };
+            crate::runs::conflict(
+                pool,
+                c,
+                entity,
+                id,
+                &b.external_id,
+                shop_version,
+                current.version,
+                winner,
+            )
+            .await?;
+            if winner != Some("shop") {
+                // The shop's version stays unsent; a pull applies the ERP's
+                // (erp wins), or staff settle it (manual).
+                bindings::record(
+                    pool,
+                    c.id,
+                    entity,
+                    id,
+                    &b.external_id,
+                    shop_version,
+                    b.erp_version,
+                )
+                .await?;
+                return Ok(b.external_id);
+            }
+        }
+        let rec = self
+            .erp
+            .upsert(object, Some(&b.external_id), &reference, &fields)
+            .await?;
+        bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
+        Ok(rec.id)
+    }
+
+    async fn bound(&self, entity: &str, id: &str) -> Result<Option<String>, PushError> {
+        Ok(
+            bindings::by_internal(&self.shared.pool, self.c.id, entity, id)
+                .await?
+                .map(|b| b.external_id),
+        )
+    }
+
+    /// An online customer, read-only in the ERP (the shop owns it).
+    pub async fn customer(&self, customer: &Customer) -> Result<String, PushError> {
+        let f = customer.fields.clone().unwrap_or_default();
+        let fields = object(json!({
+            "first_name": f.first_name,
+            "last_name": f.last_name,
+            "email": f.email,
+            "phone": f.phone,
+            "address": address(f.billing_address.as_ref()),
+            "price_group": f.customer_family,
+            "read_only": customer.origin == relais_platform::auth::SHOP_ORIGIN,
+            "shop_id": customer.id,
+        }));
+        self.write(
+            "customer",
+            "customer",
+            &customer.id,
+            customer.version,
+            fields,
+        )
+        .await
+    }
+
+    async fn customer_id(&self, id: &str) -> Result<String, PushError> {
+        if let Some(ext) = self.bound("customer", id).await? {
+            return Ok(ext);
+        }
+        let customer = self.shared.peers.customer(self.c.tenant, id).await?;
+        self.customer(&customer).await
+    }
+
+    /// A worker created in the shop, as an ERP employee; its skills as the
+    /// tariffs they map to.
+    pub async fn worker(&self, worker: &Worker) -> Result<String, PushError> {
+        let f = worker.fields.clone().unwrap_or_default();
+        let mut tariffs = Vec::new();
+        for s in &f.skill_service_ids {
+            if let Some(t) = bindings::tariff_of(&self.shared.pool, self.c.id, s).await? {
+                tariffs.push(t);
+            }
+        }
+        tariffs.sort();
+        let fields = object(json!({
+            "first_name": f.first_name,
+            "last_name": f.last_name,
+            "email": f.email,
+            "phone": f.phone,
+            "photo_url": f.photo_url,
+            "provider": f.provider,
+            "active": f.active,
+            "tariffs": tariffs,
+            "shop_id": worker.id,
+        }));
+        self.write("worker", "employee", &worker.id, worker.version, fields)
+            .await
+    }
+
+    async fn worker_id(&self, id: &str) -> Result<String, PushError> {
+        if let Some(ext) = self.bound("worker", id).await? {
+            return Ok(ext);
+        }
+        let worker = self.shared.peers.worker(self.c.tenant, id).await?;
+        self.worker(&worker).await
+    }
+
+    /// A booking as the ERP's quote: pending, accepted once confirmed,
+    /// cancelled when it is.
+    pub async fn quote(&self, order: &Order) -> Result<String, PushError> {
+        let customer = self.customer_id(&order.customer_id).await?;
+        // Accepted once confirmed (paid, or on account): that is also when
+        // planning plans its interventions.
+        let status = match order.status() {
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Placed | OrderStatus::Quote | OrderStatus::Unspecified => "pending",
+            _ => "accepted",
+        };
+        let cents =
+            |m: &Option<relais_proto::types::Money>| m.as_ref().map_or(0, |m| m.amount_cents);
+        let lines: Vec<Value> = order
+            .lines
+            .iter()
+            .map(|l| {
+                json!({
+                    "reference": l.reference,
+                    "label": l.name,
+                    "quantity": l.quantity,
+                    "unit_price_cents": cents(&l.unit_price),
+                    "vat_rate_bp": l.vat_rate_bp,
+                    "discount_bp": l.discount_bp,
+                    "total_excl_vat_cents": cents(&l.total_excl_vat),
+                })
+            })
+            .collect();
+        let fields = object(json!({
+            "customer": customer,
+            "status": status,
+            "lines": lines,
+            "total_excl_vat_cents": cents(&order.total_excl_vat),
+            "total_incl_vat_cents": cents(&order.total_incl_vat),
+            "currency": order.total_incl_vat.as_ref().map(|m| m.currency.clone()).unwrap_or_default(),
+            "placed_at": rfc3339(order.placed_at.as_ref()),
+            "shop_id": order.id,
+        }));
+        self.write("quote", "quote", &order.id, order.version, fields)
+            .await
+    }
+
+    async fn quote_id(&self, order_id: &str) -> Result<String, PushError> {
+        if let Some(ext) = self.bound("quote", order_id).await? {
+            return Ok(ext);
+        }
+        let order = self.shared.peers.order(self.c.tenant, order_id).await?;
+        self.quote(&order).await
+    }
+
+    /// An intervention of a booking, assigned to its worker's employee.
+    pub async fn intervention(&self, i: &Intervention) -> Result<String, PushError> {
+        let customer = self.customer_id(&i.customer_id).await?;
+        let quote = self.quote_id(&i.order_id).await?;
+        let employee = if i.worker_id.is_empty() {
+            String::new()
+        } else {
+            self.worker_id(&i.worker_id).await?
+        };
+        let tariff = bindings::tariff_of(&self.shared.pool, self.c.id, &i.service_id)
+            .await?
+            .unwrap_or_default();
+        let status = match i.status() {
+            InterventionStatus::Done => "done",
+            InterventionStatus::Cancelled => "cancelled",
+            _ => "planned",
+        };
+        let fields = object(json!({
+            "customer": customer,
+            "quote": quote,
+            "employee": employee,
+            "tariff": tariff,
+            "start": rfc3339(i.start.as_ref()),
+            "end": rfc3339(i.end.as_ref()),
+            "status": status,
+            "actual_minutes": i.actual_minutes,
+            "address": address(i.address.as_ref()),
+            "occurrence": i.occurrence,
+            "shop_id": i.id,
+        }));
+        self.write("intervention", "service", &i.id, i.version, fields)
+            .await
+    }
+}

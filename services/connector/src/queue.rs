@@ -1,0 +1,241 @@
+//! The queue of writes to the ERP (`push_items`): one pending row per shop
+//! record and connection, holding the newest snapshot; leased by the push
+//! worker, then done, retried later, or dead.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use relais_platform::{
+    context::timestamp,
+    error::{Error, Result},
+};
+use relais_proto::connector as pb;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use uuid::Uuid;
+
+/// A record to write, as queued.
+pub struct NewItem<'a> {
+    pub tenant: Uuid,
+    pub connection: Uuid,
+    pub entity: &'a str,
+    pub internal_id: &'a str,
+    /// Protobuf bytes of the record; empty: read it from its service.
+    pub snapshot: &'a [u8],
+    pub shop_version: i64,
+    pub cause: &'a str,
+    pub traceparent: Option<&'a str>,
+}
+
+/// Queues the write, or refreshes the pending one with a newer snapshot
+/// (an older event arriving late changes nothing).
+pub async fn enqueue(conn: &mut PgConnection, item: &NewItem<'_>) -> Result<()> {
+    sqlx::query(
+        "insert into push_items (id, tenant_id, connection_id, entity, internal_id, snapshot,
+             shop_version, status, cause, traceparent)
+         values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)
+         on conflict (connection_id, entity, internal_id) where status = 'pending' do update
+         set snapshot = case when excluded.shop_version >= push_items.shop_version
+                             then excluded.snapshot else push_items.snapshot end,
+             shop_version = greatest(push_items.shop_version, excluded.shop_version),
+             cause = excluded.cause, updated_at = now()",
+    )
+    .bind(Uuid::now_v7())
+    .bind(item.tenant)
+    .bind(item.connection)
+    .bind(item.entity)
+    .bind(item.internal_id)
+    .bind(item.snapshot)
+    .bind(item.shop_version)
+    .bind(item.cause)
+    .bind(item.traceparent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    pub connection: Uuid,
+    pub entity: String,
+    pub internal_id: String,
+    pub snapshot: Vec<u8>,
+    pub shop_version: i64,
+    /// Attempts before this one.
+    pub attempts: i32,
+    pub traceparent: Option<String>,
+}
+
+type Row = (
+    Uuid,
+    Uuid,
+    Uuid,
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    i32,
+    Option<String>,
+);
+
+/// Leases up to `limit` due items for `lease` (other workers skip them
+/// meanwhile; a crashed worker's lease runs out), oldest first.
+pub async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Item>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "update push_items set next_attempt_at = now() + $2 * interval '1 millisecond'
+         where id in (select id from push_items
+                      where status = 'pending' and next_attempt_at <= now()
+                      order by next_attempt_at, id limit $1
+                      for update skip locked)
+         returning id, tenant_id, connection_id, entity, internal_id, snapshot, shop_version,
+                   attempts, traceparent",
+    )
+    .bind(limit)
+    .bind(lease.as_millis() as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|r| Item {
+            id: r.0,
+            tenant: r.1,
+            connection: r.2,
+            entity: r.3,
+            internal_id: r.4,
+            snapshot: r.5,
+            shop_version: r.6,
+            attempts: r.7,
+            traceparent: r.8,
+        })
+        .collect();
+    // Dependencies first: a quote's customer, an intervention's quote.
+    items.sort_by_key(|i| match i.entity.as_str() {
+        "customer" | "worker" => 0,
+        "quote" => 1,
+        _ => 2,
+    });
+    Ok(items)
+}
+
+/// Done, unless a newer snapshot arrived while it was written: then it
+/// stays pending, due now, to write that one.
+pub async fn done(db: impl PgExecutor<'_>, item: &Item) -> Result<()> {
+    sqlx::query(
+        "update push_items
+         set status = case when shop_version = $2 then 'done' else 'pending' end,
+             next_attempt_at = now(), attempts = case when shop_version = $2 then attempts + 1 else 0 end,
+             last_error = null, updated_at = now()
+         where id = $1",
+    )
+    .bind(item.id)
+    .bind(item.shop_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn retry_later(
+    db: impl PgExecutor<'_>,
+    item: &Item,
+    delay: Duration,
+    error: &str,
+) -> Result<()> {
+    sqlx::query(
+        "update push_items set attempts = attempts + 1, last_error = $2,
+             next_attempt_at = now() + $3 * interval '1 millisecond', updated_at = now()
+         where id = $1",
+    )
+    .bind(item.id)
+    .bind(error)
+    .bind(delay.as_millis() as i64)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn dead(db: impl PgExecutor<'_>, item: &Item, error: &str) -> Result<()> {
+    sqlx::query(
+        "update push_items set status = 'dead', attempts = attempts + 1, last_error = $2,
+             updated_at = now()
+         where id = $1",
+    )
+    .bind(item.id)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Dead letters of a connection, oldest first.
+pub async fn dead_letters(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+) -> Result<Vec<pb::DeadLetter>> {
+    type DeadRow = (Uuid, String, String, i32, Option<String>, DateTime<Utc>);
+    let rows: Vec<DeadRow> = sqlx::query_as(
+        "select id, entity, internal_id, attempts, last_error, updated_at from push_items
+         where connection_id = $1 and status = 'dead' order by updated_at, id limit 1000",
+    )
+    .bind(connection)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| pb::DeadLetter {
+            id: r.0.to_string(),
+            connection_id: connection.to_string(),
+            entity: r.1,
+            internal_id: r.2,
+            attempts: r.3,
+            error: r.4.unwrap_or_default(),
+            failed_at: Some(timestamp(r.5)),
+        })
+        .collect())
+}
+
+/// Back in the queue, due now, its attempts counted afresh. If the record
+/// has another write pending already, that one carries the newer state and
+/// the dead letter is simply folded into it.
+pub async fn replay(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<()> {
+    let row: Option<(Uuid, String, String)> = sqlx::query_as(
+        "select connection_id, entity, internal_id from push_items
+         where id = $1 and tenant_id = $2 and status = 'dead' for update",
+    )
+    .bind(id)
+    .bind(tenant)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((connection, entity, internal_id)) = row else {
+        return Err(Error::not_found(format!("dead letter {id}")));
+    };
+    let pending: bool = sqlx::query_scalar(
+        "select exists (select 1 from push_items where connection_id = $1 and entity = $2
+                        and internal_id = $3 and status = 'pending')",
+    )
+    .bind(connection)
+    .bind(&entity)
+    .bind(&internal_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let status = if pending { "done" } else { "pending" };
+    sqlx::query(
+        "update push_items set status = $2, attempts = 0, next_attempt_at = now(),
+             updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes waiting (pending) across every connection, for the metrics.
+pub async fn backlog(db: impl PgExecutor<'_>) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("select count(*) from push_items where status = 'pending'")
+            .fetch_one(db)
+            .await?,
+    )
+}

@@ -1,0 +1,301 @@
+//! Runs (every pull or batch transfer, with counts, errors and duration)
+//! and conflicts (records changed on both sides since the last sync).
+
+use chrono::{DateTime, Utc};
+use relais_platform::{
+    context::timestamp,
+    error::{Error, Result},
+};
+use relais_proto::connector as pb;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::connections::{Connection, Policy};
+
+/// At most this many error lines are kept per run.
+const MAX_ERRORS: usize = 200;
+
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub id: Uuid,
+    pub connection: Uuid,
+    pub family: String,
+    pub trigger: String,
+    pub status: &'static str,
+    pub total: i64,
+    pub done: i64,
+    pub failed: i64,
+    pub applied: i64,
+    pub skipped: i64,
+    pub errors: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    pub fn error(&mut self, line: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(line);
+        }
+    }
+
+    pub fn to_pb(&self) -> pb::Run {
+        let status = match self.status {
+            "running" => pb::RunStatus::Running,
+            "succeeded" => pb::RunStatus::Succeeded,
+            "partial" => pb::RunStatus::Partial,
+            _ => pb::RunStatus::Failed,
+        };
+        let end = self.finished_at.unwrap_or_else(Utc::now);
+        pb::Run {
+            id: self.id.to_string(),
+            connection_id: self.connection.to_string(),
+            family: self.family.clone(),
+            trigger: self.trigger.clone(),
+            status: status as i32,
+            total: self.total,
+            done: self.done,
+            failed: self.failed,
+            errors: self.errors.clone(),
+            started_at: Some(timestamp(self.started_at)),
+            finished_at: self.finished_at.map(timestamp),
+            duration_ms: (end - self.started_at).num_milliseconds(),
+            applied: self.applied,
+            skipped: self.skipped,
+        }
+    }
+}
+
+fn status(s: &str) -> &'static str {
+    match s {
+        "running" => "running",
+        "succeeded" => "succeeded",
+        "partial" => "partial",
+        _ => "failed",
+    }
+}
+
+/// A new run of `family`, unless one is running: FAILED_PRECONDITION. A
+/// run whose process died (no heartbeat for two minutes) is closed as
+/// interrupted first.
+pub async fn start(pool: &PgPool, c: &Connection, family: &str, trigger: &str) -> Result<Run> {
+    sqlx::query(
+        "update runs set status = 'failed', finished_at = now(),
+             errors = errors || '[\"interrupted: the run stopped before its end\"]'::jsonb
+         where connection_id = $1 and family = $2 and status = 'running'
+           and heartbeat_at < now() - interval '2 minutes'",
+    )
+    .bind(c.id)
+    .bind(family)
+    .execute(pool)
+    .await?;
+    let id = Uuid::now_v7();
+    let started: DateTime<Utc> = sqlx::query_scalar(
+        "insert into runs (id, tenant_id, connection_id, family, trigger, status)
+         values ($1, $2, $3, $4, $5, 'running') returning started_at",
+    )
+    .bind(id)
+    .bind(c.tenant)
+    .bind(c.id)
+    .bind(family)
+    .bind(trigger)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| {
+        relais_platform::error::on_constraint(e, "runs_one_running", || {
+            Error::FailedPrecondition(format!("a {family} run of {} is already running", c.name))
+        })
+    })?;
+    Ok(Run {
+        id,
+        connection: c.id,
+        family: family.to_owned(),
+        trigger: trigger.to_owned(),
+        status: "running",
+        total: 0,
+        done: 0,
+        failed: 0,
+        applied: 0,
+        skipped: 0,
+        errors: Vec::new(),
+        started_at: started,
+        finished_at: None,
+    })
+}
+
+/// Saves the counts (and the heartbeat); with `finish`, the final status.
+pub async fn save(pool: &PgPool, run: &mut Run, finish: Option<&'static str>) -> Result<()> {
+    if let Some(s) = finish {
+        run.status = s;
+        run.finished_at = Some(Utc::now());
+    }
+    sqlx::query(
+        "update runs set status = $2, total = $3, done = $4, failed = $5, applied = $6,
+             skipped = $7, errors = $8, heartbeat_at = now(), finished_at = $9
+         where id = $1",
+    )
+    .bind(run.id)
+    .bind(run.status)
+    .bind(run.total)
+    .bind(run.done)
+    .bind(run.failed)
+    .bind(run.applied)
+    .bind(run.skipped)
+    .bind(serde_json::to_value(&run.errors).map_err(anyhow::Error::from)?)
+    .bind(run.finished_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+type Row = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    serde_json::Value,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+/// Runs of a connection, newest first, after the `before` run id.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Run>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "select id, connection_id, family, trigger, status, total, done, failed, applied, skipped,
+                errors, started_at, finished_at
+         from runs where connection_id = $1 and ($2::uuid is null or id < $2)
+         order by id desc limit $3",
+    )
+    .bind(connection)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Run {
+            id: r.0,
+            connection: r.1,
+            family: r.2,
+            trigger: r.3,
+            status: status(&r.4),
+            total: r.5,
+            done: r.6,
+            failed: r.7,
+            applied: r.8,
+            skipped: r.9,
+            errors: serde_json::from_value(r.10).unwrap_or_default(),
+            started_at: r.11,
+            finished_at: r.12,
+        })
+        .collect())
+}
+
+/// When the family last ran (any trigger), for the scheduler.
+pub async fn last_started(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    family: &str,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select max(started_at) from runs where connection_id = $1 and family = $2",
+    )
+    .bind(connection)
+    .bind(family)
+    .fetch_one(db)
+    .await?)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn conflict(
+    db: impl PgExecutor<'_>,
+    c: &Connection,
+    entity: &str,
+    internal_id: &str,
+    external_id: &str,
+    shop_version: i64,
+    erp_version: i64,
+    winner: Option<&str>,
+) -> Result<()> {
+    tracing::warn!(
+        entity,
+        internal_id,
+        external_id,
+        ?winner,
+        "changed on both sides"
+    );
+    metrics::counter!("relais_connector_conflicts_total", "entity" => entity.to_owned())
+        .increment(1);
+    sqlx::query(
+        "insert into conflicts (id, tenant_id, connection_id, entity, internal_id, external_id,
+             policy, winner, shop_version, erp_version)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(c.tenant)
+    .bind(c.id)
+    .bind(entity)
+    .bind(internal_id)
+    .bind(external_id)
+    .bind(c.policy().as_str())
+    .bind(winner)
+    .bind(shop_version)
+    .bind(erp_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn conflicts(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    open_only: bool,
+) -> Result<Vec<pb::Conflict>> {
+    type ConflictRow = (
+        Uuid,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        i64,
+        DateTime<Utc>,
+    );
+    let rows: Vec<ConflictRow> = sqlx::query_as(
+        "select id, entity, internal_id, external_id, policy, winner, shop_version,
+                    erp_version, detected_at
+             from conflicts where connection_id = $1 and (not $2 or winner is null)
+             order by detected_at desc limit 1000",
+    )
+    .bind(connection)
+    .bind(open_only)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| pb::Conflict {
+            id: r.0.to_string(),
+            connection_id: connection.to_string(),
+            entity: r.1,
+            internal_id: r.2,
+            external_id: r.3,
+            policy: Policy::parse(&r.4).to_pb() as i32,
+            winner: r.5.unwrap_or_default(),
+            shop_version: r.6,
+            erp_version: r.7,
+            detected_at: Some(timestamp(r.8)),
+        })
+        .collect())
+}

@@ -1,0 +1,52 @@
+//! Pulls on their family's schedule: each tick, a family whose next time
+//! after its last run (or the connection's creation) has come runs now.
+//! Replicas may tick together: a family runs once at a time (the running
+//! run blocks a second), and a run that just finished moves the next time.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Shared, connections, cron::Schedule, pull, runs};
+
+pub async fn run(shared: Shared, tick: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(tick) => {}
+        }
+        if let Err(e) = due(&shared, &shutdown).await {
+            tracing::warn!(error = %e, "scheduler tick failed");
+        }
+    }
+}
+
+async fn due(shared: &Shared, shutdown: &CancellationToken) -> relais_platform::error::Result<()> {
+    for c in connections::all_enabled(&shared.pool).await? {
+        for f in &c.settings.families {
+            if f.schedule.is_empty() || !c.pulls(&f.family) || shutdown.is_cancelled() {
+                continue;
+            }
+            let Ok(schedule) = Schedule::parse(&f.schedule) else {
+                continue;
+            };
+            let last = runs::last_started(&shared.pool, c.id, &f.family)
+                .await?
+                .unwrap_or(c.created_at);
+            if schedule
+                .next_after(last)
+                .is_none_or(|next| next > Utc::now())
+            {
+                continue;
+            }
+            match pull::run(shared, &c, &f.family, false, "schedule", None).await {
+                Ok(run) => tracing::debug!(run = %run.id, "scheduled run done"),
+                Err(e) => {
+                    tracing::warn!(connection = %c.name, family = %f.family, error = %e, "scheduled run not done")
+                }
+            }
+        }
+    }
+    Ok(())
+}

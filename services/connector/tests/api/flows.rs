@@ -1,0 +1,443 @@
+//! DESIGN §2 flows 1 and 3 against the reference ERP: a booking reaches
+//! the ERP as a read-only customer, an accepted quote and its interventions
+//! assigned to the worker; a worker created in the ERP reaches the shop on a
+//! manual sync, with its skills through the tariff mapping, and nothing
+//! echoes back.
+
+use std::time::Duration;
+
+use relais_connector::adapter::ErpAdapter;
+use relais_platform::{
+    auth::Role,
+    testing::{self, assert_bad_field, with_token},
+};
+use relais_proto::{
+    connector::{
+        AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
+        FamilySettings, ListBindingsRequest, ListConflictsRequest, ListRunsRequest, RunStatus,
+        SetTariffMappingRequest,
+    },
+    planning::{GetWorkerRequest, ListWorkersRequest, UpdateWorkerRequest},
+};
+use serde_json::{Map, Value, json};
+use tonic::Code;
+
+use crate::stack::{Stack, spawn, text};
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// An ERP tariff mapped to `service`.
+async fn mapped_tariff(stack: &Stack, connection: &str, service: &str, name: &str) -> String {
+    let tariff = stack
+        .erp()
+        .upsert(
+            "tariff",
+            None,
+            &format!("tariff-{name}"),
+            &fields(json!({ "name": name })),
+        )
+        .await
+        .unwrap()
+        .id;
+    stack
+        .connector
+        .clone()
+        .set_tariff_mapping(stack.admin(SetTariffMappingRequest {
+            connection_id: connection.into(),
+            service_id: service.into(),
+            tariff_id: tariff.clone(),
+        }))
+        .await
+        .unwrap();
+    tariff
+}
+
+#[tokio::test]
+async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and_interventions() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+    let service = stack.service("MENAGE").await;
+    let tariff = mapped_tariff(&stack, &connection, &service, "Ménage").await;
+    let awa = stack.shop_worker("Awa", &service).await;
+    let paul = stack.customer("Durand").await;
+
+    let order = stack.book(&paul, &service, &awa, 3).await;
+
+    let customers = stack
+        .erp_eventually("customer", 1, |c| text(c, "shop_id") == paul)
+        .await;
+    let customer = &customers[0];
+    assert_eq!(text(customer, "last_name"), "Durand");
+    assert_eq!(customer.fields["read_only"], json!(true), "{customer:?}");
+    let employees = stack
+        .erp_eventually("employee", 1, |e| text(e, "shop_id") == awa)
+        .await;
+    assert_eq!(
+        employees[0].fields["tariffs"],
+        json!([tariff]),
+        "Awa's skill as the tariff"
+    );
+    let quotes = stack
+        .erp_eventually("quote", 1, |q| text(q, "shop_id") == order.id)
+        .await;
+    let quote = &quotes[0];
+    assert_eq!(text(quote, "status"), "accepted");
+    assert_eq!(text(quote, "customer"), customer.id);
+    assert_eq!(
+        quote.fields["total_incl_vat_cents"],
+        json!(order.total_incl_vat.as_ref().unwrap().amount_cents)
+    );
+    let services = stack
+        .erp_eventually("service", 3, |s| text(s, "quote") == quote.id)
+        .await;
+    for s in &services {
+        assert_eq!(text(s, "customer"), customer.id);
+        assert_eq!(text(s, "employee"), employees[0].id, "assigned to Awa");
+        assert_eq!(text(s, "tariff"), tariff);
+        assert_eq!(text(s, "status"), "planned");
+    }
+    let mut starts: Vec<&str> = services.iter().map(|s| text(s, "start")).collect();
+    starts.dedup();
+    assert_eq!(starts.len(), 3, "three weekly occurrences: {starts:?}");
+
+    // Each shop record is bound to its ERP record, and written once.
+    let bindings = stack
+        .connector
+        .clone()
+        .list_bindings(stack.admin(ListBindingsRequest {
+            connection_id: connection.clone(),
+            entity: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .bindings;
+    let count = |e: &str| bindings.iter().filter(|b| b.entity == e).count();
+    assert_eq!(
+        (
+            count("customer"),
+            count("worker"),
+            count("quote"),
+            count("intervention")
+        ),
+        (1, 1, 1, 3)
+    );
+    assert_eq!(stack.erp_records("customer").await.len(), 1);
+    assert_eq!(stack.erp_records("quote").await.len(), 1);
+    assert_eq!(stack.erp_records("service").await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+    let service = stack.service("REPASSAGE").await;
+    let tariff = mapped_tariff(&stack, &connection, &service, "Repassage").await;
+    let erp = stack.erp();
+    let lea = erp
+        .upsert(
+            "employee",
+            None,
+            "erp-lea",
+            &fields(json!({
+                "first_name": "Léa", "last_name": "Moreau", "email": "lea@example.org",
+                "phone": "+33 6 12 34 56 78", "photo_url": "https://erp.example/lea.jpg",
+                "tariffs": [tariff, "T-UNMAPPED"], "active": true,
+            })),
+        )
+        .await
+        .unwrap();
+
+    let progress = stack.sync(&connection, "workers", false).await.unwrap();
+
+    let last = progress.last().unwrap();
+    assert!(last.finished, "{progress:?}");
+    let run = last.run.clone().unwrap();
+    assert_eq!(run.status(), RunStatus::Succeeded, "{run:?}");
+    assert_eq!((run.total, run.applied, run.failed), (1, 1, 0));
+    assert!(
+        run.errors.iter().any(|e| e.contains("T-UNMAPPED")),
+        "the unmapped tariff is reported: {:?}",
+        run.errors
+    );
+    let workers = stack
+        .planning
+        .clone()
+        .list_workers(stack.admin(ListWorkersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .workers;
+    assert_eq!(workers.len(), 1);
+    let worker = &workers[0];
+    let f = worker.fields.clone().unwrap();
+    assert_eq!(
+        (f.first_name.as_str(), f.last_name.as_str()),
+        ("Léa", "Moreau")
+    );
+    assert_eq!(f.phone, "+33 6 12 34 56 78");
+    assert_eq!(f.photo_url, "https://erp.example/lea.jpg");
+    assert_eq!(
+        f.skill_service_ids,
+        vec![service.clone()],
+        "skills through the mapping"
+    );
+    assert_eq!(f.external_ref, lea.id);
+    assert_eq!(worker.origin, "erp:test-erp");
+
+    // Nothing echoes back: a worker created in the shop afterwards reaches
+    // the ERP (so Léa's event was handled before it), and Léa is still one.
+    let omar = stack.shop_worker("Omar", &service).await;
+    stack
+        .erp_eventually("employee", 1, |e| text(e, "shop_id") == omar)
+        .await;
+    assert_eq!(stack.erp_records("employee").await.len(), 2);
+
+    // A change in the ERP reaches the shop on the next, incremental run;
+    // what did not change is skipped.
+    erp.upsert(
+        "employee",
+        Some(&lea.id),
+        "",
+        &fields(json!({ "phone": "+33 6 00 00 00 01" })),
+    )
+    .await
+    .unwrap();
+    let run = stack.sync(&connection, "workers", false).await.unwrap();
+    let run = run.last().unwrap().run.clone().unwrap();
+    assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
+    let lea_now = stack
+        .planning
+        .clone()
+        .get_worker(stack.admin(GetWorkerRequest {
+            id: worker.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap();
+    assert_eq!(lea_now.fields.unwrap().phone, "+33 6 00 00 00 01");
+
+    let runs = stack
+        .connector
+        .clone()
+        .list_runs(stack.admin(ListRunsRequest {
+            connection_id: connection.clone(),
+            page: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .runs;
+    assert_eq!(runs.len(), 2, "every run is recorded");
+    assert!(
+        runs.iter()
+            .all(|r| r.trigger == "manual" && r.finished_at.is_some())
+    );
+}
+
+#[tokio::test]
+async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+    let erp = stack.erp();
+    let nina = erp
+        .upsert(
+            "employee",
+            None,
+            "erp-nina",
+            &fields(json!({ "first_name": "Nina", "last_name": "Petit", "active": true })),
+        )
+        .await
+        .unwrap();
+    stack.sync(&connection, "workers", false).await.unwrap();
+    let worker = stack
+        .planning
+        .clone()
+        .list_workers(stack.admin(ListWorkersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .workers
+        .pop()
+        .unwrap();
+    // The ERP changes her e-mail; the shop her phone, before any sync.
+    erp.upsert(
+        "employee",
+        Some(&nina.id),
+        "",
+        &fields(json!({ "email": "nina@erp.example" })),
+    )
+    .await
+    .unwrap();
+    let mut f = worker.fields.clone().unwrap();
+    f.phone = "+33 7 00 00 00 00".into();
+    stack
+        .planning
+        .clone()
+        .update_worker(stack.admin(UpdateWorkerRequest {
+            id: worker.id.clone(),
+            expected_version: worker.version,
+            fields: Some(f),
+        }))
+        .await
+        .unwrap();
+
+    stack.sync(&connection, "workers", false).await.unwrap();
+
+    let conflicts = testing::eventually(Duration::from_secs(10), || async {
+        let c = stack
+            .connector
+            .clone()
+            .list_conflicts(stack.admin(ListConflictsRequest {
+                connection_id: connection.clone(),
+                open_only: false,
+            }))
+            .await
+            .ok()?
+            .into_inner()
+            .conflicts;
+        (!c.is_empty()).then_some(c)
+    })
+    .await
+    .expect("the conflict is listed");
+    assert_eq!(conflicts[0].entity, "worker");
+    assert_eq!(conflicts[0].internal_id, worker.id);
+    assert_eq!(conflicts[0].winner, "erp");
+    let now = stack
+        .planning
+        .clone()
+        .get_worker(stack.admin(GetWorkerRequest {
+            id: worker.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap()
+        .fields
+        .unwrap();
+    assert_eq!(now.email, "nina@erp.example", "the ERP's version won");
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
+    let stack = spawn().await;
+    let mut connector = stack.connector.clone();
+    let bad = connector
+        .create_connection(stack.admin(CreateConnectionRequest {
+            idempotency_key: String::new(),
+            fields: Some(ConnectionFields {
+                name: "with space".into(),
+                adapter: AdapterKind::ReferenceErp as i32,
+                endpoint: "ftp://erp".into(),
+                secret_ref: "public:private".into(),
+                families: vec![
+                    FamilySettings {
+                        family: "catalogue".into(),
+                        direction: Direction::Push as i32,
+                        schedule: String::new(),
+                    },
+                    FamilySettings {
+                        family: "workers".into(),
+                        direction: Direction::Pull as i32,
+                        schedule: "61 * * * *".into(),
+                    },
+                    FamilySettings {
+                        family: "weather".into(),
+                        direction: Direction::Pull as i32,
+                        schedule: String::new(),
+                    },
+                ],
+                order_statuses: vec![],
+                conflict_policy: 0,
+                enabled: true,
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    for field in [
+        "fields.name",
+        "fields.endpoint",
+        "fields.secret_ref",
+        "fields.families[0].direction",
+        "fields.families[1].schedule",
+        "fields.families[2].family",
+    ] {
+        assert_bad_field(&bad, field);
+    }
+    let listed = connector
+        .list_connections(stack.admin(Default::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .connections;
+    assert!(listed.is_empty(), "nothing was created");
+
+    let connection = stack.connect(ConflictPolicy::Manual).await;
+    let again = connector
+        .create_connection(stack.admin(CreateConnectionRequest {
+            idempotency_key: String::new(),
+            fields: listed_fields(&stack, &connection).await,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+    let not_pulled = stack
+        .sync(&connection, "bookings", false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        not_pulled.code(),
+        Code::FailedPrecondition,
+        "{not_pulled:?}"
+    );
+    let unknown = stack
+        .sync(&uuid::Uuid::now_v7().to_string(), "workers", false)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let staff = connector
+        .run_sync(with_token(
+            &stack.token(Role::Staff),
+            relais_proto::connector::RunSyncRequest {
+                connection_id: connection.clone(),
+                family: "workers".into(),
+                full: false,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(staff.code(), Code::PermissionDenied);
+    let runs = connector
+        .list_runs(stack.admin(ListRunsRequest {
+            connection_id: connection,
+            page: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .runs;
+    assert!(runs.is_empty(), "refused runs are not recorded: {runs:?}");
+}
+
+async fn listed_fields(stack: &Stack, id: &str) -> Option<ConnectionFields> {
+    stack
+        .connector
+        .clone()
+        .list_connections(stack.admin(Default::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .connections
+        .into_iter()
+        .find(|c| c.id == id)
+        .and_then(|c| c.fields)
+}

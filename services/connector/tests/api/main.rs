@@ -1,0 +1,9 @@
+//! The connector through its public gRPC API, with the real orders,
+//! catalogue and planning services whose events it follows and the real
+//! reference ERP over HTTP, against real Postgres and NATS (`make test`).
+#![allow(clippy::unwrap_used)]
+
+mod faults;
+mod flows;
+mod reference_erp;
+mod stack;

@@ -1,0 +1,416 @@
+//! The whole stack for the connector's tests: catalogue, orders, planning,
+//! the reference ERP and the connector, each on port 0, one namespace.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use relais_connector::{
+    adapter::{ErpAdapter, ErpRecord, Secrets},
+    reference_erp::ReferenceErpClient,
+};
+use relais_platform::{
+    auth::{Claims, Role},
+    testing::{self, with_token},
+};
+use relais_proto::{
+    catalogue::{
+        CreateServiceRequest, ServiceFields, catalogue_service_client::CatalogueServiceClient,
+    },
+    connector::{
+        AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
+        FamilySettings, RunSyncRequest, RunSyncResponse,
+        connector_service_client::ConnectorServiceClient,
+    },
+    orders::{
+        Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, Order,
+        OrderStatus, PaymentMode, PlaceBookingRequest, Recurrence, Schedule,
+        orders_service_client::OrdersServiceClient,
+    },
+    planning::{
+        CreateWorkerRequest, WeeklySlot, WorkerFields,
+        planning_service_client::PlanningServiceClient,
+    },
+    types::Money,
+};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+pub const ERP_KEYS: &str = "conn-pub:conn-secret";
+pub const SECRET_REF: &str = "RELAIS_ERP_TEST";
+
+pub struct Stack {
+    pub tenant: Uuid,
+    pub orders: OrdersServiceClient<Channel>,
+    pub catalogue: CatalogueServiceClient<Channel>,
+    pub planning: PlanningServiceClient<Channel>,
+    pub connector: ConnectorServiceClient<Channel>,
+    pub erp_base: String,
+    shutdown: CancellationToken,
+    connector_stop: Option<CancellationToken>,
+    connector_cfg: relais_connector::ConnectorConfig,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+pub async fn spawn() -> Stack {
+    spawn_with(|_| {}).await
+}
+
+/// The stack with the connector's settings changed by `configure`.
+pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorConfig)) -> Stack {
+    testing::init_logging();
+    let shutdown = CancellationToken::new();
+    let url = testing::nats_url();
+    let connector_cfg = testing::config(&url).await.unwrap();
+    let ns = connector_cfg.namespace.clone();
+    let mut catalogue_cfg = testing::config(&url).await.unwrap();
+    catalogue_cfg.namespace = ns.clone();
+    let mut orders_cfg = testing::config(&url).await.unwrap();
+    orders_cfg.namespace = ns.clone();
+    let mut planning_cfg = testing::config(&url).await.unwrap();
+    planning_cfg.namespace = ns.clone();
+    let planning = relais_planning::App::build(planning_cfg).await.unwrap();
+    let planning_addr = planning.grpc_addr();
+    tokio::spawn(planning.run(shutdown.clone()));
+    let catalogue = relais_catalogue::App::build(catalogue_cfg).await.unwrap();
+    let catalogue_addr = catalogue.grpc_addr();
+    tokio::spawn(catalogue.run(shutdown.clone()));
+    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
+        platform: orders_cfg,
+        catalogue_addr: format!("http://{catalogue_addr}"),
+        planning_addr: format!("http://{planning_addr}"),
+    })
+    .await
+    .unwrap();
+    let orders_addr = orders.grpc_addr();
+    tokio::spawn(orders.run(shutdown.clone()));
+    let erp = relais_reference_erp::App::build(relais_reference_erp::Config {
+        database_url: testing::fresh_database().await.unwrap(),
+        db_password: "relais-test".into(),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        keys: relais_reference_erp::parse_keys(ERP_KEYS).unwrap(),
+        token_ttl: Duration::from_secs(600),
+    })
+    .await
+    .unwrap();
+    let erp_base = format!("http://{}", erp.addr());
+    tokio::spawn(erp.run(shutdown.clone()));
+    let mut cfg = relais_connector::ConnectorConfig::quick(
+        connector_cfg,
+        format!("http://{orders_addr}"),
+        format!("http://{planning_addr}"),
+    );
+    cfg.secrets = Secrets::from_env().with(SECRET_REF, ERP_KEYS);
+    configure(&mut cfg);
+    let mut stack = Stack {
+        tenant: Uuid::now_v7(),
+        orders: OrdersServiceClient::new(channel(orders_addr)),
+        catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
+        planning: PlanningServiceClient::new(channel(planning_addr)),
+        // Replaced by start_connector.
+        connector: ConnectorServiceClient::new(channel(orders_addr)),
+        erp_base,
+        shutdown,
+        connector_stop: None,
+        connector_cfg: cfg,
+    };
+    stack.start_connector().await;
+    stack
+}
+
+impl Stack {
+    /// Starts the connector (again, after `stop_connector`), on a new port.
+    pub async fn start_connector(&mut self) {
+        let mut cfg = self.connector_cfg.clone();
+        cfg.platform.grpc_addr = "127.0.0.1:0".parse().unwrap();
+        cfg.platform.admin_addr = "127.0.0.1:0".parse().unwrap();
+        let app = relais_connector::App::build(cfg).await.unwrap();
+        self.connector = ConnectorServiceClient::new(channel(app.grpc_addr()));
+        let stop = self.shutdown.child_token();
+        tokio::spawn(app.run(stop.clone()));
+        self.connector_stop = Some(stop);
+    }
+
+    /// Stops the connector as a crash would leave things for the next one:
+    /// whatever it was doing is cut short.
+    pub fn stop_connector(&mut self) {
+        if let Some(s) = self.connector_stop.take() {
+            s.cancel();
+        }
+    }
+
+    pub fn token(&self, role: Role) -> String {
+        testing::token_with(&Claims {
+            sub: "tester".into(),
+            tenant: self.tenant,
+            role,
+            customer_id: None,
+            residences: vec![],
+            connection: None,
+            exp: Utc::now().timestamp() + 600,
+        })
+    }
+
+    pub fn admin<T>(&self, msg: T) -> tonic::Request<T> {
+        with_token(&self.token(Role::Admin), msg)
+    }
+
+    /// The ERP as the connector reaches it.
+    pub fn erp(&self) -> ReferenceErpClient {
+        let (public, private) = ERP_KEYS.split_once(':').unwrap();
+        ReferenceErpClient::new(&self.erp_base, public, private, Duration::from_secs(5)).unwrap()
+    }
+
+    pub async fn faults(&self, faults: Value) {
+        relais_platform::http::client(Duration::from_secs(5))
+            .unwrap()
+            .post(format!("{}/_faults", self.erp_base))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+
+    /// Every record of `object` in the ERP.
+    pub async fn erp_records(&self, object: &str) -> Vec<ErpRecord> {
+        let erp = self.erp();
+        let mut all = Vec::new();
+        let mut page = 1;
+        loop {
+            let changes = erp.changed_since(object, None, page, 500).await.unwrap();
+            all.extend(changes.records);
+            match changes.next {
+                Some(n) => page = n,
+                None => return all,
+            }
+        }
+    }
+
+    /// Waits until the ERP holds `n` records of `object` that `check` accepts.
+    pub async fn erp_eventually(
+        &self,
+        object: &str,
+        n: usize,
+        check: impl Fn(&ErpRecord) -> bool,
+    ) -> Vec<ErpRecord> {
+        testing::eventually(Duration::from_secs(30), || async {
+            let records = self.erp_records(object).await;
+            let ok: Vec<ErpRecord> = records.into_iter().filter(&check).collect();
+            (ok.len() == n).then_some(ok)
+        })
+        .await
+        .unwrap_or_else(|| panic!("the ERP never held {n} such {object} records"))
+    }
+
+    /// A connection to the test ERP: customers, workers and bookings pushed,
+    /// workers pulled too.
+    pub async fn connect(&self, policy: ConflictPolicy) -> String {
+        let family = |f: &str, d: Direction| FamilySettings {
+            family: f.into(),
+            direction: d as i32,
+            schedule: String::new(),
+        };
+        self.connector
+            .clone()
+            .create_connection(self.admin(CreateConnectionRequest {
+                idempotency_key: "connect".into(),
+                fields: Some(ConnectionFields {
+                    name: "test-erp".into(),
+                    adapter: AdapterKind::ReferenceErp as i32,
+                    endpoint: self.erp_base.clone(),
+                    secret_ref: SECRET_REF.into(),
+                    families: vec![
+                        family("customers", Direction::Push),
+                        family("workers", Direction::Both),
+                        family("bookings", Direction::Push),
+                    ],
+                    order_statuses: vec![],
+                    conflict_policy: policy as i32,
+                    enabled: true,
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .connection
+            .unwrap()
+            .id
+    }
+
+    /// Runs a family now; every progress message, the last one finished.
+    pub async fn sync(
+        &self,
+        connection: &str,
+        family: &str,
+        full: bool,
+    ) -> Result<Vec<RunSyncResponse>, tonic::Status> {
+        let mut stream = self
+            .connector
+            .clone()
+            .run_sync(self.admin(RunSyncRequest {
+                connection_id: connection.into(),
+                family: family.into(),
+                full,
+            }))
+            .await?
+            .into_inner();
+        let mut all = Vec::new();
+        while let Some(m) = stream.message().await? {
+            all.push(m);
+        }
+        Ok(all)
+    }
+
+    pub async fn service(&self, code: &str) -> String {
+        self.catalogue
+            .clone()
+            .create_service(self.admin(CreateServiceRequest {
+                idempotency_key: String::new(),
+                fields: Some(ServiceFields {
+                    code: code.into(),
+                    name: format!("Service {code}"),
+                    hourly_price: Some(Money {
+                        amount_cents: 2500,
+                        currency: "EUR".into(),
+                    }),
+                    vat_rate_bp: 1000,
+                    active: true,
+                    tax_credit_eligible: true,
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .service
+            .unwrap()
+            .id
+    }
+
+    /// A worker created in the shop, available every day.
+    pub async fn shop_worker(&self, first_name: &str, skill: &str) -> String {
+        self.planning
+            .clone()
+            .create_worker(
+                self.admin(CreateWorkerRequest {
+                    idempotency_key: String::new(),
+                    fields: Some(WorkerFields {
+                        first_name: first_name.into(),
+                        last_name: "Diallo".into(),
+                        email: format!("{}@example.org", first_name.to_lowercase()),
+                        skill_service_ids: vec![skill.into()],
+                        availability: (1..=7)
+                            .map(|d| WeeklySlot {
+                                weekday: d,
+                                start_time: "07:00".into(),
+                                end_time: "20:00".into(),
+                            })
+                            .collect(),
+                        active: true,
+                        ..Default::default()
+                    }),
+                }),
+            )
+            .await
+            .unwrap()
+            .into_inner()
+            .worker
+            .unwrap()
+            .id
+    }
+
+    pub async fn customer(&self, last_name: &str) -> String {
+        self.orders
+            .clone()
+            .create_customer(self.admin(CreateCustomerRequest {
+                idempotency_key: String::new(),
+                fields: Some(CustomerFields {
+                    first_name: "Paul".into(),
+                    last_name: last_name.into(),
+                    email: format!("{}@example.org", last_name.to_lowercase()),
+                    billing_address: Some(Address {
+                        line1: "3 rue Sala".into(),
+                        postal_code: "69002".into(),
+                        city: "Lyon".into(),
+                        country: "FR".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap()
+            .id
+    }
+
+    /// A weekly booking of `weeks` occurrences from tomorrow at 9:00, with
+    /// `worker`, placed and confirmed (paid): planning plans it.
+    pub async fn book(&self, customer: &str, service: &str, worker: &str, weeks: i32) -> Order {
+        let day = (Utc::now() + chrono::Duration::days(1)).date_naive();
+        let placed = self
+            .orders
+            .clone()
+            .place_booking(self.admin(PlaceBookingRequest {
+                idempotency_key: Uuid::now_v7().to_string(),
+                customer_id: customer.into(),
+                service_id: service.into(),
+                schedule: Some(Schedule {
+                    first_date: day.format("%Y-%m-%d").to_string(),
+                    start_time: "09:00".into(),
+                    duration_minutes: 120,
+                    recurrence: (weeks > 1).then(|| Recurrence {
+                        interval_weeks: 1,
+                        weekdays: vec![chrono::Datelike::weekday(&day).number_from_monday() as i32],
+                        count: weeks,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                worker_id: worker.into(),
+                payment_mode: PaymentMode::Card as i32,
+                terms_accepted: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap();
+        self.orders
+            .clone()
+            .change_order_status(self.admin(ChangeOrderStatusRequest {
+                id: placed.id.clone(),
+                status: OrderStatus::Confirmed as i32,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
+    }
+}
+
+pub fn text<'a>(r: &'a ErpRecord, field: &str) -> &'a str {
+    r.fields
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
