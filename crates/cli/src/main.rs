@@ -3,6 +3,7 @@
 //! operate them (tokens, listings, outbox republish).
 
 mod billing;
+mod connector;
 mod demo;
 mod events;
 mod orders;
@@ -107,6 +108,37 @@ enum Command {
         #[arg(long)]
         tenant: Option<Uuid>,
     },
+    /// The ERP connector: connections, a sync now with its progress, runs,
+    /// bindings, dead letters (and replay), conflicts, tariff mappings.
+    Connector {
+        #[command(subcommand)]
+        op: connector::ConnectorOp,
+        #[arg(long, env = "CONNECTOR_ADDR")]
+        connector: Option<String>,
+        /// The connection, by name.
+        #[arg(long, default_value = connector::DEMO_CONNECTION)]
+        connection: String,
+        #[arg(long)]
+        tenant: Option<Uuid>,
+    },
+    /// Act in the reference ERP as its users would (the demo tenant's ERP).
+    Erp {
+        #[command(subcommand)]
+        op: connector::ErpOp,
+        #[arg(
+            long,
+            env = "REFERENCE_ERP_URL",
+            default_value = "http://127.0.0.1:8800"
+        )]
+        url: String,
+        /// public:private.
+        #[arg(
+            long,
+            env = "RELAIS_ERP_DEMO",
+            default_value = "demo-public:demo-private"
+        )]
+        keys: String,
+    },
     /// Print the events published on NATS as they arrive (until Ctrl-C).
     Events(events::EventsArgs),
     /// Outbox operations.
@@ -202,8 +234,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             planning,
             tenant,
         } => planning::run(op, planning, tenant).await,
+        Command::Connector {
+            op,
+            connector,
+            connection,
+            tenant,
+        } => {
+            connector::run(
+                op,
+                connector::Target {
+                    addr: connector,
+                    connection,
+                    tenant,
+                },
+            )
+            .await
+        }
+        Command::Erp { op, url, keys } => connector::erp(op, &erp_client(&url, &keys)?).await,
         Command::Events(args) => events::watch(args).await,
     }
+}
+
+fn erp_client(
+    url: &str,
+    keys: &str,
+) -> anyhow::Result<relais_connector::reference_erp::ReferenceErpClient> {
+    let (public, private) = keys
+        .split_once(':')
+        .context("the reference ERP's keys are public:private")?;
+    relais_connector::reference_erp::ReferenceErpClient::new(
+        url,
+        public,
+        private,
+        Duration::from_secs(10),
+    )
 }
 
 fn authenticator() -> anyhow::Result<Authenticator> {
@@ -246,11 +310,37 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let orders = relais_orders::App::build(orders_cfg).await?;
     let orders_grpc = orders.grpc_addr();
     let orders_admin = orders.admin_addr();
+    // The connector reads and writes the shop through the services above;
+    // the demo connection's credentials are the reference ERP's demo keys
+    // unless RELAIS_ERP_DEMO says otherwise.
+    let mut connector_cfg = relais_connector::config_from_env()?;
+    connector_cfg.orders_addr = format!("http://{orders_grpc}");
+    connector_cfg.planning_addr = format!("http://{planning_grpc}");
+    let demo_keys = match std::env::var(connector::DEMO_SECRET_REF) {
+        Ok(keys) if !keys.is_empty() => keys,
+        _ => relais_platform::config::var(
+            "REFERENCE_ERP_KEYS",
+            "demo-public:demo-private".to_owned(),
+        )?
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned(),
+    };
+    connector_cfg.secrets = connector_cfg
+        .secrets
+        .clone()
+        .with(connector::DEMO_SECRET_REF, &demo_keys);
+    let connector_app = relais_connector::App::build(connector_cfg).await?;
+    let connector_grpc = connector_app.grpc_addr();
+    let connector_admin = connector_app.admin_addr();
     let running = tokio::spawn(catalogue.run(shutdown.clone()));
     let running_orders = tokio::spawn(orders.run(shutdown.clone()));
     let running_planning = tokio::spawn(planning.run(shutdown.clone()));
     let running_billing = tokio::spawn(billing.run(shutdown.clone()));
     let running_erp = tokio::spawn(erp.run(shutdown.clone()));
+    let running_connector = tokio::spawn(connector_app.run(shutdown.clone()));
     let mut demo_ids = None;
     if seed {
         let token = admin_token(demo::TENANT)?;
@@ -260,6 +350,16 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         if let Some(d) = &demo_ids {
             demo::seed_billing(&format!("http://{billing_grpc}"), &d.customer).await?;
         }
+        let erp_base = format!("http://{erp_addr}");
+        connector::seed(
+            &format!("http://{connector_grpc}"),
+            &endpoint,
+            &erp_client(&erp_base, &demo_keys)?,
+            &erp_base,
+            &token,
+        )
+        .await
+        .context("demo ERP connection")?;
     }
     let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
     if let Some(demo) = &demo_ids {
@@ -274,7 +374,12 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
              \n{mail_dir}. Buy him a pack, pay it, validate its invoice:\
              \n  cargo run -q -p relais-cli -- buy-pack --customer {customer} --pack \"Pack 10 h entretien\"   (then order-status <id> confirmed)\
              \n  cargo run -q -p relais-cli -- billing invoices --customer {customer}   (then billing validate <id>, billing pdf <id>)\
-             \n  cargo run -q -p relais-cli -- billing certificate --customer {customer} --year {last_year} --out certificate.pdf",
+             \n  cargo run -q -p relais-cli -- billing certificate --customer {customer} --year {last_year} --out certificate.pdf\
+             \nThe demo ERP (the reference ERP) is connected: a confirmed booking reaches it as a read-only\
+             \ncustomer, an accepted quote and its interventions; a worker added there reaches the shop on a sync:\
+             \n  cargo run -q -p relais-cli -- erp list quote   (and customer, service, employee, tariff)\
+             \n  cargo run -q -p relais-cli -- erp add-employee --first-name Léa --last-name Moreau --tariff <id from erp list tariff>\
+             \n  cargo run -q -p relais-cli -- connector sync workers   (then planning workers; connector runs, bindings, dead-letters)",
             residence = demo.residence,
             resident = demo.resident,
             customer = demo.customer,
@@ -296,6 +401,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  orders     gRPC {orders_grpc}   admin http://{orders_admin}\
          \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
          \n  billing    gRPC {billing_grpc}   admin http://{billing_admin}\
+         \n  connector  gRPC {connector_grpc}   admin http://{connector_admin}\
          \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public, faults at /_faults)\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
@@ -306,14 +412,16 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
     );
-    let (catalogue, orders, planning, billing, erp) = tokio::join!(
+    let (catalogue, orders, planning, billing, erp, connector) = tokio::join!(
         running,
         running_orders,
         running_planning,
         running_billing,
-        running_erp
+        running_erp,
+        running_connector
     );
     erp??;
+    connector??;
     catalogue??;
     orders??;
     planning??;

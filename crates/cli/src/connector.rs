@@ -1,0 +1,524 @@
+//! Connector commands: the connections, a sync run now (with its progress),
+//! runs, bindings, dead letters and their replay, conflicts, tariff
+//! mappings; and `relais erp`, acting in the reference ERP as its users
+//! would (adding an employee, listing records).
+
+use anyhow::Context;
+use clap::Subcommand;
+use relais_connector::{
+    adapter::{ErpAdapter, ErpRecord},
+    reference_erp::ReferenceErpClient,
+};
+use relais_proto::{
+    catalogue::{ListServicesRequest, catalogue_service_client::CatalogueServiceClient},
+    connector::{
+        AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
+        FamilySettings, ListBindingsRequest, ListConflictsRequest, ListConnectionsRequest,
+        ListDeadLettersRequest, ListRunsRequest, ReplayDeadLetterRequest, Run, RunStatus,
+        RunSyncRequest, SetTariffMappingRequest, connector_service_client::ConnectorServiceClient,
+    },
+    types::PageRequest,
+};
+use serde_json::{Map, Value, json};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use crate::{admin_token, authed, connect, demo};
+
+pub const CONNECTOR_ADDR: &str = "http://127.0.0.1:50055";
+/// The demo tenant's connection, to the reference ERP `make run` starts.
+pub const DEMO_CONNECTION: &str = "demo-erp";
+/// The variable holding its credentials.
+pub const DEMO_SECRET_REF: &str = "RELAIS_ERP_DEMO";
+
+#[derive(Subcommand)]
+pub enum ConnectorOp {
+    /// The tenant's ERP connections and what flows which way.
+    Connections,
+    /// Run a family's flow now, printing its progress: a pull from the ERP
+    /// (workers), or with --full the batch transfer of every shop record
+    /// (customers, workers).
+    Sync {
+        family: String,
+        #[arg(long)]
+        full: bool,
+    },
+    /// Runs, newest first, with counts, errors and duration.
+    Runs,
+    /// Shop records and the ERP records they are bound to.
+    Bindings {
+        #[arg(long, default_value = "")]
+        entity: String,
+    },
+    /// Writes to the ERP that failed on their last attempt.
+    DeadLetters,
+    /// Write a dead letter again (from the record's current state).
+    Replay { id: Uuid },
+    /// Records changed on both sides, and who won.
+    Conflicts {
+        #[arg(long)]
+        open: bool,
+    },
+    /// Map a shop service (by code) to an ERP tariff; skills sync through it.
+    MapTariff {
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        tariff: String,
+    },
+}
+
+pub struct Target {
+    pub addr: Option<String>,
+    pub connection: String,
+    pub tenant: Option<Uuid>,
+}
+
+fn refused(s: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message())
+}
+
+pub fn run_status(r: &Run) -> String {
+    RunStatus::try_from(r.status)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("RUN_STATUS_")
+                .to_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+pub fn show_run(r: &Run) -> String {
+    format!(
+        "{} {:<10} {:<9} {:<9} {}/{} done, {} applied, {} skipped, {} failed, {} ms{}",
+        r.id,
+        r.family,
+        r.trigger,
+        run_status(r),
+        r.done,
+        r.total,
+        r.applied,
+        r.skipped,
+        r.failed,
+        r.duration_ms,
+        if r.errors.is_empty() {
+            String::new()
+        } else {
+            format!("\n    {}", r.errors.join("\n    "))
+        }
+    )
+}
+
+async fn connection_id(
+    client: &mut ConnectorServiceClient<Channel>,
+    token: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    client
+        .list_connections(authed(token, ListConnectionsRequest {})?)
+        .await
+        .map_err(refused)?
+        .into_inner()
+        .connections
+        .into_iter()
+        .find(|c| c.fields.as_ref().is_some_and(|f| f.name == name))
+        .map(|c| c.id)
+        .with_context(|| format!("no connection named {name:?}"))
+}
+
+pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
+    let addr = target.addr.unwrap_or_else(|| CONNECTOR_ADDR.to_owned());
+    let tenant = target.tenant.unwrap_or(demo::TENANT);
+    let token = admin_token(tenant)?;
+    let mut client = ConnectorServiceClient::new(connect(&addr).await?);
+    if let ConnectorOp::Connections = op {
+        let list = client
+            .list_connections(authed(&token, ListConnectionsRequest {})?)
+            .await
+            .map_err(refused)?
+            .into_inner()
+            .connections;
+        for c in list {
+            let f = c.fields.unwrap_or_default();
+            let flows: Vec<String> = f
+                .families
+                .iter()
+                .map(|fam| {
+                    let d = Direction::try_from(fam.direction)
+                        .map(|d| {
+                            d.as_str_name()
+                                .trim_start_matches("DIRECTION_")
+                                .to_lowercase()
+                        })
+                        .unwrap_or_default();
+                    if fam.schedule.is_empty() {
+                        format!("{} {d}", fam.family)
+                    } else {
+                        format!("{} {d} ({})", fam.family, fam.schedule)
+                    }
+                })
+                .collect();
+            println!(
+                "{}  {:<12} {} {}{}\n    {}",
+                c.id,
+                f.name,
+                f.endpoint,
+                f.secret_ref,
+                if f.enabled { "" } else { " (disabled)" },
+                flows.join(", ")
+            );
+        }
+        return Ok(());
+    }
+    let id = connection_id(&mut client, &token, &target.connection).await?;
+    match op {
+        ConnectorOp::Connections => Ok(()),
+        ConnectorOp::Sync { family, full } => {
+            let mut stream = client
+                .run_sync(authed(
+                    &token,
+                    RunSyncRequest {
+                        connection_id: id,
+                        family,
+                        full,
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner();
+            while let Some(m) = stream.message().await.map_err(refused)? {
+                let Some(r) = m.run else { continue };
+                if m.finished {
+                    println!("{}", show_run(&r));
+                } else {
+                    println!("{}/{} ...", r.done, r.total);
+                }
+            }
+            Ok(())
+        }
+        ConnectorOp::Runs => {
+            let runs = client
+                .list_runs(authed(
+                    &token,
+                    ListRunsRequest {
+                        connection_id: id,
+                        page: Some(PageRequest {
+                            page_size: 50,
+                            page_token: String::new(),
+                        }),
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .runs;
+            for r in runs {
+                println!("{}", show_run(&r));
+            }
+            Ok(())
+        }
+        ConnectorOp::Bindings { entity } => {
+            let list = client
+                .list_bindings(authed(
+                    &token,
+                    ListBindingsRequest {
+                        connection_id: id,
+                        entity,
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .bindings;
+            for b in list {
+                println!(
+                    "{:<13} {} <-> {:<8} shop v{} erp v{}",
+                    b.entity, b.internal_id, b.external_id, b.shop_version, b.erp_version
+                );
+            }
+            Ok(())
+        }
+        ConnectorOp::DeadLetters => {
+            let list = client
+                .list_dead_letters(authed(
+                    &token,
+                    ListDeadLettersRequest { connection_id: id },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .dead_letters;
+            for d in list {
+                println!(
+                    "{}  {} {}  after {} attempt(s): {}",
+                    d.id, d.entity, d.internal_id, d.attempts, d.error
+                );
+            }
+            Ok(())
+        }
+        ConnectorOp::Replay { id: letter } => {
+            client
+                .replay_dead_letter(authed(
+                    &token,
+                    ReplayDeadLetterRequest {
+                        id: letter.to_string(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?;
+            println!("dead letter {letter} queued again");
+            Ok(())
+        }
+        ConnectorOp::Conflicts { open } => {
+            let list = client
+                .list_conflicts(authed(
+                    &token,
+                    ListConflictsRequest {
+                        connection_id: id,
+                        open_only: open,
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .conflicts;
+            for c in list {
+                println!(
+                    "{}  {} {} <-> {}  shop v{} erp v{}  winner: {}",
+                    c.id,
+                    c.entity,
+                    c.internal_id,
+                    c.external_id,
+                    c.shop_version,
+                    c.erp_version,
+                    if c.winner.is_empty() {
+                        "waiting for staff"
+                    } else {
+                        &c.winner
+                    }
+                );
+            }
+            Ok(())
+        }
+        ConnectorOp::MapTariff { service, tariff } => {
+            let catalogue = std::env::var("CATALOGUE_ADDR")
+                .unwrap_or_else(|_| "http://127.0.0.1:50051".to_owned());
+            let service_id = service_id(&catalogue, &token, &service).await?;
+            client
+                .set_tariff_mapping(authed(
+                    &token,
+                    SetTariffMappingRequest {
+                        connection_id: id,
+                        service_id: service_id.clone(),
+                        tariff_id: tariff.clone(),
+                    },
+                )?)
+                .await
+                .map_err(refused)?;
+            println!("service {service} ({service_id}) <-> tariff {tariff}");
+            Ok(())
+        }
+    }
+}
+
+async fn services(catalogue: &str, token: &str) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(CatalogueServiceClient::new(connect(catalogue).await?)
+        .list_services(authed(
+            token,
+            ListServicesRequest {
+                page: Some(PageRequest {
+                    page_size: 500,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            },
+        )?)
+        .await
+        .map_err(refused)?
+        .into_inner()
+        .services
+        .into_iter()
+        .map(|s| (s.code, s.id))
+        .collect())
+}
+
+async fn service_id(catalogue: &str, token: &str, code: &str) -> anyhow::Result<String> {
+    services(catalogue, token)
+        .await?
+        .into_iter()
+        .find(|(c, id)| c == code || id == code)
+        .map(|(_, id)| id)
+        .with_context(|| format!("no service {code:?}"))
+}
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The demo tenant's connection to the reference ERP (idempotent): online
+/// customers, bookings and shop workers pushed, ERP workers pulled hourly
+/// (and on `relais connector sync workers`); the demo services mapped to
+/// ERP tariffs; then every existing customer and worker transferred once.
+pub async fn seed(
+    connector: &str,
+    catalogue: &str,
+    erp: &ReferenceErpClient,
+    erp_base: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    let mut client = ConnectorServiceClient::new(connect(connector).await?);
+    let family = |f: &str, d: Direction, schedule: &str| FamilySettings {
+        family: f.into(),
+        direction: d as i32,
+        schedule: schedule.into(),
+    };
+    let created = client
+        .create_connection(authed(
+            token,
+            CreateConnectionRequest {
+                idempotency_key: "demo-erp-connection".into(),
+                fields: Some(ConnectionFields {
+                    name: DEMO_CONNECTION.into(),
+                    adapter: AdapterKind::ReferenceErp as i32,
+                    endpoint: erp_base.into(),
+                    secret_ref: DEMO_SECRET_REF.into(),
+                    families: vec![
+                        family("customers", Direction::Push, ""),
+                        family("workers", Direction::Both, "0 * * * *"),
+                        family("bookings", Direction::Push, ""),
+                    ],
+                    // Product orders are not sent yet (the orders family).
+                    order_statuses: vec![],
+                    conflict_policy: ConflictPolicy::ErpWins as i32,
+                    enabled: true,
+                }),
+            },
+        )?)
+        .await;
+    let id = match created {
+        Ok(r) => r.into_inner().connection.context("no connection")?.id,
+        // Made by an earlier `make run` against another ERP address.
+        Err(s) if s.code() == tonic::Code::AlreadyExists => {
+            connection_id(&mut client, token, DEMO_CONNECTION).await?
+        }
+        Err(s) => return Err(refused(s)),
+    };
+    for (code, id_service) in services(catalogue, token).await? {
+        let tariff = erp
+            .upsert(
+                "tariff",
+                None,
+                &format!("demo-tariff-{code}"),
+                &fields(json!({ "code": code, "label": code })),
+            )
+            .await
+            .with_context(|| format!("demo tariff {code}"))?;
+        client
+            .set_tariff_mapping(authed(
+                token,
+                SetTariffMappingRequest {
+                    connection_id: id.clone(),
+                    service_id: id_service,
+                    tariff_id: tariff.id,
+                },
+            )?)
+            .await
+            .map_err(refused)?;
+    }
+    for f in ["customers", "workers"] {
+        let mut stream = client
+            .run_sync(authed(
+                token,
+                RunSyncRequest {
+                    connection_id: id.clone(),
+                    family: f.into(),
+                    full: true,
+                },
+            )?)
+            .await
+            .map_err(refused)?
+            .into_inner();
+        while let Some(m) = stream.message().await.map_err(refused)? {
+            if let (true, Some(r)) = (m.finished, m.run) {
+                println!("demo ERP sync: {}", show_run(&r));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ErpOp {
+    /// Add an employee in the ERP, as its staff would (then `relais
+    /// connector sync workers` brings it to the shop).
+    AddEmployee {
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        phone: String,
+        #[arg(long, default_value = "")]
+        photo_url: String,
+        /// ERP tariff ids (`relais erp list tariff`); repeatable.
+        #[arg(long)]
+        tariff: Vec<String>,
+    },
+    /// Records of an object: customer, employee, tariff, service, quote,
+    /// invoice, taxcertificate.
+    List { object: String },
+}
+
+pub async fn erp(op: ErpOp, client: &ReferenceErpClient) -> anyhow::Result<()> {
+    match op {
+        ErpOp::AddEmployee {
+            first_name,
+            last_name,
+            email,
+            phone,
+            photo_url,
+            tariff,
+        } => {
+            let rec = client
+                .upsert(
+                    "employee",
+                    None,
+                    &format!("cli-{}", Uuid::now_v7()),
+                    &fields(json!({
+                        "first_name": first_name, "last_name": last_name, "email": email,
+                        "phone": phone, "photo_url": photo_url, "tariffs": tariff, "active": true,
+                    })),
+                )
+                .await?;
+            println!("employee {} added in the ERP", rec.id);
+            Ok(())
+        }
+        ErpOp::List { object } => {
+            let mut page = 1;
+            loop {
+                let changes = client.changed_since(&object, None, page, 200).await?;
+                for r in &changes.records {
+                    println!("{}", show_record(r));
+                }
+                match changes.next {
+                    Some(n) => page = n,
+                    None => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn show_record(r: &ErpRecord) -> String {
+    format!(
+        "{}  v{}  {}",
+        r.id,
+        r.version,
+        Value::Object(r.fields.clone())
+    )
+}
