@@ -314,6 +314,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     // the demo connection's credentials are the reference ERP's demo keys
     // unless RELAIS_ERP_DEMO says otherwise.
     let mut connector_cfg = relais_connector::config_from_env()?;
+    connector_cfg.catalogue_addr = endpoint.clone();
     connector_cfg.orders_addr = format!("http://{orders_grpc}");
     connector_cfg.planning_addr = format!("http://{planning_grpc}");
     let demo_keys = match std::env::var(connector::DEMO_SECRET_REF) {

@@ -16,6 +16,7 @@
 
 pub mod adapter;
 mod bindings;
+mod catalogue;
 pub mod connections;
 pub mod cron;
 mod events;
@@ -67,6 +68,8 @@ pub struct PushConfig {
 #[derive(Clone)]
 pub struct ConnectorConfig {
     pub platform: PlatformConfig,
+    /// `CATALOGUE_ADDR`: the ERP's catalogue is applied there.
+    pub catalogue_addr: String,
     /// `ORDERS_ADDR`: customers and orders are read there, ERP customers
     /// written there.
     pub orders_addr: String,
@@ -82,9 +85,15 @@ pub struct ConnectorConfig {
 
 impl ConnectorConfig {
     /// Test and dev defaults around `platform`: quick retries.
-    pub fn quick(platform: PlatformConfig, orders_addr: String, planning_addr: String) -> Self {
+    pub fn quick(
+        platform: PlatformConfig,
+        catalogue_addr: String,
+        orders_addr: String,
+        planning_addr: String,
+    ) -> Self {
         Self {
             platform,
+            catalogue_addr,
             orders_addr,
             planning_addr,
             push: PushConfig {
@@ -103,6 +112,7 @@ impl ConnectorConfig {
 pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
     Ok(ConnectorConfig {
         platform: PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)?,
+        catalogue_addr: var("CATALOGUE_ADDR", "http://127.0.0.1:50051".to_owned())?,
         orders_addr: var("ORDERS_ADDR", "http://127.0.0.1:50052".to_owned())?,
         planning_addr: var("PLANNING_ADDR", "http://127.0.0.1:50053".to_owned())?,
         push: PushConfig {
@@ -137,7 +147,12 @@ pub struct App {
 impl App {
     pub async fn build(cfg: ConnectorConfig) -> anyhow::Result<Self> {
         let runtime = Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?;
-        let peers = peers::Peers::new(&cfg.orders_addr, &cfg.planning_addr, runtime.auth.clone())?;
+        let peers = peers::Peers::new(
+            &cfg.catalogue_addr,
+            &cfg.orders_addr,
+            &cfg.planning_addr,
+            runtime.auth.clone(),
+        )?;
         let shared = Shared {
             pool: runtime.pool.clone(),
             peers,

@@ -10,6 +10,9 @@ use relais_platform::{
     telemetry,
 };
 use relais_proto::{
+    catalogue::{
+        BulkUpsertRequest, BulkUpsertResponse, catalogue_service_client::CatalogueServiceClient,
+    },
     orders::{
         Customer, GetCustomerRequest, GetOrderRequest, ListCustomersRequest, Order,
         orders_service_client::OrdersServiceClient,
@@ -56,6 +59,7 @@ type PeerResult<T> = Result<T, PeerError>;
 
 #[derive(Clone)]
 pub struct Peers {
+    catalogue: CatalogueServiceClient<Channel>,
     orders: OrdersServiceClient<Channel>,
     planning: PlanningServiceClient<Channel>,
     auth: Authenticator,
@@ -77,8 +81,14 @@ pub enum As<'a> {
 }
 
 impl Peers {
-    pub fn new(orders: &str, planning: &str, auth: Authenticator) -> anyhow::Result<Self> {
+    pub fn new(
+        catalogue: &str,
+        orders: &str,
+        planning: &str,
+        auth: Authenticator,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
+            catalogue: CatalogueServiceClient::new(channel(catalogue)?),
             orders: OrdersServiceClient::new(channel(orders)?),
             planning: PlanningServiceClient::new(channel(planning)?),
             auth,
@@ -111,6 +121,45 @@ impl Peers {
         );
         telemetry::inject_into_request(&mut req);
         Ok(req)
+    }
+
+    /// The ERP's catalogue items applied through the catalogue's bulk
+    /// import, each on its own (a refused item is answered with why, the
+    /// others go on); the answers in the items' order.
+    pub async fn bulk_catalogue(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        items: Vec<BulkUpsertRequest>,
+    ) -> PeerResult<Vec<BulkUpsertResponse>> {
+        let n = items.len();
+        let req = self.request(
+            tenant,
+            As::Connection(connection),
+            tokio_stream::iter(items),
+        )?;
+        let mut answers = self
+            .catalogue
+            .clone()
+            .bulk_upsert(req)
+            .await
+            .map_err(|s| PeerError::from_status("catalogue", s))?
+            .into_inner();
+        let mut out = Vec::with_capacity(n);
+        while let Some(a) = answers
+            .message()
+            .await
+            .map_err(|s| PeerError::from_status("catalogue", s))?
+        {
+            out.push(a);
+        }
+        if out.len() != n {
+            return Err(PeerError::Unavailable(format!(
+                "catalogue answered {} of {n} items",
+                out.len()
+            )));
+        }
+        Ok(out)
     }
 
     pub async fn customer(&self, tenant: Uuid, id: &str) -> PeerResult<Customer> {

@@ -27,7 +27,7 @@ const OVERLAP_SECS: i64 = 5;
 
 /// Families whose flows are written so far, per direction.
 fn can_pull(family: &str) -> bool {
-    family == "workers"
+    matches!(family, "workers" | "catalogue")
 }
 
 fn can_transfer(family: &str) -> bool {
@@ -88,7 +88,16 @@ pub async fn run(
     report.send(&mut run).await;
     let outcome = async {
         if c.pulls(family) {
-            pull_workers(shared, c, full, &mut run, &mut report).await?;
+            match family {
+                "workers" => {
+                    pull(shared, c, Object::Employees, full, &mut run, &mut report).await?
+                }
+                "catalogue" => {
+                    pull(shared, c, Object::Families, full, &mut run, &mut report).await?;
+                    pull(shared, c, Object::Articles, full, &mut run, &mut report).await?;
+                }
+                _ => {}
+            }
         }
         if full && c.pushes(family) {
             transfer(shared, c, family, &mut run, &mut report).await?;
@@ -174,9 +183,40 @@ enum Applied {
     Unchanged,
 }
 
-async fn pull_workers(
+/// What a pull reads and how a page of it is applied.
+#[derive(Clone, Copy)]
+enum Object {
+    Employees,
+    Families,
+    Articles,
+}
+
+impl Object {
+    fn erp_object(self) -> &'static str {
+        match self {
+            Object::Employees => "employee",
+            Object::Families => "family",
+            Object::Articles => "article",
+        }
+    }
+
+    /// Where its cursor is kept.
+    fn cursor(self) -> &'static str {
+        match self {
+            Object::Employees => "workers",
+            Object::Families => "catalogue:family",
+            Object::Articles => "catalogue:article",
+        }
+    }
+}
+
+/// Reads what changed (everything with `full`), a page at a time, applies
+/// each page, and moves the object's cursor up to the newest record read,
+/// never past one that failed (the next run reads it again).
+async fn pull(
     shared: &Shared,
     c: &Connection,
+    object: Object,
     full: bool,
     run: &mut Run,
     report: &mut Reporter<'_>,
@@ -189,33 +229,45 @@ async fn pull_workers(
     let since = if full {
         None
     } else {
-        cursor(shared, c, "workers")
+        cursor(shared, c, object.cursor())
             .await?
             .map(|t| t - Duration::seconds(OVERLAP_SECS))
     };
     let mut page = 1;
     let mut newest: Option<DateTime<Utc>> = None;
-    // The cursor never passes a record that failed: the next run reads it again.
     let mut oldest_failed: Option<DateTime<Utc>> = None;
+    let base_total = run.total;
     loop {
         let changes = erp
-            .changed_since("employee", since, page, PAGE)
+            .changed_since(object.erp_object(), since, page, PAGE)
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))?;
-        run.total = changes.total;
-        for rec in &changes.records {
-            newest = newest.max(Some(rec.updated_at));
-            match apply_employee(shared, c, rec, run).await {
-                Ok(Applied::Changed) => run.applied += 1,
-                Ok(Applied::Unchanged) => run.skipped += 1,
-                Err(e) => {
-                    run.failed += 1;
-                    run.error(format!("employee {}: {e}", rec.id));
-                    oldest_failed =
-                        Some(oldest_failed.map_or(rec.updated_at, |t| t.min(rec.updated_at)));
+        run.total = base_total + changes.total;
+        newest = newest.max(changes.records.iter().map(|r| r.updated_at).max());
+        let failed: Vec<DateTime<Utc>> = match object {
+            Object::Employees => {
+                let mut failed = Vec::new();
+                for rec in &changes.records {
+                    match apply_employee(shared, c, rec, run).await {
+                        Ok(Applied::Changed) => run.applied += 1,
+                        Ok(Applied::Unchanged) => run.skipped += 1,
+                        Err(e) => {
+                            run.failed += 1;
+                            run.error(format!("employee {}: {e}", rec.id));
+                            failed.push(rec.updated_at);
+                        }
+                    }
+                    run.done += 1;
                 }
+                failed
             }
-            run.done += 1;
+            Object::Families | Object::Articles => {
+                crate::catalogue::apply_page(shared, c, object.erp_object(), &changes.records, run)
+                    .await?
+            }
+        };
+        if let Some(f) = failed.into_iter().min() {
+            oldest_failed = Some(oldest_failed.map_or(f, |o| o.min(f)));
         }
         report.send(run).await;
         match changes.next {
@@ -228,7 +280,7 @@ async fn pull_workers(
         (None, n) => n,
     };
     if let Some(at) = up_to {
-        set_cursor(shared, c, "workers", at).await?;
+        set_cursor(shared, c, object.cursor(), at).await?;
     }
     Ok(())
 }
@@ -303,6 +355,11 @@ async fn apply_employee(
 ) -> Result<Applied> {
     let pool = &shared.pool;
     let Some(b) = bindings::by_external(pool, c.id, "worker", &rec.id).await? else {
+        if !text(rec, "shop_id").is_empty() {
+            // A shop worker whose write to the ERP is finishing (its binding
+            // comes with it): not a new worker.
+            return Ok(Applied::Unchanged);
+        }
         let fields = worker_fields(shared, c, rec, None, run).await?;
         // The key makes a retry after a lost answer (or a restarted run)
         // find the worker the first call created.

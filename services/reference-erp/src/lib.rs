@@ -13,8 +13,9 @@
 //!   `rem<Object>` (`id`), `search<Object>` (equality filters on fields,
 //!   `updated_since` RFC 3339, `nbperpage`, `pagenum`; results in
 //!   `array_<object>.result`, oldest change first) for the objects customer,
-//!   employee, tariff, service (an intervention), quote, invoice and
-//!   taxcertificate.
+//!   employee, tariff, service (an intervention), quote, invoice,
+//!   taxcertificate, and for product sales family (of articles), article
+//!   and order.
 //! - A `set` without `id` but with a `reference` already used for that
 //!   object returns the first record: the connector's idempotency reference,
 //!   so a retry never creates a second record.
@@ -52,8 +53,11 @@ pub const SERVICE: &str = "reference_erp";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8800";
 
 /// The objects it keeps, and the prefix of their ids.
-const OBJECTS: [(&str, &str); 7] = [
+const OBJECTS: [(&str, &str); 10] = [
     ("customer", "C"),
+    ("family", "G"),
+    ("article", "P"),
+    ("order", "O"),
     ("employee", "E"),
     ("tariff", "T"),
     ("service", "S"),

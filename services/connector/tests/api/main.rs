@@ -3,6 +3,7 @@
 //! reference ERP over HTTP, against real Postgres and NATS (`make test`).
 #![allow(clippy::unwrap_used)]
 
+mod catalogue;
 mod faults;
 mod flows;
 mod reference_erp;

@@ -109,6 +109,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorC
     tokio::spawn(erp.run(shutdown.clone()));
     let mut cfg = relais_connector::ConnectorConfig::quick(
         connector_cfg,
+        format!("http://{catalogue_addr}"),
         format!("http://{orders_addr}"),
         format!("http://{planning_addr}"),
     );
@@ -217,7 +218,7 @@ impl Stack {
     }
 
     /// A connection to the test ERP: customers, workers and bookings pushed,
-    /// workers pulled too.
+    /// workers and the catalogue pulled.
     pub async fn connect(&self, policy: ConflictPolicy) -> String {
         let family = |f: &str, d: Direction| FamilySettings {
             family: f.into(),
@@ -237,6 +238,7 @@ impl Stack {
                         family("customers", Direction::Push),
                         family("workers", Direction::Both),
                         family("bookings", Direction::Push),
+                        family("catalogue", Direction::Pull),
                     ],
                     order_statuses: vec![],
                     conflict_policy: policy as i32,
