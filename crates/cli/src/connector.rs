@@ -14,8 +14,9 @@ use relais_proto::{
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, ListBindingsRequest, ListConflictsRequest, ListConnectionsRequest,
-        ListDeadLettersRequest, ListRunsRequest, ReplayDeadLetterRequest, Run, RunStatus,
-        RunSyncRequest, SetTariffMappingRequest, connector_service_client::ConnectorServiceClient,
+        ListDeadLettersRequest, ListRunsRequest, OrderStatusRule, ReplayDeadLetterRequest, Run,
+        RunStatus, RunSyncRequest, SendAs, SetTariffMappingRequest,
+        connector_service_client::ConnectorServiceClient,
     },
     types::PageRequest,
 };
@@ -359,9 +360,10 @@ fn fields(v: Value) -> Map<String, Value> {
 }
 
 /// The demo tenant's connection to the reference ERP (idempotent): online
-/// customers, bookings and shop workers pushed, ERP workers pulled hourly
-/// (and on `relais connector sync workers`); the demo services mapped to
-/// ERP tariffs; then every existing customer and worker transferred once.
+/// customers, bookings, paid product orders and shop workers pushed; ERP
+/// workers and the ERP's catalogue pulled hourly (and on `relais connector
+/// sync workers|catalogue`); the demo services mapped to ERP tariffs; then
+/// every existing customer and worker transferred once.
 pub async fn seed(
     connector: &str,
     catalogue: &str,
@@ -389,9 +391,15 @@ pub async fn seed(
                         family("customers", Direction::Push, ""),
                         family("workers", Direction::Both, "0 * * * *"),
                         family("bookings", Direction::Push, ""),
+                        family("orders", Direction::Push, ""),
+                        family("catalogue", Direction::Pull, "0 * * * *"),
                     ],
-                    // Product orders are not sent yet (the orders family).
-                    order_statuses: vec![],
+                    // Product orders go to the ERP once paid, as orders
+                    // (their cancellation follows them).
+                    order_statuses: vec![OrderStatusRule {
+                        status: "paid".into(),
+                        send_as: SendAs::Order as i32,
+                    }],
                     conflict_policy: ConflictPolicy::ErpWins as i32,
                     enabled: true,
                 }),
@@ -427,6 +435,40 @@ pub async fn seed(
             )?)
             .await
             .map_err(refused)?;
+    }
+    // The ERP's own sales catalogue, for `relais connector sync catalogue`.
+    let demo_catalogue = [
+        (
+            "family",
+            "demo-family-erp",
+            json!({ "code": "ERP-HYGIENE", "parent_code": "", "name": "Hygiène (ERP)", "active": true }),
+        ),
+        (
+            "article",
+            "demo-article-1",
+            json!({
+                "sku": "ERP-SAVON-500", "designation": "Savon liquide 500 ml",
+                "family_code": "ERP-HYGIENE", "price_cents": 450, "vat_rate_bp": 2000,
+                "sales_unit": "flacon", "weight_grams": 540, "active": true,
+                "stock_real": 120, "stock_available": 110,
+                "prices": [{ "price_group": "RESIDENCE", "price_cents": 390 }],
+            }),
+        ),
+        (
+            "article",
+            "demo-article-2",
+            json!({
+                "sku": "ERP-LINGETTES", "designation": "Lingettes (paquet de 80)",
+                "family_code": "ERP-HYGIENE", "price_cents": 320, "vat_rate_bp": 2000,
+                "sales_unit": "paquet", "weight_grams": 400, "active": true,
+                "stock_real": 60, "stock_available": 60,
+            }),
+        ),
+    ];
+    for (object, reference, record) in demo_catalogue {
+        erp.upsert(object, None, reference, &fields(record))
+            .await
+            .with_context(|| format!("demo ERP {object} {reference}"))?;
     }
     for f in ["customers", "workers"] {
         let mut stream = client

@@ -183,6 +183,22 @@ impl Connection {
         self.enabled && matches!(self.direction(family), Dir::Pull | Dir::Both)
     }
 
+    /// How a product order in `status` (paid, validated, cancelled) is
+    /// sent: `quote`, `order`, or None (not sent).
+    pub fn send_as(&self, status: &str) -> Option<&'static str> {
+        match self
+            .settings
+            .order_statuses
+            .iter()
+            .find(|r| r.status == status)
+            .map(|r| r.send_as.as_str())
+        {
+            Some("quote") => Some("quote"),
+            Some("order") => Some("order"),
+            _ => None,
+        }
+    }
+
     pub fn policy(&self) -> Policy {
         self.settings.conflict_policy
     }

@@ -108,16 +108,17 @@ fn change(d: &Delivery) -> Result<Option<Change>, HandlerError> {
                 let e: OrderStatusChanged = decode(d)?;
                 (e.meta.ok_or_else(missing)?, e.order.ok_or_else(missing)?)
             };
-            if order.kind != "booking" {
-                // Product orders and pack purchases: the orders family,
-                // not written yet.
-                return Ok(None);
-            }
+            let (entity, family) = match order.kind.as_str() {
+                "booking" => ("quote", "bookings"),
+                "product" => ("product_order", "orders"),
+                // Pack purchases reach the ERP as their invoice.
+                _ => return Ok(None),
+            };
             Change {
                 tenant: meta.tenant_id,
                 origin: meta.origin,
-                entity: "quote",
-                family: "bookings",
+                entity,
+                family,
                 id: order.id.clone(),
                 version: order.version,
                 snapshot: order.encode_to_vec(),

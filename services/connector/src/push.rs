@@ -237,6 +237,10 @@ impl PushWorker {
                 let order = Order::decode(item.snapshot.as_slice()).map_err(bad)?;
                 push.quote(&order).await.map(drop)
             }
+            "product_order" => {
+                let order = Order::decode(item.snapshot.as_slice()).map_err(bad)?;
+                push.product_order(&order).await.map(drop)
+            }
             "intervention" => {
                 let i = Intervention::decode(item.snapshot.as_slice()).map_err(bad)?;
                 push.intervention(&i).await.map(drop)
@@ -262,7 +266,7 @@ fn address(a: Option<&Address>) -> Value {
     })
 }
 
-fn object(v: Value) -> Map<String, Value> {
+fn object_of(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -366,7 +370,7 @@ impl Push<'_> {
     /// An online customer, read-only in the ERP (the shop owns it).
     pub async fn customer(&self, customer: &Customer) -> Result<String, PushError> {
         let f = customer.fields.clone().unwrap_or_default();
-        let fields = object(json!({
+        let fields = object_of(json!({
             "first_name": f.first_name,
             "last_name": f.last_name,
             "email": f.email,
@@ -405,7 +409,7 @@ impl Push<'_> {
             }
         }
         tariffs.sort();
-        let fields = object(json!({
+        let fields = object_of(json!({
             "first_name": f.first_name,
             "last_name": f.last_name,
             "email": f.email,
@@ -456,7 +460,7 @@ impl Push<'_> {
                 })
             })
             .collect();
-        let fields = object(json!({
+        let fields = object_of(json!({
             "customer": customer,
             "status": status,
             "lines": lines,
@@ -478,6 +482,72 @@ impl Push<'_> {
         self.quote(&order).await
     }
 
+    /// A product order, sent as the connection's rule for its status says
+    /// (paid: confirmed; validated: placed; cancelled), as a quote or an
+    /// order, with its lines and line discounts. Once sent, later statuses
+    /// follow it to the ERP whatever their rule, so the ERP never keeps a
+    /// live order the shop cancelled. Ok(None) when it is not sent.
+    pub async fn product_order(&self, order: &Order) -> Result<Option<String>, PushError> {
+        let status = match order.status() {
+            OrderStatus::Placed | OrderStatus::Quote => "validated",
+            OrderStatus::Cancelled => "cancelled",
+            _ => "paid",
+        };
+        let sent_as = if self.bound("order", &order.id).await?.is_some() {
+            Some("order")
+        } else if self.bound("quote", &order.id).await?.is_some() {
+            Some("quote")
+        } else {
+            None
+        };
+        let object = match (sent_as, self.c.send_as(status)) {
+            (Some(o), _) => o,
+            (None, Some(rule)) => rule,
+            (None, None) => return Ok(None),
+        };
+        let customer = self.customer_id(&order.customer_id).await?;
+        let cents =
+            |m: &Option<relais_proto::types::Money>| m.as_ref().map_or(0, |m| m.amount_cents);
+        let lines: Vec<Value> = order
+            .lines
+            .iter()
+            .map(|l| {
+                json!({
+                    "line_no": l.line_no,
+                    "reference": l.reference,
+                    "label": l.name,
+                    "quantity": l.quantity,
+                    "unit_price_cents": cents(&l.unit_price),
+                    "vat_rate_bp": l.vat_rate_bp,
+                    "discount_bp": l.discount_bp,
+                    "total_excl_vat_cents": cents(&l.total_excl_vat),
+                    "vat_cents": cents(&l.vat),
+                })
+            })
+            .collect();
+        let fields = object_of(json!({
+            "customer": customer,
+            "status": status,
+            "shop_status": order.status().as_str_name().trim_start_matches("ORDER_STATUS_").to_lowercase(),
+            "lines": lines,
+            "total_excl_vat_cents": cents(&order.total_excl_vat),
+            "total_vat_cents": cents(&order.total_vat),
+            "total_incl_vat_cents": cents(&order.total_incl_vat),
+            "currency": order.total_incl_vat.as_ref().map(|m| m.currency.clone()).unwrap_or_default(),
+            "payment_mode": order.payment_mode().as_str_name().trim_start_matches("PAYMENT_MODE_").to_lowercase(),
+            "shipping_method": order.shipping_method,
+            "ship_to": address(order.ship_to.as_ref()),
+            "ordered_for": order.customer_name,
+            "placed_by": order.placed_by,
+            "residence": order.residence_id,
+            "placed_at": rfc3339(order.placed_at.as_ref()),
+            "shop_id": order.id,
+        }));
+        self.write(object, object, &order.id, order.version, fields)
+            .await
+            .map(Some)
+    }
+
     /// An intervention of a booking, assigned to its worker's employee.
     pub async fn intervention(&self, i: &Intervention) -> Result<String, PushError> {
         let customer = self.customer_id(&i.customer_id).await?;
@@ -495,7 +565,7 @@ impl Push<'_> {
             InterventionStatus::Cancelled => "cancelled",
             _ => "planned",
         };
-        let fields = object(json!({
+        let fields = object_of(json!({
             "customer": customer,
             "quote": quote,
             "employee": employee,

@@ -6,5 +6,6 @@
 mod catalogue;
 mod faults;
 mod flows;
+mod orders;
 mod reference_erp;
 mod stack;
