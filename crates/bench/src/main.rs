@@ -17,11 +17,16 @@
 //!    the same writes (`scripts/bench/billing_validate.sql`).
 //! 5. Outbox relay: a bare async-nats JetStream publisher, then the relay
 //!    draining an outbox pre-filled with the same number of same-size events.
+//! 6. Connector: a full catalogue pull of 100,000 articles from the
+//!    reference ERP against a plain `COPY` of the same rows, and product
+//!    orders' time from placement to the ERP under load against the ERP's
+//!    own write latency.
 //!
 //! A benchmark, not a test: it asserts nothing about speed, only that every
 //! write and every message arrived.
 
 mod billing;
+mod connector;
 mod orders;
 mod planning;
 mod relay;
@@ -82,6 +87,12 @@ struct Args {
     /// Publish acks in flight for the raw publisher (the relay's batch is 512).
     #[arg(long, env = "BENCH_WINDOW", default_value_t = 512)]
     window: usize,
+    /// Articles the connector pulls from the reference ERP (and rows COPY writes).
+    #[arg(long, env = "BENCH_ARTICLES", default_value_t = 100_000)]
+    articles: usize,
+    /// Product orders timed from placement to the ERP.
+    #[arg(long, env = "BENCH_PUSH_ORDERS", default_value_t = 2_000)]
+    push_orders: usize,
     /// Times each measurement is repeated (alternating with its baseline);
     /// the figures are the median round's.
     #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3)]
@@ -108,6 +119,7 @@ enum Only {
     Planning,
     Billing,
     Relay,
+    Connector,
 }
 
 #[tokio::main]
@@ -127,6 +139,8 @@ async fn main() -> anyhow::Result<()> {
         args.checks = args.checks.min(500);
         args.messages = args.messages.min(5_000);
         args.warmup = args.warmup.min(100);
+        args.articles = args.articles.min(5_000);
+        args.push_orders = args.push_orders.min(300);
         args.rounds = 1;
     }
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
@@ -232,14 +246,34 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let connector = if matches!(args.only, Only::All | Only::Connector) {
+        Some(
+            connector::run(&connector::Params {
+                articles: args.articles,
+                orders: args.push_orders,
+                concurrency: args.concurrency,
+                // 100,000 articles take minutes: one round unless asked.
+                rounds: if args.rounds == 3 { 1 } else { args.rounds },
+                keep: args.keep,
+            })
+            .await
+            .context("connector benchmark failed")?,
+        )
+    } else {
+        None
+    };
+
     print_summary(
         &args,
         &env,
-        writes.as_ref(),
-        orders.as_ref(),
-        planning.as_ref(),
-        billing.as_ref(),
-        relay.as_ref(),
+        &Reports {
+            writes,
+            orders,
+            planning,
+            billing,
+            relay,
+            connector,
+        },
     );
     eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
@@ -286,15 +320,23 @@ impl Environment {
 }
 
 /// A markdown table, to read here or paste into docs/benchmarks.md.
-fn print_summary(
-    args: &Args,
-    env: &Environment,
-    writes: Option<&writes::Report>,
-    orders: Option<&orders::Report>,
-    planning: Option<&planning::Report>,
-    billing: Option<&billing::Report>,
-    relay: Option<&relay::Report>,
-) {
+/// Whatever ran, to print.
+struct Reports {
+    writes: Option<writes::Report>,
+    orders: Option<orders::Report>,
+    planning: Option<planning::Report>,
+    billing: Option<billing::Report>,
+    relay: Option<relay::Report>,
+    connector: Option<connector::Report>,
+}
+
+fn print_summary(args: &Args, env: &Environment, reports: &Reports) {
+    let writes = reports.writes.as_ref();
+    let orders = reports.orders.as_ref();
+    let planning = reports.planning.as_ref();
+    let billing = reports.billing.as_ref();
+    let relay = reports.relay.as_ref();
+    let connector = reports.connector.as_ref();
     println!();
     println!(
         "### {} — {} CPUs, Postgres {}, nats-server {}{}",
@@ -371,6 +413,27 @@ fn print_summary(
             args.window,
             r.raw.describe("msgs"),
             r.relay.ratio_to(&r.raw),
+        );
+    }
+    if let Some(c) = connector {
+        println!(
+            "| Connector: full catalogue pull, {} articles from the reference ERP (HTTP pages of 200, bulk import) | {} | `COPY` of the same rows: {} | {:.3} |",
+            thousands(args.articles as f64),
+            c.pull.describe("articles"),
+            c.copy.describe("rows"),
+            c.pull.ratio_to(&c.copy),
+        );
+        println!(
+            "| Connector: product order placement → ERP record, {} orders from {} clients ({}) | p50 {}, p99 {} | one `setOrder` call, {} clients: p50 {}, p99 {} | p50 {:.2} |",
+            thousands(args.push_orders as f64),
+            args.concurrency,
+            c.placed.describe("orders placed"),
+            ms(c.push.p50()),
+            ms(c.push.p99()),
+            args.concurrency,
+            ms(c.erp_write.p50()),
+            ms(c.erp_write.p99()),
+            c.erp_write.p50().as_secs_f64() / c.push.p50().as_secs_f64().max(1e-9),
         );
     }
     println!();

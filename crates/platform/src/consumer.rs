@@ -95,6 +95,7 @@ pub struct ConsumerRunner<H> {
     ns: Namespace,
     spec: ConsumerSpec,
     handler: Arc<H>,
+    concurrency: usize,
 }
 
 impl<H: Handler> ConsumerRunner<H> {
@@ -111,7 +112,16 @@ impl<H: Handler> ConsumerRunner<H> {
             ns,
             spec,
             handler,
+            concurrency: 1,
         }
+    }
+
+    /// Handles up to `n` messages at once instead of one after the other,
+    /// for handlers whose effects do not depend on the order events arrive
+    /// in (each still commits with its inbox row and is acked after).
+    pub fn concurrent(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
     }
 
     /// Creates the durable consumer (and the streams it needs).
@@ -164,16 +174,25 @@ impl<H: Handler> ConsumerRunner<H> {
     async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let consumer = self.provision().await?;
         let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!(e))?;
+        let mut in_flight = futures::stream::FuturesUnordered::new();
         loop {
-            let next = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                m = messages.next() => m,
-            };
-            let Some(message) = next else {
-                anyhow::bail!("message stream ended");
-            };
-            let message = message.map_err(|e| anyhow::anyhow!(e))?;
-            self.process(message).await?;
+            tokio::select! {
+                // The messages in hand are finished first.
+                () = shutdown.cancelled() => {
+                    while let Some(done) = in_flight.next().await {
+                        done?;
+                    }
+                    return Ok(());
+                }
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => done?,
+                next = messages.next(), if in_flight.len() < self.concurrency => {
+                    let Some(message) = next else {
+                        anyhow::bail!("message stream ended");
+                    };
+                    let message = message.map_err(|e| anyhow::anyhow!(e))?;
+                    in_flight.push(self.process(message));
+                }
+            }
         }
     }
 

@@ -50,7 +50,8 @@ impl ErpError {
 pub trait ErpAdapter: Send + Sync {
     /// Creates the record, or updates `id` when given. `reference` is the
     /// idempotency reference of a creation: the same one again returns the
-    /// record it made.
+    /// record it made. The answer carries the ERP's id and version; its
+    /// fields are those written (an update's other fields are not read back).
     async fn upsert(
         &self,
         object: &str,

@@ -19,6 +19,9 @@ use uuid::Uuid;
 
 use crate::{Shared, adapter::ErpRecord, connections::Connection, runs::Run};
 
+/// Bulk-import streams a page of articles is split over.
+const BULK_STREAMS: usize = 4;
+
 fn text(r: &ErpRecord, field: &str) -> String {
     r.fields
         .get(field)
@@ -242,11 +245,34 @@ pub async fn apply_page(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let answers = shared
-        .peers
-        .bulk_catalogue(c.tenant, &c.name, items)
+    // A record's items stay in one stream, in order (a product before its
+    // stock and prices, a parent family before its children); pages of
+    // articles are split over a few streams that the catalogue applies side
+    // by side. Families keep one stream: their order matters across records.
+    let streams = if object == "family" { 1 } else { BULK_STREAMS };
+    let mut chunks: Vec<Vec<BulkUpsertRequest>> = vec![Vec::new(); streams];
+    let per = ordered.len().div_ceil(streams).max(1);
+    let mut record_no: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in ordered.iter().enumerate() {
+        record_no.insert(r.id.as_str(), i / per);
+    }
+    for item in items {
+        let chunk = record_no
+            .get(item.correlation_id.as_str())
+            .copied()
+            .unwrap_or(0);
+        chunks[chunk.min(streams - 1)].push(item);
+    }
+    let calls = chunks
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .map(|chunk| shared.peers.bulk_catalogue(c.tenant, &c.name, chunk));
+    let answers: Vec<_> = futures::future::try_join_all(calls)
         .await
-        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        .map_err(|e| Error::Unavailable(e.to_string()))?
+        .into_iter()
+        .flatten()
+        .collect();
     // The first answer of a record is its family or product; any refused
     // answer fails the record.
     let mut first: HashMap<&str, &str> = HashMap::new();

@@ -191,7 +191,10 @@ impl App {
                 rt.ns.clone(),
                 spec,
                 handler.clone(),
-            );
+            )
+            // Queueing keeps the newest version of each record, whatever
+            // order the events are handled in.
+            .concurrent(8);
             tasks.push(runner.run(shutdown.clone()).boxed());
         }
         tasks.push(

@@ -106,7 +106,7 @@ pub struct PushWorker {
 }
 
 /// How many writes are in flight at once.
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 16;
 
 impl PushWorker {
     pub fn new(shared: Shared) -> Self {

@@ -178,7 +178,14 @@ impl ErpAdapter for ReferenceErpClient {
         let id = written["id"]
             .as_str()
             .ok_or_else(|| ErpError::Refused("set answered no id".into()))?;
-        self.get(object, id).await
+        // The answer names the id and version: the record is what was sent
+        // (an update merges it into the ERP's), with no second call.
+        Ok(ErpRecord {
+            id: id.to_owned(),
+            version: written["version"].as_i64().unwrap_or(0),
+            updated_at: Utc::now(),
+            fields: fields.clone(),
+        })
     }
 
     async fn get(&self, object: &str, id: &str) -> Result<ErpRecord, ErpError> {

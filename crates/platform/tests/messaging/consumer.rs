@@ -64,6 +64,53 @@ async fn a_handler_failing_twice_then_succeeding_applies_its_effect_once() {
     relay.await.unwrap();
 }
 
+/// Records each event after a pause, counting how many it holds at once.
+struct Slow {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Handler for Slow {
+    async fn handle(&self, tx: &mut PgConnection, event: &Delivery) -> Result<(), HandlerError> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        record(tx, "slow", event).await?;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_consumer_handles_several_events_at_once_and_each_once() {
+    let env = env().await;
+    let handler = Arc::new(Slow {
+        now: AtomicUsize::new(0),
+        most: AtomicUsize::new(0),
+    });
+    let stop = CancellationToken::new();
+    let c = tokio::spawn(
+        env.consumer("slow", handler.clone())
+            .concurrent(4)
+            .run(stop.clone()),
+    );
+    let (stop_relay, relay) = env.spawn_relay();
+    for i in 0..12 {
+        env.change(&format!("agg-{i}")).await;
+    }
+    wait_for("effects", async || env.effects("slow").await == 12).await;
+    let most = handler.most.load(Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&most),
+        "at most 4 at once, and more than one: {most}"
+    );
+    stop.cancel();
+    stop_relay.cancel();
+    c.await.unwrap();
+    relay.await.unwrap();
+    assert_eq!(env.effects("slow").await, 12, "each event once");
+}
+
 /// Refuses events whose aggregate is "poison" until `fixed` is set.
 struct Picky {
     fixed: std::sync::atomic::AtomicBool,

@@ -11,6 +11,10 @@ use serde_json::json;
 
 use crate::stack::{spawn_with, text};
 
+/// Events the stopped connector had received but not acknowledged come
+/// back after JetStream's ack wait (30 s): the wait allows for it.
+const LONG: Duration = Duration::from_secs(90);
+
 #[tokio::test]
 async fn after_errors_lost_answers_duplicates_and_a_restart_every_record_is_there_once() {
     let mut stack = spawn_with(|cfg| {
@@ -47,16 +51,16 @@ async fn after_errors_lost_answers_duplicates_and_a_restart_every_record_is_ther
     stack.faults(json!({})).await;
 
     let erp_customers = stack
-        .erp_eventually("customer", 4, |c| {
+        .erp_within(LONG, "customer", 4, |c| {
             customers.iter().any(|id| text(c, "shop_id") == id)
         })
         .await;
     let quotes = stack
-        .erp_eventually("quote", 4, |q| {
+        .erp_within(LONG, "quote", 4, |q| {
             orders.iter().any(|id| text(q, "shop_id") == id)
         })
         .await;
-    let services = stack.erp_eventually("service", 8, |_| true).await;
+    let services = stack.erp_within(LONG, "service", 8, |_| true).await;
     let ids = |records: &[relais_connector::adapter::ErpRecord]| {
         records
             .iter()

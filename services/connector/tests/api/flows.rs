@@ -82,8 +82,11 @@ async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and
         json!([tariff]),
         "Awa's skill as the tariff"
     );
+    // Pending when placed, accepted once confirmed (paid).
     let quotes = stack
-        .erp_eventually("quote", 1, |q| text(q, "shop_id") == order.id)
+        .erp_eventually("quote", 1, |q| {
+            text(q, "shop_id") == order.id && text(q, "status") == "accepted"
+        })
         .await;
     let quote = &quotes[0];
     assert_eq!(text(quote, "status"), "accepted");

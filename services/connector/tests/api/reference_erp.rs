@@ -103,7 +103,10 @@ async fn records_are_written_once_read_back_and_listed_as_they_change() {
         .await
         .unwrap();
     assert_eq!(updated.version, 2);
-    assert_eq!(updated.fields["first_name"], "Paul");
+    let read = client.get("customer", &created.id).await.unwrap();
+    assert_eq!(read.version, 2);
+    assert_eq!(read.fields["first_name"], "Paul", "an update merges");
+    assert_eq!(read.fields["phone"], "06 12 34 56 78");
 
     let changes = client
         .changed_since("customer", Some(since), 1, 1)

@@ -208,7 +208,18 @@ impl Stack {
         n: usize,
         check: impl Fn(&ErpRecord) -> bool,
     ) -> Vec<ErpRecord> {
-        testing::eventually(Duration::from_secs(30), || async {
+        self.erp_within(Duration::from_secs(30), object, n, check)
+            .await
+    }
+
+    pub async fn erp_within(
+        &self,
+        timeout: Duration,
+        object: &str,
+        n: usize,
+        check: impl Fn(&ErpRecord) -> bool,
+    ) -> Vec<ErpRecord> {
+        testing::eventually(timeout, || async {
             let records = self.erp_records(object).await;
             let ok: Vec<ErpRecord> = records.into_iter().filter(&check).collect();
             (ok.len() == n).then_some(ok)
