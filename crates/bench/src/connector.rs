@@ -2,9 +2,9 @@
 //! reference ERP over its HTTP API into the real catalogue (bulk import,
 //! one transaction per item, events through the outbox), against a plain
 //! `COPY` of the same rows into a table of the same columns; (2) product
-//! orders placed under load (`concurrency` clients) and the time each takes
-//! to reach the ERP (placement → the ERP's record), against the ERP's own
-//! write latency (a `setOrder` call from the same number of clients).
+//! orders placed at a steady `rate` per second and the time each takes to
+//! reach the ERP (placement → the ERP's record), against the ERP's own
+//! write latency (a `setOrder` call from `concurrency` clients).
 
 use std::{sync::Arc, time::Duration};
 
@@ -45,6 +45,8 @@ const SECRET_REF: &str = "RELAIS_ERP_BENCH";
 pub struct Params {
     pub articles: usize,
     pub orders: usize,
+    /// Orders placed per second.
+    pub rate: usize,
     pub concurrency: usize,
     pub rounds: usize,
     pub keep: bool,
@@ -281,22 +283,34 @@ async fn measure(
         .customer
         .context("no customer")?
         .id;
-    let mut clients = Vec::new();
-    for _ in 0..p.concurrency {
-        clients.push(OrdersServiceClient::new(channel(orders_addr).await?));
-    }
+    // Open loop: orders arrive at `rate` per second whatever the answers
+    // take (at most `concurrency` in flight), as customers would; a closed
+    // loop at full speed would only measure how fast a queue grows.
+    let client = OrdersServiceClient::new(channel(orders_addr).await?);
+    let gate = Arc::new(tokio::sync::Semaphore::new(p.concurrency));
     let placed_at = Arc::new(std::sync::Mutex::new(Vec::with_capacity(p.orders)));
-    let (product, customer, at) = (Arc::new(product), Arc::new(customer), placed_at.clone());
-    report.placed = drive(&clients, p.orders, move |mut client, _| {
-        let (product, customer, at) = (product.clone(), customer.clone(), at.clone());
-        async move {
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / p.rate.max(1) as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::with_capacity(p.orders);
+    for _ in 0..p.orders {
+        ticker.tick().await;
+        let permit = gate.clone().acquire_owned().await?;
+        let (mut client, product, customer, at) = (
+            client.clone(),
+            product.clone(),
+            customer.clone(),
+            placed_at.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
             let order = client
                 .place_product_order(authed(
                     tenant,
                     PlaceProductOrderRequest {
-                        customer_id: customer.to_string(),
+                        customer_id: customer,
                         lines: vec![OrderLineRequest {
-                            item_id: product.to_string(),
+                            item_id: product,
                             quantity: 2,
                             discount_bp: 500,
                         }],
@@ -317,10 +331,17 @@ async fn measure(
             if let Ok(mut v) = at.lock() {
                 v.push((order.id, t));
             }
-            Ok(())
-        }
-    })
-    .await?;
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    report.placed = Run {
+        ops: p.orders as u64,
+        elapsed: started.elapsed(),
+        latencies: None,
+    };
     report.push = push_latencies(erp_url, &placed_at, p.orders).await?;
 
     let erp = Arc::new(ReferenceErpClient::new(

@@ -93,6 +93,9 @@ struct Args {
     /// Product orders timed from placement to the ERP.
     #[arg(long, env = "BENCH_PUSH_ORDERS", default_value_t = 2_000)]
     push_orders: usize,
+    /// Product orders placed per second for the push latency.
+    #[arg(long, env = "BENCH_PUSH_RATE", default_value_t = 100)]
+    push_rate: usize,
     /// Times each measurement is repeated (alternating with its baseline);
     /// the figures are the median round's.
     #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3)]
@@ -251,6 +254,7 @@ async fn main() -> anyhow::Result<()> {
             connector::run(&connector::Params {
                 articles: args.articles,
                 orders: args.push_orders,
+                rate: args.push_rate,
                 concurrency: args.concurrency,
                 // 100,000 articles take minutes: one round unless asked.
                 rounds: if args.rounds == 3 { 1 } else { args.rounds },
@@ -424,9 +428,9 @@ fn print_summary(args: &Args, env: &Environment, reports: &Reports) {
             c.pull.ratio_to(&c.copy),
         );
         println!(
-            "| Connector: product order placement → ERP record, {} orders from {} clients ({}) | p50 {}, p99 {} | one `setOrder` call, {} clients: p50 {}, p99 {} | p50 {:.2} |",
+            "| Connector: product order placement → ERP record, {} orders at {}/s ({}) | p50 {}, p99 {} | one `setOrder` call, {} clients: p50 {}, p99 {} | p50 {:.2} |",
             thousands(args.push_orders as f64),
-            args.concurrency,
+            args.push_rate,
             c.placed.describe("orders placed"),
             ms(c.push.p50()),
             ms(c.push.p99()),

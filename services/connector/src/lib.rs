@@ -19,6 +19,7 @@ mod bindings;
 mod catalogue;
 pub mod connections;
 pub mod cron;
+mod documents;
 mod events;
 mod grpc;
 mod peers;
@@ -136,6 +137,9 @@ pub(crate) struct Shared {
     /// Wakes the push worker after a commit that queued writes.
     pub wake: Arc<tokio::sync::Notify>,
     pub erps: push::Erps,
+    /// ERP documents go to billing as events on the connector's stream.
+    pub outbox: relais_platform::outbox::Outbox,
+    pub ns: relais_platform::nats::Namespace,
 }
 
 pub struct App {
@@ -159,6 +163,8 @@ impl App {
             push: cfg.push,
             wake: Arc::new(tokio::sync::Notify::new()),
             erps: push::Erps::new(cfg.secrets),
+            outbox: runtime.outbox.clone(),
+            ns: runtime.ns.clone(),
         };
         Ok(Self {
             runtime,

@@ -27,7 +27,10 @@ const OVERLAP_SECS: i64 = 5;
 
 /// Families whose flows are written so far, per direction.
 fn can_pull(family: &str) -> bool {
-    matches!(family, "workers" | "catalogue")
+    matches!(
+        family,
+        "workers" | "catalogue" | "invoices" | "certificates"
+    )
 }
 
 fn can_transfer(family: &str) -> bool {
@@ -91,6 +94,12 @@ pub async fn run(
             match family {
                 "workers" => {
                     pull(shared, c, Object::Employees, full, &mut run, &mut report).await?
+                }
+                "invoices" => {
+                    pull(shared, c, Object::Invoices, full, &mut run, &mut report).await?
+                }
+                "certificates" => {
+                    pull(shared, c, Object::Certificates, full, &mut run, &mut report).await?
                 }
                 "catalogue" => {
                     pull(shared, c, Object::Families, full, &mut run, &mut report).await?;
@@ -189,6 +198,8 @@ enum Object {
     Employees,
     Families,
     Articles,
+    Invoices,
+    Certificates,
 }
 
 impl Object {
@@ -197,6 +208,8 @@ impl Object {
             Object::Employees => "employee",
             Object::Families => "family",
             Object::Articles => "article",
+            Object::Invoices => "invoice",
+            Object::Certificates => "taxcertificate",
         }
     }
 
@@ -206,6 +219,8 @@ impl Object {
             Object::Employees => "workers",
             Object::Families => "catalogue:family",
             Object::Articles => "catalogue:article",
+            Object::Invoices => "invoices",
+            Object::Certificates => "certificates",
         }
     }
 }
@@ -254,6 +269,22 @@ async fn pull(
                         Err(e) => {
                             run.failed += 1;
                             run.error(format!("employee {}: {e}", rec.id));
+                            failed.push(rec.updated_at);
+                        }
+                    }
+                    run.done += 1;
+                }
+                failed
+            }
+            Object::Invoices | Object::Certificates => {
+                let mut failed = Vec::new();
+                for rec in &changes.records {
+                    match crate::documents::send(shared, c, object.erp_object(), rec).await {
+                        Ok(crate::documents::Sent::Sent) => run.applied += 1,
+                        Ok(crate::documents::Sent::Skipped) => run.skipped += 1,
+                        Err(e) => {
+                            run.failed += 1;
+                            run.error(format!("{} {}: {e:#}", object.erp_object(), rec.id));
                             failed.push(rec.updated_at);
                         }
                     }

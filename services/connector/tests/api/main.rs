@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod catalogue;
+mod documents;
 mod faults;
 mod flows;
 mod orders;

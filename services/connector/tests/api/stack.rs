@@ -46,6 +46,7 @@ pub struct Stack {
     pub catalogue: CatalogueServiceClient<Channel>,
     pub planning: PlanningServiceClient<Channel>,
     pub connector: ConnectorServiceClient<Channel>,
+    pub billing: relais_proto::billing::billing_service_client::BillingServiceClient<Channel>,
     pub erp_base: String,
     shutdown: CancellationToken,
     connector_stop: Option<CancellationToken>,
@@ -81,6 +82,16 @@ pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorC
     orders_cfg.namespace = ns.clone();
     let mut planning_cfg = testing::config(&url).await.unwrap();
     planning_cfg.namespace = ns.clone();
+    let mut billing_cfg = testing::config(&url).await.unwrap();
+    billing_cfg.namespace = ns.clone();
+    let billing = relais_billing::App::build(relais_billing::BillingConfig::simulated(
+        billing_cfg,
+        std::sync::Arc::new(relais_billing::Simulator::new()),
+    ))
+    .await
+    .unwrap();
+    let billing_addr = billing.grpc_addr();
+    tokio::spawn(billing.run(shutdown.clone()));
     let planning = relais_planning::App::build(planning_cfg).await.unwrap();
     let planning_addr = planning.grpc_addr();
     tokio::spawn(planning.run(shutdown.clone()));
@@ -120,6 +131,9 @@ pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorC
         orders: OrdersServiceClient::new(channel(orders_addr)),
         catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
         planning: PlanningServiceClient::new(channel(planning_addr)),
+        billing: relais_proto::billing::billing_service_client::BillingServiceClient::new(channel(
+            billing_addr,
+        )),
         // Replaced by start_connector.
         connector: ConnectorServiceClient::new(channel(orders_addr)),
         erp_base,
@@ -228,8 +242,8 @@ impl Stack {
         .unwrap_or_else(|| panic!("the ERP never held {n} such {object} records"))
     }
 
-    /// A connection to the test ERP: customers, workers and bookings pushed,
-    /// workers and the catalogue pulled.
+    /// A connection to the test ERP: customers, workers and bookings pushed;
+    /// workers, the catalogue, invoices and certificates pulled.
     pub async fn connect(&self, policy: ConflictPolicy) -> String {
         let family = |f: &str, d: Direction| FamilySettings {
             family: f.into(),
@@ -250,6 +264,8 @@ impl Stack {
                         family("workers", Direction::Both),
                         family("bookings", Direction::Push),
                         family("catalogue", Direction::Pull),
+                        family("invoices", Direction::Pull),
+                        family("certificates", Direction::Pull),
                     ],
                     order_statuses: vec![],
                     conflict_policy: policy as i32,
