@@ -170,7 +170,10 @@ impl Handler for ShopChanges {
             .await
             .map_err(|e| HandlerError::Retry(e.into()))?
         {
-            if !connection.pushes(c.family) || c.origin == connection.origin() {
+            // An intervention's changes are the planning family's too.
+            let pushes = connection.pushes(c.family)
+                || (c.entity == "intervention" && connection.pushes("planning"));
+            if !pushes || c.origin == connection.origin() {
                 continue;
             }
             queue::enqueue(

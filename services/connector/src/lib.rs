@@ -23,6 +23,7 @@ mod documents;
 mod events;
 mod grpc;
 mod peers;
+mod planning;
 mod pull;
 mod push;
 mod queue;

@@ -18,8 +18,9 @@ use relais_proto::{
         orders_service_client::OrdersServiceClient,
     },
     planning::{
-        CreateWorkerRequest, GetWorkerRequest, ListWorkersRequest, UpdateWorkerRequest, Worker,
-        WorkerFields, planning_service_client::PlanningServiceClient,
+        ChangeInterventionsRequest, CreateWorkerRequest, GetWorkerRequest, Intervention,
+        ListInterventionsRequest, ListWorkersRequest, UpdateWorkerRequest, Worker, WorkerFields,
+        planning_service_client::PlanningServiceClient,
     },
     types::PageRequest,
 };
@@ -250,6 +251,60 @@ impl Peers {
             .map_err(|s| PeerError::from_status("planning", s))?
             .into_inner();
         Ok((r.workers, r.next_page_token))
+    }
+
+    /// Every intervention of a booking.
+    pub async fn interventions_of_order(
+        &self,
+        tenant: Uuid,
+        order_id: &str,
+    ) -> PeerResult<Vec<Intervention>> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let req = self.request(
+                tenant,
+                As::Service,
+                ListInterventionsRequest {
+                    page: Some(PageRequest {
+                        page_size: 500,
+                        page_token,
+                    }),
+                    order_id: order_id.into(),
+                    ..Default::default()
+                },
+            )?;
+            let r = self
+                .planning
+                .clone()
+                .list_interventions(req)
+                .await
+                .map_err(|s| PeerError::from_status("planning", s))?
+                .into_inner();
+            all.extend(r.interventions);
+            if r.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = r.next_page_token;
+        }
+    }
+
+    /// A planning change from the ERP, as the connection.
+    pub async fn change_intervention(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        change: ChangeInterventionsRequest,
+    ) -> PeerResult<Vec<Intervention>> {
+        let req = self.request(tenant, As::Connection(connection), change)?;
+        Ok(self
+            .planning
+            .clone()
+            .change_interventions(req)
+            .await
+            .map_err(|s| PeerError::from_status("planning", s))?
+            .into_inner()
+            .interventions)
     }
 
     /// Creates the ERP's worker in the shop; `key` makes a retry find it.

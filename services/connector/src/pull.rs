@@ -29,7 +29,7 @@ const OVERLAP_SECS: i64 = 5;
 fn can_pull(family: &str) -> bool {
     matches!(
         family,
-        "workers" | "catalogue" | "invoices" | "certificates"
+        "workers" | "catalogue" | "invoices" | "certificates" | "planning"
     )
 }
 
@@ -100,6 +100,17 @@ pub async fn run(
                 }
                 "certificates" => {
                     pull(shared, c, Object::Certificates, full, &mut run, &mut report).await?
+                }
+                "planning" => {
+                    pull(
+                        shared,
+                        c,
+                        Object::Interventions,
+                        full,
+                        &mut run,
+                        &mut report,
+                    )
+                    .await?
                 }
                 "catalogue" => {
                     pull(shared, c, Object::Families, full, &mut run, &mut report).await?;
@@ -200,6 +211,7 @@ enum Object {
     Articles,
     Invoices,
     Certificates,
+    Interventions,
 }
 
 impl Object {
@@ -210,6 +222,7 @@ impl Object {
             Object::Articles => "article",
             Object::Invoices => "invoice",
             Object::Certificates => "taxcertificate",
+            Object::Interventions => "service",
         }
     }
 
@@ -221,6 +234,7 @@ impl Object {
             Object::Articles => "catalogue:article",
             Object::Invoices => "invoices",
             Object::Certificates => "certificates",
+            Object::Interventions => "planning",
         }
     }
 }
@@ -269,6 +283,22 @@ async fn pull(
                         Err(e) => {
                             run.failed += 1;
                             run.error(format!("employee {}: {e}", rec.id));
+                            failed.push(rec.updated_at);
+                        }
+                    }
+                    run.done += 1;
+                }
+                failed
+            }
+            Object::Interventions => {
+                let mut failed = Vec::new();
+                for rec in &changes.records {
+                    match crate::planning::apply(shared, c, rec).await {
+                        Ok(crate::planning::Outcome::Changed) => run.applied += 1,
+                        Ok(crate::planning::Outcome::Unchanged) => run.skipped += 1,
+                        Err(e) => {
+                            run.failed += 1;
+                            run.error(format!("service {}: {e:#}", rec.id));
                             failed.push(rec.updated_at);
                         }
                     }

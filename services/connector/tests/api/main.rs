@@ -8,5 +8,6 @@ mod documents;
 mod faults;
 mod flows;
 mod orders;
+mod planning;
 mod reference_erp;
 mod stack;

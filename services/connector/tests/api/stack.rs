@@ -266,6 +266,7 @@ impl Stack {
                         family("catalogue", Direction::Pull),
                         family("invoices", Direction::Pull),
                         family("certificates", Direction::Pull),
+                        family("planning", Direction::Both),
                     ],
                     order_statuses: vec![],
                     conflict_policy: policy as i32,
