@@ -19,6 +19,7 @@ mod bindings;
 mod catalogue;
 pub mod connections;
 pub mod cron;
+mod customers;
 mod documents;
 mod events;
 mod grpc;

@@ -14,7 +14,8 @@ use relais_proto::{
         BulkUpsertRequest, BulkUpsertResponse, catalogue_service_client::CatalogueServiceClient,
     },
     orders::{
-        Customer, GetCustomerRequest, GetOrderRequest, ListCustomersRequest, Order,
+        CreateCustomerRequest, Customer, CustomerFields, GetCustomerRequest, GetOrderRequest,
+        ListCustomersRequest, Order, UpdateCustomerRequest,
         orders_service_client::OrdersServiceClient,
     },
     planning::{
@@ -185,6 +186,60 @@ impl Peers {
             .into_inner()
             .order
             .ok_or_else(|| PeerError::NotFound(format!("order {id}")))
+    }
+
+    /// Creates the ERP's customer in the shop (read-only there: only the
+    /// connector changes it); `key` makes a retry find it.
+    pub async fn create_customer(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        key: String,
+        fields: CustomerFields,
+    ) -> PeerResult<Customer> {
+        let req = self.request(
+            tenant,
+            As::Connection(connection),
+            CreateCustomerRequest {
+                idempotency_key: key,
+                fields: Some(fields),
+            },
+        )?;
+        self.orders
+            .clone()
+            .create_customer(req)
+            .await
+            .map_err(|s| PeerError::from_status("orders", s))?
+            .into_inner()
+            .customer
+            .ok_or_else(|| PeerError::Unavailable("orders answered no customer".into()))
+    }
+
+    pub async fn update_customer(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        id: &str,
+        expected_version: i64,
+        fields: CustomerFields,
+    ) -> PeerResult<Customer> {
+        let req = self.request(
+            tenant,
+            As::Connection(connection),
+            UpdateCustomerRequest {
+                id: id.into(),
+                expected_version,
+                fields: Some(fields),
+            },
+        )?;
+        self.orders
+            .clone()
+            .update_customer(req)
+            .await
+            .map_err(|s| PeerError::from_status("orders", s))?
+            .into_inner()
+            .customer
+            .ok_or_else(|| PeerError::Unavailable("orders answered no customer".into()))
     }
 
     /// A page of the tenant's customers (batch transfer).

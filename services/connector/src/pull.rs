@@ -29,7 +29,7 @@ const OVERLAP_SECS: i64 = 5;
 fn can_pull(family: &str) -> bool {
     matches!(
         family,
-        "workers" | "catalogue" | "invoices" | "certificates" | "planning"
+        "workers" | "customers" | "catalogue" | "invoices" | "certificates" | "planning"
     )
 }
 
@@ -100,6 +100,9 @@ pub async fn run(
                 }
                 "certificates" => {
                     pull(shared, c, Object::Certificates, full, &mut run, &mut report).await?
+                }
+                "customers" => {
+                    pull(shared, c, Object::Customers, full, &mut run, &mut report).await?
                 }
                 "planning" => {
                     pull(
@@ -207,6 +210,7 @@ enum Applied {
 #[derive(Clone, Copy)]
 enum Object {
     Employees,
+    Customers,
     Families,
     Articles,
     Invoices,
@@ -218,6 +222,7 @@ impl Object {
     fn erp_object(self) -> &'static str {
         match self {
             Object::Employees => "employee",
+            Object::Customers => "customer",
             Object::Families => "family",
             Object::Articles => "article",
             Object::Invoices => "invoice",
@@ -230,6 +235,7 @@ impl Object {
     fn cursor(self) -> &'static str {
         match self {
             Object::Employees => "workers",
+            Object::Customers => "customers",
             Object::Families => "catalogue:family",
             Object::Articles => "catalogue:article",
             Object::Invoices => "invoices",
@@ -283,6 +289,22 @@ async fn pull(
                         Err(e) => {
                             run.failed += 1;
                             run.error(format!("employee {}: {e}", rec.id));
+                            failed.push(rec.updated_at);
+                        }
+                    }
+                    run.done += 1;
+                }
+                failed
+            }
+            Object::Customers => {
+                let mut failed = Vec::new();
+                for rec in &changes.records {
+                    match crate::customers::apply(shared, c, rec).await {
+                        Ok(true) => run.applied += 1,
+                        Ok(false) => run.skipped += 1,
+                        Err(e) => {
+                            run.failed += 1;
+                            run.error(format!("customer {}: {e:#}", rec.id));
                             failed.push(rec.updated_at);
                         }
                     }

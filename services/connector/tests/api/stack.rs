@@ -260,7 +260,7 @@ impl Stack {
                     endpoint: self.erp_base.clone(),
                     secret_ref: SECRET_REF.into(),
                     families: vec![
-                        family("customers", Direction::Push),
+                        family("customers", Direction::Both),
                         family("workers", Direction::Both),
                         family("bookings", Direction::Push),
                         family("catalogue", Direction::Pull),

@@ -1,0 +1,153 @@
+//! ERP → shop customers (seeds 000, 004): a customer kept in the ERP (a
+//! "traditional" one) appears in the shop with its billing and delivery
+//! addresses and its price group (the catalogue's customer family),
+//! read-only there; its changes follow. A customer created online belongs
+//! to the shop and is read-only in the ERP: an ERP edit of it is not applied.
+
+use relais_proto::orders::{Address, CustomerFields};
+use serde_json::Value;
+
+use crate::{
+    Shared,
+    adapter::ErpRecord,
+    bindings,
+    connections::{Connection, Policy},
+    runs,
+};
+
+fn text(v: &Value, field: &str) -> String {
+    v.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn address(v: Option<&Value>) -> Option<Address> {
+    let v = v.filter(|v| v.is_object())?;
+    Some(Address {
+        line1: text(v, "line1"),
+        line2: text(v, "line2"),
+        postal_code: text(v, "postal_code"),
+        city: text(v, "city"),
+        country: Some(text(v, "country"))
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "FR".into()),
+    })
+}
+
+fn fields(rec: &ErpRecord, base: Option<CustomerFields>) -> CustomerFields {
+    let f = Value::Object(rec.fields.clone());
+    let mut out = base.unwrap_or_default();
+    out.first_name = text(&f, "first_name");
+    out.last_name = text(&f, "last_name");
+    out.email = text(&f, "email");
+    out.phone = text(&f, "phone");
+    out.billing_address = address(rec.fields.get("address"));
+    out.delivery_address = address(rec.fields.get("delivery_address"));
+    out.customer_family = text(&f, "price_group");
+    out.external_ref = rec.id.clone();
+    out
+}
+
+/// True when the shop changed.
+pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::Result<bool> {
+    let pool = &shared.pool;
+    let shop_owned = rec
+        .fields
+        .get("shop_id")
+        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
+    let Some(b) = bindings::by_external(pool, c.id, "customer", &rec.id).await? else {
+        if shop_owned {
+            // An online customer whose write to the ERP is finishing.
+            return Ok(false);
+        }
+        let key = format!("erp:{}:customer:{}", c.id, rec.id);
+        let created = shared
+            .peers
+            .create_customer(c.tenant, &c.name, key, fields(rec, None))
+            .await?;
+        bindings::record(
+            pool,
+            c.id,
+            "customer",
+            &created.id,
+            &rec.id,
+            created.version,
+            rec.version,
+        )
+        .await?;
+        return Ok(true);
+    };
+    if b.erp_version >= rec.version {
+        return Ok(false);
+    }
+    let current = shared.peers.customer(c.tenant, &b.internal_id).await?;
+    if !current.read_only {
+        // The shop's own customer: read-only in the ERP, so the ERP's edit
+        // is not taken (the shop's next change overwrites it there).
+        bindings::record(
+            pool,
+            c.id,
+            "customer",
+            &current.id,
+            &rec.id,
+            b.shop_version,
+            rec.version,
+        )
+        .await?;
+        return Ok(false);
+    }
+    if current.version != b.shop_version {
+        let winner = match c.policy() {
+            Policy::ErpWins => Some("erp"),
+            Policy::ShopWins => Some("shop"),
+            Policy::Manual => None,
+        };
+        runs::conflict(
+            pool,
+            c,
+            "customer",
+            &current.id,
+            &rec.id,
+            current.version,
+            rec.version,
+            winner,
+        )
+        .await?;
+        if winner != Some("erp") {
+            bindings::record(
+                pool,
+                c.id,
+                "customer",
+                &current.id,
+                &rec.id,
+                b.shop_version,
+                rec.version,
+            )
+            .await?;
+            return Ok(false);
+        }
+    }
+    let updated = shared
+        .peers
+        .update_customer(
+            c.tenant,
+            &c.name,
+            &current.id,
+            current.version,
+            fields(rec, current.fields.clone()),
+        )
+        .await?;
+    bindings::record(
+        pool,
+        c.id,
+        "customer",
+        &updated.id,
+        &rec.id,
+        updated.version,
+        rec.version,
+    )
+    .await?;
+    Ok(true)
+}
