@@ -21,7 +21,7 @@ pub const FAMILIES: [(&str, &[Dir]); 8] = [
     ("workers", &[Dir::Pull, Dir::Push, Dir::Both]),
     ("bookings", &[Dir::Push]),
     ("planning", &[Dir::Pull, Dir::Push, Dir::Both]),
-    ("orders", &[Dir::Push]),
+    ("orders", &[Dir::Pull, Dir::Push, Dir::Both]),
     ("catalogue", &[Dir::Pull]),
     ("invoices", &[Dir::Pull]),
     ("certificates", &[Dir::Pull]),

@@ -1,10 +1,12 @@
-//! ERP → shop customers (seeds 000, 004): a customer kept in the ERP (a
-//! "traditional" one) appears in the shop with its billing and delivery
-//! addresses and its price group (the catalogue's customer family),
+//! ERP → shop customers and order states (seeds 000, 004): a customer kept
+//! in the ERP (a "traditional" one) appears in the shop with its billing and
+//! delivery addresses and its price group (the catalogue's customer family),
 //! read-only there; its changes follow. A customer created online belongs
 //! to the shop and is read-only in the ERP: an ERP edit of it is not applied.
+//! An order the shop sent moves on as the ERP processes it (picking list,
+//! delivery note, delivered, cancelled).
 
-use relais_proto::orders::{Address, CustomerFields};
+use relais_proto::orders::{Address, ChangeOrderStatusRequest, CustomerFields, OrderStatus};
 use serde_json::Value;
 
 use crate::{
@@ -146,6 +148,88 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
         &updated.id,
         &rec.id,
         updated.version,
+        rec.version,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Moves a sent order to the status the ERP gave it; true when it moved.
+pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::Result<bool> {
+    let pool = &shared.pool;
+    let Some(b) = bindings::by_external(pool, c.id, "order", &rec.id).await? else {
+        return Ok(false);
+    };
+    if b.erp_version >= rec.version {
+        return Ok(false);
+    }
+    let f = Value::Object(rec.fields.clone());
+    let to = match text(&f, "status").as_str() {
+        "preparing" => OrderStatus::Preparing,
+        "shipped" => OrderStatus::Shipped,
+        "delivered" => OrderStatus::Delivered,
+        "cancelled" => OrderStatus::Cancelled,
+        // paid, validated: what the shop sent.
+        _ => {
+            bindings::record(
+                pool,
+                c.id,
+                "order",
+                &b.internal_id,
+                &rec.id,
+                b.shop_version,
+                rec.version,
+            )
+            .await?;
+            return Ok(false);
+        }
+    };
+    let current = shared.peers.order(c.tenant, &b.internal_id).await?;
+    if current.status() == to {
+        bindings::record(
+            pool,
+            c.id,
+            "order",
+            &current.id,
+            &rec.id,
+            current.version,
+            rec.version,
+        )
+        .await?;
+        return Ok(false);
+    }
+    let reason = Some(text(&f, "status_reason"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "cancelled in the ERP".into());
+    let moved = shared
+        .peers
+        .change_order_status(
+            c.tenant,
+            &c.name,
+            ChangeOrderStatusRequest {
+                id: current.id.clone(),
+                expected_version: 0,
+                status: to as i32,
+                reason: if to == OrderStatus::Cancelled {
+                    reason
+                } else {
+                    String::new()
+                },
+                picking_list_ref: text(&f, "picking_list"),
+                delivery_note_ref: text(&f, "delivery_note"),
+                external_ref: Some(text(&f, "erp_number"))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| rec.id.clone()),
+            },
+        )
+        .await?;
+    bindings::record(
+        pool,
+        c.id,
+        "order",
+        &moved.id,
+        &rec.id,
+        moved.version,
         rec.version,
     )
     .await?;

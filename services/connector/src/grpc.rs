@@ -195,11 +195,10 @@ impl ConnectorService for ConnectorApi {
         let (out_tx, out_rx) = tokio::sync::mpsc::channel(16);
         let shared = self.shared.clone();
         // The run is its own task: it goes on to its end (and is recorded)
-        // if the caller goes away.
-        let running =
-            tokio::spawn(
-                async move { pull::run(&shared, &c, &family, full, "manual", Some(tx)).await },
-            );
+        // if the caller goes away; the service waits for it when stopping.
+        let runs = self.shared.runs.clone();
+        let running = runs
+            .spawn(async move { pull::run(&shared, &c, &family, full, "manual", Some(tx)).await });
         tokio::spawn(async move {
             let mut listening = true;
             while let Some(run) = rx.recv().await {

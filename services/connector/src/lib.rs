@@ -142,6 +142,12 @@ pub(crate) struct Shared {
     /// ERP documents go to billing as events on the connector's stream.
     pub outbox: relais_platform::outbox::Outbox,
     pub ns: relais_platform::nats::Namespace,
+    /// Cancelled when the service stops: runs end between two pages
+    /// (recorded as interrupted) instead of outliving it.
+    pub stop: CancellationToken,
+    /// Runs started by RunSync: the service waits for them (closed as
+    /// interrupted) before it closes its pool.
+    pub runs: tokio_util::task::TaskTracker,
 }
 
 pub struct App {
@@ -167,6 +173,8 @@ impl App {
             erps: push::Erps::new(cfg.secrets),
             outbox: runtime.outbox.clone(),
             ns: runtime.ns.clone(),
+            stop: CancellationToken::new(),
+            runs: tokio_util::task::TaskTracker::new(),
         };
         Ok(Self {
             runtime,
@@ -192,6 +200,20 @@ impl App {
             wake: self.shared.wake.clone(),
         });
         let mut tasks = Vec::new();
+        let (stop, stopping, runs) = (
+            self.shared.stop.clone(),
+            shutdown.clone(),
+            self.shared.runs.clone(),
+        );
+        tasks.push(
+            async move {
+                stopping.cancelled().await;
+                stop.cancel();
+                runs.close();
+                runs.wait().await;
+            }
+            .boxed(),
+        );
         for spec in events::specs(&rt.ns, max) {
             let runner = ConsumerRunner::new(
                 rt.pool.clone(),

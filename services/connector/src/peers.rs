@@ -14,8 +14,8 @@ use relais_proto::{
         BulkUpsertRequest, BulkUpsertResponse, catalogue_service_client::CatalogueServiceClient,
     },
     orders::{
-        CreateCustomerRequest, Customer, CustomerFields, GetCustomerRequest, GetOrderRequest,
-        ListCustomersRequest, Order, UpdateCustomerRequest,
+        ChangeOrderStatusRequest, CreateCustomerRequest, Customer, CustomerFields,
+        GetCustomerRequest, GetOrderRequest, ListCustomersRequest, Order, UpdateCustomerRequest,
         orders_service_client::OrdersServiceClient,
     },
     planning::{
@@ -240,6 +240,25 @@ impl Peers {
             .into_inner()
             .customer
             .ok_or_else(|| PeerError::Unavailable("orders answered no customer".into()))
+    }
+
+    /// An order's status as the ERP moved it (preparing, shipped...), as
+    /// the connection.
+    pub async fn change_order_status(
+        &self,
+        tenant: Uuid,
+        connection: &str,
+        change: ChangeOrderStatusRequest,
+    ) -> PeerResult<Order> {
+        let req = self.request(tenant, As::Connection(connection), change)?;
+        self.orders
+            .clone()
+            .change_order_status(req)
+            .await
+            .map_err(|s| PeerError::from_status("orders", s))?
+            .into_inner()
+            .order
+            .ok_or_else(|| PeerError::Unavailable("orders answered no order".into()))
     }
 
     /// A page of the tenant's customers (batch transfer).

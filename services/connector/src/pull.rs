@@ -29,7 +29,7 @@ const OVERLAP_SECS: i64 = 5;
 fn can_pull(family: &str) -> bool {
     matches!(
         family,
-        "workers" | "customers" | "catalogue" | "invoices" | "certificates" | "planning"
+        "workers" | "customers" | "catalogue" | "invoices" | "certificates" | "planning" | "orders"
     )
 }
 
@@ -103,6 +103,9 @@ pub async fn run(
                 }
                 "customers" => {
                     pull(shared, c, Object::Customers, full, &mut run, &mut report).await?
+                }
+                "orders" => {
+                    pull(shared, c, Object::OrderStates, full, &mut run, &mut report).await?
                 }
                 "planning" => {
                     pull(
@@ -211,6 +214,7 @@ enum Applied {
 enum Object {
     Employees,
     Customers,
+    OrderStates,
     Families,
     Articles,
     Invoices,
@@ -223,6 +227,7 @@ impl Object {
         match self {
             Object::Employees => "employee",
             Object::Customers => "customer",
+            Object::OrderStates => "order",
             Object::Families => "family",
             Object::Articles => "article",
             Object::Invoices => "invoice",
@@ -236,6 +241,7 @@ impl Object {
         match self {
             Object::Employees => "workers",
             Object::Customers => "customers",
+            Object::OrderStates => "orders",
             Object::Families => "catalogue:family",
             Object::Articles => "catalogue:article",
             Object::Invoices => "invoices",
@@ -273,6 +279,11 @@ async fn pull(
     let mut oldest_failed: Option<DateTime<Utc>> = None;
     let base_total = run.total;
     loop {
+        if shared.stop.is_cancelled() {
+            return Err(Error::Unavailable(
+                "interrupted: the connector is stopping (the next run goes on from here)".into(),
+            ));
+        }
         let changes = erp
             .changed_since(object.erp_object(), since, page, PAGE)
             .await
@@ -296,10 +307,15 @@ async fn pull(
                 }
                 failed
             }
-            Object::Customers => {
+            Object::Customers | Object::OrderStates => {
                 let mut failed = Vec::new();
                 for rec in &changes.records {
-                    match crate::customers::apply(shared, c, rec).await {
+                    let applied = if matches!(object, Object::Customers) {
+                        crate::customers::apply(shared, c, rec).await
+                    } else {
+                        crate::customers::order_state(shared, c, rec).await
+                    };
+                    match applied {
                         Ok(true) => run.applied += 1,
                         Ok(false) => run.skipped += 1,
                         Err(e) => {
@@ -527,6 +543,11 @@ async fn transfer(
     };
     let mut token = String::new();
     loop {
+        if shared.stop.is_cancelled() {
+            return Err(Error::Unavailable(
+                "interrupted: the connector is stopping".into(),
+            ));
+        }
         let mut outcomes: Vec<(String, std::result::Result<(), PushError>)> = Vec::new();
         let next = if family == "customers" {
             let (page, next) = shared

@@ -76,14 +76,14 @@ fn status(s: &str) -> &'static str {
 }
 
 /// A new run of `family`, unless one is running: FAILED_PRECONDITION. A
-/// run whose process died (no heartbeat for two minutes) is closed as
-/// interrupted first.
+/// run whose process died (no heartbeat, saved every page, for a minute)
+/// is closed as interrupted first.
 pub async fn start(pool: &PgPool, c: &Connection, family: &str, trigger: &str) -> Result<Run> {
     sqlx::query(
         "update runs set status = 'failed', finished_at = now(),
              errors = errors || '[\"interrupted: the run stopped before its end\"]'::jsonb
          where connection_id = $1 and family = $2 and status = 'running'
-           and heartbeat_at < now() - interval '2 minutes'",
+           and heartbeat_at < now() - interval '1 minute'",
     )
     .bind(c.id)
     .bind(family)

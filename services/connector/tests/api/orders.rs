@@ -2,6 +2,7 @@
 //! rules say, as an order with its lines and line discounts; once sent, a
 //! cancellation follows it.
 
+use relais_connector::adapter::ErpAdapter;
 use relais_proto::{
     catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
     connector::{
@@ -9,23 +10,23 @@ use relais_proto::{
         FamilySettings, OrderStatusRule, SendAs,
     },
     orders::{
-        ChangeOrderStatusRequest, OrderLineRequest, OrderStatus, PaymentMode,
+        ChangeOrderStatusRequest, GetOrderRequest, OrderLineRequest, OrderStatus, PaymentMode,
         PlaceProductOrderRequest,
     },
     types::Money,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::stack::{SECRET_REF, Stack, spawn, text};
 
-async fn connect_orders(stack: &Stack) {
+async fn connect_orders(stack: &Stack) -> String {
     let rule = |status: &str, send_as: SendAs| OrderStatusRule {
         status: status.into(),
         send_as: send_as as i32,
     };
-    let family = |f: &str| FamilySettings {
+    let family = |f: &str, d: Direction| FamilySettings {
         family: f.into(),
-        direction: Direction::Push as i32,
+        direction: d as i32,
         schedule: String::new(),
     };
     stack
@@ -38,7 +39,10 @@ async fn connect_orders(stack: &Stack) {
                 adapter: AdapterKind::ReferenceErp as i32,
                 endpoint: stack.erp_base.clone(),
                 secret_ref: SECRET_REF.into(),
-                families: vec![family("customers"), family("orders")],
+                families: vec![
+                    family("customers", Direction::Push),
+                    family("orders", Direction::Both),
+                ],
                 order_statuses: vec![
                     rule("validated", SendAs::NotSent),
                     rule("paid", SendAs::Order),
@@ -48,7 +52,11 @@ async fn connect_orders(stack: &Stack) {
             }),
         }))
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .connection
+        .unwrap()
+        .id
 }
 
 async fn product(stack: &Stack) -> String {
@@ -88,12 +96,9 @@ async fn product(stack: &Stack) -> String {
     id
 }
 
-#[tokio::test]
-async fn a_paid_product_order_reaches_the_erp_as_an_order_with_its_discounts_and_its_cancellation()
-{
-    let stack = spawn().await;
-    connect_orders(&stack).await;
-    let gloves = product(&stack).await;
+/// A card order of 3 gloves at 10 % off for a new customer, placed and paid.
+async fn paid_order(stack: &Stack) -> relais_proto::orders::Order {
+    let gloves = product(stack).await;
     let paul = stack.customer("Durand").await;
     let mut orders = stack.orders.clone();
     let placed = orders
@@ -123,6 +128,17 @@ async fn a_paid_product_order_reaches_the_erp_as_an_order_with_its_discounts_and
         }))
         .await
         .unwrap();
+    placed
+}
+
+#[tokio::test]
+async fn a_paid_product_order_reaches_the_erp_as_an_order_with_its_discounts_and_its_cancellation()
+{
+    let stack = spawn().await;
+    connect_orders(&stack).await;
+    let placed = paid_order(&stack).await;
+    let mut orders = stack.orders.clone();
+    let paul = placed.customer_id.clone();
     let sent = stack
         .erp_eventually("order", 1, |o| text(o, "shop_id") == placed.id)
         .await;
@@ -164,5 +180,63 @@ async fn a_paid_product_order_reaches_the_erp_as_an_order_with_its_discounts_and
         stack.erp_records("order").await.len(),
         1,
         "the same order, updated"
+    );
+}
+
+#[tokio::test]
+async fn the_erps_picking_list_delivery_note_and_delivery_reach_the_shops_order() {
+    let stack = spawn().await;
+    let connection = connect_orders(&stack).await;
+    let placed = paid_order(&stack).await;
+    let sent = stack
+        .erp_eventually("order", 1, |o| text(o, "shop_id") == placed.id)
+        .await
+        .remove(0);
+    let erp = stack.erp();
+    let status_of = || async {
+        stack
+            .orders
+            .clone()
+            .get_order(stack.admin(GetOrderRequest {
+                id: placed.id.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
+    };
+    for (fields, status) in [
+        (
+            json!({ "status": "preparing", "picking_list": "PL-0031" }),
+            OrderStatus::Preparing,
+        ),
+        (
+            json!({ "status": "shipped", "delivery_note": "BL-0042" }),
+            OrderStatus::Shipped,
+        ),
+        (json!({ "status": "delivered" }), OrderStatus::Delivered),
+    ] {
+        let Value::Object(fields) = fields else {
+            unreachable!()
+        };
+        erp.upsert("order", Some(&sent.id), "", &fields)
+            .await
+            .unwrap();
+        let run = stack.sync(&connection, "orders", false).await.unwrap();
+        let run = run.last().unwrap().run.clone().unwrap();
+        assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
+        assert_eq!(status_of().await.status(), status);
+    }
+    let order = status_of().await;
+    assert_eq!(
+        order.origin, "erp:shop-erp",
+        "the last change came from the ERP"
+    );
+    // Not echoed: the ERP's record is at the version the ERP left it.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        erp.get("order", &sent.id).await.unwrap().version,
+        sent.version + 3
     );
 }
