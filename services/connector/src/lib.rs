@@ -6,13 +6,18 @@
 //!   transaction; a push worker writes it to the ERP with an idempotency
 //!   reference, retries with backoff and jitter, and dead-letters it after
 //!   the last attempt. What a record needs in the ERP first (the customer of
-//!   a quote, the worker of an intervention) is written first.
+//!   a quote, the worker of an intervention) is written first. Customers,
+//!   workers, bookings (quote and interventions), planning changes, product
+//!   orders by status.
 //! - ERP → shop: pulls per data family, incremental (changed since the last
-//!   run), on the family's schedule or now (RunSync, streaming progress),
-//!   applied through the services' gRPC APIs as the connection (origin
-//!   `erp:<name>`), so nothing echoes back.
+//!   run, with an overlap), on the family's schedule or now (RunSync,
+//!   streaming progress), applied through the services' gRPC APIs as the
+//!   connection (origin `erp:<name>`), so nothing echoes back: workers,
+//!   customers, the catalogue, order states, planning changes, invoices and
+//!   tax certificates (as events billing reads).
 //! - Bindings tie each shop record to its ERP record with both sides' last
-//!   synced versions; a record changed on both sides is a conflict.
+//!   synced versions; a record changed on both sides is a conflict, settled
+//!   by the connection's policy.
 
 pub mod adapter;
 mod bindings;
