@@ -181,9 +181,30 @@ pub async fn bind_all(
     if applied.is_empty() {
         return Ok(());
     }
+    // One binding per shop record (two ERP articles of one SKU are one
+    // product: the last one read wins) and per ERP record (an article whose
+    // SKU changed is now another product: its old binding goes).
+    let mut by_internal: HashMap<&str, &(String, String, i64)> = HashMap::new();
+    for a in applied {
+        by_internal.insert(a.0.as_str(), a);
+    }
+    let applied: Vec<&(String, String, i64)> = by_internal.into_values().collect();
     let internal: Vec<&str> = applied.iter().map(|a| a.0.as_str()).collect();
     let external: Vec<&str> = applied.iter().map(|a| a.1.as_str()).collect();
     let versions: Vec<i64> = applied.iter().map(|a| a.2).collect();
+    let mut tx = shared.pool.begin().await?;
+    sqlx::query(
+        "delete from bindings b using unnest($3::text[], $4::text[]) as t(i, e)
+         where b.connection_id = $1 and b.entity = $2
+           and ((b.external_id = t.e and b.internal_id <> t.i)
+             or (b.internal_id = t.i and b.external_id <> t.e))",
+    )
+    .bind(c.id)
+    .bind(entity)
+    .bind(&internal)
+    .bind(&external)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "insert into bindings (connection_id, entity, internal_id, external_id, erp_version)
          select $1, $2, i, e, v from unnest($3::text[], $4::text[], $5::bigint[]) as t(i, e, v)
@@ -196,8 +217,9 @@ pub async fn bind_all(
     .bind(&internal)
     .bind(&external)
     .bind(&versions)
-    .execute(&shared.pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

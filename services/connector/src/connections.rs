@@ -175,6 +175,12 @@ impl Connection {
             .map_or(Dir::Off, |f| f.direction)
     }
 
+    /// The family flows to the ERP, whether or not the connection is paused
+    /// (a paused connection's writes wait in the queue).
+    pub fn sends(&self, family: &str) -> bool {
+        matches!(self.direction(family), Dir::Push | Dir::Both)
+    }
+
     pub fn pushes(&self, family: &str) -> bool {
         self.enabled && matches!(self.direction(family), Dir::Push | Dir::Both)
     }
@@ -459,8 +465,25 @@ pub async fn update(
     expected_version: i64,
     f: &Fields,
 ) -> Result<Connection> {
-    let current = get(&mut *conn, tenant, id).await?;
-    validate::expected_version(expected_version, current.version)?;
+    let locked: Option<(i64, String)> = sqlx::query_as(
+        "select version, name from connections where tenant_id = $1 and id = $2 for update",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (version, name) = locked.ok_or_else(|| Error::not_found(format!("connection {id}")))?;
+    validate::expected_version(expected_version, version)?;
+    if name != f.name {
+        // Its changes in flight carry erp:<name>: a new name would let them
+        // echo back.
+        return Err(Error::invalid(
+            "fields.name",
+            format!(
+                "a connection's name is the origin of its changes and cannot change (it is {name:?})"
+            ),
+        ));
+    }
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update connections set name = $3, adapter = $4, endpoint = $5, secret_ref = $6,
              settings = $7, enabled = $8, version = version + 1, updated_at = now()

@@ -50,7 +50,10 @@ fn field(text: &str, name: &str, min: u32, max: u32) -> Result<(u64, bool), Stri
         let mut n = from;
         while n <= to {
             bits |= 1 << n;
-            n += step;
+            let Some(next) = n.checked_add(step) else {
+                break;
+            };
+            n = next;
         }
     }
     Ok((bits, text != "*"))
@@ -149,6 +152,12 @@ mod tests {
             quarter.next_after(at("2026-12-04T18:50:00Z")),
             Some(at("2026-12-07T08:00:00Z"))
         );
+        // A step past the end of the range: only its first value.
+        let once = Schedule::parse("5/4294967295 * * * *").unwrap();
+        assert_eq!(
+            once.next_after(at("2026-12-01T10:06:00Z")),
+            Some(at("2026-12-01T11:05:00Z"))
+        );
         let sunday = Schedule::parse("30 3 * * 7").unwrap();
         assert_eq!(
             sunday.next_after(at("2026-12-01T00:00:00Z")),
@@ -181,6 +190,7 @@ mod tests {
             ("0 0 * 13 *", "month"),
             ("*/0 * * * *", "step"),
             ("5-1 * * * *", "backwards"),
+            ("1/x * * * *", "step"),
         ] {
             let e = Schedule::parse(text).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");

@@ -171,8 +171,8 @@ impl Handler for ShopChanges {
             .map_err(|e| HandlerError::Retry(e.into()))?
         {
             // An intervention's changes are the planning family's too.
-            let pushes = connection.pushes(c.family)
-                || (c.entity == "intervention" && connection.pushes("planning"));
+            let pushes = connection.sends(c.family)
+                || (c.entity == "intervention" && connection.sends("planning"));
             if !pushes || c.origin == connection.origin() {
                 continue;
             }

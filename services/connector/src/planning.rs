@@ -155,45 +155,44 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
             return Ok(Outcome::Unchanged);
         }
     }
-    let Some(change) = wanted(shared, c, rec, &current).await? else {
-        bindings::record(
-            pool,
-            c.id,
-            "intervention",
-            &current.id,
-            &rec.id,
-            current.version,
-            rec.version,
-        )
-        .await?;
-        return Ok(Outcome::Unchanged);
-    };
-    let changed = shared
-        .peers
-        .change_intervention(
-            c.tenant,
-            &c.name,
-            ChangeInterventionsRequest {
-                intervention_id: current.id.clone(),
-                scope: ChangeScope::One as i32,
-                expected_version: current.version,
-                change: Some(change),
-            },
-        )
-        .await?;
-    let version = changed
-        .iter()
-        .find(|i| i.id == current.id)
-        .map_or(current.version + 1, |i| i.version);
+    // One ERP edit may hold several changes (moved and reassigned): each is
+    // applied in turn until the shop's intervention matches.
+    let mut current = current;
+    let mut outcome = Outcome::Unchanged;
+    for _ in 0..4 {
+        let Some(change) = wanted(shared, c, rec, &current).await? else {
+            break;
+        };
+        let changed = shared
+            .peers
+            .change_intervention(
+                c.tenant,
+                &c.name,
+                ChangeInterventionsRequest {
+                    intervention_id: current.id.clone(),
+                    scope: ChangeScope::One as i32,
+                    expected_version: current.version,
+                    change: Some(change),
+                },
+            )
+            .await?;
+        current = changed
+            .into_iter()
+            .find(|i| i.id == current.id)
+            .ok_or_else(|| {
+                anyhow::anyhow!("planning did not answer the intervention it changed")
+            })?;
+        outcome = Outcome::Changed;
+    }
     bindings::record(
         pool,
         c.id,
         "intervention",
         &current.id,
         &rec.id,
-        version,
+        current.version,
         rec.version,
     )
     .await?;
-    Ok(Outcome::Changed)
+    Ok(outcome)
 }

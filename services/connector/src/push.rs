@@ -118,7 +118,8 @@ impl PushWorker {
         // Long enough for the write and what it needs first.
         let lease = cfg.erp_timeout * 6 + Duration::from_secs(1);
         while !shutdown.is_cancelled() {
-            let items = match queue::lease(&self.shared.pool, 64, lease).await {
+            // Only what runs now is leased, so no lease runs out waiting.
+            let items = match queue::lease(&self.shared.pool, CONCURRENCY as i64, lease).await {
                 Ok(items) => items,
                 Err(e) => {
                     tracing::warn!(error = %e, "push queue unreadable");
@@ -167,7 +168,16 @@ impl PushWorker {
             relais_platform::telemetry::set_parent_from(&span, &h);
         }
         async {
-            let outcome = self.write(&item).await;
+            // Within the lease, or given up (and retried) before another
+            // worker may take it over.
+            let budget = self.shared.push.erp_timeout * 5;
+            let outcome = match tokio::time::timeout(budget, self.write(&item)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(PushError::Retry(format!(
+                    "the write took longer than {} ms",
+                    budget.as_millis()
+                ))),
+            };
             let pool = &self.shared.pool;
             let cfg = &self.shared.push;
             let recorded = match outcome {
@@ -257,6 +267,17 @@ pub struct Push<'a> {
     pub erp: &'a Erp,
 }
 
+/// The data family an entity syncs in.
+fn family_of(entity: &str) -> &'static str {
+    match entity {
+        "customer" => "customers",
+        "worker" => "workers",
+        "intervention" => "planning",
+        "order" => "orders",
+        _ => "bookings",
+    }
+}
+
 fn address(a: Option<&Address>) -> Value {
     a.map_or(Value::Null, |a| {
         json!({
@@ -293,7 +314,18 @@ impl Push<'_> {
         let c = self.c;
         let reference = format!("relais:{}:{entity}:{id}", c.id);
         let Some(b) = bindings::by_internal(pool, c.id, entity, id).await? else {
-            let rec = self.erp.upsert(object, None, &reference, &fields).await?;
+            let created = self.erp.upsert(object, None, &reference, &fields).await?;
+            // A reference used before answers with the record it made then
+            // (a retry after a lost answer, or two writes racing), as it was:
+            // brought up to these fields if it is behind.
+            let current = self.erp.get(object, &created.id).await?;
+            let rec = if fields.iter().all(|(k, v)| current.fields.get(k) == Some(v)) {
+                current
+            } else {
+                self.erp
+                    .upsert(object, Some(&created.id), &reference, &fields)
+                    .await?
+            };
             bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
             return Ok(rec.id);
         };
@@ -317,7 +349,11 @@ impl Push<'_> {
             .await?;
             return Ok(b.external_id);
         }
-        if current.version != b.erp_version {
+        // Only a family the ERP also sends back can change on both sides;
+        // what the shop alone owns (online customers, quotes, orders sent
+        // only one way) is read-only in the ERP and written whatever it holds.
+        let two_way = self.c.pulls(family_of(entity));
+        if two_way && current.version != b.erp_version {
             // Changed in the ERP too since the last sync.
             let winner = match c.policy() {
                 Policy::ShopWins => Some("shop"),
@@ -488,10 +524,15 @@ impl Push<'_> {
     /// follow it to the ERP whatever their rule, so the ERP never keeps a
     /// live order the shop cancelled. Ok(None) when it is not sent.
     pub async fn product_order(&self, order: &Order) -> Result<Option<String>, PushError> {
-        let status = match order.status() {
-            OrderStatus::Placed | OrderStatus::Quote => "validated",
-            OrderStatus::Cancelled => "cancelled",
-            _ => "paid",
+        // The rule's status (paid: confirmed and after), and the status the
+        // ERP's record shows, which never goes back behind the shop's.
+        let (rule, status) = match order.status() {
+            OrderStatus::Placed | OrderStatus::Quote => ("validated", "validated"),
+            OrderStatus::Cancelled => ("cancelled", "cancelled"),
+            OrderStatus::Preparing => ("paid", "preparing"),
+            OrderStatus::Shipped => ("paid", "shipped"),
+            OrderStatus::Delivered | OrderStatus::Completed => ("paid", "delivered"),
+            _ => ("paid", "paid"),
         };
         let sent_as = if self.bound("order", &order.id).await?.is_some() {
             Some("order")
@@ -500,7 +541,7 @@ impl Push<'_> {
         } else {
             None
         };
-        let object = match (sent_as, self.c.send_as(status)) {
+        let object = match (sent_as, self.c.send_as(rule)) {
             (Some(o), _) => o,
             (None, Some(rule)) => rule,
             (None, None) => return Ok(None),

@@ -37,6 +37,12 @@ pub async fn enqueue(conn: &mut PgConnection, item: &NewItem<'_>) -> Result<()> 
          set snapshot = case when excluded.shop_version >= push_items.shop_version
                              then excluded.snapshot else push_items.snapshot end,
              shop_version = greatest(push_items.shop_version, excluded.shop_version),
+             -- A newer state gets its attempts afresh, and is due now.
+             attempts = case when excluded.shop_version > push_items.shop_version
+                             then 0 else push_items.attempts end,
+             next_attempt_at = case when excluded.shop_version > push_items.shop_version
+                                    then least(push_items.next_attempt_at, now())
+                                    else push_items.next_attempt_at end,
              cause = excluded.cause, updated_at = now()",
     )
     .bind(Uuid::now_v7())
@@ -65,6 +71,8 @@ pub struct Item {
     /// Attempts before this one.
     pub attempts: i32,
     pub traceparent: Option<String>,
+    /// This lease's token: the outcome is recorded only under it.
+    pub lease: Uuid,
 }
 
 type Row = (
@@ -77,19 +85,23 @@ type Row = (
     i64,
     i32,
     Option<String>,
+    Uuid,
 );
 
 /// Leases up to `limit` due items for `lease` (other workers skip them
 /// meanwhile; a crashed worker's lease runs out), oldest first.
 pub async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Item>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "update push_items set next_attempt_at = now() + $2 * interval '1 millisecond'
+        "update push_items set next_attempt_at = now() + $2 * interval '1 millisecond',
+             lease = gen_random_uuid()
          where id in (select id from push_items
                       where status = 'pending' and next_attempt_at <= now()
+                        -- A paused connection's writes wait for it.
+                        and connection_id in (select id from connections where enabled)
                       order by next_attempt_at, id limit $1
                       for update skip locked)
          returning id, tenant_id, connection_id, entity, internal_id, snapshot, shop_version,
-                   attempts, traceparent",
+                   attempts, traceparent, lease",
     )
     .bind(limit)
     .bind(lease.as_millis() as i64)
@@ -107,6 +119,7 @@ pub async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Ite
             shop_version: r.6,
             attempts: r.7,
             traceparent: r.8,
+            lease: r.9,
         })
         .collect();
     // Dependencies first: a quote's customer, an intervention's quote.
@@ -126,10 +139,11 @@ pub async fn done(db: impl PgExecutor<'_>, item: &Item) -> Result<()> {
          set status = case when shop_version = $2 then 'done' else 'pending' end,
              next_attempt_at = now(), attempts = case when shop_version = $2 then attempts + 1 else 0 end,
              last_error = null, updated_at = now()
-         where id = $1",
+         where id = $1 and lease = $3",
     )
     .bind(item.id)
     .bind(item.shop_version)
+    .bind(item.lease)
     .execute(db)
     .await?;
     Ok(())
@@ -142,13 +156,18 @@ pub async fn retry_later(
     error: &str,
 ) -> Result<()> {
     sqlx::query(
-        "update push_items set attempts = attempts + 1, last_error = $2,
-             next_attempt_at = now() + $3 * interval '1 millisecond', updated_at = now()
-         where id = $1",
+        "update push_items set last_error = $2,
+             attempts = case when shop_version = $4 then attempts + 1 else 0 end,
+             next_attempt_at = case when shop_version = $4
+                                    then now() + $3 * interval '1 millisecond' else now() end,
+             updated_at = now()
+         where id = $1 and lease = $5",
     )
     .bind(item.id)
     .bind(error)
     .bind(delay.as_millis() as i64)
+    .bind(item.shop_version)
+    .bind(item.lease)
     .execute(db)
     .await?;
     Ok(())
@@ -156,12 +175,18 @@ pub async fn retry_later(
 
 pub async fn dead(db: impl PgExecutor<'_>, item: &Item, error: &str) -> Result<()> {
     sqlx::query(
-        "update push_items set status = 'dead', attempts = attempts + 1, last_error = $2,
-             updated_at = now()
-         where id = $1",
+        // A newer state that arrived during the last attempt is tried on its
+        // own instead of dying with the old one.
+        "update push_items
+         set status = case when shop_version = $3 then 'dead' else 'pending' end,
+             attempts = case when shop_version = $3 then attempts + 1 else 0 end,
+             next_attempt_at = now(), last_error = $2, updated_at = now()
+         where id = $1 and lease = $4",
     )
     .bind(item.id)
     .bind(error)
+    .bind(item.shop_version)
+    .bind(item.lease)
     .execute(db)
     .await?;
     Ok(())

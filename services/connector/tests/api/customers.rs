@@ -117,9 +117,10 @@ async fn erp_customers_reach_the_shop_read_only_and_online_ones_stay_the_shops()
         "",
         "the change followed"
     );
+    assert_eq!(stack.erp_records("customer").await.len(), 2);
     assert_eq!(
-        stack.erp_records("customer").await.len(),
-        2,
-        "nothing echoed back to the ERP"
+        erp.get("customer", &martin.id).await.unwrap().version,
+        martin.version + 1,
+        "Jeanne's record holds the ERP's edit only: nothing echoed back"
     );
 }

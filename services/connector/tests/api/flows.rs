@@ -105,6 +105,7 @@ async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and
         assert_eq!(text(s, "status"), "planned");
     }
     let mut starts: Vec<&str> = services.iter().map(|s| text(s, "start")).collect();
+    starts.sort();
     starts.dedup();
     assert_eq!(starts.len(), 3, "three weekly occurrences: {starts:?}");
 
@@ -200,6 +201,11 @@ async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
         .erp_eventually("employee", 1, |e| text(e, "shop_id") == omar)
         .await;
     assert_eq!(stack.erp_records("employee").await.len(), 2);
+    assert_eq!(
+        erp.get("employee", &lea.id).await.unwrap().version,
+        lea.version,
+        "Léa's record was not written back"
+    );
 
     // A change in the ERP reaches the shop on the next, incremental run;
     // what did not change is skipped.

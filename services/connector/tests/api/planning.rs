@@ -66,11 +66,14 @@ async fn planning_changes_reach_the_other_side_both_ways() {
     )
     .await
     .unwrap();
+    // Moved and reassigned in one edit.
+    let second_start = plus_hour(text(&second, "start"));
+    let second_end = plus_hour(text(&second, "end"));
     erp.upsert(
         "service",
         Some(&second.id),
         "",
-        &fields(json!({ "employee": omar_employee })),
+        &fields(json!({ "employee": omar_employee, "start": second_start, "end": second_end })),
     )
     .await
     .unwrap();
@@ -105,10 +108,13 @@ async fn planning_changes_reach_the_other_side_both_ways() {
     let moved = shop(text(&first, "shop_id"));
     let start = chrono::DateTime::from_timestamp(moved.start.unwrap().seconds, 0).unwrap();
     assert_eq!(start.to_rfc3339(), new_start, "rescheduled as in the ERP");
+    let both = shop(text(&second, "shop_id"));
+    assert_eq!(both.worker_id, omar, "reassigned to Omar");
+    let both_start = chrono::DateTime::from_timestamp(both.start.unwrap().seconds, 0).unwrap();
     assert_eq!(
-        shop(text(&second, "shop_id")).worker_id,
-        omar,
-        "reassigned to Omar"
+        both_start.to_rfc3339(),
+        second_start,
+        "and moved, in the same edit"
     );
     assert_eq!(
         shop(text(&third, "shop_id")).status(),
