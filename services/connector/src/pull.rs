@@ -274,7 +274,15 @@ async fn pull(
             .await?
             .map(|t| t - Duration::seconds(OVERLAP_SECS))
     };
+    // Pages are read by change time, not by offset: the next page starts
+    // just before the last record read (the ERP's `updated_since`), so a
+    // record changed during the run (moved to the end of the list) cannot
+    // make another slide onto a page already read. Records at the boundary
+    // come twice and are handled once; offsets only step through records
+    // that share one instant.
+    let mut from = since;
     let mut page = 1;
+    let mut seen: std::collections::HashSet<(String, i64)> = std::collections::HashSet::new();
     let mut newest: Option<DateTime<Utc>> = None;
     let mut oldest_failed: Option<DateTime<Utc>> = None;
     let base_total = run.total;
@@ -284,11 +292,18 @@ async fn pull(
                 "interrupted: the connector is stopping (the next run goes on from here)".into(),
             ));
         }
-        let changes = erp
-            .changed_since(object.erp_object(), since, page, PAGE)
+        let mut changes = erp
+            .changed_since(object.erp_object(), from, page, PAGE)
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))?;
-        run.total = base_total + changes.total;
+        let last = changes.records.last().map(|r| r.updated_at);
+        let more = changes.next.is_some();
+        let skipped_ahead = (page - 1) * PAGE;
+        changes
+            .records
+            .retain(|r| seen.insert((r.id.clone(), r.version)));
+        run.total = (base_total + seen.len() as i64 - changes.records.len() as i64).max(base_total)
+            + (changes.total - skipped_ahead).max(0);
         newest = newest.max(changes.records.iter().map(|r| r.updated_at).max());
         let failed: Vec<DateTime<Utc>> = match object {
             Object::Employees => {
@@ -369,11 +384,19 @@ async fn pull(
             oldest_failed = Some(oldest_failed.map_or(f, |o| o.min(f)));
         }
         report.send(run).await;
-        match changes.next {
-            Some(n) => page = n,
-            None => break,
+        if !more {
+            break;
+        }
+        match last.map(|t| t - Duration::milliseconds(1)) {
+            Some(next_from) if Some(next_from) > from => {
+                from = Some(next_from);
+                page = 1;
+            }
+            // A full page within one instant: step through it.
+            _ => page += 1,
         }
     }
+    run.total = base_total + seen.len() as i64;
     let up_to = match (oldest_failed, newest) {
         (Some(f), _) => Some(f - Duration::milliseconds(1)),
         (None, n) => n,
