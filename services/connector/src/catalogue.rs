@@ -193,18 +193,23 @@ pub async fn bind_all(
     let external: Vec<&str> = applied.iter().map(|a| a.1.as_str()).collect();
     let versions: Vec<i64> = applied.iter().map(|a| a.2).collect();
     let mut tx = shared.pool.begin().await?;
-    sqlx::query(
+    // Two statements, each one an index lookup per row of the page.
+    for stale in [
         "delete from bindings b using unnest($3::text[], $4::text[]) as t(i, e)
          where b.connection_id = $1 and b.entity = $2
-           and ((b.external_id = t.e and b.internal_id <> t.i)
-             or (b.internal_id = t.i and b.external_id <> t.e))",
-    )
-    .bind(c.id)
-    .bind(entity)
-    .bind(&internal)
-    .bind(&external)
-    .execute(&mut *tx)
-    .await?;
+           and b.external_id = t.e and b.internal_id <> t.i",
+        "delete from bindings b using unnest($3::text[], $4::text[]) as t(i, e)
+         where b.connection_id = $1 and b.entity = $2
+           and b.internal_id = t.i and b.external_id <> t.e",
+    ] {
+        sqlx::query(stale)
+            .bind(c.id)
+            .bind(entity)
+            .bind(&internal)
+            .bind(&external)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query(
         "insert into bindings (connection_id, entity, internal_id, external_id, erp_version)
          select $1, $2, i, e, v from unnest($3::text[], $4::text[], $5::bigint[]) as t(i, e, v)
