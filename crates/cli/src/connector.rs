@@ -15,7 +15,7 @@ use relais_proto::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, ListBindingsRequest, ListConflictsRequest, ListConnectionsRequest,
         ListDeadLettersRequest, ListRunsRequest, OrderStatusRule, ReplayDeadLetterRequest, Run,
-        RunStatus, RunSyncRequest, SendAs, SetTariffMappingRequest,
+        RunStatus, RunSyncRequest, SendAs, SetTariffMappingRequest, UpdateConnectionRequest,
         connector_service_client::ConnectorServiceClient,
     },
     types::PageRequest,
@@ -377,40 +377,54 @@ pub async fn seed(
         direction: d as i32,
         schedule: schedule.into(),
     };
+    let demo = ConnectionFields {
+        name: DEMO_CONNECTION.into(),
+        adapter: AdapterKind::ReferenceErp as i32,
+        endpoint: erp_base.into(),
+        secret_ref: DEMO_SECRET_REF.into(),
+        families: vec![
+            family("customers", Direction::Push, ""),
+            family("workers", Direction::Both, "0 * * * *"),
+            family("bookings", Direction::Push, ""),
+            family("orders", Direction::Push, ""),
+            family("catalogue", Direction::Pull, "0 * * * *"),
+        ],
+        // Product orders go to the ERP once paid, as orders (their
+        // cancellation follows them).
+        order_statuses: vec![OrderStatusRule {
+            status: "paid".into(),
+            send_as: SendAs::Order as i32,
+        }],
+        conflict_policy: ConflictPolicy::ErpWins as i32,
+        enabled: true,
+    };
     let created = client
         .create_connection(authed(
             token,
             CreateConnectionRequest {
-                idempotency_key: "demo-erp-connection".into(),
-                fields: Some(ConnectionFields {
-                    name: DEMO_CONNECTION.into(),
-                    adapter: AdapterKind::ReferenceErp as i32,
-                    endpoint: erp_base.into(),
-                    secret_ref: DEMO_SECRET_REF.into(),
-                    families: vec![
-                        family("customers", Direction::Push, ""),
-                        family("workers", Direction::Both, "0 * * * *"),
-                        family("bookings", Direction::Push, ""),
-                        family("orders", Direction::Push, ""),
-                        family("catalogue", Direction::Pull, "0 * * * *"),
-                    ],
-                    // Product orders go to the ERP once paid, as orders
-                    // (their cancellation follows them).
-                    order_statuses: vec![OrderStatusRule {
-                        status: "paid".into(),
-                        send_as: SendAs::Order as i32,
-                    }],
-                    conflict_policy: ConflictPolicy::ErpWins as i32,
-                    enabled: true,
-                }),
+                idempotency_key: String::new(),
+                fields: Some(demo.clone()),
             },
         )?)
         .await;
     let id = match created {
         Ok(r) => r.into_inner().connection.context("no connection")?.id,
-        // Made by an earlier `make run` against another ERP address.
+        // Made by an earlier `make run` (perhaps of an older version, or
+        // against another ERP address): brought to these settings.
         Err(s) if s.code() == tonic::Code::AlreadyExists => {
-            connection_id(&mut client, token, DEMO_CONNECTION).await?
+            let id = connection_id(&mut client, token, DEMO_CONNECTION).await?;
+            client
+                .update_connection(authed(
+                    token,
+                    UpdateConnectionRequest {
+                        id: id.clone(),
+                        expected_version: 0,
+                        fields: Some(demo),
+                    },
+                )?)
+                .await
+                .map_err(refused)?;
+            id
         }
         Err(s) => return Err(refused(s)),
     };
