@@ -16,6 +16,18 @@ pub struct ErpRecord {
     pub fields: Map<String, Value>,
 }
 
+impl ErpRecord {
+    /// A text field, trimmed; empty when missing or not text.
+    pub fn text(&self, field: &str) -> String {
+        self.fields
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+}
+
 /// A page of changes, oldest first; `next` continues it.
 #[derive(Clone, Debug)]
 pub struct Changes {

@@ -22,15 +22,6 @@ use crate::{Shared, adapter::ErpRecord, connections::Connection, runs::Run};
 /// Bulk-import streams a page of articles is split over.
 const BULK_STREAMS: usize = 4;
 
-fn text(r: &ErpRecord, field: &str) -> String {
-    r.fields
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 fn int(r: &ErpRecord, field: &str) -> Option<i64> {
     r.fields.get(field).and_then(Value::as_i64)
 }
@@ -39,16 +30,16 @@ fn int(r: &ErpRecord, field: &str) -> Option<i64> {
 /// page; a parent already in the shop is found there by code).
 pub fn families_in_order(records: &[ErpRecord]) -> Vec<&ErpRecord> {
     let by_code: HashMap<String, &ErpRecord> =
-        records.iter().map(|r| (text(r, "code"), r)).collect();
+        records.iter().map(|r| (r.text("code"), r)).collect();
     let depth = |r: &ErpRecord| {
         let mut d = 0;
-        let mut parent = text(r, "parent_code");
+        let mut parent = r.text("parent_code");
         while let Some(p) = by_code.get(&parent) {
             d += 1;
             if d > 32 {
                 break; // a cycle: the catalogue refuses it with the reason
             }
-            parent = text(p, "parent_code");
+            parent = p.text("parent_code");
         }
         d
     };
@@ -61,9 +52,9 @@ pub fn family_item(r: &ErpRecord) -> BulkUpsertRequest {
     BulkUpsertRequest {
         correlation_id: r.id.clone(),
         item: Some(Item::Category(BulkCategory {
-            code: text(r, "code"),
-            parent_code: text(r, "parent_code"),
-            name: text(r, "name"),
+            code: r.text("code"),
+            parent_code: r.text("parent_code"),
+            name: r.text("name"),
             position: int(r, "position").unwrap_or(0) as i32,
             active: r
                 .fields
@@ -76,8 +67,8 @@ pub fn family_item(r: &ErpRecord) -> BulkUpsertRequest {
 
 /// The product, then its stock and prices when the article has them.
 pub fn article_items(r: &ErpRecord) -> Vec<BulkUpsertRequest> {
-    let sku = text(r, "sku");
-    let currency = Some(text(r, "currency"))
+    let sku = r.text("sku");
+    let currency = Some(r.text("currency"))
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "EUR".into());
     let money = |cents: i64| Money {
@@ -99,12 +90,12 @@ pub fn article_items(r: &ErpRecord) -> Vec<BulkUpsertRequest> {
         item: Some(Item::Product(BulkProduct {
             fields: Some(ProductFields {
                 sku: sku.clone(),
-                designation: text(r, "designation"),
-                description: text(r, "description"),
+                designation: r.text("designation"),
+                description: r.text("description"),
                 category_id: String::new(),
                 price: Some(money(int(r, "price_cents").unwrap_or(0))),
                 vat_rate_bp: int(r, "vat_rate_bp").unwrap_or(0) as i32,
-                sales_unit: text(r, "sales_unit"),
+                sales_unit: r.text("sales_unit"),
                 weight_grams: int(r, "weight_grams").unwrap_or(0),
                 image_urls: images,
                 active: r
@@ -113,7 +104,7 @@ pub fn article_items(r: &ErpRecord) -> Vec<BulkUpsertRequest> {
                     .and_then(Value::as_bool)
                     .unwrap_or(true),
             }),
-            category_code: text(r, "family_code"),
+            category_code: r.text("family_code"),
         })),
     }];
     if let Some(real) = int(r, "stock_real") {

@@ -82,6 +82,16 @@ impl Policy {
         }
     }
 
+    /// Which side a conflict goes to: `erp`, `shop`, or None while it waits
+    /// for staff.
+    pub fn winner(self) -> Option<&'static str> {
+        match self {
+            Policy::ErpWins => Some("erp"),
+            Policy::ShopWins => Some("shop"),
+            Policy::Manual => None,
+        }
+    }
+
     pub fn to_pb(self) -> pb::ConflictPolicy {
         match self {
             Policy::ErpWins => pb::ConflictPolicy::ErpWins,

@@ -9,13 +9,7 @@
 use relais_proto::orders::{Address, ChangeOrderStatusRequest, CustomerFields, OrderStatus};
 use serde_json::Value;
 
-use crate::{
-    Shared,
-    adapter::ErpRecord,
-    bindings,
-    connections::{Connection, Policy},
-    runs,
-};
+use crate::{Shared, adapter::ErpRecord, bindings, connections::Connection, runs};
 
 fn text(v: &Value, field: &str) -> String {
     v.get(field)
@@ -101,11 +95,7 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
         return Ok(false);
     }
     if current.version != b.shop_version {
-        let winner = match c.policy() {
-            Policy::ErpWins => Some("erp"),
-            Policy::ShopWins => Some("shop"),
-            Policy::Manual => None,
-        };
+        let winner = c.policy().winner();
         runs::conflict(
             pool,
             c,

@@ -27,15 +27,6 @@ pub enum Sent {
     Skipped,
 }
 
-fn text(r: &ErpRecord, field: &str) -> String {
-    r.fields
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 fn int(v: &Value, field: &str) -> i64 {
     v.get(field).and_then(Value::as_i64).unwrap_or(0)
 }
@@ -49,7 +40,7 @@ fn money(cents: i64, currency: &str) -> Option<Money> {
 
 /// The shop's customer of an ERP document, or why there is none.
 async fn customer(shared: &Shared, c: &Connection, r: &ErpRecord) -> anyhow::Result<String> {
-    let erp_customer = text(r, "customer");
+    let erp_customer = r.text("customer");
     anyhow::ensure!(!erp_customer.is_empty(), "no customer");
     bindings::by_external(&shared.pool, c.id, "customer", &erp_customer)
         .await?
@@ -70,9 +61,9 @@ pub async fn send(
     } else {
         "erp_certificate"
     };
-    let number = text(r, "number");
+    let number = r.text("number");
     anyhow::ensure!(!number.is_empty(), "no number");
-    if text(r, "status") != "validated" {
+    if r.text("status") != "validated" {
         return Ok(Sent::Skipped);
     }
     if let Some(b) = bindings::by_internal(&shared.pool, c.id, entity, &number).await?
@@ -81,7 +72,7 @@ pub async fn send(
         return Ok(Sent::Skipped);
     }
     let customer_id = customer(shared, c, r).await?;
-    let currency = Some(text(r, "currency"))
+    let currency = Some(r.text("currency"))
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "EUR".into());
     let ctx = Ctx {
@@ -119,10 +110,10 @@ pub async fn send(
                 total_excl_vat: money(int(l, "total_excl_vat_cents"), &currency),
             })
             .collect();
-        let validated_at = chrono::DateTime::parse_from_rfc3339(&text(r, "validated_at"))
+        let validated_at = chrono::DateTime::parse_from_rfc3339(&r.text("validated_at"))
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or(r.updated_at);
-        let payment_mode = match text(r, "payment_mode").as_str() {
+        let payment_mode = match r.text("payment_mode").as_str() {
             "invoice" | "transfer" => PaymentMode::Invoice,
             "residence_monthly" => PaymentMode::ResidenceMonthly,
             _ => PaymentMode::Card,

@@ -13,12 +13,7 @@ use relais_proto::planning::{
 use serde_json::Value;
 
 use crate::{
-    Shared,
-    adapter::ErpRecord,
-    bindings,
-    connections::{Connection, Policy},
-    peers::PeerError,
-    runs,
+    Shared, adapter::ErpRecord, bindings, connections::Connection, peers::PeerError, runs,
 };
 
 pub enum Outcome {
@@ -26,17 +21,8 @@ pub enum Outcome {
     Unchanged,
 }
 
-fn text(r: &ErpRecord, field: &str) -> String {
-    r.fields
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 fn time(r: &ErpRecord, field: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(&text(r, field))
+    DateTime::parse_from_rfc3339(&r.text(field))
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
@@ -53,9 +39,9 @@ async fn wanted(
     i: &Intervention,
 ) -> anyhow::Result<Option<Change>> {
     let planned = i.status() == InterventionStatus::Planned;
-    match text(rec, "status").as_str() {
+    match rec.text("status").as_str() {
         "cancelled" if planned => {
-            let reason = Some(text(rec, "status_reason"))
+            let reason = Some(rec.text("status_reason"))
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "cancelled in the ERP".into());
             return Ok(Some(Change::Cancel(Cancel { reason })));
@@ -83,7 +69,7 @@ async fn wanted(
             duration_minutes: (e - s).num_minutes() as i32,
         })));
     }
-    let employee = text(rec, "employee");
+    let employee = rec.text("employee");
     let worker = if employee.is_empty() {
         String::new()
     } else {
@@ -112,7 +98,7 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
     if b.erp_version >= rec.version {
         return Ok(Outcome::Unchanged);
     }
-    let quote = text(rec, "quote");
+    let quote = rec.text("quote");
     let order = bindings::by_external(pool, c.id, "quote", &quote)
         .await?
         .map(|q| q.internal_id)
@@ -125,11 +111,7 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
         .find(|i| i.id == b.internal_id)
         .ok_or_else(|| PeerError::NotFound(format!("intervention {}", b.internal_id)))?;
     if current.version != b.shop_version {
-        let winner = match c.policy() {
-            Policy::ErpWins => Some("erp"),
-            Policy::ShopWins => Some("shop"),
-            Policy::Manual => None,
-        };
+        let winner = c.policy().winner();
         runs::conflict(
             pool,
             c,

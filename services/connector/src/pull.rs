@@ -16,7 +16,7 @@ use crate::{
     Shared,
     adapter::{ErpAdapter, ErpRecord},
     bindings,
-    connections::{Connection, Policy},
+    connections::Connection,
     push::{Push, PushError},
     runs::{self, Run},
 };
@@ -407,15 +407,6 @@ async fn pull(
     Ok(())
 }
 
-fn text(rec: &ErpRecord, field: &str) -> String {
-    rec.fields
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 /// The shop's worker fields from an ERP employee, over what the shop keeps
 /// that the ERP does not (availability, time zone). Skills come through
 /// the tariff mapping; a tariff with no mapped service is reported.
@@ -427,12 +418,12 @@ async fn worker_fields(
     run: &mut Run,
 ) -> Result<WorkerFields> {
     let mut f = base.unwrap_or_default();
-    f.first_name = text(rec, "first_name");
-    f.last_name = text(rec, "last_name");
-    f.email = text(rec, "email");
-    f.phone = text(rec, "phone");
-    f.photo_url = text(rec, "photo_url");
-    f.provider = text(rec, "provider");
+    f.first_name = rec.text("first_name");
+    f.last_name = rec.text("last_name");
+    f.email = rec.text("email");
+    f.phone = rec.text("phone");
+    f.photo_url = rec.text("photo_url");
+    f.provider = rec.text("provider");
     f.active = rec
         .fields
         .get("active")
@@ -477,7 +468,7 @@ async fn apply_employee(
 ) -> Result<Applied> {
     let pool = &shared.pool;
     let Some(b) = bindings::by_external(pool, c.id, "worker", &rec.id).await? else {
-        if !text(rec, "shop_id").is_empty() {
+        if !rec.text("shop_id").is_empty() {
             // A shop worker whose write to the ERP is finishing (its binding
             // comes with it): not a new worker.
             return Ok(Applied::Unchanged);
@@ -504,11 +495,7 @@ async fn apply_employee(
         .await
         .map_err(peer)?;
     if current.version != b.shop_version {
-        let winner = match c.policy() {
-            Policy::ErpWins => Some("erp"),
-            Policy::ShopWins => Some("shop"),
-            Policy::Manual => None,
-        };
+        let winner = c.policy().winner();
         runs::conflict(
             pool,
             c,

@@ -28,7 +28,7 @@ use crate::{
     Shared,
     adapter::{Erp, ErpAdapter, ErpError, Secrets},
     bindings,
-    connections::{self, Connection, Policy},
+    connections::{self, Connection},
     peers::PeerError,
     queue::{self, Item},
 };
@@ -355,11 +355,7 @@ impl Push<'_> {
         let two_way = self.c.pulls(family_of(entity));
         if two_way && current.version != b.erp_version {
             // Changed in the ERP too since the last sync.
-            let winner = match c.policy() {
-                Policy::ShopWins => Some("shop"),
-                Policy::ErpWins => Some("erp"),
-                Policy::Manual => None,
-            };
+            let winner = c.policy().winner();
             crate::runs::conflict(
                 pool,
                 c,

@@ -2,22 +2,16 @@
 //! with stock and price-group prices; a refused article is reported and the
 //! others applied; the next run reads only what changed.
 
+use crate::stack::fields;
 use relais_connector::adapter::ErpAdapter;
 use relais_platform::testing;
 use relais_proto::{
     catalogue::{ListCategoriesRequest, ListPriceListEntriesRequest, ListProductsRequest},
     connector::{ConflictPolicy, RunStatus},
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use crate::stack::spawn;
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
 
 #[tokio::test]
 async fn erp_families_articles_stock_and_prices_become_the_shop_catalogue() {

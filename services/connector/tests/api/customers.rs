@@ -7,16 +7,9 @@ use relais_proto::{
     connector::ConflictPolicy,
     orders::{GetCustomerRequest, ListCustomersRequest},
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::stack::{spawn, text};
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
+use crate::stack::{fields, spawn, text};
 
 #[tokio::test]
 async fn erp_customers_reach_the_shop_read_only_and_online_ones_stay_the_shops() {

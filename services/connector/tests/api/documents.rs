@@ -11,16 +11,9 @@ use relais_proto::{
     billing::{ListInvoicesRequest, ListTaxCertificatesRequest},
     connector::ConflictPolicy,
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::stack::{spawn, text};
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
+use crate::stack::{fields, spawn, text};
 
 #[tokio::test]
 async fn invoices_and_certificates_validated_in_the_erp_reach_billing_once() {

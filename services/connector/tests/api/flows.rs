@@ -19,17 +19,10 @@ use relais_proto::{
     },
     planning::{GetWorkerRequest, ListWorkersRequest, UpdateWorkerRequest},
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use tonic::Code;
 
-use crate::stack::{Stack, spawn, text};
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
+use crate::stack::{Stack, fields, spawn, text};
 
 /// An ERP tariff mapped to `service`.
 async fn mapped_tariff(stack: &Stack, connection: &str, service: &str, name: &str) -> String {

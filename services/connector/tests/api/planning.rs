@@ -13,16 +13,9 @@ use relais_proto::{
         Reschedule, change_interventions_request::Change,
     },
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::stack::{spawn, text};
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
+use crate::stack::{fields, spawn, text};
 
 fn plus_hour(t: &str) -> String {
     (chrono::DateTime::parse_from_rfc3339(t).unwrap() + chrono::Duration::hours(1))

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use crate::stack::fields;
 use relais_connector::{
     adapter::{ErpAdapter, ErpError},
     reference_erp::ReferenceErpClient,
 };
 use relais_platform::testing;
 use relais_reference_erp::{App, Config, parse_keys};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 struct Erp {
@@ -60,13 +61,6 @@ impl Erp {
             .send()
             .await
             .unwrap();
-    }
-}
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
     }
 }
 

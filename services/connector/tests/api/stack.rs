@@ -444,3 +444,11 @@ pub fn text<'a>(r: &'a ErpRecord, field: &str) -> &'a str {
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
+
+/// A JSON object's fields, as the ERP adapter takes them.
+pub fn fields(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
