@@ -215,6 +215,17 @@ impl Connection {
         }
     }
 
+    /// Who wins a conflict found while pulling `family`: the policy's side,
+    /// unless the shop never sends that family back (then only the ERP's
+    /// version can bring both sides in step).
+    pub fn pull_winner(&self, family: &str) -> Option<&'static str> {
+        if self.sends(family) {
+            self.policy().winner()
+        } else {
+            Some("erp")
+        }
+    }
+
     pub fn policy(&self) -> Policy {
         self.settings.conflict_policy
     }

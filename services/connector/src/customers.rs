@@ -95,7 +95,7 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
         return Ok(false);
     }
     if current.version != b.shop_version {
-        let winner = c.policy().winner();
+        let winner = c.pull_winner("customers");
         runs::conflict(
             pool,
             c,

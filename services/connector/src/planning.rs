@@ -111,7 +111,12 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
         .find(|i| i.id == b.internal_id)
         .ok_or_else(|| PeerError::NotFound(format!("intervention {}", b.internal_id)))?;
     if current.version != b.shop_version {
-        let winner = c.policy().winner();
+        // Interventions go back to the ERP with bookings or planning.
+        let winner = if c.sends("bookings") {
+            c.policy().winner()
+        } else {
+            c.pull_winner("planning")
+        };
         runs::conflict(
             pool,
             c,

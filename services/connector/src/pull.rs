@@ -495,7 +495,7 @@ async fn apply_employee(
         .await
         .map_err(peer)?;
     if current.version != b.shop_version {
-        let winner = c.policy().winner();
+        let winner = c.pull_winner("workers");
         runs::conflict(
             pool,
             c,

@@ -443,3 +443,108 @@ async fn listed_fields(stack: &Stack, id: &str) -> Option<ConnectionFields> {
         .find(|c| c.id == id)
         .and_then(|c| c.fields)
 }
+
+#[tokio::test]
+async fn on_a_family_the_shop_never_sends_back_the_erps_version_wins_whatever_the_policy() {
+    let stack = spawn().await;
+    let connection = stack
+        .connector
+        .clone()
+        .create_connection(stack.admin(CreateConnectionRequest {
+            idempotency_key: String::new(),
+            fields: Some(ConnectionFields {
+                name: "pull-only".into(),
+                adapter: AdapterKind::ReferenceErp as i32,
+                endpoint: stack.erp_base.clone(),
+                secret_ref: crate::stack::SECRET_REF.into(),
+                families: vec![FamilySettings {
+                    family: "workers".into(),
+                    direction: Direction::Pull as i32,
+                    schedule: String::new(),
+                }],
+                order_statuses: vec![],
+                conflict_policy: ConflictPolicy::ShopWins as i32,
+                enabled: true,
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .connection
+        .unwrap()
+        .id;
+    let erp = stack.erp();
+    let ines = erp
+        .upsert(
+            "employee",
+            None,
+            "erp-ines",
+            &fields(json!({ "first_name": "Inès", "last_name": "Roux", "active": true })),
+        )
+        .await
+        .unwrap();
+    stack.sync(&connection, "workers", false).await.unwrap();
+    let worker = stack
+        .planning
+        .clone()
+        .list_workers(stack.admin(ListWorkersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .workers
+        .pop()
+        .unwrap();
+    erp.upsert(
+        "employee",
+        Some(&ines.id),
+        "",
+        &fields(json!({ "email": "ines@erp.example" })),
+    )
+    .await
+    .unwrap();
+    let mut f = worker.fields.clone().unwrap();
+    f.phone = "+33 7 11 11 11 11".into();
+    stack
+        .planning
+        .clone()
+        .update_worker(stack.admin(UpdateWorkerRequest {
+            id: worker.id.clone(),
+            expected_version: worker.version,
+            fields: Some(f),
+        }))
+        .await
+        .unwrap();
+
+    stack.sync(&connection, "workers", false).await.unwrap();
+
+    let conflicts = stack
+        .connector
+        .clone()
+        .list_conflicts(stack.admin(ListConflictsRequest {
+            connection_id: connection.clone(),
+            open_only: false,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .conflicts;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(
+        conflicts[0].winner, "erp",
+        "the shop never sends workers back here"
+    );
+    let now = stack
+        .planning
+        .clone()
+        .get_worker(stack.admin(GetWorkerRequest {
+            id: worker.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap()
+        .fields
+        .unwrap();
+    assert_eq!(now.email, "ines@erp.example", "both sides in step again");
+}
