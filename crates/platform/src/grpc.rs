@@ -113,12 +113,28 @@ pub fn service_request<T>(
     caller: &str,
     body: T,
 ) -> crate::error::Result<tonic::Request<T>> {
-    let token = auth.mint_for(
+    request_as(auth, tenant, caller, crate::auth::Role::Service, None, body)
+}
+
+/// The same call as `role`; a connector acting for an ERP connection names
+/// it (`connection`), so the callee stamps its changes `erp:<connection>`.
+pub fn request_as<T>(
+    auth: &crate::auth::Authenticator,
+    tenant: uuid::Uuid,
+    caller: &str,
+    role: crate::auth::Role,
+    connection: Option<&str>,
+    body: T,
+) -> crate::error::Result<tonic::Request<T>> {
+    let token = auth.mint(&crate::auth::Claims {
+        sub: caller.into(),
         tenant,
-        crate::auth::Role::Service,
-        caller,
-        Duration::from_secs(60),
-    )?;
+        role,
+        customer_id: None,
+        residences: vec![],
+        connection: connection.map(str::to_owned),
+        exp: chrono::Utc::now().timestamp() + 60,
+    })?;
     let mut req = tonic::Request::new(body);
     req.metadata_mut().insert(
         "authorization",

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use relais_platform::{
-    auth::{Authenticator, Claims, Role},
-    telemetry,
+    auth::{Authenticator, Role},
+    grpc,
 };
 use relais_proto::{
     catalogue::{
@@ -100,29 +100,10 @@ impl Peers {
     fn request<T>(&self, tenant: Uuid, who: As<'_>, body: T) -> PeerResult<tonic::Request<T>> {
         let (role, connection) = match who {
             As::Service => (Role::Service, None),
-            As::Connection(name) => (Role::Connector, Some(name.to_owned())),
+            As::Connection(name) => (Role::Connector, Some(name)),
         };
-        let token = self
-            .auth
-            .mint(&Claims {
-                sub: crate::SERVICE.into(),
-                tenant,
-                role,
-                customer_id: None,
-                residences: vec![],
-                connection,
-                exp: chrono::Utc::now().timestamp() + 120,
-            })
-            .map_err(|e| PeerError::Unavailable(format!("token: {e}")))?;
-        let mut req = tonic::Request::new(body);
-        req.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}")
-                .parse()
-                .map_err(|e| PeerError::Unavailable(format!("token header: {e}")))?,
-        );
-        telemetry::inject_into_request(&mut req);
-        Ok(req)
+        grpc::request_as(&self.auth, tenant, crate::SERVICE, role, connection, body)
+            .map_err(|e| PeerError::Unavailable(format!("request: {e}")))
     }
 
     /// The ERP's catalogue items applied through the catalogue's bulk

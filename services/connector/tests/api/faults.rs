@@ -6,7 +6,10 @@
 use std::{collections::HashSet, time::Duration};
 
 use relais_platform::testing;
-use relais_proto::connector::{ConflictPolicy, ListDeadLettersRequest, ReplayDeadLetterRequest};
+use relais_proto::{
+    connector::{ConflictPolicy, ListDeadLettersRequest, ReplayDeadLetterRequest},
+    planning::ListInterventionsRequest,
+};
 use serde_json::json;
 
 use crate::stack::{spawn_with, text};
@@ -80,6 +83,41 @@ async fn after_errors_lost_answers_duplicates_and_a_restart_every_record_is_ther
             "quote {q:?}"
         );
     }
+    // What the ERP holds is the shop's last state, not whichever write got
+    // through: every quote accepted (confirmed), every intervention with the
+    // shop's assignment (Awa for those she could take, nobody for the rest).
+    let settled = stack
+        .erp_within(LONG, "quote", 4, |q| text(q, "status") == "accepted")
+        .await;
+    assert_eq!(settled.len(), 4);
+    let employee = stack.erp_records("employee").await.remove(0).id;
+    let mut shop = Vec::new();
+    for order in &orders {
+        shop.extend(
+            stack
+                .planning
+                .clone()
+                .list_interventions(stack.admin(ListInterventionsRequest {
+                    order_id: order.clone(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .interventions,
+        );
+    }
+    for s in &services {
+        let i = shop.iter().find(|i| i.id == text(s, "shop_id")).unwrap();
+        let expected = if i.worker_id.is_empty() {
+            ""
+        } else {
+            employee.as_str()
+        };
+        assert_eq!(text(s, "employee"), expected, "{s:?}");
+        assert!(quotes.iter().any(|q| q.id == text(s, "quote")), "{s:?}");
+    }
+    assert!(shop.iter().any(|i| i.worker_id == worker), "Awa took some");
 }
 
 #[tokio::test]

@@ -244,21 +244,24 @@ async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
     );
 }
 
-#[tokio::test]
-async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
-    let stack = spawn().await;
-    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+/// A worker pulled from the ERP, then changed on both sides before the
+/// next sync: the ERP gives her `erp_email`, the shop a new phone.
+async fn changed_on_both_sides(
+    stack: &Stack,
+    connection: &str,
+    erp_email: &str,
+) -> relais_proto::planning::Worker {
     let erp = stack.erp();
-    let nina = erp
+    let employee = erp
         .upsert(
             "employee",
             None,
-            "erp-nina",
+            &format!("erp-{erp_email}"),
             &fields(json!({ "first_name": "Nina", "last_name": "Petit", "active": true })),
         )
         .await
         .unwrap();
-    stack.sync(&connection, "workers", false).await.unwrap();
+    stack.sync(connection, "workers", false).await.unwrap();
     let worker = stack
         .planning
         .clone()
@@ -269,12 +272,11 @@ async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
         .workers
         .pop()
         .unwrap();
-    // The ERP changes her e-mail; the shop her phone, before any sync.
     erp.upsert(
         "employee",
-        Some(&nina.id),
+        Some(&employee.id),
         "",
-        &fields(json!({ "email": "nina@erp.example" })),
+        &fields(json!({ "email": erp_email })),
     )
     .await
     .unwrap();
@@ -290,7 +292,14 @@ async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
         }))
         .await
         .unwrap();
+    worker
+}
 
+#[tokio::test]
+async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+    let worker = changed_on_both_sides(&stack, &connection, "nina@erp.example").await;
     stack.sync(&connection, "workers", false).await.unwrap();
 
     let conflicts = testing::eventually(Duration::from_secs(10), || async {
@@ -473,48 +482,7 @@ async fn on_a_family_the_shop_never_sends_back_the_erps_version_wins_whatever_th
         .connection
         .unwrap()
         .id;
-    let erp = stack.erp();
-    let ines = erp
-        .upsert(
-            "employee",
-            None,
-            "erp-ines",
-            &fields(json!({ "first_name": "Inès", "last_name": "Roux", "active": true })),
-        )
-        .await
-        .unwrap();
-    stack.sync(&connection, "workers", false).await.unwrap();
-    let worker = stack
-        .planning
-        .clone()
-        .list_workers(stack.admin(ListWorkersRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .workers
-        .pop()
-        .unwrap();
-    erp.upsert(
-        "employee",
-        Some(&ines.id),
-        "",
-        &fields(json!({ "email": "ines@erp.example" })),
-    )
-    .await
-    .unwrap();
-    let mut f = worker.fields.clone().unwrap();
-    f.phone = "+33 7 11 11 11 11".into();
-    stack
-        .planning
-        .clone()
-        .update_worker(stack.admin(UpdateWorkerRequest {
-            id: worker.id.clone(),
-            expected_version: worker.version,
-            fields: Some(f),
-        }))
-        .await
-        .unwrap();
-
+    let worker = changed_on_both_sides(&stack, &connection, "ines@erp.example").await;
     stack.sync(&connection, "workers", false).await.unwrap();
 
     let conflicts = stack
