@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::connections::AdapterKind;
+
 /// A record as the ERP holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErpRecord {
@@ -29,11 +31,15 @@ impl ErpRecord {
 }
 
 /// A page of changes, oldest first; `next` continues it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Changes {
     pub records: Vec<ErpRecord>,
     pub total: i64,
     pub next: Option<i64>,
+    /// Input the adapter could not read as a record (a malformed line of
+    /// an exchange file), each with where it was and why: reported in the
+    /// run, never retried.
+    pub rejected: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +90,52 @@ pub trait ErpAdapter: Send + Sync {
     ) -> Result<Changes, ErpError>;
 
     async fn remove(&self, object: &str, id: &str) -> Result<(), ErpError>;
+
+    /// False when the ERP cannot be read (a file exchange): a write is then
+    /// not read back, and conflicts are only seen when the ERP's changes
+    /// come in.
+    fn reads_back(&self) -> bool {
+        true
+    }
+
+    /// True when `current`, as the ERP shows it, already holds `wanted` (a
+    /// write whose answer was lost, or nothing of the shop's changed). An
+    /// ERP that keeps records in its own shape compares what it shows of
+    /// them.
+    fn holds(&self, _object: &str, wanted: &Map<String, Value>, current: &ErpRecord) -> bool {
+        wanted.iter().all(|(k, v)| current.fields.get(k) == Some(v))
+    }
+
+    /// True when `changed_since` pages by record id (`page` is where the
+    /// next page starts, given by `next`) rather than by change time; the
+    /// puller then keeps its `since` for the whole run.
+    fn pages_by_id(&self) -> bool {
+        false
+    }
+
+    /// Everything of `object` changed up to `through` is in the shop: an
+    /// adapter that hands over changes as files archives those files.
+    async fn acknowledge(&self, _object: &str, _through: DateTime<Utc>) -> Result<(), ErpError> {
+        Ok(())
+    }
 }
 
 /// The ERP of one connection, whichever adapter it uses.
 pub enum Erp {
     Reference(crate::reference_erp::ReferenceErpClient),
+    Tryton(crate::tryton::TrytonClient),
+    Csv(crate::csv_exchange::CsvExchange),
+}
+
+/// Runs `$call` on whichever adapter `$erp` holds.
+macro_rules! each {
+    ($erp:expr, $c:ident => $call:expr) => {
+        match $erp {
+            Erp::Reference($c) => $call,
+            Erp::Tryton($c) => $call,
+            Erp::Csv($c) => $call,
+        }
+    };
 }
 
 impl Erp {
@@ -99,28 +146,48 @@ impl Erp {
         secrets: &Secrets,
         timeout: std::time::Duration,
     ) -> Result<Self, ErpError> {
-        let secret = secrets.get(&c.secret_ref).ok_or_else(|| {
-            ErpError::Refused(format!(
-                "connection {}: the credentials variable {} is not set",
-                c.name, c.secret_ref
-            ))
-        })?;
-        match c.adapter {
-            crate::connections::AdapterKind::ReferenceErp => {
-                let (public, private) = secret.split_once(':').ok_or_else(|| {
+        let secret = || {
+            secrets.get(&c.secret_ref).ok_or_else(|| {
+                ErpError::Refused(format!(
+                    "connection {}: the credentials variable {} is not set",
+                    c.name, c.secret_ref
+                ))
+            })
+        };
+        let pair = |what: &str| {
+            secret()?
+                .split_once(':')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| {
                     ErpError::Refused(format!(
-                        "connection {}: {} must be public:private",
+                        "connection {}: {} must be {what}",
                         c.name, c.secret_ref
                     ))
-                })?;
-                crate::reference_erp::ReferenceErpClient::new(&c.endpoint, public, private, timeout)
-                    .map(Erp::Reference)
-                    .map_err(|e| ErpError::Refused(format!("connection {}: {e}", c.name)))
+                })
+        };
+        let refused = |e: anyhow::Error| ErpError::Refused(format!("connection {}: {e:#}", c.name));
+        match c.adapter {
+            AdapterKind::ReferenceErp => {
+                let (public, private) = pair("public:private")?;
+                crate::reference_erp::ReferenceErpClient::new(
+                    &c.endpoint,
+                    &public,
+                    &private,
+                    timeout,
+                )
+                .map(Erp::Reference)
+                .map_err(refused)
             }
-            other => Err(ErpError::Refused(format!(
-                "connection {}: the {other:?} adapter is not available yet",
-                c.name
-            ))),
+            AdapterKind::Tryton => {
+                let (login, password) = pair("login:password")?;
+                crate::tryton::TrytonClient::new(&c.endpoint, &login, &password, timeout)
+                    .map(Erp::Tryton)
+                    .map_err(refused)
+            }
+            // Files need no credentials: the folder's permissions guard it.
+            AdapterKind::Csv => {
+                crate::csv_exchange::CsvExchange::new(&folder_of(&c.endpoint)).map(Erp::Csv)
+            }
         }
     }
 }
@@ -133,15 +200,11 @@ impl ErpAdapter for Erp {
         reference: &str,
         fields: &Map<String, Value>,
     ) -> Result<ErpRecord, ErpError> {
-        match self {
-            Erp::Reference(c) => c.upsert(object, id, reference, fields).await,
-        }
+        each!(self, c => c.upsert(object, id, reference, fields).await)
     }
 
     async fn get(&self, object: &str, id: &str) -> Result<ErpRecord, ErpError> {
-        match self {
-            Erp::Reference(c) => c.get(object, id).await,
-        }
+        each!(self, c => c.get(object, id).await)
     }
 
     async fn changed_since(
@@ -151,16 +214,33 @@ impl ErpAdapter for Erp {
         page: i64,
         per_page: i64,
     ) -> Result<Changes, ErpError> {
-        match self {
-            Erp::Reference(c) => c.changed_since(object, since, page, per_page).await,
-        }
+        each!(self, c => c.changed_since(object, since, page, per_page).await)
     }
 
     async fn remove(&self, object: &str, id: &str) -> Result<(), ErpError> {
-        match self {
-            Erp::Reference(c) => c.remove(object, id).await,
-        }
+        each!(self, c => c.remove(object, id).await)
     }
+
+    fn reads_back(&self) -> bool {
+        each!(self, c => c.reads_back())
+    }
+
+    fn holds(&self, object: &str, wanted: &Map<String, Value>, current: &ErpRecord) -> bool {
+        each!(self, c => c.holds(object, wanted, current))
+    }
+
+    fn pages_by_id(&self) -> bool {
+        each!(self, c => c.pages_by_id())
+    }
+
+    async fn acknowledge(&self, object: &str, through: DateTime<Utc>) -> Result<(), ErpError> {
+        each!(self, c => c.acknowledge(object, through).await)
+    }
+}
+
+/// The folder of a CSV exchange connection's `file:///path` endpoint.
+pub fn folder_of(endpoint: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(endpoint.strip_prefix("file://").unwrap_or(endpoint))
 }
 
 /// Where connections' credentials come from: the environment (in

@@ -139,6 +139,21 @@ impl AdapterKind {
         }
     }
 
+    /// The families an adapter's ERP holds.
+    pub fn families(self) -> Vec<&'static str> {
+        match self {
+            AdapterKind::ReferenceErp => FAMILIES.iter().map(|(f, _)| *f).collect(),
+            // Parties, products and sales (DESIGN §2 through Tryton's models).
+            AdapterKind::Tryton => vec!["customers", "catalogue", "orders"],
+            // What EBP / Sage style imports and exports hold.
+            AdapterKind::Csv => vec!["customers", "catalogue", "orders"],
+        }
+    }
+
+    pub fn carries(self, family: &str) -> bool {
+        self.families().contains(&family)
+    }
+
     fn parse(s: &str) -> Self {
         match s {
             "tryton" => AdapterKind::Tryton,
@@ -295,33 +310,51 @@ pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
         "letters, digits, - and _ only (it becomes the origin erp:<name>)",
     );
     let adapter = match pb::AdapterKind::try_from(f.adapter) {
-        Ok(pb::AdapterKind::ReferenceErp) => AdapterKind::ReferenceErp,
-        Ok(pb::AdapterKind::Tryton | pb::AdapterKind::Csv) => {
-            v.add(
-                "fields.adapter",
-                "this adapter is not available yet: use ADAPTER_KIND_REFERENCE_ERP",
-            );
-            AdapterKind::ReferenceErp
-        }
+        Ok(pb::AdapterKind::ReferenceErp) => Some(AdapterKind::ReferenceErp),
+        Ok(pb::AdapterKind::Tryton) => Some(AdapterKind::Tryton),
+        Ok(pb::AdapterKind::Csv) => Some(AdapterKind::Csv),
         _ => {
             v.add("fields.adapter", "is required");
-            AdapterKind::ReferenceErp
+            None
         }
     };
     let endpoint = f.endpoint.trim().to_owned();
-    v.check(
-        !(endpoint.starts_with("http://") || endpoint.starts_with("https://")),
-        "fields.endpoint",
-        "must be an http:// or https:// URL",
-    );
+    match adapter {
+        Some(AdapterKind::Csv) => v.check(
+            !endpoint
+                .strip_prefix("file://")
+                .is_some_and(|p| p.starts_with('/') && !p.split('/').any(|s| s == "..")),
+            "fields.endpoint",
+            "must be a file:///absolute/path URL of the exchange folder (no ..)",
+        ),
+        _ => v.check(
+            !(endpoint.starts_with("http://") || endpoint.starts_with("https://")),
+            "fields.endpoint",
+            "must be an http:// or https:// URL",
+        ),
+    }
+    if adapter == Some(AdapterKind::Tryton) {
+        let database = endpoint
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(_, path)| path.trim_end_matches('/'))
+            .unwrap_or_default();
+        v.check(
+            database.is_empty() || database.contains('/'),
+            "fields.endpoint",
+            "a Tryton endpoint names its database: http://host:8000/<database>",
+        );
+    }
     v.check(
         endpoint.len() > 500,
         "fields.endpoint",
         "at most 500 characters",
     );
     let secret_ref = f.secret_ref.trim().to_owned();
+    // A file exchange needs no credentials; every other ERP does.
+    let needs_secret = adapter != Some(AdapterKind::Csv);
     v.check(
-        secret_ref.is_empty()
+        (secret_ref.is_empty() && needs_secret)
             || secret_ref.len() > 200
             || !secret_ref
                 .chars()
@@ -329,6 +362,7 @@ pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
         "fields.secret_ref",
         "the name of an environment variable (A-Z, 0-9, _), not the credentials",
     );
+    let adapter = adapter.unwrap_or(AdapterKind::ReferenceErp);
     let mut families: Vec<Family> = Vec::new();
     for (i, fam) in f.families.iter().enumerate() {
         let field = |n: &str| format!("fields.families[{i}].{n}");
@@ -347,6 +381,17 @@ pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
             v.add(field("family"), "appears twice");
         }
         let direction = match Dir::from_pb(fam.direction) {
+            Some(d) if d != Dir::Off && !adapter.carries(known) => {
+                v.add(
+                    field("direction"),
+                    format!(
+                        "the {} adapter does not carry {known} (it carries {})",
+                        adapter.as_str(),
+                        adapter.families().join(", ")
+                    ),
+                );
+                d
+            }
             Some(d) if d == Dir::Off || allowed.contains(&d) => d,
             Some(d) => {
                 v.add(

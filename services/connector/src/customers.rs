@@ -191,28 +191,49 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
     let reason = Some(text(&f, "status_reason"))
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "cancelled in the ERP".into());
-    let moved = shared
-        .peers
-        .change_order_status(
-            c.tenant,
-            &c.name,
-            ChangeOrderStatusRequest {
-                id: current.id.clone(),
-                expected_version: 0,
-                status: to as i32,
-                reason: if to == OrderStatus::Cancelled {
-                    reason
-                } else {
-                    String::new()
+    // An ERP that reports only where the order is now (shipped, say) has
+    // passed the steps before: the shop goes through them too, each one
+    // a status of its own, as its rules want.
+    const FORWARD: [OrderStatus; 3] = [
+        OrderStatus::Preparing,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+    ];
+    let steps: Vec<OrderStatus> = match FORWARD.iter().position(|s| *s == to) {
+        Some(target) => {
+            let from = FORWARD
+                .iter()
+                .position(|s| *s == current.status())
+                .map_or(0, |p| p + 1);
+            FORWARD[from.min(target)..=target].to_vec()
+        }
+        None => vec![to],
+    };
+    let mut moved = current;
+    for step in steps {
+        moved = shared
+            .peers
+            .change_order_status(
+                c.tenant,
+                &c.name,
+                ChangeOrderStatusRequest {
+                    id: moved.id.clone(),
+                    expected_version: 0,
+                    status: step as i32,
+                    reason: if step == OrderStatus::Cancelled {
+                        reason.clone()
+                    } else {
+                        String::new()
+                    },
+                    picking_list_ref: text(&f, "picking_list"),
+                    delivery_note_ref: text(&f, "delivery_note"),
+                    external_ref: Some(text(&f, "erp_number"))
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| rec.id.clone()),
                 },
-                picking_list_ref: text(&f, "picking_list"),
-                delivery_note_ref: text(&f, "delivery_note"),
-                external_ref: Some(text(&f, "erp_number"))
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| rec.id.clone()),
-            },
-        )
-        .await?;
+            )
+            .await?;
+    }
     bindings::record(
         pool,
         c.id,

@@ -24,6 +24,7 @@ mod bindings;
 mod catalogue;
 pub mod connections;
 pub mod cron;
+pub mod csv_exchange;
 mod customers;
 mod documents;
 mod events;
@@ -36,6 +37,7 @@ mod queue;
 pub mod reference_erp;
 mod runs;
 mod scheduler;
+pub mod tryton;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

@@ -282,6 +282,12 @@ async fn pull(
     // that share one instant.
     let mut from = since;
     let mut page = 1;
+    // An ERP that lists by id (Tryton) keeps one `since` for the run; a
+    // record it changes behind the page being read comes at the next run,
+    // as the cursor then stops where this run started.
+    let by_id = erp.pages_by_id();
+    let started = Utc::now();
+    let mut listed = 0;
     let mut seen: std::collections::HashSet<(String, i64)> = std::collections::HashSet::new();
     let mut newest: Option<DateTime<Utc>> = None;
     let mut oldest_failed: Option<DateTime<Utc>> = None;
@@ -298,12 +304,24 @@ async fn pull(
             .map_err(|e| Error::Unavailable(e.to_string()))?;
         let last = changes.records.last().map(|r| r.updated_at);
         let more = changes.next.is_some();
+        for reason in std::mem::take(&mut changes.rejected) {
+            // Bad input the ERP sent: reported, never retried.
+            run.failed += 1;
+            run.error(format!("{} rejected: {reason}", object.erp_object()));
+        }
         let skipped_ahead = (page - 1) * PAGE;
         changes
             .records
             .retain(|r| seen.insert((r.id.clone(), r.version)));
-        run.total = (base_total + seen.len() as i64 - changes.records.len() as i64).max(base_total)
-            + (changes.total - skipped_ahead).max(0);
+        if by_id {
+            // Counted once, on the first page.
+            listed = listed.max(changes.total);
+            run.total = base_total + listed.max(seen.len() as i64);
+        } else {
+            run.total = (base_total + seen.len() as i64 - changes.records.len() as i64)
+                .max(base_total)
+                + (changes.total - skipped_ahead).max(0);
+        }
         newest = newest.max(changes.records.iter().map(|r| r.updated_at).max());
         let failed: Vec<DateTime<Utc>> = match object {
             Object::Employees => {
@@ -387,6 +405,10 @@ async fn pull(
         if !more {
             break;
         }
+        if by_id {
+            page = changes.next.unwrap_or(page + 1);
+            continue;
+        }
         match last.map(|t| t - Duration::milliseconds(1)) {
             Some(next_from) if Some(next_from) > from => {
                 from = Some(next_from);
@@ -397,12 +419,22 @@ async fn pull(
         }
     }
     run.total = base_total + seen.len() as i64;
+    let newest = if by_id {
+        newest.map(|n| n.min(started))
+    } else {
+        newest
+    };
     let up_to = match (oldest_failed, newest) {
         (Some(f), _) => Some(f - Duration::milliseconds(1)),
         (None, n) => n,
     };
     if let Some(at) = up_to {
         set_cursor(shared, c, object.cursor(), at).await?;
+        // Files handed over up to there can go (a file exchange archives
+        // them); a failure to move one only means it is read again.
+        if let Err(e) = erp.acknowledge(object.erp_object(), at).await {
+            run.error(format!("{}: {e}", object.erp_object()));
+        }
     }
     Ok(())
 }

@@ -317,14 +317,19 @@ impl Push<'_> {
             let created = self.erp.upsert(object, None, &reference, &fields).await?;
             // A reference used before answers with the record it made then
             // (a retry after a lost answer, or two writes racing), as it was:
-            // brought up to these fields if it is behind.
-            let current = self.erp.get(object, &created.id).await?;
-            let rec = if fields.iter().all(|(k, v)| current.fields.get(k) == Some(v)) {
-                current
+            // brought up to these fields if it is behind. An ERP that cannot
+            // be read (files) took the write whole, under the same id.
+            let rec = if !self.erp.reads_back() {
+                created
             } else {
-                self.erp
-                    .upsert(object, Some(&created.id), &reference, &fields)
-                    .await?
+                let current = self.erp.get(object, &created.id).await?;
+                if self.erp.holds(object, &fields, &current) {
+                    current
+                } else {
+                    self.erp
+                        .upsert(object, Some(&created.id), &reference, &fields)
+                        .await?
+                }
             };
             bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
             return Ok(rec.id);
@@ -333,8 +338,18 @@ impl Push<'_> {
             // This version, or a newer one, is there already.
             return Ok(b.external_id);
         }
+        if !self.erp.reads_back() {
+            // Nothing to compare with: the file carries the shop's version,
+            // and the ERP's own edits are seen when its export comes in.
+            let rec = self
+                .erp
+                .upsert(object, Some(&b.external_id), &reference, &fields)
+                .await?;
+            bindings::record(pool, c.id, entity, id, &rec.id, shop_version, b.erp_version).await?;
+            return Ok(rec.id);
+        }
         let current = self.erp.get(object, &b.external_id).await?;
-        if fields.iter().all(|(k, v)| current.fields.get(k) == Some(v)) {
+        if self.erp.holds(object, &fields, &current) {
             // Already there: a write whose answer was lost, or nothing of
             // ours changed.
             bindings::record(

@@ -226,6 +226,7 @@ impl ErpAdapter for ReferenceErpClient {
             records,
             total,
             next,
+            ..Changes::default()
         })
     }
 

@@ -12,3 +12,4 @@ mod orders;
 mod planning;
 mod reference_erp;
 mod stack;
+mod tryton;
