@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod catalogue;
+mod csv_exchange;
 mod customers;
 mod documents;
 mod faults;
