@@ -37,6 +37,12 @@ pub struct TrytonClient {
     session: Mutex<Option<Session>>,
     /// The company's currency code, read once.
     currency: Mutex<Option<String>>,
+    /// Held through each write: Tryton numbers parties and sales from
+    /// sequences that its SQLite backend hands out twice to concurrent
+    /// transactions ("the code on party must be unique"), and concurrent
+    /// writes to one record fail on its timestamp. One write at a time per
+    /// connection; reads go on alongside.
+    writes: Mutex<()>,
 }
 
 /// What the connector calls each object, and Tryton's model for it.
@@ -78,6 +84,7 @@ impl TrytonClient {
             http: relais_platform::http::client(timeout)?,
             session: Mutex::new(None),
             currency: Mutex::new(None),
+            writes: Mutex::new(()),
         })
     }
 
@@ -1062,6 +1069,7 @@ impl ErpAdapter for TrytonClient {
     ) -> Result<ErpRecord, ErpError> {
         let model = model_of(object)?;
         let id = id.map(parse_id).transpose()?;
+        let _one_at_a_time = self.writes.lock().await;
         let id = match (object, id) {
             ("customer", id) => {
                 let found = match id {

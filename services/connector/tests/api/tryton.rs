@@ -20,7 +20,7 @@ use relais_proto::{
     catalogue::{ListCategoriesRequest, ListProductsRequest, SetStockRequest},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
-        FamilySettings, OrderStatusRule, SendAs,
+        FamilySettings, ListDeadLettersRequest, OrderStatusRule, SendAs,
     },
     orders::{
         ChangeOrderStatusRequest, GetOrderRequest, ListCustomersRequest, OrderLineRequest,
@@ -35,15 +35,16 @@ const SECRET: &str = "RELAIS_TRYTON_TEST";
 
 /// A trytond serving a fresh copy of the template database.
 struct Tryton {
-    child: Child,
+    bin: String,
+    conf: PathBuf,
+    child: Option<Child>,
     endpoint: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Tryton {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -77,20 +78,34 @@ impl Tryton {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("trytond.log")).unwrap();
-        let child = Command::new(bin)
-            .args(["-c", conf.to_str().unwrap(), "-d", "relais"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let tryton = Tryton {
-            child,
+        let mut tryton = Tryton {
+            bin,
+            conf,
+            child: None,
             endpoint: format!("http://127.0.0.1:{port}/relais"),
-            _dir: dir,
+            dir,
         };
-        let client = tryton.client();
+        tryton.serve().await;
+        Some(tryton)
+    }
+
+    /// Starts trytond on the database, and waits until it answers.
+    async fn serve(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("trytond.log"))
+            .unwrap();
+        self.child = Some(
+            Command::new(&self.bin)
+                .args(["-c", self.conf.to_str().unwrap(), "-d", "relais"])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let client = self.client();
         let up = testing::eventually(Duration::from_secs(60), || async {
             client
                 .call("res.user", "search_count", vec![json!([])])
@@ -99,7 +114,14 @@ impl Tryton {
         })
         .await;
         assert!(up.is_some(), "trytond did not answer within 60 s");
-        Some(tryton)
+    }
+
+    /// Tryton goes down: calls are refused until `serve` again.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     fn client(&self) -> TrytonClient {
@@ -456,4 +478,84 @@ async fn a_tryton_create_retried_with_its_reference_finds_the_first_record() {
         .await
         .unwrap_err();
     assert!(!err.retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn customers_created_while_tryton_is_down_reach_it_once_when_it_is_back() {
+    let Some(mut tryton) = Tryton::start().await else {
+        return;
+    };
+    let stack = spawn_with(|cfg| {
+        cfg.secrets = cfg.secrets.clone().with(SECRET, "admin:admin");
+        // Enough attempts to outlast the outage.
+        cfg.push.max_attempts = 40;
+    })
+    .await;
+    let connection = connect(&stack, &tryton).await;
+    let erp = tryton.client();
+    let online = |records: Vec<ErpRecord>| -> Vec<ErpRecord> {
+        records
+            .into_iter()
+            .filter(|r| r.fields.contains_key("shop_id"))
+            .collect()
+    };
+
+    tryton.stop();
+    for name in ["Durand", "Petit", "Roux"] {
+        stack.customer(name).await;
+    }
+    // The writes fail and wait their turn while Tryton is down.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tryton.serve().await;
+
+    let parties = testing::eventually(Duration::from_secs(60), || async {
+        let all = online(
+            erp.changed_since("customer", None, 1, 100)
+                .await
+                .ok()?
+                .records,
+        );
+        (all.len() >= 3).then_some(all)
+    })
+    .await;
+    let Some(parties) = parties else {
+        let dead = stack
+            .connector
+            .clone()
+            .list_dead_letters(stack.admin(ListDeadLettersRequest {
+                connection_id: connection.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        panic!(
+            "the customers never all reached Tryton: {:?}; dead letters {dead:?}",
+            erp.changed_since("customer", None, 1, 100).await
+        );
+    };
+    // Settled: nothing more comes, nothing twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = online(
+        erp.changed_since("customer", None, 1, 100)
+            .await
+            .unwrap()
+            .records,
+    );
+    assert_eq!(after.len(), 3, "{after:?}");
+    let mut names: Vec<String> = parties
+        .iter()
+        .map(|p| p.fields["last_name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Durand", "Petit", "Roux"]);
+    let dead = stack
+        .connector
+        .clone()
+        .list_dead_letters(stack.admin(ListDeadLettersRequest {
+            connection_id: connection,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(dead.dead_letters.is_empty(), "{dead:?}");
 }
