@@ -7,15 +7,12 @@ use std::{path::Path, time::Duration};
 
 use relais_platform::testing;
 use relais_proto::{
-    catalogue::{ListCategoriesRequest, ListProductsRequest, SetStockRequest},
+    catalogue::{ListCategoriesRequest, ListProductsRequest},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, OrderStatusRule, RunStatus, SendAs,
     },
-    orders::{
-        ChangeOrderStatusRequest, GetOrderRequest, ListCustomersRequest, OrderLineRequest,
-        OrderStatus, PaymentMode, PlaceProductOrderRequest,
-    },
+    orders::{GetOrderRequest, ListCustomersRequest, OrderStatus},
 };
 use tonic::Code;
 
@@ -147,8 +144,7 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
          ;HYG-003;Sans code;HYGIENE;300;2000;1;5\n\
          A4;HYG-004;Lingettes;HYGIENE;450;2000;oui;12\n",
     );
-    let run = stack.sync(&connection, "catalogue", false).await.unwrap();
-    let run = run.last().unwrap().run.clone().unwrap();
+    let run = stack.run(&connection, "catalogue").await;
     assert_eq!(run.status(), RunStatus::Partial, "{run:?}");
     assert_eq!((run.applied, run.failed), (4, 2), "{run:?}");
     assert!(
@@ -206,8 +202,7 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     assert_eq!(gloves.category_id, hygiene.id);
 
     // The next run finds nothing new: archived files are not read again.
-    let again = stack.sync(&connection, "catalogue", false).await.unwrap();
-    let again = again.last().unwrap().run.clone().unwrap();
+    let again = stack.run(&connection, "catalogue").await;
     assert_eq!(
         (again.total, again.applied, again.failed),
         (0, 0, 0),
@@ -220,8 +215,7 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
         "id;first_name;last_name;email;address.line1;address.postal_code;address.city;price_group\n\
          411LER;Martine;Leroy;martine@leroy.fr;8 quai Perrache;69002;Lyon;RESIDENCE\n",
     );
-    let run = stack.sync(&connection, "customers", false).await.unwrap();
-    let run = run.last().unwrap().run.clone().unwrap();
+    let run = stack.run(&connection, "customers").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
     let martine = stack
         .orders
@@ -243,44 +237,9 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     assert_eq!(f.billing_address.unwrap().city, "Lyon");
 
     // Shop → ERP: an online customer and its paid order, one file each.
-    stack
-        .catalogue
-        .clone()
-        .set_stock(stack.admin(SetStockRequest {
-            product_id: gloves.id.clone(),
-            real: 40,
-            available: 40,
-        }))
-        .await
-        .unwrap();
+    stack.in_stock(&gloves.id, 40).await;
     let paul = stack.customer("Durand").await;
-    let mut orders = stack.orders.clone();
-    let placed = orders
-        .place_product_order(stack.admin(PlaceProductOrderRequest {
-            customer_id: paul.clone(),
-            lines: vec![OrderLineRequest {
-                item_id: gloves.id.clone(),
-                quantity: 3,
-                discount_bp: 1000,
-            }],
-            shipping_method: "delivery".into(),
-            payment_mode: PaymentMode::Card as i32,
-            terms_accepted: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
-    orders
-        .change_order_status(stack.admin(ChangeOrderStatusRequest {
-            id: placed.id.clone(),
-            status: OrderStatus::Confirmed as i32,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let placed = stack.paid_product_order(&paul, &gloves.id).await;
     let order_files = testing::eventually(Duration::from_secs(30), || async {
         let files = outbound(folder, "order");
         (!files.is_empty()).then_some(files)
@@ -319,10 +278,11 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
         "order.csv",
         &format!("id;status;picking_list;delivery_note\n{order_code};shipped;BP-77;BL-77\n"),
     );
-    let run = stack.sync(&connection, "orders", false).await.unwrap();
-    let run = run.last().unwrap().run.clone().unwrap();
+    let run = stack.run(&connection, "orders").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
-    let order = orders
+    let order = stack
+        .orders
+        .clone()
         .get_order(stack.admin(GetOrderRequest {
             id: placed.id.clone(),
         }))

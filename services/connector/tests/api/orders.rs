@@ -4,15 +4,12 @@
 
 use relais_connector::adapter::ErpAdapter;
 use relais_proto::{
-    catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
+    catalogue::{CreateProductRequest, ProductFields},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, OrderStatusRule, SendAs,
     },
-    orders::{
-        ChangeOrderStatusRequest, GetOrderRequest, OrderLineRequest, OrderStatus, PaymentMode,
-        PlaceProductOrderRequest,
-    },
+    orders::{ChangeOrderStatusRequest, GetOrderRequest, OrderStatus},
     types::Money,
 };
 use serde_json::{Value, json};
@@ -83,16 +80,7 @@ async fn product(stack: &Stack) -> String {
         .product
         .unwrap()
         .id;
-    stack
-        .catalogue
-        .clone()
-        .set_stock(stack.admin(SetStockRequest {
-            product_id: id.clone(),
-            real: 100,
-            available: 100,
-        }))
-        .await
-        .unwrap();
+    stack.in_stock(&id, 100).await;
     id
 }
 
@@ -100,35 +88,8 @@ async fn product(stack: &Stack) -> String {
 async fn paid_order(stack: &Stack) -> relais_proto::orders::Order {
     let gloves = product(stack).await;
     let paul = stack.customer("Durand").await;
-    let mut orders = stack.orders.clone();
-    let placed = orders
-        .place_product_order(stack.admin(PlaceProductOrderRequest {
-            customer_id: paul.clone(),
-            lines: vec![OrderLineRequest {
-                item_id: gloves,
-                quantity: 3,
-                discount_bp: 1000,
-            }],
-            shipping_method: "delivery".into(),
-            payment_mode: PaymentMode::Card as i32,
-            terms_accepted: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
     // Validated only: not sent. Paid: sent as an order.
-    orders
-        .change_order_status(stack.admin(ChangeOrderStatusRequest {
-            id: placed.id.clone(),
-            status: OrderStatus::Confirmed as i32,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-    placed
+    stack.paid_product_order(&paul, &gloves).await
 }
 
 #[tokio::test]

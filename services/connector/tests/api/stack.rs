@@ -390,6 +390,58 @@ impl Stack {
             .id
     }
 
+    /// Runs a family now; the finished run.
+    pub async fn run(&self, connection: &str, family: &str) -> relais_proto::connector::Run {
+        let progress = self.sync(connection, family, false).await.unwrap();
+        progress.last().unwrap().run.clone().unwrap()
+    }
+
+    /// `product` with `n` in stock.
+    pub async fn in_stock(&self, product: &str, n: i64) {
+        self.catalogue
+            .clone()
+            .set_stock(self.admin(relais_proto::catalogue::SetStockRequest {
+                product_id: product.into(),
+                real: n,
+                available: n,
+            }))
+            .await
+            .unwrap();
+    }
+
+    /// A card order of 3 `product` at 10 % off for `customer`, placed,
+    /// then paid (confirmed).
+    pub async fn paid_product_order(&self, customer: &str, product: &str) -> Order {
+        let mut orders = self.orders.clone();
+        let placed = orders
+            .place_product_order(self.admin(relais_proto::orders::PlaceProductOrderRequest {
+                customer_id: customer.into(),
+                lines: vec![relais_proto::orders::OrderLineRequest {
+                    item_id: product.into(),
+                    quantity: 3,
+                    discount_bp: 1000,
+                }],
+                shipping_method: "delivery".into(),
+                payment_mode: PaymentMode::Card as i32,
+                terms_accepted: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap();
+        orders
+            .change_order_status(self.admin(ChangeOrderStatusRequest {
+                id: placed.id.clone(),
+                status: OrderStatus::Confirmed as i32,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        placed
+    }
+
     /// A weekly booking of `weeks` occurrences from tomorrow at 9:00, with
     /// `worker`, placed and confirmed (paid): planning plans it.
     pub async fn book(&self, customer: &str, service: &str, worker: &str, weeks: i32) -> Order {

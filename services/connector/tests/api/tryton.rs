@@ -17,15 +17,12 @@ use relais_connector::{
 };
 use relais_platform::testing;
 use relais_proto::{
-    catalogue::{ListCategoriesRequest, ListProductsRequest, SetStockRequest},
+    catalogue::{ListCategoriesRequest, ListProductsRequest},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, ListDeadLettersRequest, OrderStatusRule, SendAs,
     },
-    orders::{
-        ChangeOrderStatusRequest, GetOrderRequest, ListCustomersRequest, OrderLineRequest,
-        OrderStatus, PaymentMode, PlaceProductOrderRequest,
-    },
+    orders::{GetOrderRequest, ListCustomersRequest, OrderStatus},
 };
 use serde_json::{Value, json};
 
@@ -240,8 +237,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     .await;
 
     // Tryton → shop: the catalogue, then the customer.
-    let run = stack.sync(&connection, "catalogue", false).await.unwrap();
-    let run = run.last().unwrap().run.clone().unwrap();
+    let run = stack.run(&connection, "catalogue").await;
     assert_eq!((run.applied, run.failed), (2, 0), "{run:?}");
     let category = stack
         .catalogue
@@ -270,8 +266,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     assert_eq!(gloves.vat_rate_bp, 2000, "the VAT of the product's taxes");
     assert_eq!(gloves.category_id, category.id);
 
-    let run = stack.sync(&connection, "customers", false).await.unwrap();
-    let run = run.last().unwrap().run.clone().unwrap();
+    let run = stack.run(&connection, "customers").await;
     assert_eq!(run.failed, 0, "{run:?}");
     let customers = stack
         .orders
@@ -295,44 +290,9 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     assert_eq!(martine.billing_address.unwrap().city, "Lyon");
 
     // Shop → Tryton: an online customer's paid order of 3 gloves at 10 % off.
-    stack
-        .catalogue
-        .clone()
-        .set_stock(stack.admin(SetStockRequest {
-            product_id: gloves.id.clone(),
-            real: 50,
-            available: 50,
-        }))
-        .await
-        .unwrap();
+    stack.in_stock(&gloves.id, 50).await;
     let paul = stack.customer("Durand").await;
-    let mut orders = stack.orders.clone();
-    let placed = orders
-        .place_product_order(stack.admin(PlaceProductOrderRequest {
-            customer_id: paul.clone(),
-            lines: vec![OrderLineRequest {
-                item_id: gloves.id.clone(),
-                quantity: 3,
-                discount_bp: 1000,
-            }],
-            shipping_method: "delivery".into(),
-            payment_mode: PaymentMode::Card as i32,
-            terms_accepted: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
-    orders
-        .change_order_status(stack.admin(ChangeOrderStatusRequest {
-            id: placed.id.clone(),
-            status: OrderStatus::Confirmed as i32,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let placed = stack.paid_product_order(&paul, &gloves.id).await;
 
     let sale = testing::eventually(Duration::from_secs(30), || async {
         sales(&erp)
@@ -396,10 +356,11 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
             .await
             .unwrap_or_else(|e| panic!("shipment {step}: {e}"));
     }
-    let run = stack.sync(&connection, "orders", false).await.unwrap();
-    let run = run.last().unwrap().run.clone().unwrap();
+    let run = stack.run(&connection, "orders").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
-    let order = orders
+    let order = stack
+        .orders
+        .clone()
         .get_order(stack.admin(GetOrderRequest {
             id: placed.id.clone(),
         }))
