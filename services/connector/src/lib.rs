@@ -166,6 +166,8 @@ pub struct App {
 impl App {
     pub async fn build(cfg: ConnectorConfig) -> anyhow::Result<Self> {
         let runtime = Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?;
+        // Dead ERP writes are published there through the outbox.
+        runtime.ns.ensure_dead_letter_stream(&runtime.js).await?;
         let peers = peers::Peers::new(
             &cfg.catalogue_addr,
             &cfg.orders_addr,

@@ -198,7 +198,14 @@ impl PushWorker {
                     tracing::error!(error = %e, "ERP write dead-lettered");
                     metrics::counter!("relais_connector_pushes_total", "outcome" => "dead")
                         .increment(1);
-                    queue::dead(pool, &item, &e.to_string()).await
+                    queue::dead(
+                        pool,
+                        &self.shared.outbox,
+                        &self.shared.ns,
+                        &item,
+                        &e.to_string(),
+                    )
+                    .await
                 }
             };
             if let Err(e) = recorded {

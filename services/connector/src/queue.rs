@@ -173,24 +173,57 @@ pub async fn retry_later(
     Ok(())
 }
 
-pub async fn dead(db: impl PgExecutor<'_>, item: &Item, error: &str) -> Result<()> {
-    sqlx::query(
+/// The write is given up: a dead letter in `push_items`, and on the
+/// dead-letter stream (`<ns>.deadletter.connector.erp-writes`, a
+/// `relais.connector.v1.DeadLetter`) through the outbox, in the same
+/// transaction, for operators' alerting.
+pub async fn dead(
+    pool: &PgPool,
+    outbox: &relais_platform::outbox::Outbox,
+    ns: &relais_platform::nats::Namespace,
+    item: &Item,
+    error: &str,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let died: Option<(i32, DateTime<Utc>)> = sqlx::query_as(
         // A newer state that arrived during the last attempt is tried on its
         // own instead of dying with the old one.
         "update push_items
          set status = case when shop_version = $3 then 'dead' else 'pending' end,
              attempts = case when shop_version = $3 then attempts + 1 else 0 end,
              next_attempt_at = now(), last_error = $2, updated_at = now()
-         where id = $1 and lease = $4",
+         where id = $1 and lease = $4
+         returning attempts, updated_at",
     )
     .bind(item.id)
     .bind(error)
     .bind(item.shop_version)
     .bind(item.lease)
-    .execute(db)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some((attempts, at)) = died.filter(|(a, _)| *a > 0) {
+        let letter = pb::DeadLetter {
+            id: item.id.to_string(),
+            connection_id: item.connection.to_string(),
+            entity: item.entity.clone(),
+            internal_id: item.internal_id.clone(),
+            attempts,
+            error: error.to_owned(),
+            failed_at: Some(timestamp(at)),
+        };
+        let event = relais_platform::outbox::OutboxEvent::new(
+            ns.dead_letter_subject(crate::SERVICE, DEAD_LETTER_SOURCE),
+            item.id,
+            prost::Message::encode_to_vec(&letter),
+        );
+        relais_platform::outbox::enqueue(&mut tx, &event).await?;
+    }
+    outbox.commit(tx).await?;
     Ok(())
 }
+
+/// The name the connector's ERP writes go by on the dead-letter stream.
+pub const DEAD_LETTER_SOURCE: &str = "erp-writes";
 
 /// Dead letters of a connection, oldest first.
 pub async fn dead_letters(

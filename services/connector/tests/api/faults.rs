@@ -5,6 +5,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
+use prost::Message;
 use relais_platform::testing;
 use relais_proto::{
     connector::{ConflictPolicy, ListDeadLettersRequest, ReplayDeadLetterRequest},
@@ -152,6 +153,21 @@ async fn a_write_that_keeps_failing_is_a_dead_letter_until_replayed() {
     );
     assert_eq!(dead.attempts, 3);
     assert!(dead.error.contains("down"), "{}", dead.error);
+    // Operators' alerting reads the dead-letter stream: the same letter.
+    let js = async_nats::jetstream::new(async_nats::connect(testing::nats_url()).await.unwrap());
+    let subject = stack.ns.dead_letter_subject("connector", "erp-writes");
+    let published = testing::eventually(Duration::from_secs(10), || async {
+        js.get_stream(stack.ns.dead_letter_stream())
+            .await
+            .ok()?
+            .get_last_raw_message_by_subject(&subject)
+            .await
+            .ok()
+    })
+    .await
+    .expect("the dead letter is on the dead-letter stream");
+    let letter = relais_proto::connector::DeadLetter::decode(published.payload).unwrap();
+    assert_eq!(letter, dead);
 
     stack.faults(json!({})).await;
     stack

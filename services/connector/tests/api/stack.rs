@@ -48,6 +48,8 @@ pub struct Stack {
     pub connector: ConnectorServiceClient<Channel>,
     pub billing: relais_proto::billing::billing_service_client::BillingServiceClient<Channel>,
     pub erp_base: String,
+    /// The NATS namespace the stack's services share.
+    pub ns: relais_platform::nats::Namespace,
     shutdown: CancellationToken,
     connector_stop: Option<CancellationToken>,
     connector_cfg: relais_connector::ConnectorConfig,
@@ -137,6 +139,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorC
         // Replaced by start_connector.
         connector: ConnectorServiceClient::new(channel(orders_addr)),
         erp_base,
+        ns: relais_platform::nats::Namespace(ns),
         shutdown,
         connector_stop: None,
         connector_cfg: cfg,
