@@ -12,10 +12,11 @@ use relais_connector::{
 use relais_proto::{
     catalogue::{ListServicesRequest, catalogue_service_client::CatalogueServiceClient},
     connector::{
-        AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
-        FamilySettings, ListBindingsRequest, ListConflictsRequest, ListConnectionsRequest,
-        ListDeadLettersRequest, ListRunsRequest, OrderStatusRule, ReplayDeadLetterRequest, Run,
-        RunStatus, RunSyncRequest, SendAs, SetTariffMappingRequest, UpdateConnectionRequest,
+        AdapterKind, ConflictPolicy, ConflictSide, ConnectionFields, CreateConnectionRequest,
+        Direction, FamilySettings, ListBindingsRequest, ListConflictsRequest,
+        ListConnectionsRequest, ListDeadLettersRequest, ListRunsRequest, OrderStatusRule,
+        ReplayDeadLetterRequest, ResolveConflictRequest, Run, RunStatus, RunSyncRequest, SendAs,
+        SetTariffMappingRequest, UpdateConnectionRequest,
         connector_service_client::ConnectorServiceClient,
     },
     types::PageRequest,
@@ -59,6 +60,13 @@ pub enum ConnectorOp {
     Conflicts {
         #[arg(long)]
         open: bool,
+    },
+    /// Settle a conflict waiting for staff: `shop` writes the shop's
+    /// version to the ERP, `erp` applies the ERP's to the shop.
+    Resolve {
+        id: Uuid,
+        #[arg(value_parser = ["shop", "erp"])]
+        winner: String,
     },
     /// Map a shop service (by code) to an ERP tariff; skills sync through it.
     MapTariff {
@@ -299,6 +307,34 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                     }
                 );
             }
+            Ok(())
+        }
+        ConnectorOp::Resolve {
+            id: conflict,
+            winner,
+        } => {
+            let side = if winner == "shop" {
+                ConflictSide::Shop
+            } else {
+                ConflictSide::Erp
+            };
+            let settled = client
+                .resolve_conflict(authed(
+                    &token,
+                    ResolveConflictRequest {
+                        id: conflict.to_string(),
+                        winner: side as i32,
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .conflict
+                .unwrap_or_default();
+            println!(
+                "conflict {} settled: the {} version of {} {} is kept on both sides",
+                settled.id, settled.winner, settled.entity, settled.internal_id
+            );
             Ok(())
         }
         ConnectorOp::MapTariff { service, tariff } => {

@@ -113,6 +113,30 @@ pub async fn record(
     Ok(())
 }
 
+/// Sets both sides' versions as given, lower or not (`record` never goes
+/// back): staff settling a conflict say which versions count as synced.
+pub async fn set_versions(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    internal_id: &str,
+    shop_version: i64,
+    erp_version: i64,
+) -> Result<()> {
+    sqlx::query(
+        "update bindings set shop_version = $4, erp_version = $5, synced_at = now()
+         where connection_id = $1 and entity = $2 and internal_id = $3",
+    )
+    .bind(connection)
+    .bind(entity)
+    .bind(internal_id)
+    .bind(shop_version)
+    .bind(erp_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn list(db: impl PgExecutor<'_>, connection: Uuid, entity: &str) -> Result<Vec<Binding>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from bindings

@@ -314,4 +314,31 @@ impl ConnectorService for ConnectorApi {
             .await,
         )
     }
+
+    async fn resolve_conflict(
+        &self,
+        req: Request<pb::ResolveConflictRequest>,
+    ) -> Reply<pb::ResolveConflictResponse> {
+        reply(
+            async {
+                let caller = self.admin(&req)?;
+                let r = req.get_ref();
+                let id: Uuid = validate::id("id", &r.id)?;
+                let side = match pb::ConflictSide::try_from(r.winner) {
+                    Ok(pb::ConflictSide::Shop) => crate::resolve::Side::Shop,
+                    Ok(pb::ConflictSide::Erp) => crate::resolve::Side::Erp,
+                    _ => {
+                        return Err(Error::invalid(
+                            "winner",
+                            "CONFLICT_SIDE_SHOP or CONFLICT_SIDE_ERP",
+                        ));
+                    }
+                };
+                Ok(pb::ResolveConflictResponse {
+                    conflict: Some(crate::resolve::resolve(&self.shared, &caller, id, side).await?),
+                })
+            }
+            .await,
+        )
+    }
 }

@@ -35,6 +35,7 @@ mod pull;
 mod push;
 mod queue;
 pub mod reference_erp;
+mod resolve;
 mod runs;
 mod scheduler;
 pub mod tryton;

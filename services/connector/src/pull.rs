@@ -485,11 +485,36 @@ async fn worker_fields(
     Ok(f)
 }
 
-fn peer(e: crate::peers::PeerError) -> Error {
+pub(crate) fn peer(e: crate::peers::PeerError) -> Error {
     match e {
         crate::peers::PeerError::Unavailable(m) => Error::Unavailable(m),
         other => Error::FailedPrecondition(other.to_string()),
     }
+}
+
+/// An ERP employee applied outside a run (a conflict staff settled for the
+/// ERP); what a run would report (an unmapped tariff) is logged.
+pub async fn apply_worker(shared: &Shared, c: &Connection, rec: &ErpRecord) -> Result<()> {
+    let mut run = Run {
+        id: uuid::Uuid::now_v7(),
+        connection: c.id,
+        family: "workers".into(),
+        trigger: "conflict".into(),
+        status: "running",
+        total: 1,
+        done: 0,
+        failed: 0,
+        applied: 0,
+        skipped: 0,
+        errors: Vec::new(),
+        started_at: Utc::now(),
+        finished_at: None,
+    };
+    apply_employee(shared, c, rec, &mut run).await?;
+    for e in run.errors {
+        tracing::warn!(employee = %rec.id, "{e}");
+    }
+    Ok(())
 }
 
 async fn apply_employee(

@@ -19,7 +19,7 @@ pub struct NewItem<'a> {
     pub connection: Uuid,
     pub entity: &'a str,
     pub internal_id: &'a str,
-    /// Protobuf bytes of the record; empty: read it from its service.
+    /// Protobuf bytes of the record as its event carried it.
     pub snapshot: &'a [u8],
     pub shop_version: i64,
     pub cause: &'a str,

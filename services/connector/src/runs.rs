@@ -257,45 +257,91 @@ pub async fn conflict(
     Ok(())
 }
 
+type ConflictRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+const CONFLICT_COLUMNS: &str = "id, connection_id, entity, internal_id, external_id, policy,
+     winner, shop_version, erp_version, detected_at, resolved_by, resolved_at";
+
+fn conflict_pb(r: ConflictRow) -> pb::Conflict {
+    pb::Conflict {
+        id: r.0.to_string(),
+        connection_id: r.1.to_string(),
+        entity: r.2,
+        internal_id: r.3,
+        external_id: r.4,
+        policy: Policy::parse(&r.5).to_pb() as i32,
+        winner: r.6.unwrap_or_default(),
+        shop_version: r.7,
+        erp_version: r.8,
+        detected_at: Some(timestamp(r.9)),
+        resolved_by: r.10.unwrap_or_default(),
+        resolved_at: r.11.map(timestamp),
+    }
+}
+
 pub async fn conflicts(
     db: impl PgExecutor<'_>,
     connection: Uuid,
     open_only: bool,
 ) -> Result<Vec<pb::Conflict>> {
-    type ConflictRow = (
-        Uuid,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        i64,
-        DateTime<Utc>,
-    );
-    let rows: Vec<ConflictRow> = sqlx::query_as(
-        "select id, entity, internal_id, external_id, policy, winner, shop_version,
-                    erp_version, detected_at
-             from conflicts where connection_id = $1 and (not $2 or winner is null)
-             order by detected_at desc limit 1000",
-    )
+    let rows: Vec<ConflictRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CONFLICT_COLUMNS} from conflicts
+         where connection_id = $1 and (not $2 or winner is null)
+         order by detected_at desc limit 1000"
+    )))
     .bind(connection)
     .bind(open_only)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| pb::Conflict {
-            id: r.0.to_string(),
-            connection_id: connection.to_string(),
-            entity: r.1,
-            internal_id: r.2,
-            external_id: r.3,
-            policy: Policy::parse(&r.4).to_pb() as i32,
-            winner: r.5.unwrap_or_default(),
-            shop_version: r.6,
-            erp_version: r.7,
-            detected_at: Some(timestamp(r.8)),
-        })
-        .collect())
+    Ok(rows.into_iter().map(conflict_pb).collect())
+}
+
+/// One conflict of the tenant's, locked until the caller's transaction
+/// ends (two staff settling it at once: the second finds it settled).
+pub async fn conflict_for_update(
+    db: impl PgExecutor<'_>,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<pb::Conflict> {
+    let row: Option<ConflictRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CONFLICT_COLUMNS} from conflicts where tenant_id = $1 and id = $2 for update"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    row.map(conflict_pb)
+        .ok_or_else(|| Error::NotFound(format!("conflict {id}")))
+}
+
+/// Staff settled it: `winner`, by whom, now.
+pub async fn settle(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    winner: &str,
+    by: &str,
+) -> Result<pb::Conflict> {
+    let row: ConflictRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conflicts set winner = $2, resolved_by = $3, resolved_at = now()
+         where id = $1 returning {CONFLICT_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(winner)
+    .bind(by)
+    .fetch_one(db)
+    .await?;
+    Ok(conflict_pb(row))
 }

@@ -13,9 +13,9 @@ use relais_platform::{
 };
 use relais_proto::{
     connector::{
-        AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
-        FamilySettings, ListBindingsRequest, ListConflictsRequest, ListRunsRequest, RunStatus,
-        SetTariffMappingRequest,
+        AdapterKind, ConflictPolicy, ConflictSide, ConnectionFields, CreateConnectionRequest,
+        Direction, FamilySettings, ListBindingsRequest, ListConflictsRequest, ListRunsRequest,
+        ResolveConflictRequest, RunStatus, SetTariffMappingRequest,
     },
     planning::{GetWorkerRequest, ListWorkersRequest, UpdateWorkerRequest},
 };
@@ -321,6 +321,149 @@ async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
     assert_eq!(conflicts[0].entity, "worker");
     assert_eq!(conflicts[0].internal_id, worker.id);
     assert_eq!(conflicts[0].winner, "erp");
+    let now = stack
+        .planning
+        .clone()
+        .get_worker(stack.admin(GetWorkerRequest {
+            id: worker.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap()
+        .fields
+        .unwrap();
+    assert_eq!(now.email, "nina@erp.example", "the ERP's version won");
+}
+
+/// The open conflict of a manual connection, once the shop's write found
+/// the ERP changed too.
+async fn open_conflict(stack: &Stack, connection: &str) -> relais_proto::connector::Conflict {
+    testing::eventually(Duration::from_secs(15), || async {
+        stack
+            .connector
+            .clone()
+            .list_conflicts(stack.admin(ListConflictsRequest {
+                connection_id: connection.into(),
+                open_only: true,
+            }))
+            .await
+            .ok()?
+            .into_inner()
+            .conflicts
+            .pop()
+    })
+    .await
+    .expect("the conflict waits for staff")
+}
+
+async fn settle(
+    stack: &Stack,
+    conflict: &str,
+    winner: ConflictSide,
+) -> Result<relais_proto::connector::Conflict, tonic::Status> {
+    stack
+        .connector
+        .clone()
+        .resolve_conflict(stack.admin(ResolveConflictRequest {
+            id: conflict.into(),
+            winner: winner as i32,
+        }))
+        .await
+        .map(|r| r.into_inner().conflict.unwrap())
+}
+
+#[tokio::test]
+async fn staff_settle_a_manual_conflict_for_the_shop_and_the_erp_takes_the_shops_version() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::Manual).await;
+    let worker = changed_on_both_sides(&stack, &connection, "nina@erp.example").await;
+    let conflict = open_conflict(&stack, &connection).await;
+    assert_eq!(
+        (conflict.entity.as_str(), conflict.winner.as_str()),
+        ("worker", "")
+    );
+    let employee = stack
+        .erp_records("employee")
+        .await
+        .into_iter()
+        .find(|e| e.id == conflict.external_id)
+        .unwrap();
+    assert_eq!(
+        text(&employee, "email"),
+        "nina@erp.example",
+        "nothing written yet"
+    );
+
+    let settled = settle(&stack, &conflict.id, ConflictSide::Shop)
+        .await
+        .unwrap();
+    assert_eq!(settled.winner, "shop");
+    assert_eq!(settled.resolved_by, "tester");
+    assert!(settled.resolved_at.is_some());
+    let written = stack
+        .erp_eventually("employee", 1, |e| {
+            e.id == conflict.external_id && text(e, "phone") == "+33 7 00 00 00 00"
+        })
+        .await;
+    assert_eq!(
+        text(&written[0], "email"),
+        worker.fields.unwrap().email,
+        "the shop's version, whole, over the ERP's"
+    );
+    let again = settle(&stack, &conflict.id, ConflictSide::Erp)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    let open = stack
+        .connector
+        .clone()
+        .list_conflicts(stack.admin(ListConflictsRequest {
+            connection_id: connection.clone(),
+            open_only: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .conflicts;
+    assert!(open.is_empty(), "{open:?}");
+}
+
+#[tokio::test]
+async fn staff_settle_a_manual_conflict_for_the_erp_and_the_shop_takes_the_erps_version() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::Manual).await;
+    let worker = changed_on_both_sides(&stack, &connection, "nina@erp.example").await;
+    let conflict = open_conflict(&stack, &connection).await;
+    let bad = stack
+        .connector
+        .clone()
+        .resolve_conflict(stack.admin(ResolveConflictRequest {
+            id: conflict.id.clone(),
+            winner: ConflictSide::Unspecified as i32,
+        }))
+        .await
+        .unwrap_err();
+    assert_bad_field(&bad, "winner");
+    let staff = stack
+        .connector
+        .clone()
+        .resolve_conflict(with_token(
+            &stack.token(Role::Staff),
+            ResolveConflictRequest {
+                id: conflict.id.clone(),
+                winner: ConflictSide::Erp as i32,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(staff.code(), Code::PermissionDenied);
+
+    let settled = settle(&stack, &conflict.id, ConflictSide::Erp)
+        .await
+        .unwrap();
+    assert_eq!(settled.winner, "erp");
     let now = stack
         .planning
         .clone()

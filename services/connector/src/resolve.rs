@@ -1,0 +1,181 @@
+//! Staff settle a conflict the connection's policy left to them (manual):
+//! the shop's version goes to the ERP (its last snapshot written again,
+//! over what the ERP holds now), or the ERP's comes to the shop (read from
+//! the ERP and applied over the shop's current version). Either way the
+//! conflict records who settled it and when; a second settlement is
+//! refused.
+
+use relais_platform::{
+    auth::Caller,
+    error::{Error, Result},
+};
+use relais_proto::connector as pb;
+use uuid::Uuid;
+
+use crate::{
+    Shared,
+    adapter::{ErpAdapter, ErpError},
+    bindings, connections, queue, runs,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Shop,
+    Erp,
+}
+
+/// The ERP object a bound entity is written as.
+fn erp_object(entity: &str) -> Option<&'static str> {
+    match entity {
+        "customer" => Some("customer"),
+        "worker" => Some("employee"),
+        "intervention" => Some("service"),
+        "quote" => Some("quote"),
+        "order" => Some("order"),
+        _ => None,
+    }
+}
+
+fn unavailable(e: ErpError) -> Error {
+    match e {
+        ErpError::NotFound(m) => Error::FailedPrecondition(format!(
+            "the ERP no longer holds the record ({m}): nothing to settle against"
+        )),
+        e => Error::Unavailable(e.to_string()),
+    }
+}
+
+pub async fn resolve(
+    shared: &Shared,
+    caller: &Caller,
+    id: Uuid,
+    side: Side,
+) -> Result<pb::Conflict> {
+    let pool = &shared.pool;
+    let mut tx = pool.begin().await?;
+    let conflict = runs::conflict_for_update(&mut *tx, caller.tenant, id).await?;
+    if !conflict.winner.is_empty() {
+        return Err(Error::FailedPrecondition(format!(
+            "conflict {id} is settled already: the {} version won",
+            conflict.winner
+        )));
+    }
+    let connection_id: Uuid = conflict
+        .connection_id
+        .parse()
+        .map_err(|_| Error::Unexpected(anyhow::anyhow!("conflict {id}: bad connection id")))?;
+    let c = connections::get(&mut *tx, caller.tenant, connection_id).await?;
+    let (entity, internal_id) = (conflict.entity.as_str(), conflict.internal_id.as_str());
+    let object = erp_object(entity).ok_or_else(|| {
+        Error::FailedPrecondition(format!("a conflict on {entity} cannot be settled here"))
+    })?;
+    let b = bindings::by_internal(&mut *tx, c.id, entity, internal_id)
+        .await?
+        .ok_or_else(|| {
+            Error::FailedPrecondition(format!("{entity} {internal_id} is no longer bound"))
+        })?;
+    let erp = shared
+        .erps
+        .get(&c, shared.push.erp_timeout)
+        .await
+        .map_err(unavailable)?;
+    let winner = match side {
+        Side::Shop => {
+            // The shop's last state, as the push queue last carried it.
+            let queued = if entity == "order" {
+                "product_order"
+            } else {
+                entity
+            };
+            let last: Option<(Vec<u8>, i64)> = sqlx::query_as(
+                "select snapshot, shop_version from push_items
+                 where connection_id = $1 and entity = $2 and internal_id = $3
+                 order by shop_version desc, updated_at desc limit 1",
+            )
+            .bind(c.id)
+            .bind(queued)
+            .bind(internal_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((snapshot, shop_version)) = last else {
+                return Err(Error::FailedPrecondition(format!(
+                    "the shop never sent {entity} {internal_id} to the ERP: change it in the shop, or settle for the ERP"
+                )));
+            };
+            // Written over the ERP's version as it is now: the write sees
+            // no new ERP change, and the shop's version as not sent yet.
+            let erp_version = if erp.reads_back() {
+                erp.get(object, &b.external_id)
+                    .await
+                    .map_err(unavailable)?
+                    .version
+            } else {
+                b.erp_version
+            };
+            bindings::set_versions(&mut *tx, c.id, entity, internal_id, 0, erp_version).await?;
+            queue::enqueue(
+                &mut tx,
+                &queue::NewItem {
+                    tenant: c.tenant,
+                    connection: c.id,
+                    entity: queued,
+                    internal_id,
+                    snapshot: &snapshot,
+                    shop_version,
+                    cause: "conflict settled for the shop",
+                    traceparent: None,
+                },
+            )
+            .await?;
+            "shop"
+        }
+        Side::Erp => {
+            if !erp.reads_back() {
+                return Err(Error::FailedPrecondition(format!(
+                    "connection {} exchanges files: the ERP's version comes with its next export",
+                    c.name
+                )));
+            }
+            let rec = erp.get(object, &b.external_id).await.map_err(unavailable)?;
+            let shop_version = match entity {
+                "customer" => {
+                    shared
+                        .peers
+                        .customer(c.tenant, internal_id)
+                        .await
+                        .map_err(crate::pull::peer)?
+                        .version
+                }
+                "worker" => {
+                    shared
+                        .peers
+                        .worker(c.tenant, internal_id)
+                        .await
+                        .map_err(crate::pull::peer)?
+                        .version
+                }
+                _ => {
+                    return Err(Error::FailedPrecondition(format!(
+                        "the ERP's {entity} is applied by its next pull; settle for the shop to send the shop's"
+                    )));
+                }
+            };
+            // Applied over the shop's current version, whatever the ERP's
+            // version last seen: no conflict, the ERP's fields win.
+            bindings::set_versions(pool, c.id, entity, internal_id, shop_version, 0).await?;
+            match entity {
+                "customer" => {
+                    crate::customers::apply(shared, &c, &rec)
+                        .await
+                        .map_err(|e| Error::FailedPrecondition(format!("{e:#}")))?;
+                }
+                _ => crate::pull::apply_worker(shared, &c, &rec).await?,
+            }
+            "erp"
+        }
+    };
+    let settled = runs::settle(&mut *tx, id, winner, &caller.subject).await?;
+    tx.commit().await?;
+    shared.wake.notify_one();
+    Ok(settled)
+}
