@@ -40,6 +40,10 @@ pub struct Changes {
     /// an exchange file), each with where it was and why: reported in the
     /// run, never retried.
     pub rejected: Vec<String>,
+    /// On the first page of an ERP listed by id: its newest change time
+    /// then, by its own clock (the run's cursor stops there, so a change
+    /// made behind the pages being read comes next time).
+    pub high_water: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +148,7 @@ impl Erp {
     pub fn open(
         c: &crate::connections::Connection,
         secrets: &Secrets,
+        exchange_root: &std::path::Path,
         timeout: std::time::Duration,
     ) -> Result<Self, ErpError> {
         let secret = || {
@@ -184,9 +189,13 @@ impl Erp {
                     .map(Erp::Tryton)
                     .map_err(refused)
             }
-            // Files need no credentials: the folder's permissions guard it.
+            // Files need no credentials: the tenant's own folder guards it.
             AdapterKind::Csv => {
-                crate::csv_exchange::CsvExchange::new(&folder_of(&c.endpoint)).map(Erp::Csv)
+                let folder =
+                    crate::csv_exchange::tenant_folder(exchange_root, c.tenant, &c.endpoint)
+                        .map_err(|e| ErpError::Refused(format!("connection {}: {e}", c.name)))?;
+                crate::csv_exchange::CsvExchange::open(exchange_root, c.tenant, &folder)
+                    .map(Erp::Csv)
             }
         }
     }
@@ -236,11 +245,6 @@ impl ErpAdapter for Erp {
     async fn acknowledge(&self, object: &str, through: DateTime<Utc>) -> Result<(), ErpError> {
         each!(self, c => c.acknowledge(object, through).await)
     }
-}
-
-/// The folder of a CSV exchange connection's `file:///path` endpoint.
-pub fn folder_of(endpoint: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(endpoint.strip_prefix("file://").unwrap_or(endpoint))
 }
 
 /// Where connections' credentials come from: the environment (in

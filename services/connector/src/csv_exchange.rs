@@ -61,6 +61,9 @@ struct Parsed {
     modified: DateTime<Utc>,
     len: u64,
     records: Arc<Vec<ErpRecord>>,
+    /// Which of its records a page has handed to the puller: a file is
+    /// archived only once each of them was (and none failed).
+    served: Vec<bool>,
 }
 
 struct Inbound {
@@ -70,7 +73,52 @@ struct Inbound {
     len: u64,
 }
 
+/// The folder of a CSV connection's `file:///…` endpoint, which must lie
+/// in the tenant's own folder, `<exchange root>/<tenant id>/`: a tenant
+/// never reaches another's files (checked again, links resolved, when the
+/// exchange opens).
+pub fn tenant_folder(root: &Path, tenant: uuid::Uuid, endpoint: &str) -> Result<PathBuf, String> {
+    let own = root.join(tenant.to_string());
+    let path = PathBuf::from(endpoint.strip_prefix("file://").unwrap_or(endpoint));
+    let inside = path.is_absolute()
+        && path.starts_with(&own)
+        && path != own
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+    if inside {
+        Ok(path)
+    } else {
+        Err(format!(
+            "must be a folder in the tenant's exchange folder, file://{}/<name>",
+            own.display()
+        ))
+    }
+}
+
 impl CsvExchange {
+    /// The tenant's exchange in `folder` (see `tenant_folder`), made when
+    /// missing; refused when, links resolved, it lies outside the tenant's.
+    pub fn open(root: &Path, tenant: uuid::Uuid, folder: &Path) -> Result<Self, ErpError> {
+        let exchange = Self::new(folder)?;
+        let own = root.join(tenant.to_string());
+        let (own, real) = (
+            fs::canonicalize(&own).map_err(io_error(&own))?,
+            fs::canonicalize(folder).map_err(io_error(folder))?,
+        );
+        if !real.starts_with(&own) || real == own {
+            return Err(ErpError::Refused(format!(
+                "{} leads outside the tenant's exchange folder {}",
+                folder.display(),
+                own.display()
+            )));
+        }
+        Ok(exchange)
+    }
+
     /// The exchange under `root`; its folders are created when missing.
     pub fn new(root: &Path) -> Result<Self, ErpError> {
         for dir in [OUTBOUND, INBOUND, ARCHIVE, REJECTED] {
@@ -727,19 +775,17 @@ impl Folders {
             Parsed {
                 modified: f.modified,
                 len: f.len,
+                served: vec![false; records.len()],
                 records: records.clone(),
             },
         );
         Ok(Some(records))
     }
 
-    fn changes(
-        &self,
-        object: &str,
-        since: Option<DateTime<Utc>>,
-        page: i64,
-        per_page: i64,
-    ) -> Result<Changes, ErpError> {
+    /// Every record of the inbound files, a page at a time: the folder is
+    /// the queue (what is applied is archived), so a file is read whatever
+    /// its time, even one dropped late with an old modification time.
+    fn changes(&self, object: &str, page: i64, per_page: i64) -> Result<Changes, ErpError> {
         let listed = self.inbound(object)?;
         {
             let present: HashSet<&Path> = listed.iter().map(|f| f.path.as_path()).collect();
@@ -753,11 +799,7 @@ impl Folders {
         }
         let mut rejected = Vec::new();
         let mut files = Vec::new();
-        // All records of a file share its time: files are filtered whole.
-        for f in listed
-            .into_iter()
-            .filter(|f| since.is_none_or(|s| f.modified > s))
-        {
+        for f in listed {
             if let Some(records) = self.parsed(&f, &mut rejected)? {
                 files.push((f, records));
             }
@@ -770,26 +812,47 @@ impl Folders {
         let skip = usize::try_from(page - 1)
             .unwrap_or(usize::MAX)
             .saturating_mul(take);
-        let records = files
-            .iter()
-            .flat_map(|(_, r)| r.iter())
-            .skip(skip)
-            .take(take)
-            .cloned()
-            .collect();
+        let end = skip.saturating_add(take);
+        let mut records = Vec::new();
+        let mut start = 0usize;
+        let mut cache = self.cache();
+        for (f, file_records) in &files {
+            let (from, to) = (
+                skip.max(start),
+                end.min(start.saturating_add(file_records.len())),
+            );
+            if from < to {
+                records.extend(file_records[from - start..to - start].iter().cloned());
+                if let Some(p) = cache.get_mut(&f.path) {
+                    p.served
+                        .iter_mut()
+                        .skip(from - start)
+                        .take(to - from)
+                        .for_each(|s| *s = true);
+                }
+            }
+            start = start.saturating_add(file_records.len());
+        }
+        drop(cache);
         let total = i64::try_from(total).unwrap_or(i64::MAX);
         Ok(Changes {
             records,
             total,
             next: (page.saturating_mul(per_page) < total).then_some(page + 1),
             rejected,
+            high_water: None,
         })
     }
 
     fn archive(&self, object: &str, through: DateTime<Utc>) -> Result<(), ErpError> {
         let dir = self.root.join(ARCHIVE);
         for f in self.inbound(object)? {
-            if f.modified > through {
+            // Only what the puller was handed, whole, as it was then: a file
+            // dropped (or rewritten) since it was read waits for the next run.
+            let handed_over = self.cache().get(&f.path).is_some_and(|p| {
+                p.modified == f.modified && p.len == f.len && p.served.iter().all(|s| *s)
+            });
+            if f.modified > through || !handed_over {
                 continue;
             }
             let mut target = dir.join(&f.name);
@@ -843,18 +906,24 @@ impl ErpAdapter for CsvExchange {
         ))
     }
 
-    /// Records of the inbound files changed after `since`, oldest file
-    /// first, then by file name and line.
+    /// Records of every inbound file (`since` aside: what is applied is
+    /// archived), oldest file first, then by file name and line; `page`
+    /// counts from 1 and `next` follows it.
     async fn changed_since(
         &self,
         object: &str,
-        since: Option<DateTime<Utc>>,
+        _since: Option<DateTime<Utc>>,
         page: i64,
         per_page: i64,
     ) -> Result<Changes, ErpError> {
         check_object(object)?;
         let (folders, object) = (self.folders.clone(), object.to_owned());
-        blocking(move || folders.changes(&object, since, page, per_page)).await
+        blocking(move || folders.changes(&object, page, per_page)).await
+    }
+
+    /// Pages step through one listing: the puller keeps no time window.
+    fn pages_by_id(&self) -> bool {
+        true
     }
 
     async fn remove(&self, object: &str, id: &str) -> Result<(), ErpError> {
@@ -871,9 +940,10 @@ impl ErpAdapter for CsvExchange {
         false
     }
 
-    /// Moves the object's inbound files changed up to `through` to
-    /// `archive/`. The puller's cursor never passes a record that failed,
-    /// so a file goes only once all its good lines are applied.
+    /// Moves to `archive/` the object's inbound files whose every record
+    /// the puller was handed, changed up to `through`: the puller stops
+    /// `through` before a record that failed, so a file goes only once all
+    /// its good lines are applied.
     async fn acknowledge(&self, object: &str, through: DateTime<Utc>) -> Result<(), ErpError> {
         check_object(object)?;
         let (folders, object) = (self.folders.clone(), object.to_owned());
@@ -1170,12 +1240,12 @@ mod tests {
         let all = x.changed_since("customer", None, 3, 200).await.unwrap();
         assert_eq!((all.total, all.records.len()), (451, 51));
         assert_eq!(all.records.last().map(|r| r.id.as_str()), Some("C9"));
-        let newer = x
-            .changed_since("customer", Some(at(1_800_000_000)), 1, 200)
+        // The folder is the queue: `since` does not hide a file.
+        let again = x
+            .changed_since("customer", Some(at(1_800_000_030)), 1, 200)
             .await
             .unwrap();
-        assert_eq!(newer.total, 1);
-        assert_eq!(newer.records[0].id, "C9");
+        assert_eq!(again.total, 451);
     }
 
     #[tokio::test]
@@ -1283,6 +1353,10 @@ mod tests {
         );
 
         drop_inbound(dir.path(), "customer-a.csv", b"id\nC3\n", at(1_800_000_010));
+        // Dropped after the last read: not archived unread.
+        x.acknowledge("customer", at(1_800_000_060)).await.unwrap();
+        assert_eq!(names(&archive), ["customer-a.csv"]);
+        x.changed_since("customer", None, 1, 10).await.unwrap();
         x.acknowledge("customer", at(1_800_000_060)).await.unwrap();
         let archived = names(&archive);
         assert_eq!(archived.len(), 2, "{archived:?}");

@@ -41,6 +41,20 @@ impl ConnectorApi {
         Ok(caller)
     }
 
+    /// A CSV connection's folder lies in its tenant's exchange folder.
+    fn check_folder(&self, caller: &Caller, f: &connections::Fields) -> Result<()> {
+        if f.adapter != connections::AdapterKind::Csv {
+            return Ok(());
+        }
+        crate::csv_exchange::tenant_folder(
+            self.shared.erps.exchange_root(),
+            caller.tenant,
+            &f.endpoint,
+        )
+        .map(drop)
+        .map_err(|e| Error::invalid("fields.endpoint", e))
+    }
+
     async fn connection(&self, caller: &Caller, id: &str) -> Result<connections::Connection> {
         let id = validate::id("connection_id", id)?;
         connections::get(&self.shared.pool, caller.tenant, id).await
@@ -61,6 +75,7 @@ impl ConnectorService for ConnectorApi {
                 let caller = self.admin(&req)?;
                 let r = req.get_ref();
                 let fields = connections::parse(r.fields.as_ref())?;
+                self.check_folder(&caller, &fields)?;
                 let mut tx = self.shared.pool.begin().await?;
                 if let Claim::Replay(resp) = idempotency::claim(
                     &mut tx,
@@ -102,6 +117,7 @@ impl ConnectorService for ConnectorApi {
                 let r = req.get_ref();
                 let id = validate::id("id", &r.id)?;
                 let fields = connections::parse(r.fields.as_ref())?;
+                self.check_folder(&caller, &fields)?;
                 let mut tx = self.shared.pool.begin().await?;
                 let c =
                     connections::update(&mut tx, caller.tenant, id, r.expected_version, &fields)

@@ -92,6 +92,9 @@ pub struct ConnectorConfig {
     pub schedule_tick: Duration,
     /// Connections' credentials, by their `secret_ref`.
     pub secrets: adapter::Secrets,
+    /// `RELAIS_CONNECTOR_EXCHANGE_ROOT` (default `/srv/exchange`): CSV
+    /// connections' folders lie in `<root>/<tenant id>/`.
+    pub exchange_root: std::path::PathBuf,
 }
 
 impl ConnectorConfig {
@@ -116,6 +119,7 @@ impl ConnectorConfig {
             },
             schedule_tick: Duration::from_secs(1),
             secrets: adapter::Secrets::from_env(),
+            exchange_root: std::env::temp_dir().join("relais-exchange"),
         }
     }
 }
@@ -135,6 +139,10 @@ pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
         },
         schedule_tick: Duration::from_secs(var("RELAIS_CONNECTOR_SCHEDULE_TICK_SECS", 30)?),
         secrets: adapter::Secrets::from_env(),
+        exchange_root: var(
+            "RELAIS_CONNECTOR_EXCHANGE_ROOT",
+            std::path::PathBuf::from("/srv/exchange"),
+        )?,
     })
 }
 
@@ -180,7 +188,7 @@ impl App {
             peers,
             push: cfg.push,
             wake: Arc::new(tokio::sync::Notify::new()),
-            erps: push::Erps::new(cfg.secrets),
+            erps: push::Erps::new(cfg.secrets, cfg.exchange_root),
             outbox: runtime.outbox.clone(),
             ns: runtime.ns.clone(),
             stop: CancellationToken::new(),

@@ -287,6 +287,8 @@ async fn pull(
     // as the cursor then stops where this run started.
     let by_id = erp.pages_by_id();
     let started = Utc::now();
+    // The ERP's own newest change time when the run began (its clock).
+    let mut high_water: Option<DateTime<Utc>> = None;
     let mut listed = 0;
     let mut seen: std::collections::HashSet<(String, i64)> = std::collections::HashSet::new();
     let mut newest: Option<DateTime<Utc>> = None;
@@ -304,6 +306,7 @@ async fn pull(
             .map_err(|e| Error::Unavailable(e.to_string()))?;
         let last = changes.records.last().map(|r| r.updated_at);
         let more = changes.next.is_some();
+        high_water = high_water.or(changes.high_water);
         for reason in std::mem::take(&mut changes.rejected) {
             // Bad input the ERP sent: reported, never retried.
             run.failed += 1;
@@ -419,17 +422,22 @@ async fn pull(
         }
     }
     run.total = base_total + seen.len() as i64;
-    let newest = if by_id {
-        newest.map(|n| n.min(started))
-    } else {
-        newest
-    };
-    let up_to = match (oldest_failed, newest) {
+    // Everything read up to here is in the shop, short of the oldest
+    // failure (read again next time).
+    let applied_to = match (oldest_failed, newest) {
         (Some(f), _) => Some(f - Duration::milliseconds(1)),
         (None, n) => n,
     };
-    if let Some(at) = up_to {
+    // By id, a record changed behind the page being read is only sure to
+    // come next time if the cursor stops where this run started.
+    let cursor_at = match (by_id, applied_to) {
+        (true, Some(t)) => Some(t.min(changes_from(started, high_water))),
+        (_, t) => t,
+    };
+    if let Some(at) = cursor_at {
         set_cursor(shared, c, object.cursor(), at).await?;
+    }
+    if let Some(at) = applied_to {
         // Files handed over up to there can go (a file exchange archives
         // them); a failure to move one only means it is read again.
         if let Err(e) = erp.acknowledge(object.erp_object(), at).await {
@@ -437,6 +445,12 @@ async fn pull(
         }
     }
     Ok(())
+}
+
+/// Where a by-id run's cursor may go: the ERP's newest change when the
+/// run began, by its own clock, else this run's start by ours.
+fn changes_from(started: DateTime<Utc>, high_water: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    high_water.unwrap_or(started)
 }
 
 /// The shop's worker fields from an ERP employee, over what the shop keeps

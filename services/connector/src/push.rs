@@ -77,15 +77,22 @@ type OpenErp = (i64, Arc<Erp>);
 #[derive(Clone)]
 pub struct Erps {
     secrets: Secrets,
+    exchange_root: std::path::PathBuf,
     open: Arc<Mutex<HashMap<Uuid, OpenErp>>>,
 }
 
 impl Erps {
-    pub fn new(secrets: Secrets) -> Self {
+    pub fn new(secrets: Secrets, exchange_root: std::path::PathBuf) -> Self {
         Self {
             secrets,
+            exchange_root,
             open: Arc::default(),
         }
+    }
+
+    /// Where CSV connections' folders lie (one folder per tenant).
+    pub fn exchange_root(&self) -> &std::path::Path {
+        &self.exchange_root
     }
 
     pub async fn get(&self, c: &Connection, timeout: Duration) -> Result<Arc<Erp>, ErpError> {
@@ -95,7 +102,7 @@ impl Erps {
         {
             return Ok(erp.clone());
         }
-        let erp = Arc::new(Erp::open(c, &self.secrets, timeout)?);
+        let erp = Arc::new(Erp::open(c, &self.secrets, &self.exchange_root, timeout)?);
         open.insert(c.id, (c.version, erp.clone()));
         Ok(erp)
     }

@@ -1059,6 +1059,43 @@ impl TrytonClient {
     }
 }
 
+impl TrytonClient {
+    /// The newest change time Tryton holds for `model` (and its template,
+    /// for products), by Tryton's clock.
+    async fn high_water(
+        &self,
+        model: &str,
+        prefixes: &[&str],
+    ) -> Result<Option<DateTime<Utc>>, ErpError> {
+        let mut newest = None;
+        for prefix in prefixes {
+            // Products change with their template too: its own model.
+            let model = if prefix.is_empty() {
+                model
+            } else {
+                "product.template"
+            };
+            for field in ["create_date", "write_date"] {
+                let rows = self
+                    .search_read(
+                        model,
+                        json!([[field, "!=", null]]),
+                        Some(1),
+                        json!([[field, "DESC"]]),
+                        &[field],
+                    )
+                    .await?;
+                newest = newest.max(
+                    rows.first()
+                        .and_then(|r| r.get(field))
+                        .and_then(from_datetime),
+                );
+            }
+        }
+        Ok(newest)
+    }
+}
+
 impl ErpAdapter for TrytonClient {
     async fn upsert(
         &self,
@@ -1186,11 +1223,17 @@ impl ErpAdapter for TrytonClient {
         } else {
             0
         };
+        let high_water = if page <= 1 {
+            self.high_water(model, prefixes).await?
+        } else {
+            None
+        };
         let records = self.records(object, rows).await?;
         Ok(Changes {
             records,
             total,
             next: last.filter(|_| full).map(|l| l + 1),
+            high_water,
             ..Changes::default()
         })
     }

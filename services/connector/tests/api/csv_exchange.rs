@@ -16,7 +16,7 @@ use relais_proto::{
 };
 use tonic::Code;
 
-use crate::stack::{Stack, spawn};
+use crate::stack::{Stack, spawn, spawn_with};
 
 fn connection_fields(folder: &Path, families: Vec<FamilySettings>) -> ConnectionFields {
     ConnectionFields {
@@ -124,9 +124,11 @@ fn names_in(folder: &Path, sub: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
-    let stack = spawn().await;
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path();
+    let root = dir.path().to_owned();
+    let stack = spawn_with(move |cfg| cfg.exchange_root = root).await;
+    // The tenant's own exchange folder.
+    let folder = &dir.path().join(stack.tenant.to_string()).join("ebp");
     let connection = connect(&stack, folder).await;
 
     // ERP → shop: families, articles (two bad lines), customers.
@@ -350,6 +352,28 @@ async fn a_csv_or_tryton_connection_takes_only_what_its_erp_holds() {
     ] {
         assert!(err.message().contains(field), "{field}: {}", err.message());
     }
+    // Another tenant's folder (or anything outside this tenant's) is not
+    // this tenant's to read.
+    let elsewhere = std::env::temp_dir()
+        .join("relais-exchange")
+        .join(uuid::Uuid::now_v7().to_string())
+        .join("ebp");
+    let err = connector
+        .create_connection(stack.admin(CreateConnectionRequest {
+            idempotency_key: String::new(),
+            fields: Some(connection_fields(
+                &elsewhere,
+                vec![family("customers", Direction::Both)],
+            )),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("fields.endpoint") && err.message().contains("tenant"),
+        "{}",
+        err.message()
+    );
     let listed = connector
         .list_connections(stack.admin(Default::default()))
         .await
