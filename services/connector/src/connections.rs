@@ -150,6 +150,12 @@ impl AdapterKind {
         }
     }
 
+    /// True when the ERP keeps a quote and the order it becomes as one
+    /// record (a Tryton sale, quoted then confirmed).
+    pub fn quote_is_order(self) -> bool {
+        self == AdapterKind::Tryton
+    }
+
     pub fn carries(self, family: &str) -> bool {
         self.families().contains(&family)
     }
@@ -531,14 +537,25 @@ pub async fn update(
     expected_version: i64,
     f: &Fields,
 ) -> Result<Connection> {
-    let locked: Option<(i64, String)> = sqlx::query_as(
-        "select version, name from connections where tenant_id = $1 and id = $2 for update",
+    let locked: Option<(i64, String, String)> = sqlx::query_as(
+        "select version, name, adapter from connections where tenant_id = $1 and id = $2 for update",
     )
     .bind(tenant)
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let (version, name) = locked.ok_or_else(|| Error::not_found(format!("connection {id}")))?;
+    let (version, name, adapter) =
+        locked.ok_or_else(|| Error::not_found(format!("connection {id}")))?;
+    if AdapterKind::parse(&adapter) != f.adapter {
+        // Its bindings hold another ERP's ids: written to this one, they
+        // would land on unrelated records.
+        return Err(Error::invalid(
+            "fields.adapter",
+            format!(
+                "a connection's adapter cannot change (it is {adapter}): create a new connection"
+            ),
+        ));
+    }
     validate::expected_version(expected_version, version)?;
     if name != f.name {
         // Its changes in flight carry erp:<name>: a new name would let them

@@ -147,7 +147,15 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
 /// Moves a sent order to the status the ERP gave it; true when it moved.
 pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::Result<bool> {
     let pool = &shared.pool;
-    let Some(b) = bindings::by_external(pool, c.id, "order", &rec.id).await? else {
+    // Where a quote and its order are one ERP record (a Tryton sale), an
+    // order sent as a quote moves on as that record does.
+    let mut entity = "order";
+    let mut bound = bindings::by_external(pool, c.id, entity, &rec.id).await?;
+    if bound.is_none() && c.adapter.quote_is_order() {
+        entity = "quote";
+        bound = bindings::by_external(pool, c.id, entity, &rec.id).await?;
+    }
+    let Some(b) = bound else {
         return Ok(false);
     };
     if b.erp_version >= rec.version {
@@ -164,7 +172,7 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
             bindings::record(
                 pool,
                 c.id,
-                "order",
+                entity,
                 &b.internal_id,
                 &rec.id,
                 b.shop_version,
@@ -179,7 +187,7 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
         bindings::record(
             pool,
             c.id,
-            "order",
+            entity,
             &current.id,
             &rec.id,
             current.version,
@@ -199,16 +207,27 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
         OrderStatus::Shipped,
         OrderStatus::Delivered,
     ];
+    let now_at = FORWARD.iter().position(|s| *s == current.status());
     let steps: Vec<OrderStatus> = match FORWARD.iter().position(|s| *s == to) {
-        Some(target) => {
-            let from = FORWARD
-                .iter()
-                .position(|s| *s == current.status())
-                .map_or(0, |p| p + 1);
-            FORWARD[from.min(target)..=target].to_vec()
-        }
+        // The shop is there or further already (a late export): the ERP's
+        // news is taken as seen, never as a step back.
+        Some(target) if now_at.is_some_and(|n| n >= target) => Vec::new(),
+        Some(target) => FORWARD[now_at.map_or(0, |p| p + 1)..=target].to_vec(),
         None => vec![to],
     };
+    if steps.is_empty() {
+        bindings::record(
+            pool,
+            c.id,
+            entity,
+            &current.id,
+            &rec.id,
+            current.version,
+            rec.version,
+        )
+        .await?;
+        return Ok(false);
+    }
     let mut moved = current;
     for step in steps {
         moved = shared
@@ -237,7 +256,7 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
     bindings::record(
         pool,
         c.id,
-        "order",
+        entity,
         &moved.id,
         &rec.id,
         moved.version,

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     Shared,
-    adapter::{Erp, ErpAdapter, ErpError, Secrets},
+    adapter::{Erp, ErpAdapter, ErpError, ErpRecord, Secrets},
     bindings,
     connections::{self, Connection},
     peers::PeerError,
@@ -334,7 +334,12 @@ impl Push<'_> {
             // brought up to these fields if it is behind. An ERP that cannot
             // be read (files) took the write whole, under the same id.
             let rec = if !self.erp.reads_back() {
-                created
+                // The ERP's own version of it comes with its exports (a
+                // file's time, by another clock): none is known yet.
+                ErpRecord {
+                    version: 0,
+                    ..created
+                }
             } else {
                 let current = self.erp.get(object, &created.id).await?;
                 if self.erp.holds(object, &fields, &current) {

@@ -339,6 +339,7 @@ fn classify(method: &str, error: &Value) -> ErpError {
     let message = format!("{method}: {name}: {detail}");
     match name {
         "ConcurrencyException" | "RateLimitException" => ErpError::Unavailable(message),
+        "LoginException" => ErpError::Refused(message),
         n if n.ends_with("Error") || n.ends_with("Warning") => ErpError::Refused(message),
         // A Python exception's text: a fault of the server.
         _ => ErpError::Unavailable(message),
@@ -776,12 +777,14 @@ impl TrytonClient {
 
 // --------------------------------------------------------------- sales --
 
-/// Where a sale of the shop's should be in Tryton: a quote stays a
-/// quotation; an order is confirmed (Tryton then processes it).
+/// Where a sale of the shop's should be in Tryton: sent as a quote, it
+/// stays a quotation until the shop's order is paid; sent as an order, or
+/// paid since, it is confirmed (Tryton then processes it). In Tryton a
+/// quote and its order are one sale.
 fn target_state(object: &str, status: &str) -> &'static str {
     match (object, status) {
         (_, "cancelled") => "cancelled",
-        ("quote", _) => "quotation",
+        ("quote", "validated" | "pending") => "quotation",
         _ => "processing",
     }
 }
@@ -1060,6 +1063,26 @@ impl TrytonClient {
 }
 
 impl TrytonClient {
+    /// The record an earlier create with `reference` made, archived
+    /// (inactive) ones included: a retry never makes a second one.
+    async fn find_reference(
+        &self,
+        model: &str,
+        field: &str,
+        reference: &str,
+    ) -> Result<Option<i64>, ErpError> {
+        let found = self
+            .search_read(
+                model,
+                json!([[field, "=", reference]]),
+                Some(1),
+                json!([]),
+                &["id"],
+            )
+            .await?;
+        Ok(found.first().and_then(|r| r.get("id")).and_then(id_of))
+    }
+
     /// The newest change time Tryton holds for `model` (and its template,
     /// for products), by Tryton's clock.
     async fn high_water(
@@ -1130,15 +1153,7 @@ impl ErpAdapter for TrytonClient {
             ("order" | "quote", id) => {
                 let found = match id {
                     Some(id) => Some(id),
-                    None => self
-                        .call(
-                            model,
-                            "search",
-                            vec![json!([["reference", "=", reference]]), 0.into(), 1.into()],
-                        )
-                        .await?
-                        .get(0)
-                        .and_then(Value::as_i64),
+                    None => self.find_reference(model, "reference", reference).await?,
                 };
                 self.write_sale(object, found, reference, fields).await?
             }
@@ -1337,6 +1352,11 @@ mod tests {
     #[test]
     fn sale_states_follow_the_shop() {
         assert_eq!(target_state("quote", "validated"), "quotation");
+        assert_eq!(
+            target_state("quote", "paid"),
+            "processing",
+            "a paid quote is confirmed"
+        );
         assert_eq!(target_state("order", "paid"), "processing");
         assert_eq!(target_state("order", "cancelled"), "cancelled");
         assert_eq!(shop_status("processing", "sent"), "shipped");

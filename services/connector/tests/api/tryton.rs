@@ -17,12 +17,16 @@ use relais_connector::{
 };
 use relais_platform::testing;
 use relais_proto::{
-    catalogue::{ListCategoriesRequest, ListProductsRequest},
+    catalogue::{CreateProductRequest, ListCategoriesRequest, ListProductsRequest, ProductFields},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, ListDeadLettersRequest, OrderStatusRule, SendAs,
     },
-    orders::{GetOrderRequest, ListCustomersRequest, OrderStatus},
+    orders::{
+        ChangeOrderStatusRequest, GetOrderRequest, ListCustomersRequest, OrderLineRequest,
+        OrderStatus, PaymentMode, PlaceProductOrderRequest,
+    },
+    types::Money,
 };
 use serde_json::{Value, json};
 
@@ -156,6 +160,10 @@ async fn read(erp: &TrytonClient, model: &str, id: i64, fields: &[&str]) -> Valu
 }
 
 async fn connect(stack: &Stack, tryton: &Tryton) -> String {
+    connect_with(stack, tryton, vec![("paid", SendAs::Order)]).await
+}
+
+async fn connect_with(stack: &Stack, tryton: &Tryton, rules: Vec<(&str, SendAs)>) -> String {
     let family = |f: &str, d: Direction| FamilySettings {
         family: f.into(),
         direction: d as i32,
@@ -164,26 +172,31 @@ async fn connect(stack: &Stack, tryton: &Tryton) -> String {
     stack
         .connector
         .clone()
-        .create_connection(stack.admin(CreateConnectionRequest {
-            idempotency_key: String::new(),
-            fields: Some(ConnectionFields {
-                name: "tryton".into(),
-                adapter: AdapterKind::Tryton as i32,
-                endpoint: tryton.endpoint.clone(),
-                secret_ref: SECRET.into(),
-                families: vec![
-                    family("customers", Direction::Both),
-                    family("catalogue", Direction::Pull),
-                    family("orders", Direction::Both),
-                ],
-                order_statuses: vec![OrderStatusRule {
-                    status: "paid".into(),
-                    send_as: SendAs::Order as i32,
-                }],
-                conflict_policy: ConflictPolicy::ErpWins as i32,
-                enabled: true,
+        .create_connection(
+            stack.admin(CreateConnectionRequest {
+                idempotency_key: String::new(),
+                fields: Some(ConnectionFields {
+                    name: "tryton".into(),
+                    adapter: AdapterKind::Tryton as i32,
+                    endpoint: tryton.endpoint.clone(),
+                    secret_ref: SECRET.into(),
+                    families: vec![
+                        family("customers", Direction::Both),
+                        family("catalogue", Direction::Pull),
+                        family("orders", Direction::Both),
+                    ],
+                    order_statuses: rules
+                        .into_iter()
+                        .map(|(status, send_as)| OrderStatusRule {
+                            status: status.into(),
+                            send_as: send_as as i32,
+                        })
+                        .collect(),
+                    conflict_policy: ConflictPolicy::ErpWins as i32,
+                    enabled: true,
+                }),
             }),
-        }))
+        )
         .await
         .unwrap()
         .into_inner()
@@ -519,4 +532,108 @@ async fn customers_created_while_tryton_is_down_reach_it_once_when_it_is_back() 
         .unwrap()
         .into_inner();
     assert!(dead.dead_letters.is_empty(), "{dead:?}");
+}
+
+#[tokio::test]
+async fn an_order_sent_as_a_quote_when_placed_is_confirmed_in_tryton_when_paid() {
+    let Some(tryton) = Tryton::start().await else {
+        return;
+    };
+    let stack =
+        spawn_with(|cfg| cfg.secrets = cfg.secrets.clone().with(SECRET, "admin:admin")).await;
+    connect_with(
+        &stack,
+        &tryton,
+        vec![("validated", SendAs::Quote), ("paid", SendAs::Order)],
+    )
+    .await;
+    let erp = tryton.client();
+    let soap = stack
+        .catalogue
+        .clone()
+        .create_product(stack.admin(CreateProductRequest {
+            idempotency_key: String::new(),
+            fields: Some(ProductFields {
+                sku: "SAV-01".into(),
+                designation: "Savon doux".into(),
+                price: Some(Money {
+                    amount_cents: 450,
+                    currency: "EUR".into(),
+                }),
+                vat_rate_bp: 2000,
+                active: true,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap()
+        .id;
+    stack.in_stock(&soap, 20).await;
+    let paul = stack.customer("Durand").await;
+    let placed = stack
+        .orders
+        .clone()
+        .place_product_order(stack.admin(PlaceProductOrderRequest {
+            customer_id: paul,
+            lines: vec![OrderLineRequest {
+                item_id: soap,
+                quantity: 2,
+                discount_bp: 0,
+            }],
+            shipping_method: "delivery".into(),
+            payment_mode: PaymentMode::Card as i32,
+            terms_accepted: true,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    let state = |wanted: &'static str| {
+        let erp = &erp;
+        async move {
+            testing::eventually(Duration::from_secs(30), || async {
+                let all = sales(erp).await;
+                (all.len() == 1 && all[0].fields["state"] == wanted).then_some(all)
+            })
+            .await
+            .unwrap_or_else(|| panic!("the sale never was {wanted}"))
+        }
+    };
+    let quoted = state("quotation").await;
+    // A product Tryton does not know: a line of text at the shop's price.
+    let line = &erp
+        .call(
+            "sale.line",
+            "search_read",
+            vec![
+                json!([["sale", "=", quoted[0].id.parse::<i64>().unwrap()]]),
+                0.into(),
+                Value::Null,
+                Value::Null,
+                json!(["product", "description", "quantity", "unit_price"]),
+            ],
+        )
+        .await
+        .unwrap()[0];
+    assert_eq!(line["product"], Value::Null);
+    assert_eq!(line["description"], "Savon doux");
+    assert_eq!(line["unit_price"]["decimal"], "4.5000");
+
+    stack
+        .orders
+        .clone()
+        .change_order_status(stack.admin(ChangeOrderStatusRequest {
+            id: placed.id.clone(),
+            status: OrderStatus::Confirmed as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let confirmed = state("processing").await;
+    assert_eq!(confirmed[0].id, quoted[0].id, "the same sale, confirmed");
 }
