@@ -292,6 +292,42 @@ fn family_of(entity: &str) -> &'static str {
     }
 }
 
+/// Claims the creation of `reference` (see migration create_claims); false
+/// while another writer holds it. A claim older than `stale` is taken over.
+async fn claim_creation(
+    pool: &sqlx::PgPool,
+    connection: Uuid,
+    reference: &str,
+    stale: Duration,
+) -> Result<bool, PushError> {
+    let claimed: Option<i32> = sqlx::query_scalar(
+        "insert into create_claims (connection_id, reference) values ($1, $2)
+         on conflict (connection_id, reference) do update set claimed_at = now()
+         where create_claims.claimed_at < now() - $3 * interval '1 millisecond'
+         returning 1",
+    )
+    .bind(connection)
+    .bind(reference)
+    .bind(stale.as_millis() as i64)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| PushError::Retry(format!("claiming {reference}: {e}")))?;
+    Ok(claimed.is_some())
+}
+
+async fn release_creation(pool: &sqlx::PgPool, connection: Uuid, reference: &str) {
+    // Left behind, the claim only delays a later writer until it is stale.
+    if let Err(e) =
+        sqlx::query("delete from create_claims where connection_id = $1 and reference = $2")
+            .bind(connection)
+            .bind(reference)
+            .execute(pool)
+            .await
+    {
+        tracing::warn!(error = %e, reference, "creation claim not released");
+    }
+}
+
 fn address(a: Option<&Address>) -> Value {
     a.map_or(Value::Null, |a| {
         json!({
@@ -328,30 +364,16 @@ impl Push<'_> {
         let c = self.c;
         let reference = format!("relais:{}:{entity}:{id}", c.id);
         let Some(b) = bindings::by_internal(pool, c.id, entity, id).await? else {
-            let created = self.erp.upsert(object, None, &reference, &fields).await?;
-            // A reference used before answers with the record it made then
-            // (a retry after a lost answer, or two writes racing), as it was:
-            // brought up to these fields if it is behind. An ERP that cannot
-            // be read (files) took the write whole, under the same id.
-            let rec = if !self.erp.reads_back() {
-                // The ERP's own version of it comes with its exports (a
-                // file's time, by another clock): none is known yet.
-                ErpRecord {
-                    version: 0,
-                    ..created
-                }
-            } else {
-                let current = self.erp.get(object, &created.id).await?;
-                if self.erp.holds(object, &fields, &current) {
-                    current
-                } else {
-                    self.erp
-                        .upsert(object, Some(&created.id), &reference, &fields)
-                        .await?
-                }
-            };
-            bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
-            return Ok(rec.id);
+            if !claim_creation(pool, c.id, &reference, self.shared.push.erp_timeout * 5).await? {
+                return Err(PushError::Retry(format!(
+                    "another write is creating {reference}; its binding comes with it"
+                )));
+            }
+            let created = self
+                .create(entity, object, id, shop_version, &reference, &fields)
+                .await;
+            release_creation(pool, c.id, &reference).await;
+            return created;
         };
         if b.shop_version >= shop_version && shop_version > 0 {
             // This version, or a newer one, is there already.
@@ -421,6 +443,54 @@ impl Push<'_> {
             .erp
             .upsert(object, Some(&b.external_id), &reference, &fields)
             .await?;
+        bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
+        Ok(rec.id)
+    }
+
+    /// Creates the record (nothing of it is bound yet) and binds it.
+    async fn create(
+        &self,
+        entity: &str,
+        object: &str,
+        id: &str,
+        shop_version: i64,
+        reference: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<String, PushError> {
+        let pool = &self.shared.pool;
+        let c = self.c;
+        if bindings::by_internal(pool, c.id, entity, id)
+            .await?
+            .is_some()
+        {
+            // Bound by a writer that finished just before this one's claim:
+            // the next attempt writes this version over it, as an update.
+            return Err(PushError::Retry(format!(
+                "{reference} was created meanwhile; written again as an update"
+            )));
+        }
+        let created = self.erp.upsert(object, None, reference, fields).await?;
+        // A reference used before answers with the record it made then
+        // (a retry after a lost answer, or two writes racing), as it was:
+        // brought up to these fields if it is behind. An ERP that cannot
+        // be read (files) took the write whole, under the same id.
+        let rec = if !self.erp.reads_back() {
+            // The ERP's own version of it comes with its exports (a
+            // file's time, by another clock): none is known yet.
+            ErpRecord {
+                version: 0,
+                ..created
+            }
+        } else {
+            let current = self.erp.get(object, &created.id).await?;
+            if self.erp.holds(object, fields, &current) {
+                current
+            } else {
+                self.erp
+                    .upsert(object, Some(&created.id), reference, fields)
+                    .await?
+            }
+        };
         bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
         Ok(rec.id)
     }

@@ -3,7 +3,9 @@
 //! over what the ERP holds now), or the ERP's comes to the shop (read from
 //! the ERP and applied over the shop's current version). Either way the
 //! conflict records who settled it and when; a second settlement is
-//! refused.
+//! refused. The conflict's row stays locked while the ERP is read, so two
+//! staff settling it at once take turns (an ERP call lasts at most the
+//! connector's ERP timeout).
 
 use relais_platform::{
     auth::Caller,
@@ -161,15 +163,37 @@ pub async fn resolve(
                 }
             };
             // Applied over the shop's current version, whatever the ERP's
-            // version last seen: no conflict, the ERP's fields win.
+            // version last seen: no conflict, the ERP's fields win. Put
+            // back as they were if it cannot be applied, so that the
+            // conflict stays open and nothing else takes the ERP's side.
             bindings::set_versions(pool, c.id, entity, internal_id, shop_version, 0).await?;
-            match entity {
-                "customer" => {
-                    crate::customers::apply(shared, &c, &rec)
-                        .await
-                        .map_err(|e| Error::FailedPrecondition(format!("{e:#}")))?;
-                }
-                _ => crate::pull::apply_worker(shared, &c, &rec).await?,
+            let applied = match entity {
+                "customer" => crate::customers::apply(shared, &c, &rec)
+                    .await
+                    .map_err(|e| Error::FailedPrecondition(format!("{e:#}")))
+                    .and_then(|changed| {
+                        if changed {
+                            Ok(())
+                        } else {
+                            Err(Error::FailedPrecondition(format!(
+                                "customer {internal_id} belongs to the shop (created online): \
+                                 the ERP's edits of it are not taken; settle for the shop"
+                            )))
+                        }
+                    }),
+                _ => crate::pull::apply_worker(shared, &c, &rec).await,
+            };
+            if let Err(e) = applied {
+                bindings::set_versions(
+                    pool,
+                    c.id,
+                    entity,
+                    internal_id,
+                    b.shop_version,
+                    b.erp_version,
+                )
+                .await?;
+                return Err(e);
             }
             "erp"
         }
