@@ -196,17 +196,32 @@ fn check_object(object: &str) -> Result<(), ErpError> {
     }
 }
 
+/// An ERP's own code may hold what a file name cannot (`DUPONT.J`,
+/// `CLI 001`): any id but an empty one, or one with control characters,
+/// is written; the file name carries it made safe, the `id` column as is.
 fn check_id(id: &str) -> Result<(), ErpError> {
-    let safe = id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if safe && !id.is_empty() && id.len() <= MAX_NAME_LEN {
+    if !id.trim().is_empty() && !id.chars().any(char::is_control) && id.len() <= 200 {
         Ok(())
     } else {
         Err(ErpError::Refused(format!(
-            "id {id:?}: a file exchange takes A-Z, a-z, 0-9, _ and - only, {MAX_NAME_LEN} at most"
+            "id {id:?}: empty, too long (200 at most) or with control characters"
         )))
     }
+}
+
+/// `id` as a part of a file name: A-Z, a-z, 0-9, _ and - (others become
+/// `_`), at most MAX_NAME_LEN characters.
+fn file_part(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_NAME_LEN)
+        .collect()
 }
 
 /// The id of a creation, from its idempotency reference: a retry writes
@@ -685,7 +700,7 @@ impl Folders {
 
     fn write_outbound(&self, object: &str, id: &str, t: &Table) -> Result<DateTime<Utc>, ErpError> {
         let at = write_time();
-        let name = format!("{object}-{}-{id}.csv", stamp(at));
+        let name = format!("{object}-{}-{}.csv", stamp(at), file_part(id));
         write_atomically(&self.root.join(OUTBOUND), &name, |w| {
             w.write_record(&t.header)?;
             t.rows.iter().try_for_each(|row| w.write_record(row))
@@ -1116,8 +1131,8 @@ mod tests {
             ("../customer", Some("C1")),
             ("Customer", Some("C1")),
             ("", Some("C1")),
-            ("customer", Some("../C1")),
-            ("customer", Some("C 1")),
+            ("customer", Some("C\n1")),
+            ("customer", Some("  ")),
             ("customer", Some("")),
             ("customer", None),
         ] {
@@ -1128,10 +1143,20 @@ mod tests {
             );
         }
         assert!(matches!(
-            x.remove("customer", "a/b").await,
+            x.remove("customer", "a\tb").await,
             Err(ErpError::Refused(_))
         ));
         assert!(names(&dir.path().join(OUTBOUND)).is_empty());
+        // An ERP's code that a file name cannot hold: safe in the name, as
+        // is in the file.
+        x.upsert("customer", Some("../DUPONT J"), "", &f)
+            .await
+            .unwrap();
+        let written = names(&dir.path().join(OUTBOUND));
+        assert_eq!(written.len(), 1);
+        assert!(written[0].ends_with("-___DUPONT_J.csv"), "{written:?}");
+        let content = fs::read_to_string(dir.path().join(OUTBOUND).join(&written[0])).unwrap();
+        assert!(content.contains("../DUPONT J"), "{content}");
     }
 
     #[tokio::test]
