@@ -110,6 +110,15 @@ pub trait ErpAdapter: Send + Sync {
         wanted.iter().all(|(k, v)| current.fields.get(k) == Some(v))
     }
 
+    /// True when the ERP itself answers a create whose reference it saw
+    /// before with the record it made then, even to two creates at once
+    /// (the reference ERP), or when the same reference always makes the
+    /// same record (files): the connector then need not claim a creation
+    /// before making it.
+    fn keeps_references(&self) -> bool {
+        false
+    }
+
     /// True when `changed_since` pages by record id (`page` is where the
     /// next page starts, given by `next`) rather than by change time; the
     /// puller then keeps its `since` for the whole run.
@@ -240,6 +249,10 @@ impl ErpAdapter for Erp {
 
     fn pages_by_id(&self) -> bool {
         each!(self, c => c.pages_by_id())
+    }
+
+    fn keeps_references(&self) -> bool {
+        each!(self, c => c.keeps_references())
     }
 
     async fn acknowledge(&self, object: &str, through: DateTime<Utc>) -> Result<(), ErpError> {

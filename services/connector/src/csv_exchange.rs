@@ -955,6 +955,12 @@ impl ErpAdapter for CsvExchange {
         false
     }
 
+    /// A create's code derives from its reference: a second one writes
+    /// the same record again.
+    fn keeps_references(&self) -> bool {
+        true
+    }
+
     /// Moves to `archive/` the object's inbound files whose every record
     /// the puller was handed, changed up to `through`: the puller stops
     /// `through` before a record that failed, so a file goes only once all

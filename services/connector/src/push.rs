@@ -364,6 +364,11 @@ impl Push<'_> {
         let c = self.c;
         let reference = format!("relais:{}:{entity}:{id}", c.id);
         let Some(b) = bindings::by_internal(pool, c.id, entity, id).await? else {
+            if self.erp.keeps_references() {
+                return self
+                    .create(entity, object, id, shop_version, &reference, &fields)
+                    .await;
+            }
             if !claim_creation(pool, c.id, &reference, self.shared.push.erp_timeout * 5).await? {
                 return Err(PushError::Retry(format!(
                     "another write is creating {reference}; its binding comes with it"

@@ -230,6 +230,11 @@ impl ErpAdapter for ReferenceErpClient {
         })
     }
 
+    /// Its `set` calls look the reference up under a unique index.
+    fn keeps_references(&self) -> bool {
+        true
+    }
+
     async fn remove(&self, object: &str, id: &str) -> Result<(), ErpError> {
         let mut body = Map::new();
         body.insert("id".into(), id.into());
