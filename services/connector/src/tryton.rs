@@ -547,14 +547,29 @@ impl TrytonClient {
             .read(
                 "party.contact_mechanism",
                 &all("contact_mechanisms"),
-                &["party", "type", "value", "active"],
+                &[
+                    "party",
+                    "type",
+                    "value",
+                    "active",
+                    "create_date",
+                    "write_date",
+                ],
             )
             .await?;
         let addresses = self
             .read(
                 "party.address",
                 &all("addresses"),
-                &["party", "street", "postal_code", "city", "sequence"],
+                &[
+                    "party",
+                    "street",
+                    "postal_code",
+                    "city",
+                    "sequence",
+                    "create_date",
+                    "write_date",
+                ],
             )
             .await?;
         let mut out = Vec::new();
@@ -598,7 +613,15 @@ impl TrytonClient {
                     .unwrap_or_default(),
                 shop_id,
             };
-            let at = changed_at(&r, "").unwrap_or_else(Utc::now);
+            // Its last change, its addresses' and contacts' included.
+            let at = mechanisms
+                .iter()
+                .chain(addresses.iter())
+                .filter(|m| of(m))
+                .filter_map(|m| changed_at(m, ""))
+                .chain(changed_at(&r, ""))
+                .max()
+                .unwrap_or_else(Utc::now);
             out.push(record(id, at, view.fields()));
         }
         Ok(out)
@@ -1048,7 +1071,12 @@ impl TrytonClient {
 
     fn listing(object: &str) -> (&'static [&'static str], Value, &'static [&'static str]) {
         match object {
-            "customer" => (PARTY_FIELDS, json!([]), &[""]),
+            // An edited address or email is a change of the customer.
+            "customer" => (
+                PARTY_FIELDS,
+                json!([]),
+                &["", "contact_mechanisms.", "addresses."],
+            ),
             // Accounting categories are Tryton's, not the shop's families.
             "family" => (CATEGORY_FIELDS, json!([["accounting", "=", false]]), &[""]),
             "article" => (PRODUCT_FIELDS, json!([]), &["", "template."]),
@@ -1083,8 +1111,8 @@ impl TrytonClient {
         Ok(found.first().and_then(|r| r.get("id")).and_then(id_of))
     }
 
-    /// The newest change time Tryton holds for `model` (and its template,
-    /// for products), by Tryton's clock.
+    /// The newest change time Tryton holds for `model` and the parts its
+    /// records change with, by Tryton's clock.
     async fn high_water(
         &self,
         model: &str,
@@ -1092,11 +1120,13 @@ impl TrytonClient {
     ) -> Result<Option<DateTime<Utc>>, ErpError> {
         let mut newest = None;
         for prefix in prefixes {
-            // Products change with their template too: its own model.
-            let model = if prefix.is_empty() {
-                model
-            } else {
-                "product.template"
+            // A record changes with its parts too (a product's template, a
+            // party's addresses): their own models.
+            let model = match *prefix {
+                "" => model,
+                "template." => "product.template",
+                "contact_mechanisms." => "party.contact_mechanism",
+                _ => "party.address",
             };
             for field in ["create_date", "write_date"] {
                 let rows = self

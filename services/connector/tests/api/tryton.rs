@@ -302,6 +302,34 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     assert_eq!(martine.email, "martine@leroy.fr");
     assert_eq!(martine.billing_address.unwrap().city, "Lyon");
 
+    // Her email edited on its own in Tryton (the party itself untouched):
+    // the next sync takes it.
+    let mechanism =
+        read(&erp, "party.party", leroy, &["contact_mechanisms"]).await["contact_mechanisms"][0]
+            .as_i64()
+            .unwrap();
+    erp.call(
+        "party.contact_mechanism",
+        "write",
+        vec![json!([mechanism]), json!({"value": "m.leroy@leroy.fr"})],
+    )
+    .await
+    .unwrap();
+    let run = stack.run(&connection, "customers").await;
+    assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
+    let now = stack
+        .orders
+        .clone()
+        .list_customers(stack.admin(ListCustomersRequest {
+            query: "Leroy".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    assert_eq!(now[0].fields.clone().unwrap().email, "m.leroy@leroy.fr");
+
     // Shop → Tryton: an online customer's paid order of 3 gloves at 10 % off.
     stack.in_stock(&gloves.id, 50).await;
     let paul = stack.customer("Durand").await;
