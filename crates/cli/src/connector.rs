@@ -61,6 +61,30 @@ pub enum ConnectorOp {
         #[arg(long)]
         open: bool,
     },
+    /// Connect the tenant to an ERP (reference-erp, tryton or csv), e.g.
+    /// `create --name ebp --adapter csv --endpoint file:///srv/exchange/<tenant>/ebp
+    /// --family customers=push --family catalogue=pull@"0 2 * * *" --send paid=order`.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["reference-erp", "tryton", "csv"])]
+        adapter: String,
+        /// Base URL (Tryton: with its database), or file:/// folder (csv).
+        #[arg(long)]
+        endpoint: String,
+        /// The environment variable of the connector holding the
+        /// credentials (none for csv).
+        #[arg(long, default_value = "")]
+        secret_ref: String,
+        /// family=pull|push|both[@cron], once per family.
+        #[arg(long = "family")]
+        families: Vec<String>,
+        /// status=quote|order|not-sent (paid, validated, cancelled).
+        #[arg(long = "send")]
+        sends: Vec<String>,
+        #[arg(long, value_parser = ["erp-wins", "shop-wins", "manual"], default_value = "erp-wins")]
+        conflicts: String,
+    },
     /// Settle a conflict waiting for staff: `shop` writes the shop's
     /// version to the ERP, `erp` applies the ERP's to the shop.
     Resolve {
@@ -116,6 +140,78 @@ pub fn show_run(r: &Run) -> String {
             format!("\n    {}", r.errors.join("\n    "))
         }
     )
+}
+
+/// The connection `relais connector create` asks for; a malformed flag is
+/// an error here, what the connector refuses comes back with its field.
+fn connection_fields(
+    name: String,
+    adapter: &str,
+    endpoint: String,
+    secret_ref: String,
+    families: &[String],
+    sends: &[String],
+    conflicts: &str,
+) -> anyhow::Result<ConnectionFields> {
+    let adapter = match adapter {
+        "tryton" => AdapterKind::Tryton,
+        "csv" => AdapterKind::Csv,
+        _ => AdapterKind::ReferenceErp,
+    };
+    let families = families
+        .iter()
+        .map(|f| {
+            let (family, rest) = f
+                .split_once('=')
+                .with_context(|| format!("--family {f}: family=pull|push|both[@cron]"))?;
+            let (direction, schedule) = rest.split_once('@').unwrap_or((rest, ""));
+            let direction = match direction {
+                "pull" => Direction::Pull,
+                "push" => Direction::Push,
+                "both" => Direction::Both,
+                "off" => Direction::Off,
+                other => anyhow::bail!("--family {f}: {other:?} is not pull, push, both or off"),
+            };
+            Ok(FamilySettings {
+                family: family.into(),
+                direction: direction as i32,
+                schedule: schedule.into(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let order_statuses = sends
+        .iter()
+        .map(|r| {
+            let (status, send_as) = r
+                .split_once('=')
+                .with_context(|| format!("--send {r}: status=quote|order|not-sent"))?;
+            let send_as = match send_as {
+                "quote" => SendAs::Quote,
+                "order" => SendAs::Order,
+                "not-sent" => SendAs::NotSent,
+                other => anyhow::bail!("--send {r}: {other:?} is not quote, order or not-sent"),
+            };
+            Ok(OrderStatusRule {
+                status: status.into(),
+                send_as: send_as as i32,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let conflict_policy = match conflicts {
+        "shop-wins" => ConflictPolicy::ShopWins,
+        "manual" => ConflictPolicy::Manual,
+        _ => ConflictPolicy::ErpWins,
+    };
+    Ok(ConnectionFields {
+        name,
+        adapter: adapter as i32,
+        endpoint,
+        secret_ref,
+        families,
+        order_statuses,
+        conflict_policy: conflict_policy as i32,
+        enabled: true,
+    })
 }
 
 async fn connection_id(
@@ -179,9 +275,38 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let ConnectorOp::Create {
+        name,
+        adapter,
+        endpoint,
+        secret_ref,
+        families,
+        sends,
+        conflicts,
+    } = op
+    {
+        let fields = connection_fields(
+            name, &adapter, endpoint, secret_ref, &families, &sends, &conflicts,
+        )?;
+        let created = client
+            .create_connection(authed(
+                &token,
+                CreateConnectionRequest {
+                    idempotency_key: String::new(),
+                    fields: Some(fields),
+                },
+            )?)
+            .await
+            .map_err(refused)?
+            .into_inner()
+            .connection
+            .unwrap_or_default();
+        println!("connection {} created", created.id);
+        return Ok(());
+    }
     let id = connection_id(&mut client, &token, &target.connection).await?;
     match op {
-        ConnectorOp::Connections => Ok(()),
+        ConnectorOp::Connections | ConnectorOp::Create { .. } => Ok(()),
         ConnectorOp::Sync { family, full } => {
             let mut stream = client
                 .run_sync(authed(

@@ -314,6 +314,10 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     // the demo connection's credentials are the reference ERP's demo keys
     // unless RELAIS_ERP_DEMO says otherwise.
     let mut connector_cfg = relais_connector::config_from_env()?;
+    if std::env::var_os("RELAIS_CONNECTOR_EXCHANGE_ROOT").is_none() {
+        // CSV exchange folders of the demo: .local/exchange/<tenant>/...
+        connector_cfg.exchange_root = std::env::current_dir()?.join(".local").join("exchange");
+    }
     connector_cfg.catalogue_addr = endpoint.clone();
     connector_cfg.orders_addr = format!("http://{orders_grpc}");
     connector_cfg.planning_addr = format!("http://{planning_grpc}");

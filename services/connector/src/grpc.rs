@@ -101,6 +101,14 @@ impl ConnectorService for ConnectorApi {
                 )
                 .await?;
                 tx.commit().await?;
+                if c.adapter == connections::AdapterKind::Csv {
+                    // The exchange's folders exist at once, for the ERP's
+                    // first export; if they cannot be made now, the first
+                    // sync says why.
+                    if let Err(e) = self.shared.erps.get(&c, self.shared.push.erp_timeout).await {
+                        tracing::warn!(connection = %c.name, error = %e, "exchange folders not made");
+                    }
+                }
                 Ok(resp)
             }
             .await,

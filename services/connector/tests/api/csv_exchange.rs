@@ -106,7 +106,6 @@ fn column<'a>(header: &[String], row: &'a [String], name: &str) -> &'a str {
 /// Drops a file in `inbound/` as an ERP export would: written aside, then
 /// moved in whole.
 fn drop_inbound(folder: &Path, name: &str, content: &str) {
-    std::fs::create_dir_all(folder.join("inbound")).unwrap();
     let aside = folder.join(format!(".{name}.part"));
     std::fs::write(&aside, content).unwrap();
     std::fs::rename(&aside, folder.join("inbound").join(name)).unwrap();
@@ -130,6 +129,9 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     // The tenant's own exchange folder.
     let folder = &dir.path().join(stack.tenant.to_string()).join("ebp");
     let connection = connect(&stack, folder).await;
+    for sub in ["outbound", "inbound", "archive", "rejected"] {
+        assert!(folder.join(sub).is_dir(), "{sub}/ is there for the ERP at once");
+    }
 
     // ERP → shop: families, articles (two bad lines), customers.
     drop_inbound(
