@@ -130,7 +130,10 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     let folder = &dir.path().join(stack.tenant.to_string()).join("ebp");
     let connection = connect(&stack, folder).await;
     for sub in ["outbound", "inbound", "archive", "rejected"] {
-        assert!(folder.join(sub).is_dir(), "{sub}/ is there for the ERP at once");
+        assert!(
+            folder.join(sub).is_dir(),
+            "{sub}/ is there for the ERP at once"
+        );
     }
 
     // ERP → shop: families, articles (two bad lines), customers.
