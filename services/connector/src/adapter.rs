@@ -21,13 +21,18 @@ pub struct ErpRecord {
 impl ErpRecord {
     /// A text field, trimmed; empty when missing or not text.
     pub fn text(&self, field: &str) -> String {
-        self.fields
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
+        self.fields.get(field).map(text_in).unwrap_or_default()
     }
+}
+
+/// A text value, trimmed; empty when not text.
+fn text_in(v: &Value) -> String {
+    v.as_str().unwrap_or_default().trim().to_owned()
+}
+
+/// A text field of a JSON object, trimmed; empty when missing or not text.
+pub(crate) fn text(v: &Value, field: &str) -> String {
+    v.get(field).map(text_in).unwrap_or_default()
 }
 
 /// A page of changes, oldest first; `next` continues it.

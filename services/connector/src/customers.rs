@@ -9,15 +9,13 @@
 use relais_proto::orders::{Address, ChangeOrderStatusRequest, CustomerFields, OrderStatus};
 use serde_json::Value;
 
-use crate::{Shared, adapter::ErpRecord, bindings, connections::Connection, runs};
-
-fn text(v: &Value, field: &str) -> String {
-    v.get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
+use crate::{
+    Shared,
+    adapter::{ErpRecord, text},
+    bindings,
+    connections::Connection,
+    runs,
+};
 
 fn address(v: Option<&Value>) -> Option<Address> {
     let v = v.filter(|v| v.is_object())?;

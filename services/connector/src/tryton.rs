@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use crate::adapter::{Changes, ErpAdapter, ErpError, ErpRecord};
+use crate::adapter::{Changes, ErpAdapter, ErpError, ErpRecord, text};
 
 struct Session {
     header: String,
@@ -357,14 +357,6 @@ fn objects(v: Value) -> Vec<Map<String, Value>> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-fn text(v: &Value, field: &str) -> String {
-    v.get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
 }
 
 fn id_of(v: &Value) -> Option<i64> {
