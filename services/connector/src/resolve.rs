@@ -1,7 +1,8 @@
 //! Staff settle a conflict the connection's policy left to them (manual):
 //! the shop's version goes to the ERP (its last snapshot written again,
 //! over what the ERP holds now), or the ERP's comes to the shop (read from
-//! the ERP and applied over the shop's current version). Either way the
+//! the ERP and applied over the shop's current version: customers, workers,
+//! interventions). Either way the
 //! conflict records who settled it and when; a second settlement is
 //! refused. The conflict's row stays locked while the ERP is read, so two
 //! staff settling it at once take turns (an ERP call lasts at most the
@@ -156,9 +157,30 @@ pub async fn resolve(
                         .map_err(crate::pull::peer)?
                         .version
                 }
+                "intervention" => {
+                    // Found through its booking, as the planning pull does.
+                    let quote = rec.text("quote");
+                    let order = bindings::by_external(pool, c.id, "quote", &quote)
+                        .await?
+                        .map(|q| q.internal_id)
+                        .ok_or_else(|| {
+                            Error::FailedPrecondition(format!(
+                                "the ERP's quote {quote:?} is not bound to a shop booking"
+                            ))
+                        })?;
+                    shared
+                        .peers
+                        .interventions_of_order(c.tenant, &order)
+                        .await
+                        .map_err(crate::pull::peer)?
+                        .into_iter()
+                        .find(|i| i.id == internal_id)
+                        .map(|i| i.version)
+                        .ok_or_else(|| Error::not_found(format!("intervention {internal_id}")))?
+                }
                 _ => {
                     return Err(Error::FailedPrecondition(format!(
-                        "the ERP's {entity} is applied by its next pull; settle for the shop to send the shop's"
+                        "a conflict on {entity} is settled for the shop only"
                     )));
                 }
             };
@@ -181,6 +203,10 @@ pub async fn resolve(
                             )))
                         }
                     }),
+                "intervention" => crate::planning::apply(shared, &c, &rec)
+                    .await
+                    .map(drop)
+                    .map_err(|e| Error::FailedPrecondition(format!("{e:#}"))),
                 _ => crate::pull::apply_worker(shared, &c, &rec).await,
             };
             if let Err(e) = applied {

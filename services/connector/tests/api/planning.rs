@@ -7,7 +7,7 @@ use std::time::Duration;
 use relais_connector::adapter::ErpAdapter;
 use relais_platform::testing;
 use relais_proto::{
-    connector::ConflictPolicy,
+    connector::{ConflictPolicy, ConflictSide, ListConflictsRequest, ResolveConflictRequest},
     planning::{
         ChangeInterventionsRequest, ChangeScope, InterventionStatus, ListInterventionsRequest,
         Reschedule, change_interventions_request::Change,
@@ -156,4 +156,109 @@ async fn planning_changes_reach_the_other_side_both_ways() {
     })
     .await
     .expect("the shop's reschedule in the ERP");
+}
+
+#[tokio::test]
+async fn an_intervention_moved_on_both_sides_waits_for_staff_who_keep_the_erps_time() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::Manual).await;
+    let service = stack.service("MENAGE").await;
+    let awa = stack.shop_worker("Awa", &service).await;
+    let paul = stack.customer("Durand").await;
+    stack.book(&paul, &service, &awa, 1).await;
+    let erp_record = stack
+        .erp_eventually("service", 1, |s| text(s, "status") == "planned")
+        .await
+        .remove(0);
+    // The ERP moves it an hour later; the shop, two hours later.
+    let erp_start = plus_hour(text(&erp_record, "start"));
+    stack
+        .erp()
+        .upsert(
+            "service",
+            Some(&erp_record.id),
+            "",
+            &fields(json!({ "start": erp_start, "end": plus_hour(text(&erp_record, "end")) })),
+        )
+        .await
+        .unwrap();
+    let shop = stack
+        .planning
+        .clone()
+        .list_interventions(stack.admin(ListInterventionsRequest {
+            worker_id: awa.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .interventions
+        .remove(0);
+    stack
+        .planning
+        .clone()
+        .change_interventions(stack.admin(ChangeInterventionsRequest {
+            intervention_id: shop.id.clone(),
+            scope: ChangeScope::One as i32,
+            expected_version: shop.version,
+            change: Some(Change::Reschedule(Reschedule {
+                start: Some(prost_types::Timestamp {
+                    seconds: shop.start.unwrap().seconds + 2 * 3600,
+                    nanos: 0,
+                }),
+                local_start_time: String::new(),
+                duration_minutes: 120,
+            })),
+        }))
+        .await
+        .unwrap();
+    let conflict = testing::eventually(Duration::from_secs(15), || async {
+        stack
+            .connector
+            .clone()
+            .list_conflicts(stack.admin(ListConflictsRequest {
+                connection_id: connection.clone(),
+                open_only: true,
+            }))
+            .await
+            .ok()?
+            .into_inner()
+            .conflicts
+            .pop()
+    })
+    .await
+    .expect("the intervention waits for staff");
+    assert_eq!(conflict.entity, "intervention");
+
+    let settled = stack
+        .connector
+        .clone()
+        .resolve_conflict(stack.admin(ResolveConflictRequest {
+            id: conflict.id.clone(),
+            winner: ConflictSide::Erp as i32,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .conflict
+        .unwrap();
+    assert_eq!(settled.winner, "erp");
+    let now = stack
+        .planning
+        .clone()
+        .list_interventions(stack.admin(ListInterventionsRequest {
+            worker_id: awa,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .interventions
+        .remove(0);
+    let start = chrono::DateTime::from_timestamp(now.start.unwrap().seconds, 0).unwrap();
+    assert_eq!(
+        start.to_rfc3339(),
+        erp_start,
+        "the ERP's time, kept by staff"
+    );
 }
