@@ -563,7 +563,7 @@ async fn customers_created_while_tryton_is_down_reach_it_once_when_it_is_back() 
 }
 
 #[tokio::test]
-async fn an_order_sent_as_a_quote_when_placed_is_confirmed_in_tryton_when_paid() {
+async fn an_order_sent_as_a_quote_is_confirmed_in_tryton_when_paid_or_cancelled_with_it() {
     let Some(tryton) = Tryton::start().await else {
         return;
     };
@@ -601,26 +601,29 @@ async fn an_order_sent_as_a_quote_when_placed_is_confirmed_in_tryton_when_paid()
         .id;
     stack.in_stock(&soap, 20).await;
     let paul = stack.customer("Durand").await;
-    let placed = stack
-        .orders
-        .clone()
-        .place_product_order(stack.admin(PlaceProductOrderRequest {
-            customer_id: paul,
-            lines: vec![OrderLineRequest {
-                item_id: soap,
-                quantity: 2,
-                discount_bp: 0,
-            }],
-            shipping_method: "delivery".into(),
-            payment_mode: PaymentMode::Card as i32,
-            terms_accepted: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
+    let place = || async {
+        stack
+            .orders
+            .clone()
+            .place_product_order(stack.admin(PlaceProductOrderRequest {
+                customer_id: paul.clone(),
+                lines: vec![OrderLineRequest {
+                    item_id: soap.clone(),
+                    quantity: 2,
+                    discount_bp: 0,
+                }],
+                shipping_method: "delivery".into(),
+                payment_mode: PaymentMode::Card as i32,
+                terms_accepted: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
+    };
+    let placed = place().await;
     let state = |wanted: &'static str| {
         let erp = &erp;
         async move {
@@ -664,4 +667,41 @@ async fn an_order_sent_as_a_quote_when_placed_is_confirmed_in_tryton_when_paid()
         .unwrap();
     let confirmed = state("processing").await;
     assert_eq!(confirmed[0].id, quoted[0].id, "the same sale, confirmed");
+
+    // Another, quoted, then cancelled in the shop: cancelled in Tryton.
+    let second = place().await;
+    let sale_of = |order: String| {
+        let erp = &erp;
+        async move {
+            sales(erp)
+                .await
+                .into_iter()
+                .find(|s| s.fields["shop_id"] == order.as_str())
+        }
+    };
+    testing::eventually(Duration::from_secs(30), || async {
+        sale_of(second.id.clone())
+            .await
+            .filter(|s| s.fields["state"] == "quotation")
+    })
+    .await
+    .expect("the second order is a quotation");
+    stack
+        .orders
+        .clone()
+        .change_order_status(stack.admin(ChangeOrderStatusRequest {
+            id: second.id.clone(),
+            status: OrderStatus::Cancelled as i32,
+            reason: "changed her mind".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    testing::eventually(Duration::from_secs(30), || async {
+        sale_of(second.id.clone())
+            .await
+            .filter(|s| s.fields["state"] == "cancelled")
+    })
+    .await
+    .expect("the quotation is cancelled in Tryton");
 }
