@@ -692,7 +692,83 @@ fn category_code(id: i64) -> String {
     format!("CAT-{id}")
 }
 
+/// A product's stock in the company's warehouses, and its last move.
+struct Held {
+    real: i64,
+    available: i64,
+    moved: Option<DateTime<Utc>>,
+}
+
 impl TrytonClient {
+    /// The stock of the goods among `rows` (services have none): on hand in
+    /// every warehouse, available what is left after planned moves out.
+    async fn stock(&self, rows: &[Map<String, Value>]) -> Result<HashMap<i64, Held>, ErpError> {
+        let goods: Vec<i64> = rows
+            .iter()
+            .filter(|r| r["template."]["type"] == "goods")
+            .filter_map(|r| r.get("id").and_then(id_of))
+            .collect();
+        if goods.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let warehouses: Vec<i64> = self
+            .search_read(
+                "stock.location",
+                json!([["type", "=", "warehouse"]]),
+                None,
+                json!([]),
+                &["id"],
+            )
+            .await?
+            .iter()
+            .filter_map(|l| l.get("id").and_then(id_of))
+            .collect();
+        let mut in_warehouses = Map::new();
+        in_warehouses.insert("locations".into(), json!(warehouses));
+        let quantities = objects(
+            self.call_with(
+                "product.product",
+                "read",
+                vec![json!(goods), json!(["quantity", "forecast_quantity"])],
+                in_warehouses,
+            )
+            .await?,
+        );
+        let mut moved: HashMap<i64, DateTime<Utc>> = HashMap::new();
+        for m in self
+            .search_read(
+                "stock.move",
+                json!([["product", "in", goods]]),
+                None,
+                json!([]),
+                &["product", "create_date", "write_date"],
+            )
+            .await?
+        {
+            if let (Some(p), Some(at)) = (m.get("product").and_then(id_of), changed_at(&m, "")) {
+                let e = moved.entry(p).or_insert(at);
+                *e = (*e).max(at);
+            }
+        }
+        Ok(quantities
+            .iter()
+            .filter_map(|q| {
+                let id = q.get("id").and_then(id_of)?;
+                // Tryton may let stock go below zero; the shop sells none then.
+                let real = (q["quantity"].as_f64().unwrap_or(0.0).round() as i64).max(0);
+                let forecast = q["forecast_quantity"].as_f64().unwrap_or(0.0).round() as i64;
+                Some((
+                    id,
+                    Held {
+                        real,
+                        available: real.min(forecast).max(0),
+                        moved: moved.get(&id).copied(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
     async fn families(&self, rows: Vec<Map<String, Value>>) -> Vec<ErpRecord> {
         rows.into_iter()
             .filter_map(|r| {
@@ -742,14 +818,18 @@ impl TrytonClient {
             .iter()
             .filter_map(|c| Some((c.get("id").and_then(id_of)?, c["accounting"] == true)))
             .collect();
+        let stock = self.stock(&rows).await?;
         let mut out = Vec::new();
         for r in rows {
             let Some(id) = r.get("id").and_then(id_of) else {
                 continue;
             };
+            let held = stock.get(&id);
+            // Its last change: the product's, its template's, its stock's.
             let at = [
                 changed_at(&r, ""),
                 changed_at(r["template."].as_object().unwrap_or(&Map::new()), ""),
+                held.and_then(|h| h.moved),
             ]
             .into_iter()
             .flatten()
@@ -784,6 +864,10 @@ impl TrytonClient {
                 (v["active"] != false && t["salable"] != false).into(),
             );
             f.insert("family_code".into(), family.into());
+            if let Some(h) = held {
+                f.insert("stock_real".into(), h.real.into());
+                f.insert("stock_available".into(), h.available.into());
+            }
             out.push(record(id, at, f));
         }
         Ok(out)
@@ -1000,6 +1084,7 @@ const PRODUCT_FIELDS: &[&str] = &[
     "template.create_date",
     "template.write_date",
     "template.default_uom.symbol",
+    "template.type",
 ];
 const SALE_FIELDS: &[&str] = &[
     "party",
@@ -1232,7 +1317,28 @@ impl ErpAdapter for TrytonClient {
             };
             filter = json!([["id", "not in", own]]);
         }
-        let mut domain = vec![filter, changed_domain(since, prefixes)];
+        let mut changed = changed_domain(since, prefixes);
+        if let (Some(since), "article", Value::Array(or)) = (since, object, &mut changed) {
+            // Stock moves change a product's stock, not the product.
+            let moved: Vec<i64> = self
+                .search_read(
+                    "stock.move",
+                    changed_domain(Some(since), &[""]),
+                    None,
+                    json!([]),
+                    &["product"],
+                )
+                .await?
+                .iter()
+                .filter_map(|m| m.get("product").and_then(id_of))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !moved.is_empty() {
+                or.push(json!(["id", "in", moved]));
+            }
+        }
+        let mut domain = vec![filter, changed];
         domain.retain(|d| d.as_array().is_some_and(|a| !a.is_empty()));
         let counted = Value::Array(domain.clone());
         domain.push(json!(["id", ">=", page.max(1)]));
@@ -1261,7 +1367,12 @@ impl ErpAdapter for TrytonClient {
             0
         };
         let high_water = if page <= 1 {
-            self.high_water(model, prefixes).await?
+            let moves = if object == "article" {
+                self.high_water("stock.move", &[""]).await?
+            } else {
+                None
+            };
+            self.high_water(model, prefixes).await?.max(moves)
         } else {
             None
         };

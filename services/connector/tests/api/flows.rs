@@ -102,18 +102,27 @@ async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and
     starts.dedup();
     assert_eq!(starts.len(), 3, "three weekly occurrences: {starts:?}");
 
-    // Each shop record is bound to its ERP record, and written once.
-    let bindings = stack
-        .connector
-        .clone()
-        .list_bindings(stack.admin(ListBindingsRequest {
-            connection_id: connection.clone(),
-            entity: String::new(),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .bindings;
+    // Each shop record is bound to its ERP record (the binding is recorded
+    // just after the ERP's write), and written once.
+    let list_bindings = || async {
+        stack
+            .connector
+            .clone()
+            .list_bindings(stack.admin(ListBindingsRequest {
+                connection_id: connection.clone(),
+                entity: String::new(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .bindings
+    };
+    let bindings = testing::eventually(Duration::from_secs(10), || async {
+        let all = list_bindings().await;
+        (all.iter().filter(|b| b.entity == "intervention").count() >= 3).then_some(all)
+    })
+    .await
+    .unwrap_or_default();
     let count = |e: &str| bindings.iter().filter(|b| b.entity == e).count();
     assert_eq!(
         (

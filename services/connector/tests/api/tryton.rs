@@ -249,6 +249,19 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     )
     .await;
 
+    // 40 in stock, counted in Tryton.
+    let gloves_id = one_id(&erp, "product.product", json!([["code", "=", "ENT-001"]])).await;
+    let storage = one_id(&erp, "stock.location", json!([["code", "=", "STO"]])).await;
+    let inventory = create(
+        &erp,
+        "stock.inventory",
+        json!({"location": storage, "lines": [["create", [{"product": gloves_id, "quantity": 40}]]]}),
+    )
+    .await;
+    erp.call("stock.inventory", "confirm", vec![json!([inventory])])
+        .await
+        .unwrap();
+
     // Tryton → shop: the catalogue, then the customer.
     let run = stack.run(&connection, "catalogue").await;
     assert_eq!((run.applied, run.failed), (2, 0), "{run:?}");
@@ -278,6 +291,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     assert_eq!(gloves.price.as_ref().unwrap().amount_cents, 1190);
     assert_eq!(gloves.vat_rate_bp, 2000, "the VAT of the product's taxes");
     assert_eq!(gloves.category_id, category.id);
+    assert_eq!((gloves.stock_real, gloves.stock_available), (40, 40));
 
     let run = stack.run(&connection, "customers").await;
     assert_eq!(run.failed, 0, "{run:?}");
@@ -331,7 +345,6 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     assert_eq!(now[0].fields.clone().unwrap().email, "m.leroy@leroy.fr");
 
     // Shop → Tryton: an online customer's paid order of 3 gloves at 10 % off.
-    stack.in_stock(&gloves.id, 50).await;
     let paul = stack.customer("Durand").await;
     let placed = stack.paid_product_order(&paul, &gloves.id).await;
 
@@ -399,6 +412,18 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     }
     let run = stack.run(&connection, "orders").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
+    // Shipped from Tryton's stock: the next catalogue sync brings it.
+    let run = stack.run(&connection, "catalogue").await;
+    assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
+    let now = stack
+        .catalogue
+        .clone()
+        .list_products(stack.admin(ListProductsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .products;
+    assert_eq!(now[0].stock_real, 37, "{now:?}");
     let order = stack
         .orders
         .clone()
