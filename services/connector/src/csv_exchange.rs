@@ -103,18 +103,40 @@ impl CsvExchange {
     /// The tenant's exchange in `folder` (see `tenant_folder`), made when
     /// missing; refused when, links resolved, it lies outside the tenant's.
     pub fn open(root: &Path, tenant: uuid::Uuid, folder: &Path) -> Result<Self, ErpError> {
-        let exchange = Self::new(folder)?;
         let own = root.join(tenant.to_string());
-        let (own, real) = (
-            fs::canonicalize(&own).map_err(io_error(&own))?,
-            fs::canonicalize(folder).map_err(io_error(folder))?,
-        );
-        if !real.starts_with(&own) || real == own {
-            return Err(ErpError::Refused(format!(
+        fs::create_dir_all(&own).map_err(io_error(&own))?;
+        let own = fs::canonicalize(&own).map_err(io_error(&own))?;
+        // Checked before anything is made in it, and its folders after:
+        // none of them may be a link out of the tenant's folder.
+        let outside = |p: &Path| -> Result<bool, ErpError> {
+            match fs::canonicalize(p) {
+                Ok(real) => Ok(!real.starts_with(&own) || real == own),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(io_error(p)(e)),
+            }
+        };
+        let refused = |p: &Path| {
+            ErpError::Refused(format!(
                 "{} leads outside the tenant's exchange folder {}",
-                folder.display(),
+                p.display(),
                 own.display()
-            )));
+            ))
+        };
+        if outside(folder)? {
+            return Err(refused(folder));
+        }
+        let exchange = Self::new(folder)?;
+        if outside(folder)? {
+            return Err(refused(folder));
+        }
+        for dir in [OUTBOUND, INBOUND, ARCHIVE, REJECTED] {
+            let path = folder.join(dir);
+            let linked = fs::symlink_metadata(&path)
+                .map(|m| !m.is_dir())
+                .map_err(io_error(&path))?;
+            if linked {
+                return Err(refused(&path));
+            }
         }
         Ok(exchange)
     }
@@ -330,7 +352,15 @@ fn write_atomically(
     let tmp = dir.join(format!(".{name}.tmp"));
     let target = dir.join(name);
     let written = (|| -> io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
+        // Made anew, never through a file (or a link) left in its place.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         {
             // CRLF, as the Windows software at the other end writes them.
             let mut w = csv::WriterBuilder::new()
@@ -723,7 +753,9 @@ impl Folders {
                 continue;
             }
             let path = entry.path();
-            let meta = match fs::metadata(&path) {
+            // A link is not the ERP's export: it could lead to any file
+            // the connector can read (another tenant's).
+            let meta = match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_file() => m,
                 Ok(_) => continue,
                 // Archived or removed since the listing.
@@ -831,6 +863,15 @@ impl Folders {
         let mut records = Vec::new();
         let mut start = 0usize;
         let mut cache = self.cache();
+        if page == 1 {
+            // A run starts over: what an earlier run was handed does not
+            // count for this one's archiving.
+            for (f, _) in &files {
+                if let Some(p) = cache.get_mut(&f.path) {
+                    p.served.iter_mut().for_each(|s| *s = false);
+                }
+            }
+        }
         for (f, file_records) in &files {
             let (from, to) = (
                 skip.max(start),
@@ -838,7 +879,11 @@ impl Folders {
             );
             if from < to {
                 records.extend(file_records[from - start..to - start].iter().cloned());
-                if let Some(p) = cache.get_mut(&f.path) {
+                // Only the version of the file whose records these are.
+                if let Some(p) = cache
+                    .get_mut(&f.path)
+                    .filter(|p| Arc::ptr_eq(&p.records, file_records))
+                {
                     p.served
                         .iter_mut()
                         .skip(from - start)
@@ -1347,6 +1392,17 @@ mod tests {
                 "order.csv: line 6: record O3 is not read: its line 5 was rejected",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_link_in_inbound_is_not_read() {
+        let (dir, x) = exchange();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let secret = elsewhere.path().join("customer.csv");
+        fs::write(&secret, "id;last_name\nC1;Autre locataire\n").unwrap();
+        std::os::unix::fs::symlink(&secret, dir.path().join(INBOUND).join("customer.csv")).unwrap();
+        let page = x.changed_since("customer", None, 1, 10).await.unwrap();
+        assert_eq!(page.total, 0, "{:?}", page.records);
     }
 
     #[tokio::test]

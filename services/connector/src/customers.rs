@@ -205,7 +205,11 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
         OrderStatus::Shipped,
         OrderStatus::Delivered,
     ];
-    let now_at = FORWARD.iter().position(|s| *s == current.status());
+    // Completed is past delivery; a cancelled order stays cancelled.
+    let now_at = match current.status() {
+        OrderStatus::Completed | OrderStatus::Cancelled => Some(FORWARD.len()),
+        s => FORWARD.iter().position(|f| *f == s),
+    };
     let steps: Vec<OrderStatus> = match FORWARD.iter().position(|s| *s == to) {
         // The shop is there or further already (a late export): the ERP's
         // news is taken as seen, never as a step back.

@@ -437,7 +437,13 @@ async fn pull(
     if let Some(at) = cursor_at {
         set_cursor(shared, c, object.cursor(), at).await?;
     }
-    if let Some(at) = applied_to {
+    // With no failure, everything handed over is in, records or not (an
+    // exchange file of bad lines only).
+    let handed_to = match oldest_failed {
+        Some(_) => applied_to,
+        None => Some(applied_to.map_or(started, |t| t.max(started))),
+    };
+    if let Some(at) = handed_to {
         // Files handed over up to there can go (a file exchange archives
         // them); a failure to move one only means it is read again.
         if let Err(e) = erp.acknowledge(object.erp_object(), at).await {

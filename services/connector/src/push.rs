@@ -42,6 +42,10 @@ pub enum PushError {
     /// Will fail the same way until someone acts: a dead letter at once.
     #[error("{0}")]
     Fatal(String),
+    /// Another writer is making the record: tried again soon, the attempt
+    /// not counted.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<ErpError> for PushError {
@@ -199,7 +203,11 @@ impl PushWorker {
                     tracing::warn!(error = %e, ?delay, "ERP write failed, will retry");
                     metrics::counter!("relais_connector_pushes_total", "outcome" => "retry")
                         .increment(1);
-                    queue::retry_later(pool, &item, delay, &e).await
+                    queue::retry_later(pool, &item, delay, &e, true).await
+                }
+                Err(PushError::Busy(e)) => {
+                    tracing::info!(error = %e, "waiting for another writer");
+                    queue::retry_later(pool, &item, cfg.retry_base, &e, false).await
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "ERP write dead-lettered");
@@ -292,37 +300,84 @@ fn family_of(entity: &str) -> &'static str {
     }
 }
 
-/// Claims the creation of `reference` (see migration create_claims); false
-/// while another writer holds it. A claim older than `stale` is taken over.
-async fn claim_creation(
-    pool: &sqlx::PgPool,
+/// The creation of one reference, claimed (migration create_claims) by one
+/// writer, which releases it when done; dropped unreleased (the write cut
+/// short by its time budget), it is released in the background.
+struct CreationClaim {
+    pool: sqlx::PgPool,
     connection: Uuid,
-    reference: &str,
-    stale: Duration,
-) -> Result<bool, PushError> {
-    let claimed: Option<i32> = sqlx::query_scalar(
-        "insert into create_claims (connection_id, reference) values ($1, $2)
-         on conflict (connection_id, reference) do update set claimed_at = now()
-         where create_claims.claimed_at < now() - $3 * interval '1 millisecond'
-         returning 1",
+    reference: String,
+    token: Uuid,
+    released: bool,
+}
+
+impl CreationClaim {
+    /// None while another writer holds it; a claim older than `stale` (its
+    /// writer died) is taken over.
+    async fn take(
+        pool: &sqlx::PgPool,
+        connection: Uuid,
+        reference: &str,
+        stale: Duration,
+    ) -> Result<Option<Self>, PushError> {
+        let token = Uuid::now_v7();
+        let claimed: Option<i32> = sqlx::query_scalar(
+            "insert into create_claims (connection_id, reference, token) values ($1, $2, $4)
+             on conflict (connection_id, reference) do update
+             set claimed_at = now(), token = excluded.token
+             where create_claims.claimed_at < now() - $3 * interval '1 millisecond'
+             returning 1",
+        )
+        .bind(connection)
+        .bind(reference)
+        .bind(stale.as_millis() as i64)
+        .bind(token)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| PushError::Retry(format!("claiming {reference}: {e}")))?;
+        Ok(claimed.map(|_| Self {
+            pool: pool.clone(),
+            connection,
+            reference: reference.to_owned(),
+            token,
+            released: false,
+        }))
+    }
+
+    async fn release(mut self) {
+        self.released = true;
+        release_claim(&self.pool, self.connection, &self.reference, self.token).await;
+    }
+}
+
+impl Drop for CreationClaim {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let (pool, connection, reference, token) = (
+            self.pool.clone(),
+            self.connection,
+            std::mem::take(&mut self.reference),
+            self.token,
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { release_claim(&pool, connection, &reference, token).await });
+        }
+    }
+}
+
+/// Only this writer's claim; left behind, it delays a later writer until
+/// it is stale.
+async fn release_claim(pool: &sqlx::PgPool, connection: Uuid, reference: &str, token: Uuid) {
+    if let Err(e) = sqlx::query(
+        "delete from create_claims where connection_id = $1 and reference = $2 and token = $3",
     )
     .bind(connection)
     .bind(reference)
-    .bind(stale.as_millis() as i64)
-    .fetch_optional(pool)
+    .bind(token)
+    .execute(pool)
     .await
-    .map_err(|e| PushError::Retry(format!("claiming {reference}: {e}")))?;
-    Ok(claimed.is_some())
-}
-
-async fn release_creation(pool: &sqlx::PgPool, connection: Uuid, reference: &str) {
-    // Left behind, the claim only delays a later writer until it is stale.
-    if let Err(e) =
-        sqlx::query("delete from create_claims where connection_id = $1 and reference = $2")
-            .bind(connection)
-            .bind(reference)
-            .execute(pool)
-            .await
     {
         tracing::warn!(error = %e, reference, "creation claim not released");
     }
@@ -369,15 +424,18 @@ impl Push<'_> {
                     .create(entity, object, id, shop_version, &reference, &fields)
                     .await;
             }
-            if !claim_creation(pool, c.id, &reference, self.shared.push.erp_timeout * 5).await? {
-                return Err(PushError::Retry(format!(
+            let Some(claim) =
+                CreationClaim::take(pool, c.id, &reference, self.shared.push.erp_timeout * 5)
+                    .await?
+            else {
+                return Err(PushError::Busy(format!(
                     "another write is creating {reference}; its binding comes with it"
                 )));
-            }
+            };
             let created = self
                 .create(entity, object, id, shop_version, &reference, &fields)
                 .await;
-            release_creation(pool, c.id, &reference).await;
+            claim.release().await;
             return created;
         };
         if b.shop_version >= shop_version && shop_version > 0 {

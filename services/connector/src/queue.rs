@@ -149,15 +149,18 @@ pub async fn done(db: impl PgExecutor<'_>, item: &Item) -> Result<()> {
     Ok(())
 }
 
+/// Tried again after `delay`; `counted`: the attempt counts towards the
+/// last one (not when the write only waited for another writer).
 pub async fn retry_later(
     db: impl PgExecutor<'_>,
     item: &Item,
     delay: Duration,
     error: &str,
+    counted: bool,
 ) -> Result<()> {
     sqlx::query(
         "update push_items set last_error = $2,
-             attempts = case when shop_version = $4 then attempts + 1 else 0 end,
+             attempts = case when shop_version = $4 then attempts + $6 else 0 end,
              next_attempt_at = case when shop_version = $4
                                     then now() + $3 * interval '1 millisecond' else now() end,
              updated_at = now()
@@ -168,6 +171,7 @@ pub async fn retry_later(
     .bind(delay.as_millis() as i64)
     .bind(item.shop_version)
     .bind(item.lease)
+    .bind(i32::from(counted))
     .execute(db)
     .await?;
     Ok(())

@@ -84,23 +84,24 @@ pub async fn resolve(
         .map_err(unavailable)?;
     let winner = match side {
         Side::Shop => {
-            // The shop's last state, as the push queue last carried it.
-            let queued = if entity == "order" {
-                "product_order"
-            } else {
-                entity
+            // The shop's last state, as the push queue last carried it (a
+            // product order is queued as such, sent as a quote or order).
+            let queued: Vec<&str> = match entity {
+                "order" => vec!["product_order"],
+                "quote" => vec!["quote", "product_order"],
+                other => vec![other],
             };
-            let last: Option<(Vec<u8>, i64)> = sqlx::query_as(
-                "select snapshot, shop_version from push_items
-                 where connection_id = $1 and entity = $2 and internal_id = $3
+            let last: Option<(Vec<u8>, i64, String)> = sqlx::query_as(
+                "select snapshot, shop_version, entity from push_items
+                 where connection_id = $1 and entity = any($2) and internal_id = $3
                  order by shop_version desc, updated_at desc limit 1",
             )
             .bind(c.id)
-            .bind(queued)
+            .bind(&queued)
             .bind(internal_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((snapshot, shop_version)) = last else {
+            let Some((snapshot, shop_version, queued)) = last else {
                 return Err(Error::FailedPrecondition(format!(
                     "the shop never sent {entity} {internal_id} to the ERP: change it in the shop, or settle for the ERP"
                 )));
@@ -121,7 +122,7 @@ pub async fn resolve(
                 &queue::NewItem {
                     tenant: c.tenant,
                     connection: c.id,
-                    entity: queued,
+                    entity: &queued,
                     internal_id,
                     snapshot: &snapshot,
                     shop_version,

@@ -702,7 +702,14 @@ struct Held {
 impl TrytonClient {
     /// The stock of the goods among `rows` (services have none): on hand in
     /// every warehouse, available what is left after planned moves out.
-    async fn stock(&self, rows: &[Map<String, Value>]) -> Result<HashMap<i64, Held>, ErpError> {
+    /// `since`: moves after it date the stock's change (a move alone makes
+    /// the product change); without it (a full pull, a read), none is read:
+    /// a product's whole history of moves may be long.
+    async fn stock(
+        &self,
+        rows: &[Map<String, Value>],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<HashMap<i64, Held>, ErpError> {
         let goods: Vec<i64> = rows
             .iter()
             .filter(|r| r["template."]["type"] == "goods")
@@ -735,16 +742,20 @@ impl TrytonClient {
             .await?,
         );
         let mut moved: HashMap<i64, DateTime<Utc>> = HashMap::new();
-        for m in self
-            .search_read(
-                "stock.move",
-                json!([["product", "in", goods]]),
-                None,
-                json!([]),
-                &["product", "create_date", "write_date"],
-            )
-            .await?
-        {
+        let recent = match since {
+            Some(since) => {
+                self.search_read(
+                    "stock.move",
+                    json!([["product", "in", goods], changed_domain(Some(since), &[""])]),
+                    None,
+                    json!([]),
+                    &["product", "create_date", "write_date"],
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        for m in recent {
             if let (Some(p), Some(at)) = (m.get("product").and_then(id_of), changed_at(&m, "")) {
                 let e = moved.entry(p).or_insert(at);
                 *e = (*e).max(at);
@@ -790,7 +801,11 @@ impl TrytonClient {
             .collect()
     }
 
-    async fn articles(&self, rows: Vec<Map<String, Value>>) -> Result<Vec<ErpRecord>, ErpError> {
+    async fn articles(
+        &self,
+        rows: Vec<Map<String, Value>>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ErpRecord>, ErpError> {
         let currency = self.currency().await?;
         let tax_ids: Vec<i64> = rows
             .iter()
@@ -818,7 +833,7 @@ impl TrytonClient {
             .iter()
             .filter_map(|c| Some((c.get("id").and_then(id_of)?, c["accounting"] == true)))
             .collect();
-        let stock = self.stock(&rows).await?;
+        let stock = self.stock(&rows, since).await?;
         let mut out = Vec::new();
         for r in rows {
             let Some(id) = r.get("id").and_then(id_of) else {
@@ -1102,11 +1117,12 @@ impl TrytonClient {
         &self,
         object: &str,
         rows: Vec<Map<String, Value>>,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Vec<ErpRecord>, ErpError> {
         match object {
             "customer" => self.parties(rows).await,
             "family" => Ok(self.families(rows).await),
-            "article" => self.articles(rows).await,
+            "article" => self.articles(rows, since).await,
             _ => {
                 // The shipment's number is the picking list's and, once it
                 // is done, the delivery note's (Tryton prints both from it).
@@ -1241,19 +1257,10 @@ impl ErpAdapter for TrytonClient {
             ("customer", id) => {
                 let found = match id {
                     Some(id) => Some(id),
-                    None => self
-                        .call(
-                            model,
-                            "search",
-                            vec![
-                                json!([["identifiers.code", "=", reference]]),
-                                0.into(),
-                                1.into(),
-                            ],
-                        )
-                        .await?
-                        .get(0)
-                        .and_then(Value::as_i64),
+                    None => {
+                        self.find_reference(model, "identifiers.code", reference)
+                            .await?
+                    }
                 };
                 self.write_party(found, reference, fields).await?
             }
@@ -1280,7 +1287,7 @@ impl ErpAdapter for TrytonClient {
         if rows.is_empty() {
             return Err(ErpError::NotFound(format!("{model} {id}")));
         }
-        self.records(object, rows)
+        self.records(object, rows, None)
             .await?
             .pop()
             .ok_or_else(|| ErpError::NotFound(format!("{model} {id}")))
@@ -1376,7 +1383,7 @@ impl ErpAdapter for TrytonClient {
         } else {
             None
         };
-        let records = self.records(object, rows).await?;
+        let records = self.records(object, rows, since).await?;
         Ok(Changes {
             records,
             total,

@@ -243,6 +243,21 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     );
     assert_eq!(f.billing_address.unwrap().city, "Lyon");
 
+    // A file of nothing but bad lines: reported, filed, and archived too.
+    drop_inbound(
+        folder,
+        "customer-20261202.csv",
+        "id;first_name;last_name;read_only\n411X;Jean;Bon;peut-être\n",
+    );
+    let run = stack.run(&connection, "customers").await;
+    assert_eq!((run.applied, run.failed), (0, 1), "{run:?}");
+    assert!(folder.join("rejected/customer-20261202.csv").is_file());
+    assert!(
+        names_in(folder, "inbound").is_empty(),
+        "{:?}",
+        names_in(folder, "inbound")
+    );
+
     // Shop → ERP: an online customer and its paid order, one file each.
     stack.in_stock(&gloves.id, 40).await;
     let paul = stack.customer("Durand").await;
