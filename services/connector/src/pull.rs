@@ -431,7 +431,9 @@ async fn pull(
     // By id, a record changed behind the page being read is only sure to
     // come next time if the cursor stops where this run started.
     let cursor_at = match (by_id, applied_to) {
-        (true, Some(t)) => Some(t.min(changes_from(started, high_water))),
+        // The ERP's newest change when the run began (its own clock), else
+        // this run's start by ours.
+        (true, Some(t)) => Some(t.min(high_water.unwrap_or(started))),
         (_, t) => t,
     };
     if let Some(at) = cursor_at {
@@ -451,12 +453,6 @@ async fn pull(
         }
     }
     Ok(())
-}
-
-/// Where a by-id run's cursor may go: the ERP's newest change when the
-/// run began, by its own clock, else this run's start by ours.
-fn changes_from(started: DateTime<Utc>, high_water: Option<DateTime<Utc>>) -> DateTime<Utc> {
-    high_water.unwrap_or(started)
 }
 
 /// The shop's worker fields from an ERP employee, over what the shop keeps

@@ -432,9 +432,19 @@ impl Push<'_> {
                     "another write is creating {reference}; its binding comes with it"
                 )));
             };
-            let created = self
-                .create(entity, object, id, shop_version, &reference, &fields)
-                .await;
+            // A writer that finished just before this claim bound it: the
+            // next attempt writes this version over it, as an update.
+            let created = if bindings::by_internal(pool, c.id, entity, id)
+                .await?
+                .is_some()
+            {
+                Err(PushError::Retry(format!(
+                    "{reference} was created meanwhile; written again as an update"
+                )))
+            } else {
+                self.create(entity, object, id, shop_version, &reference, &fields)
+                    .await
+            };
             claim.release().await;
             return created;
         };
@@ -522,16 +532,6 @@ impl Push<'_> {
     ) -> Result<String, PushError> {
         let pool = &self.shared.pool;
         let c = self.c;
-        if bindings::by_internal(pool, c.id, entity, id)
-            .await?
-            .is_some()
-        {
-            // Bound by a writer that finished just before this one's claim:
-            // the next attempt writes this version over it, as an update.
-            return Err(PushError::Retry(format!(
-                "{reference} was created meanwhile; written again as an update"
-            )));
-        }
         let created = self.erp.upsert(object, None, reference, fields).await?;
         // A reference used before answers with the record it made then
         // (a retry after a lost answer, or two writes racing), as it was:

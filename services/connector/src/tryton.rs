@@ -182,6 +182,19 @@ impl TrytonClient {
         })
     }
 
+    /// What the session knows (the user's company, its parties), logging
+    /// in first when there is none yet.
+    async fn session_value<T>(&self, read: impl Fn(&Session) -> T) -> Result<T, ErpError> {
+        let mut session = self.session.lock().await;
+        if session.is_none() {
+            *session = Some(self.open_session().await?);
+        }
+        session
+            .as_ref()
+            .map(read)
+            .ok_or_else(|| ErpError::Refused("no session".into()))
+    }
+
     /// `model.<model>.<method>(args..., context)`, logging in again once
     /// when the session has expired.
     pub async fn call(
@@ -287,10 +300,9 @@ impl TrytonClient {
         if let Some(c) = cached.as_ref() {
             return Ok(c.clone());
         }
-        let company = {
-            let session = self.session.lock().await;
-            session.as_ref().and_then(|s| s.context["company"].as_i64())
-        };
+        let company = self
+            .session_value(|s| s.context["company"].as_i64())
+            .await?;
         let code = match company {
             Some(id) => self
                 .read("company.company", &[id], &["currency.code"])
@@ -780,7 +792,7 @@ impl TrytonClient {
             .collect())
     }
 
-    async fn families(&self, rows: Vec<Map<String, Value>>) -> Vec<ErpRecord> {
+    fn families(rows: Vec<Map<String, Value>>) -> Vec<ErpRecord> {
         rows.into_iter()
             .filter_map(|r| {
                 let id = r.get("id").and_then(id_of)?;
@@ -1121,7 +1133,7 @@ impl TrytonClient {
     ) -> Result<Vec<ErpRecord>, ErpError> {
         match object {
             "customer" => self.parties(rows).await,
-            "family" => Ok(self.families(rows).await),
+            "family" => Ok(Self::families(rows)),
             "article" => self.articles(rows, since).await,
             _ => {
                 // The shipment's number is the picking list's and, once it
@@ -1305,23 +1317,7 @@ impl ErpAdapter for TrytonClient {
         let model = model_of(object)?;
         let (fields, mut filter, prefixes) = Self::listing(object);
         if object == "customer" {
-            let own = {
-                let session = self.session.lock().await;
-                session.as_ref().map(|s| s.company_parties.clone())
-            };
-            // The first call logs in; the company is known after it.
-            let own = match own {
-                Some(own) => own,
-                None => {
-                    self.call("res.user", "search_count", vec![json!([])])
-                        .await?;
-                    let session = self.session.lock().await;
-                    session
-                        .as_ref()
-                        .map(|s| s.company_parties.clone())
-                        .unwrap_or_default()
-                }
-            };
+            let own = self.session_value(|s| s.company_parties.clone()).await?;
             filter = json!([["id", "not in", own]]);
         }
         let mut changed = changed_domain(since, prefixes);

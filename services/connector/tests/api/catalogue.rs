@@ -83,14 +83,7 @@ async fn erp_families_articles_stock_and_prices_become_the_shop_catalogue() {
     let child = categories.iter().find(|c| c.code == "HYGIENE").unwrap();
     assert_eq!(child.parent_id, root.id, "the tree as in the ERP");
     assert_eq!(child.origin, "erp:test-erp");
-    let products = stack
-        .catalogue
-        .clone()
-        .list_products(stack.admin(ListProductsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .products;
+    let products = stack.products().await;
     assert_eq!(
         products.len(),
         1,
@@ -133,17 +126,7 @@ async fn erp_families_articles_stock_and_prices_become_the_shop_catalogue() {
         again.failed, 1,
         "the refused article is read again until fixed: {again:?}"
     );
-    let price = stack
-        .catalogue
-        .clone()
-        .list_products(stack.admin(ListProductsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .products[0]
-        .price
-        .clone()
-        .unwrap();
+    let price = stack.products().await[0].price.clone().unwrap();
     assert_eq!(price.amount_cents, 1250);
 }
 

@@ -7,12 +7,12 @@ use std::{path::Path, time::Duration};
 
 use relais_platform::testing;
 use relais_proto::{
-    catalogue::{ListCategoriesRequest, ListProductsRequest},
+    catalogue::ListCategoriesRequest,
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, OrderStatusRule, RunStatus, SendAs,
     },
-    orders::{GetOrderRequest, ListCustomersRequest, OrderStatus},
+    orders::{GetOrderRequest, OrderStatus},
 };
 use tonic::Code;
 
@@ -181,14 +181,7 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
         "applied files are archived"
     );
     assert!(names_in(folder, "inbound").is_empty());
-    let products = stack
-        .catalogue
-        .clone()
-        .list_products(stack.admin(ListProductsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .products;
+    let products = stack.products().await;
     let mut skus: Vec<&str> = products.iter().map(|p| p.sku.as_str()).collect();
     skus.sort();
     assert_eq!(skus, ["HYG-001", "HYG-004"]);
@@ -224,17 +217,7 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     );
     let run = stack.run(&connection, "customers").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
-    let martine = stack
-        .orders
-        .clone()
-        .list_customers(stack.admin(ListCustomersRequest {
-            query: "Leroy".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customers;
+    let martine = stack.customers_matching("Leroy").await;
     assert_eq!(martine.len(), 1);
     let f = martine[0].fields.clone().unwrap();
     assert_eq!(

@@ -3,10 +3,7 @@
 //! customer edited in the ERP keeps the shop's version.
 
 use relais_connector::adapter::ErpAdapter;
-use relais_proto::{
-    connector::ConflictPolicy,
-    orders::{GetCustomerRequest, ListCustomersRequest},
-};
+use relais_proto::{connector::ConflictPolicy, orders::GetCustomerRequest};
 use serde_json::json;
 
 use crate::stack::{fields, spawn, text};
@@ -49,17 +46,7 @@ async fn erp_customers_reach_the_shop_read_only_and_online_ones_stay_the_shops()
     let run = run.last().unwrap().run.clone().unwrap();
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
 
-    let customers = stack
-        .orders
-        .clone()
-        .list_customers(stack.admin(ListCustomersRequest {
-            query: "Martin".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customers;
+    let customers = stack.customers_matching("Martin").await;
     assert_eq!(customers.len(), 1);
     let jeanne = &customers[0];
     assert!(jeanne.read_only, "only the connector changes it");

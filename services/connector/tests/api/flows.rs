@@ -346,27 +346,6 @@ async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
     assert_eq!(now.email, "nina@erp.example", "the ERP's version won");
 }
 
-/// The open conflict of a manual connection, once the shop's write found
-/// the ERP changed too.
-async fn open_conflict(stack: &Stack, connection: &str) -> relais_proto::connector::Conflict {
-    testing::eventually(Duration::from_secs(15), || async {
-        stack
-            .connector
-            .clone()
-            .list_conflicts(stack.admin(ListConflictsRequest {
-                connection_id: connection.into(),
-                open_only: true,
-            }))
-            .await
-            .ok()?
-            .into_inner()
-            .conflicts
-            .pop()
-    })
-    .await
-    .expect("the conflict waits for staff")
-}
-
 async fn settle(
     stack: &Stack,
     conflict: &str,
@@ -388,7 +367,7 @@ async fn staff_settle_a_manual_conflict_for_the_shop_and_the_erp_takes_the_shops
     let stack = spawn().await;
     let connection = stack.connect(ConflictPolicy::Manual).await;
     let worker = changed_on_both_sides(&stack, &connection, "nina@erp.example").await;
-    let conflict = open_conflict(&stack, &connection).await;
+    let conflict = stack.open_conflict(&connection).await;
     assert_eq!(
         (conflict.entity.as_str(), conflict.winner.as_str()),
         ("worker", "")
@@ -425,17 +404,7 @@ async fn staff_settle_a_manual_conflict_for_the_shop_and_the_erp_takes_the_shops
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
-    let open = stack
-        .connector
-        .clone()
-        .list_conflicts(stack.admin(ListConflictsRequest {
-            connection_id: connection.clone(),
-            open_only: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .conflicts;
+    let open = stack.conflicts(&connection, true).await;
     assert!(open.is_empty(), "{open:?}");
 }
 
@@ -444,7 +413,7 @@ async fn staff_settle_a_manual_conflict_for_the_erp_and_the_shop_takes_the_erps_
     let stack = spawn().await;
     let connection = stack.connect(ConflictPolicy::Manual).await;
     let worker = changed_on_both_sides(&stack, &connection, "nina@erp.example").await;
-    let conflict = open_conflict(&stack, &connection).await;
+    let conflict = stack.open_conflict(&connection).await;
     let bad = stack
         .connector
         .clone()
@@ -637,17 +606,7 @@ async fn on_a_family_the_shop_never_sends_back_the_erps_version_wins_whatever_th
     let worker = changed_on_both_sides(&stack, &connection, "ines@erp.example").await;
     stack.sync(&connection, "workers", false).await.unwrap();
 
-    let conflicts = stack
-        .connector
-        .clone()
-        .list_conflicts(stack.admin(ListConflictsRequest {
-            connection_id: connection.clone(),
-            open_only: false,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .conflicts;
+    let conflicts = stack.conflicts(&connection, false).await;
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert_eq!(
         conflicts[0].winner, "erp",

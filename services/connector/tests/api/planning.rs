@@ -7,7 +7,7 @@ use std::time::Duration;
 use relais_connector::adapter::ErpAdapter;
 use relais_platform::testing;
 use relais_proto::{
-    connector::{ConflictPolicy, ConflictSide, ListConflictsRequest, ResolveConflictRequest},
+    connector::{ConflictPolicy, ConflictSide, ResolveConflictRequest},
     planning::{
         ChangeInterventionsRequest, ChangeScope, InterventionStatus, ListInterventionsRequest,
         Reschedule, change_interventions_request::Change,
@@ -212,22 +212,7 @@ async fn an_intervention_moved_on_both_sides_waits_for_staff_who_keep_the_erps_t
         }))
         .await
         .unwrap();
-    let conflict = testing::eventually(Duration::from_secs(15), || async {
-        stack
-            .connector
-            .clone()
-            .list_conflicts(stack.admin(ListConflictsRequest {
-                connection_id: connection.clone(),
-                open_only: true,
-            }))
-            .await
-            .ok()?
-            .into_inner()
-            .conflicts
-            .pop()
-    })
-    .await
-    .expect("the intervention waits for staff");
+    let conflict = stack.open_conflict(&connection).await;
     assert_eq!(conflict.entity, "intervention");
 
     let settled = stack

@@ -399,6 +399,58 @@ impl Stack {
         progress.last().unwrap().run.clone().unwrap()
     }
 
+    /// The tenant's products in the shop catalogue.
+    pub async fn products(&self) -> Vec<relais_proto::catalogue::Product> {
+        self.catalogue
+            .clone()
+            .list_products(self.admin(relais_proto::catalogue::ListProductsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .products
+    }
+
+    /// The shop customers `query` finds.
+    pub async fn customers_matching(&self, query: &str) -> Vec<relais_proto::orders::Customer> {
+        self.orders
+            .clone()
+            .list_customers(self.admin(relais_proto::orders::ListCustomersRequest {
+                query: query.into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .customers
+    }
+
+    /// The connection's conflicts (only those waiting for staff with `open_only`).
+    pub async fn conflicts(
+        &self,
+        connection: &str,
+        open_only: bool,
+    ) -> Vec<relais_proto::connector::Conflict> {
+        self.connector
+            .clone()
+            .list_conflicts(self.admin(relais_proto::connector::ListConflictsRequest {
+                connection_id: connection.into(),
+                open_only,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .conflicts
+    }
+
+    /// The first conflict waiting for staff, once there is one.
+    pub async fn open_conflict(&self, connection: &str) -> relais_proto::connector::Conflict {
+        testing::eventually(Duration::from_secs(15), || async {
+            self.conflicts(connection, true).await.pop()
+        })
+        .await
+        .expect("a conflict waits for staff")
+    }
+
     /// `product` with `n` in stock.
     pub async fn in_stock(&self, product: &str, n: i64) {
         self.catalogue

@@ -17,14 +17,14 @@ use relais_connector::{
 };
 use relais_platform::testing;
 use relais_proto::{
-    catalogue::{CreateProductRequest, ListCategoriesRequest, ListProductsRequest, ProductFields},
+    catalogue::{CreateProductRequest, ListCategoriesRequest, ProductFields},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, ListDeadLettersRequest, OrderStatusRule, SendAs,
     },
     orders::{
-        ChangeOrderStatusRequest, GetOrderRequest, ListCustomersRequest, OrderLineRequest,
-        OrderStatus, PaymentMode, PlaceProductOrderRequest,
+        ChangeOrderStatusRequest, GetOrderRequest, OrderLineRequest, OrderStatus, PaymentMode,
+        PlaceProductOrderRequest,
     },
     types::Money,
 };
@@ -276,14 +276,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
         .into_iter()
         .find(|c| c.name == "Hygiène")
         .expect("the Tryton category is a shop category");
-    let products = stack
-        .catalogue
-        .clone()
-        .list_products(stack.admin(ListProductsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .products;
+    let products = stack.products().await;
     assert_eq!(products.len(), 1, "{products:?}");
     let gloves = &products[0];
     assert_eq!(gloves.sku, "ENT-001");
@@ -295,17 +288,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
 
     let run = stack.run(&connection, "customers").await;
     assert_eq!(run.failed, 0, "{run:?}");
-    let customers = stack
-        .orders
-        .clone()
-        .list_customers(stack.admin(ListCustomersRequest {
-            query: "Leroy".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customers;
+    let customers = stack.customers_matching("Leroy").await;
     assert_eq!(customers.len(), 1, "{customers:?}");
     let martine = customers[0].fields.clone().unwrap();
     assert!(
@@ -331,17 +314,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     .unwrap();
     let run = stack.run(&connection, "customers").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
-    let now = stack
-        .orders
-        .clone()
-        .list_customers(stack.admin(ListCustomersRequest {
-            query: "Leroy".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customers;
+    let now = stack.customers_matching("Leroy").await;
     assert_eq!(now[0].fields.clone().unwrap().email, "m.leroy@leroy.fr");
 
     // Shop → Tryton: an online customer's paid order of 3 gloves at 10 % off.
@@ -415,14 +388,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     // Shipped from Tryton's stock: the next catalogue sync brings it.
     let run = stack.run(&connection, "catalogue").await;
     assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
-    let now = stack
-        .catalogue
-        .clone()
-        .list_products(stack.admin(ListProductsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .products;
+    let now = stack.products().await;
     assert_eq!(now[0].stock_real, 37, "{now:?}");
     let order = stack
         .orders
