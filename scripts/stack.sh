@@ -574,6 +574,10 @@ write_env() { # MODE DATABASE_URL NATS_URL
 		printf 'export NATS_URL=%q\n' "$3"
 		printf 'export NATS_SERVER_BIN=%q\n' "$NATS_BIN"
 		printf 'export PG_BINDIR=%q\n' "$PG_BIN"
+		# This stack is for development and tests: its services take the
+		# built-in keys and reach loopback ERPs (docs/security.md).
+		# shellcheck disable=SC2016 # expanded when the file is sourced
+		printf 'export RELAIS_ENV="${RELAIS_ENV:-dev}"\n'
 	} >"$tmp"
 	chmod 644 "$tmp"
 	mv -f "$tmp" "$ENV_FILE"

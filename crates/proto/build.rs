@@ -20,8 +20,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc);
+    // Each message knows its full name, so the codec finds its descriptor
+    // and checks every request field once, for every service.
+    config.enable_type_names();
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor)
+        .codec_path("crate::codec::CheckedCodec")
         .compile_with_config(config, &files, &[root.clone(), include])?;
 
     // Relative to this package, not absolute: clones of the repo sharing

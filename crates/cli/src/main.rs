@@ -271,8 +271,9 @@ fn erp_client(
 }
 
 fn authenticator() -> anyhow::Result<Authenticator> {
-    let secret = relais_platform::config::var("RELAIS_JWT_SECRET", "relais-dev-secret".to_owned())?;
-    Ok(Authenticator::hs256(&secret))
+    Ok(Authenticator::new(
+        &relais_platform::config::token_settings()?,
+    ))
 }
 
 fn admin_token(tenant: Uuid) -> anyhow::Result<String> {

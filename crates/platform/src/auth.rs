@@ -117,8 +117,40 @@ pub fn caller<T>(req: &Request<T>) -> Result<Caller, Error> {
         .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
 }
 
-/// Verifies tokens (HS256 with the configured secret) and mints them for
-/// tests, the CLI and service-to-service calls.
+/// How tokens are signed and which ones are accepted.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    /// The HS256 key. Never a built-in value outside development mode
+    /// (see [`crate::config::token_settings`]).
+    pub secret: String,
+    /// `iss` stamped on minted tokens and required on verified ones.
+    pub issuer: String,
+    /// `aud` likewise: a token minted for another system is refused.
+    pub audience: String,
+    /// The longest a token may still be valid when presented: a token with
+    /// a far `exp` is refused, whoever signed it.
+    pub max_ttl: std::time::Duration,
+}
+
+impl TokenSettings {
+    pub const ISSUER: &'static str = "relais";
+    pub const AUDIENCE: &'static str = "relais";
+    pub const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+    /// The standard issuer, audience and lifetime cap with `secret`.
+    pub fn with_secret(secret: &str) -> Self {
+        Self {
+            secret: secret.to_owned(),
+            issuer: Self::ISSUER.into(),
+            audience: Self::AUDIENCE.into(),
+            max_ttl: Self::MAX_TTL,
+        }
+    }
+}
+
+/// Verifies tokens (HS256 with the configured secret, `iss`, `aud` and a
+/// capped lifetime) and mints them for tests, the CLI and service-to-service
+/// calls.
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Keys>,
@@ -128,20 +160,47 @@ struct Keys {
     decoding: DecodingKey,
     encoding: EncodingKey,
     validation: Validation,
+    issuer: String,
+    audience: String,
+    max_ttl: i64,
 }
 
+/// What a minted token carries besides [`Claims`]: who issued it, for
+/// whom, and when.
+#[derive(Serialize)]
+struct Stamped<'a> {
+    #[serde(flatten)]
+    claims: &'a Claims,
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+}
+
+/// Seconds of clock difference tolerated between services.
+const LEEWAY_SECS: u64 = 30;
+
 impl Authenticator {
-    pub fn hs256(secret: &str) -> Self {
+    pub fn new(settings: &TokenSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[settings.audience.as_str()]);
         Self {
             inner: Arc::new(Keys {
-                decoding: DecodingKey::from_secret(secret.as_bytes()),
-                encoding: EncodingKey::from_secret(secret.as_bytes()),
+                decoding: DecodingKey::from_secret(settings.secret.as_bytes()),
+                encoding: EncodingKey::from_secret(settings.secret.as_bytes()),
                 validation,
+                issuer: settings.issuer.clone(),
+                audience: settings.audience.clone(),
+                max_ttl: i64::try_from(settings.max_ttl.as_secs()).unwrap_or(i64::MAX),
             }),
         }
+    }
+
+    /// The standard settings with `secret`.
+    pub fn hs256(secret: &str) -> Self {
+        Self::new(&TokenSettings::with_secret(secret))
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, Error> {
@@ -149,6 +208,14 @@ impl Authenticator {
             jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
                 .map_err(|e| Error::Unauthenticated(format!("invalid token: {e}")))?;
         let c = data.claims;
+        let now = chrono::Utc::now().timestamp();
+        let longest = self.inner.max_ttl.saturating_add(LEEWAY_SECS as i64);
+        if c.exp.saturating_sub(now) > longest {
+            return Err(Error::Unauthenticated(format!(
+                "invalid token: valid for longer than the {} s a token may be",
+                self.inner.max_ttl
+            )));
+        }
         if c.role == Role::Customer && c.customer_id.is_none() {
             return Err(Error::Unauthenticated(
                 "invalid token: a customer token needs customer_id".into(),
@@ -164,10 +231,17 @@ impl Authenticator {
         })
     }
 
+    /// Signs `claims`, stamped with this authenticator's issuer and
+    /// audience and the time of issue.
     pub fn mint(&self, claims: &Claims) -> anyhow::Result<String> {
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            claims,
+            &Stamped {
+                claims,
+                iss: &self.inner.issuer,
+                aud: &self.inner.audience,
+                iat: chrono::Utc::now().timestamp(),
+            },
             &self.inner.encoding,
         )?)
     }
@@ -210,5 +284,66 @@ impl Interceptor for Authenticator {
         tracing::Span::current().record("tenant", tracing::field::display(caller.tenant));
         req.extensions_mut().insert(caller);
         Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp_in: i64) -> Claims {
+        Claims {
+            sub: "u".into(),
+            tenant: Uuid::nil(),
+            role: Role::Admin,
+            customer_id: None,
+            residences: vec![],
+            connection: None,
+            exp: chrono::Utc::now().timestamp() + exp_in,
+        }
+    }
+
+    #[test]
+    fn a_token_valid_for_centuries_is_refused() {
+        let auth = Authenticator::hs256("k");
+        let ok = auth.mint(&claims(600)).unwrap_or_default();
+        assert!(auth.verify(&ok).is_ok());
+        let forever = auth
+            .mint(&claims(200 * 365 * 24 * 3600))
+            .unwrap_or_default();
+        let err = auth.verify(&forever).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("longer")));
+    }
+
+    #[test]
+    fn another_issuer_or_audience_is_refused() {
+        let ours = Authenticator::hs256("k");
+        for other in [
+            TokenSettings {
+                issuer: "someone-else".into(),
+                ..TokenSettings::with_secret("k")
+            },
+            TokenSettings {
+                audience: "another-system".into(),
+                ..TokenSettings::with_secret("k")
+            },
+        ] {
+            let token = Authenticator::new(&other)
+                .mint(&claims(600))
+                .unwrap_or_default();
+            assert!(ours.verify(&token).is_err(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_without_issuer_and_audience_is_refused() {
+        // Signed with the right key but minted without the stamp.
+        let bare = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims(600),
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap_or_default();
+        assert!(Authenticator::hs256("k").verify(&bare).is_err());
     }
 }

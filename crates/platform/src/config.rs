@@ -30,8 +30,10 @@ pub struct PlatformConfig {
     pub grpc_addr: SocketAddr,
     /// `ADMIN_ADDR` (default per service): `/livez`, `/readyz`, `/metrics`.
     pub admin_addr: SocketAddr,
-    /// `RELAIS_JWT_SECRET` (default `relais-dev-secret`): HS256 key.
-    pub jwt_secret: String,
+    /// Bearer tokens: `RELAIS_JWT_SECRET` (required outside development
+    /// mode), `RELAIS_JWT_ISSUER`, `RELAIS_JWT_AUDIENCE`,
+    /// `RELAIS_JWT_MAX_TTL_SECS`; see [`token_settings`].
+    pub tokens: crate::auth::TokenSettings,
     /// `RELAIS_OUTBOX_POLL_MS` (default 250): how often the relay looks for
     /// commits made by other processes.
     pub outbox_poll: Duration,
@@ -64,7 +66,7 @@ impl PlatformConfig {
             namespace: var("RELAIS_NAMESPACE", "relais".into())?,
             grpc_addr: var("GRPC_ADDR", SocketAddr::from(([127, 0, 0, 1], grpc_port)))?,
             admin_addr: var("ADMIN_ADDR", SocketAddr::from(([127, 0, 0, 1], admin_port)))?,
-            jwt_secret: var("RELAIS_JWT_SECRET", "relais-dev-secret".into())?,
+            tokens: token_settings()?,
             outbox_poll: Duration::from_millis(var("RELAIS_OUTBOX_POLL_MS", 250)?),
             outbox_retention: Duration::from_secs(var("RELAIS_OUTBOX_RETENTION_SECS", 600)?),
             consumer_max_deliver: var("RELAIS_CONSUMER_MAX_DELIVER", 5)?,
@@ -81,6 +83,70 @@ impl PlatformConfig {
     }
 }
 
+/// `RELAIS_ENV=dev`: the explicit development mode of `make run` and the
+/// tests, the only one in which built-in keys and loopback endpoints are
+/// accepted. Anything else, or nothing, is production.
+pub fn dev_mode() -> bool {
+    std::env::var("RELAIS_ENV").is_ok_and(|v| v.trim() == "dev")
+}
+
+/// The development key: public (it is in this file), so accepted only in
+/// development mode.
+pub const DEV_JWT_SECRET: &str = "relais-dev-secret";
+/// The shortest key accepted outside development mode (HS256 keys should
+/// be at least as long as the hash).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// How bearer tokens are signed and checked, from `RELAIS_JWT_SECRET`,
+/// `RELAIS_JWT_ISSUER` (default `relais`), `RELAIS_JWT_AUDIENCE` (default
+/// `relais`) and `RELAIS_JWT_MAX_TTL_SECS` (default 86400). Without a key
+/// (or with the development one, or a short one) outside development mode
+/// this fails and says why: a service that silently accepted tokens signed
+/// with a key anyone can read would let anyone in.
+pub fn token_settings() -> anyhow::Result<crate::auth::TokenSettings> {
+    let secret = signing_secret(dev_mode(), &var("RELAIS_JWT_SECRET", String::new())?)?;
+    Ok(crate::auth::TokenSettings {
+        secret,
+        issuer: var(
+            "RELAIS_JWT_ISSUER",
+            crate::auth::TokenSettings::ISSUER.to_owned(),
+        )?,
+        audience: var(
+            "RELAIS_JWT_AUDIENCE",
+            crate::auth::TokenSettings::AUDIENCE.to_owned(),
+        )?,
+        max_ttl: Duration::from_secs(var(
+            "RELAIS_JWT_MAX_TTL_SECS",
+            crate::auth::TokenSettings::MAX_TTL.as_secs(),
+        )?),
+    })
+}
+
+/// The key to sign tokens with, given the mode and `RELAIS_JWT_SECRET`.
+fn signing_secret(dev: bool, given: &str) -> anyhow::Result<String> {
+    if dev {
+        return Ok(if given.is_empty() {
+            DEV_JWT_SECRET.to_owned()
+        } else {
+            given.to_owned()
+        });
+    }
+    if given.is_empty() {
+        anyhow::bail!(
+            "RELAIS_JWT_SECRET is not set: a service needs the key that signs its bearer \
+             tokens (at least {MIN_JWT_SECRET_BYTES} random bytes, from a secret store); \
+             for local development set RELAIS_ENV=dev, which uses a built-in key"
+        );
+    }
+    if given == DEV_JWT_SECRET || given.len() < MIN_JWT_SECRET_BYTES {
+        anyhow::bail!(
+            "RELAIS_JWT_SECRET is the public development key or shorter than \
+             {MIN_JWT_SECRET_BYTES} bytes: outside RELAIS_ENV=dev give a random key"
+        );
+    }
+    Ok(given.to_owned())
+}
+
 /// Reads `name`, or `default` when unset or empty; a value that does not
 /// parse is an error naming the variable, never a silent default.
 pub fn var<T>(name: &str, default: T) -> anyhow::Result<T>
@@ -95,5 +161,29 @@ where
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("environment variable {name}={v:?} is invalid")),
         _ => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_development_a_service_needs_a_real_key() {
+        let err = signing_secret(false, "").expect_err("no key").to_string();
+        assert!(err.contains("RELAIS_JWT_SECRET is not set"), "{err}");
+        assert!(signing_secret(false, DEV_JWT_SECRET).is_err());
+        assert!(signing_secret(false, "short").is_err());
+        let key = "k".repeat(MIN_JWT_SECRET_BYTES);
+        assert_eq!(signing_secret(false, &key).ok(), Some(key));
+    }
+
+    #[test]
+    fn development_mode_falls_back_to_the_built_in_key() {
+        assert_eq!(
+            signing_secret(true, "").ok().as_deref(),
+            Some(DEV_JWT_SECRET)
+        );
+        assert_eq!(signing_secret(true, "mine").ok().as_deref(), Some("mine"));
     }
 }

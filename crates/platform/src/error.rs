@@ -120,10 +120,27 @@ impl Violations {
     }
 }
 
+/// Longest message, or description of one field, sent to a caller: a
+/// value quoted in an error (an unknown code, a missing id) is cut there, so
+/// a 20 kB input never comes back whole in a status clients would reject.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// `text` cut to [`MAX_MESSAGE_CHARS`] characters, marked when cut.
+pub fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {
             Error::InvalidArgument(violations) => {
+                let violations: Vec<FieldViolation> = violations
+                    .into_iter()
+                    .map(|v| FieldViolation::new(shorten(&v.field), shorten(&v.description)))
+                    .collect();
                 let mut details = ErrorDetails::new();
                 for v in &violations {
                     details.add_bad_request_violation(v.field.clone(), v.description.clone());
@@ -134,12 +151,12 @@ impl From<Error> for Status {
                     details,
                 )
             }
-            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
-            Error::AlreadyExists(m) => Status::already_exists(m),
-            Error::FailedPrecondition(m) => Status::failed_precondition(m),
-            Error::PermissionDenied(m) => Status::permission_denied(m),
-            Error::Unauthenticated(m) => Status::unauthenticated(m),
-            Error::Aborted(m) => Status::aborted(m),
+            Error::NotFound(what) => Status::not_found(format!("{} not found", shorten(&what))),
+            Error::AlreadyExists(m) => Status::already_exists(shorten(&m)),
+            Error::FailedPrecondition(m) => Status::failed_precondition(shorten(&m)),
+            Error::PermissionDenied(m) => Status::permission_denied(shorten(&m)),
+            Error::Unauthenticated(m) => Status::unauthenticated(shorten(&m)),
+            Error::Aborted(m) => Status::aborted(shorten(&m)),
             Error::Unavailable(m) => {
                 tracing::warn!(error = %m, "unavailable");
                 Status::unavailable("service temporarily unavailable, retry later")
@@ -172,4 +189,19 @@ pub fn on_constraint(e: sqlx::Error, name: &str, err: impl FnOnce() -> Error) ->
         return err();
     }
     Error::Db(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_value_is_not_echoed_whole() {
+        let huge = "é".repeat(20_000);
+        let status = Status::from(Error::invalid("code", format!("unknown code {huge}")));
+        assert!(status.message().chars().count() < 2 * MAX_MESSAGE_CHARS);
+        let status = Status::from(Error::not_found(format!("product {huge}")));
+        assert!(status.message().chars().count() < 2 * MAX_MESSAGE_CHARS);
+        assert!(status.message().ends_with("… not found"));
+    }
 }

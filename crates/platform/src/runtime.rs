@@ -47,7 +47,7 @@ impl Runtime {
         ns.ensure_stream(&js, name).await?;
         let grpc_listener = TcpListener::bind(cfg.grpc_addr).await?;
         let admin_listener = TcpListener::bind(cfg.admin_addr).await?;
-        let auth = Authenticator::hs256(&cfg.jwt_secret);
+        let auth = Authenticator::new(&cfg.tokens);
         Ok(Self {
             name,
             cfg,

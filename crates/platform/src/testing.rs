@@ -90,7 +90,7 @@ pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
         namespace,
         grpc_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
-        jwt_secret: JWT_SECRET.into(),
+        tokens: crate::auth::TokenSettings::with_secret(JWT_SECRET),
         outbox_poll: Duration::from_millis(50),
         outbox_retention: Duration::from_secs(600),
         consumer_max_deliver: 3,

@@ -3,6 +3,8 @@
 
 #![allow(clippy::all, clippy::unwrap_used)]
 
+pub mod codec;
+
 /// Every compiled file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/relais_descriptor.bin"));
