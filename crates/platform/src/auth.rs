@@ -76,6 +76,15 @@ impl Caller {
         }
     }
 
+    /// Who this caller is within its tenant, the same on every token it
+    /// presents: role, subject and, for a customer, the customer.
+    pub fn identity(&self) -> String {
+        match self.customer_id {
+            Some(c) => format!("{}:{}:{c}", self.role.as_str(), self.subject),
+            None => format!("{}:{}", self.role.as_str(), self.subject),
+        }
+    }
+
     /// Fails with PERMISSION_DENIED unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), Error> {
         if roles.contains(&self.role) {

@@ -20,6 +20,8 @@ pub struct Ctx {
     pub tenant: Uuid,
     pub origin: String,
     pub actor: String,
+    /// Whose idempotency keys this call uses.
+    pub keys: crate::idempotency::KeyOwner,
     pub ns: Namespace,
 }
 
@@ -30,6 +32,7 @@ impl Ctx {
             tenant: caller.tenant,
             origin: caller.origin(),
             actor: caller.subject.clone(),
+            keys: crate::idempotency::KeyOwner::of(caller),
             ns: ns.clone(),
         }
     }
@@ -42,10 +45,15 @@ impl Ctx {
         ns: &Namespace,
         actor: String,
     ) -> Result<Self, uuid::Error> {
+        let tenant = Uuid::parse_str(&event.tenant_id)?;
         Ok(Self {
             service,
-            tenant: Uuid::parse_str(&event.tenant_id)?,
+            tenant,
             origin: event.origin.clone(),
+            keys: crate::idempotency::KeyOwner {
+                tenant,
+                caller: format!("{service}:{actor}"),
+            },
             actor,
             ns: ns.clone(),
         })
@@ -58,6 +66,10 @@ impl Ctx {
             service,
             tenant,
             origin: crate::auth::SHOP_ORIGIN.into(),
+            keys: crate::idempotency::KeyOwner {
+                tenant,
+                caller: format!("{service}:{actor}"),
+            },
             actor,
             ns: ns.clone(),
         }

@@ -3,11 +3,10 @@
 
 use sqlx::{PgConnection, PgPool};
 use tonic::{Response, Status};
-use uuid::Uuid;
 
 use crate::{
     error::Result,
-    idempotency::{self, Claim},
+    idempotency::{self, Claim, KeyOwner},
     outbox::Outbox,
 };
 
@@ -22,11 +21,11 @@ impl Writer {
         Self { pool, outbox }
     }
 
-    /// Runs a creating call once per `key` (DESIGN §3): a replay returns the
-    /// stored answer without running `effect`.
+    /// Runs a creating call once per `key` of `owner` (DESIGN §3): a replay
+    /// returns the stored answer without running `effect`.
     pub async fn create_once<Req, Resp, F>(
         &self,
-        tenant: Uuid,
+        owner: &KeyOwner,
         operation: &str,
         key: &str,
         request: &Req,
@@ -39,12 +38,12 @@ impl Writer {
     {
         let mut tx = self.pool.begin().await?;
         if let Claim::Replay(resp) =
-            idempotency::claim(&mut tx, tenant, operation, key, request).await?
+            idempotency::claim(&mut tx, owner, operation, key, request).await?
         {
             return Ok(resp);
         }
         let resp = effect(&mut tx).await?;
-        idempotency::complete(&mut tx, tenant, operation, key, &resp).await?;
+        idempotency::complete(&mut tx, owner, operation, key, &resp).await?;
         self.outbox.commit(tx).await?;
         Ok(resp)
     }

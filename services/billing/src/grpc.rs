@@ -142,7 +142,7 @@ impl BillingService for BillingApi {
                 let invoice = invoice.ok_or_else(|| Error::invalid("invoice_id", "is required"))?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateCreditNote",
                         &r.idempotency_key,
                         r,

@@ -88,7 +88,7 @@ impl CatalogueService for CatalogueApi {
                     categories::Input::parse(&r.parent_id, &r.code, &r.name, r.position, r.active)?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateCategory",
                         &r.idempotency_key,
                         r,
@@ -174,7 +174,7 @@ impl CatalogueService for CatalogueApi {
                 let input = prestations::Input::parse(r.fields.as_ref())?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateService",
                         &r.idempotency_key,
                         r,
@@ -268,7 +268,7 @@ impl CatalogueService for CatalogueApi {
                 let input = products::Input::parse(r.fields.as_ref())?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateProduct",
                         &r.idempotency_key,
                         r,
@@ -457,7 +457,7 @@ impl CatalogueService for CatalogueApi {
                 let r = req.get_ref();
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateHourPack",
                         &r.idempotency_key,
                         r,

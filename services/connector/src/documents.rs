@@ -76,11 +76,13 @@ pub async fn send(
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "EUR".into());
     let ctx = Ctx {
-        service: SERVICE,
-        tenant: c.tenant,
         origin: c.origin(),
-        actor: format!("connection:{}", c.name),
-        ns: shared.ns.clone(),
+        ..Ctx::system(
+            SERVICE,
+            c.tenant,
+            &shared.ns,
+            format!("connection:{}", c.name),
+        )
     };
     let meta = ctx.meta(Uuid::now_v7(), r.version);
     let mut tx = shared.pool.begin().await?;

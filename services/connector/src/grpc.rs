@@ -76,10 +76,11 @@ impl ConnectorService for ConnectorApi {
                 let r = req.get_ref();
                 let fields = connections::parse(r.fields.as_ref())?;
                 self.check_folder(&caller, &fields)?;
+                let keys = idempotency::KeyOwner::of(&caller);
                 let mut tx = self.shared.pool.begin().await?;
                 if let Claim::Replay(resp) = idempotency::claim(
                     &mut tx,
-                    caller.tenant,
+                    &keys,
                     "CreateConnection",
                     &r.idempotency_key,
                     r,
@@ -94,7 +95,7 @@ impl ConnectorService for ConnectorApi {
                 };
                 idempotency::complete(
                     &mut tx,
-                    caller.tenant,
+                    &keys,
                     "CreateConnection",
                     &r.idempotency_key,
                     &resp,

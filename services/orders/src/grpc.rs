@@ -79,7 +79,7 @@ impl OrdersService for OrdersApi {
                 let r = req.get_ref();
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateResidence",
                         &r.idempotency_key,
                         r,
@@ -215,7 +215,7 @@ impl OrdersService for OrdersApi {
                 scope.may_place_in(input.residence_id)?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateCustomer",
                         &r.idempotency_key,
                         r,
@@ -337,7 +337,7 @@ impl OrdersService for OrdersApi {
                 // and replays its answer instead of pricing the order again.
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "PlaceProductOrder",
                         &r.idempotency_key,
                         r,
@@ -387,7 +387,7 @@ impl OrdersService for OrdersApi {
                 let parsed = bookings::Booking::parse(r)?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "PlaceBooking",
                         &r.idempotency_key,
                         r,
@@ -423,7 +423,7 @@ impl OrdersService for OrdersApi {
                 let parsed = bookings::PackPurchase::parse(r)?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "PlaceHourPackOrder",
                         &r.idempotency_key,
                         r,

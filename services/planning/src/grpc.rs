@@ -103,7 +103,7 @@ impl PlanningService for PlanningApi {
                 let input = workers::Input::parse(r.fields.as_ref())?;
                 self.writer
                     .create_once(
-                        ctx.tenant,
+                        &ctx.keys,
                         "CreateWorker",
                         &r.idempotency_key,
                         r,

@@ -350,3 +350,53 @@ async fn concurrent_placements_with_one_key_make_one_order() {
         .count();
     assert_eq!(placed, 1);
 }
+
+/// An idempotency key is its caller's: another caller re-sending the same
+/// key and basket is judged as itself (here refused: not its residence, not
+/// its customer), never handed the stored order with the resident's name
+/// and address.
+#[tokio::test]
+async fn a_replayed_key_answers_only_the_caller_that_sent_it() {
+    let mut app = spawn_app().await;
+    let shop = shop(&mut app).await;
+    let other = app.residence("Les Acacias").await;
+    app.add_staff(&other, "nurse-2").await;
+    let mut req = order_for(&shop, vec![(&shop.gloves, 1, 0)]);
+    req.idempotency_key = "basket-7".into();
+    let first = app
+        .client
+        .place_product_order(app.staff("nurse-1", req.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    let stranger = app
+        .client
+        .place_product_order(app.staff("nurse-2", req.clone()))
+        .await
+        .expect_err("staff of another residence");
+    assert!(
+        matches!(stranger.code(), Code::NotFound | Code::PermissionDenied),
+        "{stranger:?}"
+    );
+    let someone = Uuid::now_v7().to_string();
+    let customer = app
+        .client
+        .place_product_order(app.as_customer(&someone, req.clone()))
+        .await
+        .expect_err("another customer");
+    assert!(
+        matches!(customer.code(), Code::NotFound | Code::PermissionDenied),
+        "{customer:?}"
+    );
+    let again = app
+        .client
+        .place_product_order(app.staff("nurse-1", req))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(again.id, first.id, "the sender's own replay");
+}
