@@ -3,6 +3,7 @@
 //! letters, NATS stream provisioning, gRPC wiring with auth and one error
 //! mapping, idempotency keys, the admin HTTP port and graceful shutdown.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod config;

@@ -2,6 +2,7 @@
 //! function in a transaction with its events, commit through the outbox.
 
 use relais_platform::{
+    access::{self, Membership, Scope},
     auth::{self, Caller},
     context::Ctx,
     error::{Error, Violations},
@@ -11,8 +12,9 @@ use relais_platform::{
     write::{Writer, cut_page, reply},
 };
 use relais_proto::billing::{self as pb, billing_service_server::BillingService};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::{
     SERVICE, certificates, documents, documents::Seller, erp, invoices, payments, services,
@@ -38,6 +40,52 @@ impl BillingApi {
     }
 }
 
+/// The caller's scope over customers (relais_platform::access), staff
+/// membership from billing's copy of the orders service's.
+async fn scope(conn: &mut PgConnection, caller: &Caller) -> Result<Scope, Error> {
+    access::scope(conn, caller, Membership::Replica).await
+}
+
+/// The invoice (or credit note), if it exists and the caller may see its
+/// customer's records; else NOT_FOUND, whether it exists or not.
+async fn visible_invoice(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<pb::Invoice, Error> {
+    let scope = scope(conn, caller).await?;
+    let invoice = invoices::load(conn, caller.tenant, id).await?;
+    if let Some(invoice) = invoice {
+        let customer = Uuid::parse_str(&invoice.customer_id).unwrap_or_default();
+        if scope
+            .sees(conn, caller.tenant, customer, Membership::Replica)
+            .await?
+        {
+            return Ok(invoice);
+        }
+    }
+    Err(Error::not_found(format!("invoice {id}")))
+}
+
+/// The customer named in a listing: the caller themselves for a customer
+/// (another is NOT_FOUND); for others the named one, or None when the
+/// caller may not see them (the listing is then empty).
+async fn listed_customer(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    asked: &str,
+) -> Result<Option<Uuid>, Error> {
+    if let Some(me) = caller.own_customer(asked)? {
+        return Ok(Some(me));
+    }
+    let customer = validate::id("customer_id", asked)?;
+    let scope = scope(conn, caller).await?;
+    Ok(scope
+        .sees(conn, caller.tenant, customer, Membership::Replica)
+        .await?
+        .then_some(customer))
+}
+
 #[tonic::async_trait]
 impl BillingService for BillingApi {
     async fn get_invoice(
@@ -49,10 +97,7 @@ impl BillingService for BillingApi {
                 let caller = auth::caller(&req)?;
                 let id = validate::id("id", &req.get_ref().id)?;
                 let mut conn = self.pool.acquire().await?;
-                let invoice = invoices::load(&mut conn, caller.tenant, id)
-                    .await?
-                    .filter(|i| caller.own_customer(&i.customer_id).is_ok())
-                    .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+                let invoice = visible_invoice(&mut conn, &caller, id).await?;
                 Ok(pb::GetInvoiceResponse {
                     invoice: Some(invoice),
                 })
@@ -69,16 +114,17 @@ impl BillingService for BillingApi {
             async {
                 let caller = auth::caller(&req)?;
                 let r = req.get_ref();
-                let customer = match caller.own_customer(&r.customer_id)? {
-                    Some(me) => me,
-                    None => validate::id("customer_id", &r.customer_id)?,
-                };
                 let page = r.page.clone().unwrap_or_default();
                 let limit = validate::page_size(page.page_size)? + 1;
                 let after = validate::page_token(&page.page_token)?;
                 let mut conn = self.pool.acquire().await?;
-                let items =
-                    invoices::of_customer(&mut conn, caller.tenant, customer, after, limit).await?;
+                let items = match listed_customer(&mut conn, &caller, &r.customer_id).await? {
+                    Some(customer) => {
+                        invoices::of_customer(&mut conn, caller.tenant, customer, after, limit)
+                            .await?
+                    }
+                    None => vec![],
+                };
                 let (invoices, next_page_token) = cut_page(items, limit, |i| i.id.clone());
                 Ok(pb::ListInvoicesResponse {
                     invoices,
@@ -100,6 +146,7 @@ impl BillingService for BillingApi {
                 let ctx = Ctx::new(SERVICE, &caller, &self.ns);
                 let r = req.get_ref();
                 let id = validate::id("id", &r.id)?;
+                visible_invoice(&mut *self.pool.acquire().await?, &caller, id).await?;
                 self.writer
                     .change(async |tx| {
                         let invoice =
@@ -140,6 +187,7 @@ impl BillingService for BillingApi {
                 );
                 v.into_result()?;
                 let invoice = invoice.ok_or_else(|| Error::invalid("invoice_id", "is required"))?;
+                visible_invoice(&mut *self.pool.acquire().await?, &caller, invoice).await?;
                 self.writer
                     .create_once(
                         &ctx.keys,
@@ -176,6 +224,9 @@ impl BillingService for BillingApi {
                 let residence = validate::optional_id(&mut v, "residence_id", &r.residence_id);
                 v.into_result()?;
                 let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
+                scope(&mut *self.pool.acquire().await?, &caller)
+                    .await?
+                    .act_for_residence(residence)?;
                 self.writer
                     .change(async |tx| {
                         let invoices = invoices::draft_monthly(tx, &ctx, month, residence).await?;
@@ -196,10 +247,7 @@ impl BillingService for BillingApi {
                 let caller = auth::caller(&req)?;
                 let id = validate::id("id", &req.get_ref().id)?;
                 let mut conn = self.pool.acquire().await?;
-                let invoice = invoices::load(&mut conn, caller.tenant, id)
-                    .await?
-                    .filter(|i| caller.own_customer(&i.customer_id).is_ok())
-                    .ok_or_else(|| Error::not_found(format!("invoice {id}")))?;
+                let invoice = visible_invoice(&mut conn, &caller, id).await?;
                 let (file_name, content) = documents::load(&mut conn, caller.tenant, id)
                     .await?
                     .ok_or_else(|| {
@@ -244,9 +292,28 @@ impl BillingService for BillingApi {
                 let limit = validate::page_size(page.page_size)? + 1;
                 let after = validate::page_token(&page.page_token)?;
                 let mut conn = self.pool.acquire().await?;
-                let items =
-                    payments::list(&mut conn, caller.tenant, invoice, customer, after, limit)
+                // Only payments of what the caller may see: those of an
+                // invoice or a customer out of scope are left out.
+                let mut visible = true;
+                if let Some(id) = invoice {
+                    visible = match visible_invoice(&mut conn, &caller, id).await {
+                        Ok(_) => true,
+                        Err(Error::NotFound(_)) => false,
+                        Err(e) => return Err(e),
+                    };
+                }
+                if let Some(c) = customer.filter(|_| visible) {
+                    visible = scope(&mut conn, &caller)
+                        .await?
+                        .sees(&mut conn, caller.tenant, c, Membership::Replica)
                         .await?;
+                }
+                let items = if visible {
+                    payments::list(&mut conn, caller.tenant, invoice, customer, after, limit)
+                        .await?
+                } else {
+                    vec![]
+                };
                 let (payments, next_page_token) = cut_page(items, limit, |p| p.id.clone());
                 Ok(pb::ListPaymentsResponse {
                     payments,
@@ -299,6 +366,30 @@ impl BillingService for BillingApi {
                 let customer = validate::optional_id(&mut v, "customer_id", &r.customer_id);
                 v.into_result()?;
                 let month = month.ok_or_else(|| Error::invalid("month", "is required"))?;
+                {
+                    let mut conn = self.pool.acquire().await?;
+                    let scope = scope(&mut conn, &caller).await?;
+                    match customer {
+                        Some(c) => {
+                            scope
+                                .read(
+                                    &mut conn,
+                                    caller.tenant,
+                                    c,
+                                    Membership::Replica,
+                                    format!("customer {c}"),
+                                )
+                                .await?
+                        }
+                        // The whole tenant: not for residence staff.
+                        None => scope.act_for_residence(None).map_err(|_| {
+                            Error::invalid(
+                                "customer_id",
+                                "staff must choose one of their residents",
+                            )
+                        })?,
+                    }
+                }
                 self.writer
                     .change(async |tx| {
                         let invoices = services::draft_month(tx, &ctx, month, customer).await?;
@@ -322,6 +413,18 @@ impl BillingService for BillingApi {
                 let r = req.get_ref();
                 let customer = validate::id("customer_id", &r.customer_id)?;
                 certificates::check_year(r.year)?;
+                let mut conn = self.pool.acquire().await?;
+                scope(&mut conn, &caller)
+                    .await?
+                    .read(
+                        &mut conn,
+                        caller.tenant,
+                        customer,
+                        Membership::Replica,
+                        format!("customer {customer}"),
+                    )
+                    .await?;
+                drop(conn);
                 self.writer
                     .change(async |tx| {
                         let certificate =
@@ -369,13 +472,14 @@ impl BillingService for BillingApi {
             async {
                 let caller = auth::caller(&req)?;
                 let r = req.get_ref();
-                let customer = match caller.own_customer(&r.customer_id)? {
-                    Some(me) => me,
-                    None => validate::id("customer_id", &r.customer_id)?,
-                };
                 let mut conn = self.pool.acquire().await?;
-                let certificates =
-                    certificates::of_customer(&mut conn, caller.tenant, customer).await?;
+                let certificates = match listed_customer(&mut conn, &caller, &r.customer_id).await?
+                {
+                    Some(customer) => {
+                        certificates::of_customer(&mut conn, caller.tenant, customer).await?
+                    }
+                    None => vec![],
+                };
                 Ok(pb::ListTaxCertificatesResponse { certificates })
             }
             .await,
@@ -391,10 +495,20 @@ impl BillingService for BillingApi {
                 let caller = auth::caller(&req)?;
                 let id = validate::id("id", &req.get_ref().id)?;
                 let mut conn = self.pool.acquire().await?;
-                let (_, file_name, content) = certificates::document(&mut conn, caller.tenant, id)
+                let (customer, file_name, content) =
+                    certificates::document(&mut conn, caller.tenant, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found(format!("certificate {id}")))?;
+                scope(&mut conn, &caller)
                     .await?
-                    .filter(|(customer, _, _)| caller.own_customer(&customer.to_string()).is_ok())
-                    .ok_or_else(|| Error::not_found(format!("certificate {id}")))?;
+                    .read(
+                        &mut conn,
+                        caller.tenant,
+                        customer,
+                        Membership::Replica,
+                        format!("certificate {id}"),
+                    )
+                    .await?;
                 Ok(pb::GetTaxCertificateDocumentResponse {
                     file_name,
                     content_type: "application/pdf".into(),

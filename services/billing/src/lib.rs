@@ -131,6 +131,14 @@ impl App {
             customers::spec(&rt.ns, max),
             Arc::new(customers::Customers),
         );
+        // Who may see which customer's records (relais_platform::access).
+        let access = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            relais_platform::access::replica_spec(SERVICE, &rt.ns, max),
+            Arc::new(relais_platform::access::Replica),
+        );
         let interventions = ConsumerRunner::new(
             rt.pool.clone(),
             rt.js.clone(),
@@ -164,6 +172,7 @@ impl App {
             month_closer.run(shutdown.clone()).boxed(),
             paid_orders.run(shutdown.clone()).boxed(),
             customers.run(shutdown.clone()).boxed(),
+            access.run(shutdown.clone()).boxed(),
             interventions.run(shutdown.clone()).boxed(),
             erp_documents.run(shutdown.clone()).boxed(),
             payments.run(shutdown.clone()).boxed(),

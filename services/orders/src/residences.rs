@@ -140,7 +140,18 @@ pub async fn set_staff(
         "at most 200 characters",
     );
     v.into_result()?;
-    get(conn, ctx.tenant, &Scope::Tenant, residence).await?;
+    // The residence's row lock orders the changes of its staff; the
+    // version they take lets the other services' copies (see
+    // relais_platform::access) apply them in that order.
+    let version: i64 = sqlx::query_scalar(
+        "update residences set staff_version = staff_version + 1
+         where tenant_id = $1 and id = $2 returning staff_version",
+    )
+    .bind(ctx.tenant)
+    .bind(residence)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found(format!("residence {residence}")))?;
     let changed = if member {
         sqlx::query(
             "insert into residence_staff (tenant_id, residence_id, staff_subject, display_name)
@@ -170,7 +181,7 @@ pub async fn set_staff(
             "staff member {staff_subject:?} of residence {residence}"
         )));
     }
-    let meta = ctx.meta(residence, 0);
+    let meta = ctx.meta(residence, version);
     let event = ResidenceStaffChanged {
         meta: Some(meta.clone()),
         residence_id: residence.to_string(),

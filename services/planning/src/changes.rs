@@ -48,6 +48,11 @@ pub struct Change {
 }
 
 impl Change {
+    /// The intervention named.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
     pub fn parse(r: &ChangeInterventionsRequest) -> Result<Self> {
         let mut v = Violations::new();
         v.check(

@@ -35,6 +35,8 @@ pub struct Filter {
     pub provider: Option<String>,
     pub worker: Option<Uuid>,
     pub done_only: bool,
+    /// Only residents of these residences (staff: relais_platform::access).
+    pub residences: Option<Vec<Uuid>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -76,6 +78,8 @@ pub async fn page(
          where i.tenant_id = $1 and i.starts_at >= $2 and i.starts_at < $3
            and i.status <> 'cancelled' and (not $6 or i.status = 'done')
            and ($4::text is null or w.provider = $4) and ($5::uuid is null or w.id = $5)
+           and ($9::uuid[] is null or i.customer_id in (select customer_id from access_customers
+                                                       where tenant_id = $1 and residence_id = any($9)))
          order by w.provider, w.last_name, w.id, i.starts_at, i.id
          offset $7 limit $8",
     )
@@ -87,6 +91,7 @@ pub async fn page(
     .bind(f.done_only)
     .bind(offset)
     .bind(PAGE)
+    .bind(&f.residences)
     .fetch_all(conn)
     .await?;
     let more = i64::try_from(lines.len()).unwrap_or(0) == PAGE;

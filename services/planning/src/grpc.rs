@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use relais_platform::{
-    auth::{self, Caller},
+    access::{self, Membership, Scope},
+    auth::{self, Caller, Role},
     context::Ctx,
     error::{Error, Result, Violations},
     nats::Namespace,
@@ -13,8 +14,9 @@ use relais_platform::{
     write::{Writer, cut_page, reply},
 };
 use relais_proto::planning::{self as pb, planning_service_server::PlanningService};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use std::pin::Pin;
 
@@ -47,6 +49,24 @@ impl PlanningApi {
         let ctx = Ctx::new(SERVICE, &caller, &self.ns);
         Ok((caller, ctx))
     }
+}
+
+/// The caller's scope over customers (relais_platform::access), staff
+/// membership from planning's copy of the orders service's.
+async fn scope(conn: &mut PgConnection, caller: &Caller) -> Result<Scope> {
+    access::scope(conn, caller, Membership::Replica).await
+}
+
+/// A worker as `caller` may see them: customers choose a worker by name,
+/// photo and skills, and never see their private e-mail and phone.
+fn shown(caller: &Caller, mut w: pb::Worker) -> pb::Worker {
+    if caller.role == Role::Customer
+        && let Some(f) = w.fields.as_mut()
+    {
+        f.email.clear();
+        f.phone.clear();
+    }
+    w
 }
 
 fn time(
@@ -152,7 +172,7 @@ impl PlanningService for PlanningApi {
                 let mut conn = self.pool.acquire().await?;
                 let worker = workers::get(&mut conn, caller.tenant, id).await?;
                 Ok(pb::GetWorkerResponse {
-                    worker: Some(worker),
+                    worker: Some(shown(&caller, worker)),
                 })
             }
             .await,
@@ -179,7 +199,7 @@ impl PlanningService for PlanningApi {
                         .await?;
                 let (workers, next_page_token) = cut_page(items, limit, |w| w.id.clone());
                 Ok(pb::ListWorkersResponse {
-                    workers,
+                    workers: workers.into_iter().map(|w| shown(&caller, w)).collect(),
                     next_page_token,
                 })
             }
@@ -273,6 +293,7 @@ impl PlanningService for PlanningApi {
                     order: validate::optional_id(&mut v, "order_id", &r.order_id),
                     from: optional_time(&mut v, "from", r.from.as_ref()),
                     to: optional_time(&mut v, "to", r.to.as_ref()),
+                    residences: None,
                 };
                 // Customers read their own interventions, nobody else's.
                 if let Some(me) = caller.own_customer(&r.customer_id)? {
@@ -285,6 +306,8 @@ impl PlanningService for PlanningApi {
                 );
                 v.into_result()?;
                 let mut conn = self.pool.acquire().await?;
+                // Staff: only their residences' residents.
+                filter.residences = scope(&mut conn, &caller).await?.only_residences();
                 let items =
                     interventions::list(&mut conn, caller.tenant, &filter, after, limit).await?;
                 let (interventions, next_page_token) = cut_page(items, limit, |i| i.id.clone());
@@ -316,7 +339,9 @@ impl PlanningService for PlanningApi {
                 let mut conn = self.pool.acquire().await?;
                 let workers =
                     interventions::available(&mut conn, caller.tenant, service, start, end).await?;
-                Ok(pb::FindAvailableWorkersResponse { workers })
+                Ok(pb::FindAvailableWorkersResponse {
+                    workers: workers.into_iter().map(|w| shown(&caller, w)).collect(),
+                })
             }
             .await,
         )
@@ -328,8 +353,19 @@ impl PlanningService for PlanningApi {
     ) -> Reply<pb::ChangeInterventionsResponse> {
         reply(
             async {
-                let (_, ctx) = self.manager(&req)?;
+                let (caller, ctx) = self.manager(&req)?;
                 let change = changes::Change::parse(req.get_ref())?;
+                {
+                    let mut conn = self.pool.acquire().await?;
+                    let what = format!("intervention {}", change.id());
+                    let customer = interventions::customer_of(&mut conn, ctx.tenant, change.id())
+                        .await?
+                        .ok_or_else(|| Error::not_found(what.clone()))?;
+                    scope(&mut conn, &caller)
+                        .await?
+                        .read(&mut conn, ctx.tenant, customer, Membership::Replica, what)
+                        .await?;
+                }
                 self.writer
                     .change(async |tx| {
                         let interventions = changes::apply(tx, &ctx, change).await?;
@@ -351,9 +387,17 @@ impl PlanningService for PlanningApi {
                 let pack = validate::id("pack_order_id", &req.get_ref().pack_order_id)?;
                 let mut conn = self.pool.acquire().await?;
                 let balance = ledger::get(&mut conn, caller.tenant, pack).await?;
-                if caller.own_customer(&balance.customer_id).is_err() {
-                    return Err(Error::not_found(format!("pack {pack}")));
-                }
+                let customer = Uuid::parse_str(&balance.customer_id).unwrap_or_default();
+                scope(&mut conn, &caller)
+                    .await?
+                    .read(
+                        &mut conn,
+                        caller.tenant,
+                        customer,
+                        Membership::Replica,
+                        format!("pack {pack}"),
+                    )
+                    .await?;
                 let interventions = interventions::of_pack(&mut conn, caller.tenant, pack).await?;
                 Ok(pb::GetPackBalanceResponse {
                     balance: Some(balance),
@@ -377,7 +421,16 @@ impl PlanningService for PlanningApi {
                     None => validate::id("customer_id", &r.customer_id)?,
                 };
                 let mut conn = self.pool.acquire().await?;
-                let balances = ledger::of_customer(&mut conn, caller.tenant, customer).await?;
+                // A customer out of the caller's scope has no packs to show.
+                let balances = if scope(&mut conn, &caller)
+                    .await?
+                    .sees(&mut conn, caller.tenant, customer, Membership::Replica)
+                    .await?
+                {
+                    ledger::of_customer(&mut conn, caller.tenant, customer).await?
+                } else {
+                    vec![]
+                };
                 Ok(pb::ListPackBalancesResponse { balances })
             }
             .await,
@@ -421,6 +474,10 @@ impl PlanningService for PlanningApi {
                 };
                 let provider =
                     (!r.provider.trim().is_empty()).then(|| r.provider.trim().to_owned());
+                // Staff: only their residences' residents.
+                let residences = scope(&mut *self.pool.acquire().await?, &caller)
+                    .await?
+                    .only_residences();
                 Ok((
                     caller,
                     exports::Filter {
@@ -429,6 +486,7 @@ impl PlanningService for PlanningApi {
                         provider,
                         worker,
                         done_only: r.done_only,
+                        residences,
                     },
                 ))
             }

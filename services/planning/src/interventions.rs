@@ -448,6 +448,8 @@ pub struct Filter {
     pub order: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Only residents of these residences (staff: relais_platform::access).
+    pub residences: Option<Vec<Uuid>>,
 }
 
 /// In start order; `after` is the (start, id) of the previous page's last.
@@ -468,6 +470,8 @@ pub async fn list(
            and ($6::timestamptz is null or starts_at < $6)
            and ($7::uuid is null or (starts_at, id) > (select starts_at, id from interventions
                                                      where tenant_id = $1 and id = $7))
+           and ($9::uuid[] is null or customer_id in (select customer_id from access_customers
+                                                     where tenant_id = $1 and residence_id = any($9)))
          order by starts_at, id limit $8"
     )))
     .bind(tenant)
@@ -478,9 +482,23 @@ pub async fn list(
     .bind(f.to)
     .bind(after)
     .bind(limit)
+    .bind(&f.residences)
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(Intervention::from).collect())
+}
+
+/// The customer an intervention is for, if it exists.
+pub async fn customer_of(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<Option<Uuid>> {
+    Ok(
+        sqlx::query_scalar(
+            "select customer_id from interventions where tenant_id = $1 and id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?,
+    )
 }
 
 /// The live interventions a pack pays for, in start order.

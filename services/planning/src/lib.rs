@@ -61,7 +61,18 @@ impl App {
             interventions::spec(&rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(interventions::Bookings { ns: rt.ns.clone() }),
         );
-        let tasks = vec![bookings.run(shutdown.clone()).boxed()];
+        // Who may see which customer's records (relais_platform::access).
+        let access = ConsumerRunner::new(
+            rt.pool.clone(),
+            rt.js.clone(),
+            rt.ns.clone(),
+            relais_platform::access::replica_spec(SERVICE, &rt.ns, rt.cfg.consumer_max_deliver),
+            Arc::new(relais_platform::access::Replica),
+        );
+        let tasks = vec![
+            bookings.run(shutdown.clone()).boxed(),
+            access.run(shutdown.clone()).boxed(),
+        ];
         self.runtime
             .serve(
                 service,

@@ -3,6 +3,7 @@
 //! and NATS (`make test`).
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod certificates;
 mod invoices;
 mod payments;
