@@ -36,7 +36,7 @@ impl Ids {
 /// the method: `GetInvoiceDocument` takes an invoice's).
 pub fn id_kind(field: &str, method: &str) -> Option<&'static str> {
     let kind = match field {
-        "parent_id" | "category_id" => "category",
+        "category_id" => "category",
         "service_id" | "skill_service_id" | "skill_service_ids" | "eligible_service_ids" => {
             "service"
         }
@@ -170,6 +170,10 @@ impl Filler<'_> {
 
     fn string(&self, name: &str, method: &str) -> String {
         let today = Utc::now().date_naive();
+        // A category made its own parent is refused for that alone.
+        if name == "parent_id" {
+            return String::new();
+        }
         if let Some(kind) = id_kind(name, method) {
             return self.ids.by_kind.get(kind).cloned().unwrap_or_default();
         }
@@ -207,7 +211,8 @@ impl Filler<'_> {
                     &uuid::Uuid::new_v4().simple().to_string()[..8]
                 )
             }
-            n => format!("{A_MARKER} {n}"),
+            // No space: names and references alike take it.
+            n => format!("{A_MARKER}-{}", n.replace('_', "-")),
         }
     }
 }

@@ -31,7 +31,7 @@ use std::{
 };
 
 use prost::Message;
-use prost_reflect::{DynamicMessage, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Value};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use relais_platform::auth::Role;
 
@@ -94,6 +94,42 @@ async fn every_rpc_resists_another_tenant_every_role_and_bad_inputs() {
     );
 }
 
+/// Calls `p.method` and checks its answer, including the refusals some
+/// answers carry in-band (BulkUpsert's per-item `error` and `field`).
+async fn checked(
+    world: &World,
+    report: &mut Report,
+    p: &Probe,
+    token: &str,
+    body: Vec<u8>,
+) -> Outcome {
+    let out = world.raw(&p.method, token, body).await;
+    report.check(p, &out);
+    let output = world.method(&p.method).output();
+    let (Some(error), Some(field)) = (
+        output.get_field_by_name("error"),
+        output.get_field_by_name("field"),
+    ) else {
+        return out;
+    };
+    for b in &out.bodies {
+        let Ok(m) = DynamicMessage::decode(output.clone(), b.as_slice()) else {
+            continue;
+        };
+        let text = |f| m.get_field(f).as_str().unwrap_or_default().to_owned();
+        let (error, field) = (text(&error), text(&field));
+        if error.starts_with("internal error") {
+            report.add("internal", p, "OK, in-band", &error);
+        } else if error.starts_with("invalid argument") && field.trim().is_empty() {
+            report.add("no field", p, "OK, in-band", &error);
+        }
+        if error.len() > check::MAX_MESSAGE {
+            report.add("long message", p, "OK, in-band", prefix(&error, 200));
+        }
+    }
+    out
+}
+
 fn probe(method: &str, caller: &str, input: &str) -> Probe {
     Probe {
         method: method.to_owned(),
@@ -113,10 +149,31 @@ fn filler(world: &World) -> Filler<'_> {
 /// The request A's seeding made for `path`, or one made from its
 /// descriptor with A's ids in its id fields.
 fn base(world: &World, path: &str) -> DynamicMessage {
+    base_with(world, path, None).1
+}
+
+/// The request A's seeding made for `path` that sets `field`, if one did,
+/// else its first; and the role that made it.
+fn base_with(world: &World, path: &str, field: Option<&FieldDescriptor>) -> (Role, DynamicMessage) {
     let m = world.method(path);
-    match world.templates.get(path) {
-        Some((_, b)) => DynamicMessage::decode(m.input(), b.as_slice()).unwrap(),
-        None => filler(world).message(&m.input(), m.name(), 0),
+    let decoded: Vec<(Role, DynamicMessage)> = world
+        .templates
+        .get(path)
+        .into_iter()
+        .flatten()
+        .map(|(role, b)| {
+            (
+                *role,
+                DynamicMessage::decode(m.input(), b.as_slice()).unwrap(),
+            )
+        })
+        .collect();
+    let setting = decoded
+        .iter()
+        .find(|(_, msg)| field.is_some_and(|f| msg.has_field(f)));
+    match setting.or(decoded.first()) {
+        Some(found) => found.clone(),
+        None => (Role::Admin, filler(world).message(&m.input(), m.name(), 0)),
     }
 }
 
@@ -190,8 +247,7 @@ async fn attack(
     msg: &DynamicMessage,
     a_ids: &BTreeSet<String>,
 ) {
-    let out = world.raw(&p.method, token, msg.encode_to_vec()).await;
-    report.check(p, &out);
+    let out = checked(world, report, p, token, msg.encode_to_vec()).await;
     let code = out
         .code()
         .map(|c| format!("{c:?}"))
@@ -366,11 +422,10 @@ async fn bad_inputs(world: &World, report: &mut Report) {
     order.sort_by_key(|(path, m)| (destructive(m.name()), (*path).clone()));
     let mut n = 0u64;
     for (path, m) in order {
-        let base = base(world, path);
-        let role = world.templates.get(path).map_or(Role::Admin, |(r, _)| *r);
-        let (token, who) = (world.a.token(role), role_name(&world.a, role));
         for leaf in inputs::leaves(&m.input()) {
             let Some(last) = leaf.last() else { continue };
+            let (role, base) = base_with(world, path, leaf.first());
+            let (token, who) = (world.a.token(role), role_name(&world.a, role));
             let current = inputs::string_at(&base, &leaf);
             for (label, value) in inputs::bad_values(last, &current) {
                 n += 1;
@@ -390,14 +445,14 @@ async fn bad_inputs(world: &World, report: &mut Report) {
                 }
                 inputs::set_at(&mut msg, &leaf, value, &fill, m.name());
                 let p = probe(path, &who, &format!("{}={label}", inputs::label(&leaf)));
-                let out = world.raw(path, &token, msg.encode_to_vec()).await;
-                report.check(&p, &out);
+                checked(world, report, &p, &token, msg.encode_to_vec()).await;
             }
         }
     }
 }
 
-/// Part 3: every role of both tenants, a plain call, then random bytes.
+/// Part 3: every role of both tenants, a plain call (A's own requests, so
+/// that reads and writes as each role run to their end), then random bytes.
 async fn every_role(world: &World, report: &mut Report) {
     let mut rng = StdRng::seed_from_u64(SEED);
     for path in world.methods.keys() {
@@ -411,14 +466,14 @@ async fn every_role(world: &World, report: &mut Report) {
             for role in ROLES {
                 let token = tenant.token(role);
                 let who = role_name(tenant, role);
-                if tenant.name == world.a.name && role != Role::Admin {
-                    let out = world.raw(path, &token, msg.encode_to_vec()).await;
-                    report.check(&probe(path, &who, "plain"), &out);
+                // B's plain calls were part 1.
+                if tenant.name == world.a.name {
+                    let p = probe(path, &who, "plain");
+                    checked(world, report, &p, &token, msg.encode_to_vec()).await;
                 }
                 let body = garbage(&mut rng, &m.input());
-                let input = format!("random bytes {}", hex(&body));
-                let out = world.raw(path, &token, body).await;
-                report.check(&probe(path, &who, &input), &out);
+                let p = probe(path, &who, &format!("random bytes {}", hex(&body)));
+                checked(world, report, &p, &token, body).await;
             }
         }
     }
