@@ -39,6 +39,8 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MIN_YEAR: i32 = 1900;
 /// ...or comes after this one.
 pub const MAX_YEAR: i32 = 2200;
+/// The field named when the request as a whole cannot be read.
+pub const BODY: &str = "(body)";
 /// More bad fields than this in one request are summed up, not listed.
 const MAX_REPORTED: usize = 20;
 
@@ -91,10 +93,12 @@ fn decode<U: Message + Name + Default>(bytes: bytes::Bytes) -> Result<U, Status>
         return U::decode(bytes)
             .map_err(|e| Status::internal(format!("undecodable {}: {e}", U::NAME)));
     }
+    // The field is the whole body: prost stops at the first bad byte and
+    // cannot say which field the sender meant.
     let message = U::decode(bytes.clone()).map_err(|e| {
         bad_request(vec![(
-            String::new(),
-            format!("the body is not a valid {}: {e}", U::NAME),
+            BODY.to_owned(),
+            format!("is not a valid {}: {e}", U::NAME),
         )])
     })?;
     let problems = check_request(&U::full_name(), &bytes);
@@ -116,7 +120,7 @@ pub fn check_request(full_name: &str, bytes: &[u8]) -> Vec<(String, String)> {
         return Vec::new();
     };
     let Ok(message) = DynamicMessage::decode(descriptor, bytes) else {
-        return vec![(String::new(), "the body is not valid protobuf".into())];
+        return vec![(BODY.to_owned(), "is not valid protobuf".into())];
     };
     let mut problems = Vec::new();
     check_message(&message, "", &mut problems);
@@ -226,11 +230,7 @@ fn bad_request(mut problems: Vec<(String, String)>) -> Status {
         if i > 0 {
             message.push_str("; ");
         }
-        if field.is_empty() {
-            message.push_str(why);
-        } else {
-            message.push_str(&format!("{field}: {why}"));
-        }
+        message.push_str(&format!("{field}: {why}"));
     }
     if extra > 0 {
         message.push_str(&format!("; and {extra} more"));
