@@ -39,7 +39,6 @@ use crate::{
 };
 
 const KEYS: (&str, &str) = ("bench-public", "bench-private");
-const SECRET_REF: &str = "RELAIS_ERP_BENCH";
 
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -152,9 +151,6 @@ async fn measure(
     );
     cfg.push.erp_timeout = Duration::from_secs(10);
     cfg.push.poll = Duration::from_millis(100);
-    cfg.secrets = cfg
-        .secrets
-        .with(SECRET_REF, &format!("{}:{}", KEYS.0, KEYS.1));
     let connector = relais_connector::App::build(cfg).await?;
     let connector_addr = connector.grpc_addr();
     let _connector = Task::spawn(|s| connector.run(s));
@@ -397,7 +393,8 @@ async fn connect(
                     name: "bench-erp".into(),
                     adapter: AdapterKind::ReferenceErp as i32,
                     endpoint: erp_base.into(),
-                    secret_ref: SECRET_REF.into(),
+                    secret: format!("{}:{}", KEYS.0, KEYS.1),
+                    secret_ref: String::new(),
                     families,
                     order_statuses: vec![OrderStatusRule {
                         status: "validated".into(),

@@ -31,6 +31,9 @@ pub const CONNECTOR_ADDR: &str = "http://127.0.0.1:50055";
 /// The demo tenant's connection, to the reference ERP `make run` starts.
 pub const DEMO_CONNECTION: &str = "demo-erp";
 /// The variable holding its credentials.
+/// The variable of `relais dev`'s environment with the demo ERP's keys
+/// (default: the reference ERP's demo keys); the demo connection stores
+/// them, sealed.
 pub const DEMO_SECRET_REF: &str = "RELAIS_ERP_DEMO";
 
 #[derive(Subcommand)]
@@ -72,8 +75,13 @@ pub enum ConnectorOp {
         /// Base URL (Tryton: with its database), or file:/// folder (csv).
         #[arg(long)]
         endpoint: String,
-        /// The environment variable of the connector holding the
-        /// credentials (none for csv).
+        /// The environment variable of this shell holding the ERP's
+        /// credentials (public:private, login:password; none for csv): sent
+        /// once, stored sealed by the connector, never shown again.
+        #[arg(long, default_value = "")]
+        secret_env: String,
+        /// Or the name of credentials the deployment keeps for the tenant
+        /// (the connector's RELAIS_TENANT_<TENANT>_<NAME>).
         #[arg(long, default_value = "")]
         secret_ref: String,
         /// family=pull|push|both[@cron], once per family.
@@ -148,7 +156,7 @@ fn connection_fields(
     name: String,
     adapter: &str,
     endpoint: String,
-    secret_ref: String,
+    (secret, secret_ref): (String, String),
     families: &[String],
     sends: &[String],
     conflicts: &str,
@@ -207,6 +215,7 @@ fn connection_fields(
         adapter: adapter as i32,
         endpoint,
         secret_ref,
+        secret,
         families,
         order_statuses,
         conflict_policy: conflict_policy as i32,
@@ -268,7 +277,11 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 c.id,
                 f.name,
                 f.endpoint,
-                f.secret_ref,
+                if c.has_secret {
+                    "(credentials stored)".to_owned()
+                } else {
+                    f.secret_ref.clone()
+                },
                 if f.enabled { "" } else { " (disabled)" },
                 flows.join(", ")
             );
@@ -279,14 +292,27 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
         name,
         adapter,
         endpoint,
+        secret_env,
         secret_ref,
         families,
         sends,
         conflicts,
     } = op
     {
+        let secret = if secret_env.is_empty() {
+            String::new()
+        } else {
+            std::env::var(&secret_env)
+                .with_context(|| format!("--secret-env: the variable {secret_env} is not set"))?
+        };
         let fields = connection_fields(
-            name, &adapter, endpoint, secret_ref, &families, &sends, &conflicts,
+            name,
+            &adapter,
+            endpoint,
+            (secret, secret_ref),
+            &families,
+            &sends,
+            &conflicts,
         )?;
         let created = client
             .create_connection(authed(
@@ -530,6 +556,7 @@ pub async fn seed(
     catalogue: &str,
     erp: &ReferenceErpClient,
     erp_base: &str,
+    erp_keys: &str,
     token: &str,
 ) -> anyhow::Result<()> {
     let mut client = ConnectorServiceClient::new(connect(connector).await?);
@@ -542,7 +569,8 @@ pub async fn seed(
         name: DEMO_CONNECTION.into(),
         adapter: AdapterKind::ReferenceErp as i32,
         endpoint: erp_base.into(),
-        secret_ref: DEMO_SECRET_REF.into(),
+        secret: erp_keys.into(),
+        secret_ref: String::new(),
         families: vec![
             family("customers", Direction::Push, ""),
             family("workers", Direction::Both, "0 * * * *"),

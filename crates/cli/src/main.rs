@@ -334,10 +334,6 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         .trim()
         .to_owned(),
     };
-    connector_cfg.secrets = connector_cfg
-        .secrets
-        .clone()
-        .with(connector::DEMO_SECRET_REF, &demo_keys);
     let connector_app = relais_connector::App::build(connector_cfg).await?;
     let connector_grpc = connector_app.grpc_addr();
     let connector_admin = connector_app.admin_addr();
@@ -362,6 +358,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
             &endpoint,
             &erp_client(&erp_base, &demo_keys)?,
             &erp_base,
+            &demo_keys,
             &token,
         )
         .await

@@ -7,6 +7,14 @@ use anyhow::Context;
 
 /// A client with `timeout` per request.
 pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    builder(timeout)
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// The settings of [`client`], for a caller that adds its own (the
+/// connector's guarded resolver).
+pub fn builder(timeout: Duration) -> reqwest::ClientBuilder {
     // reqwest is built without a crypto provider of its own: ring, set
     // once for the process (a second call finds it set, which is fine).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -14,6 +22,4 @@ pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("relais/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client")
 }

@@ -157,51 +157,58 @@ macro_rules! each {
 }
 
 impl Erp {
-    /// Opens the connection's adapter with its credentials; Refused when
-    /// they are missing (a dead letter names the variable to set).
+    /// Opens the connection's adapter with its own credentials, reaching
+    /// only where `egress` allows; Refused when the credentials are missing
+    /// or the endpoint is out of bounds (a dead letter says which).
     pub fn open(
         c: &crate::connections::Connection,
-        secrets: &Secrets,
+        credentials: &crate::secrets::Credentials,
+        egress: &crate::egress::EgressPolicy,
         exchange_root: &std::path::Path,
         timeout: std::time::Duration,
     ) -> Result<Self, ErpError> {
-        let secret = || {
-            secrets.get(&c.secret_ref).ok_or_else(|| {
-                ErpError::Refused(format!(
-                    "connection {}: the credentials variable {} is not set",
-                    c.name, c.secret_ref
-                ))
-            })
-        };
         let pair = |what: &str| {
-            secret()?
+            credentials
+                .of(c)
+                .map_err(|why| ErpError::Refused(format!("connection {}: {why}", c.name)))?
                 .split_once(':')
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                 .ok_or_else(|| {
                     ErpError::Refused(format!(
-                        "connection {}: {} must be {what}",
-                        c.name, c.secret_ref
+                        "connection {}: its credentials must be {what}",
+                        c.name
                     ))
                 })
         };
         let refused = |e: anyhow::Error| ErpError::Refused(format!("connection {}: {e:#}", c.name));
+        let http = || {
+            egress
+                .check_literal(&c.endpoint)
+                .map_err(|why| anyhow::anyhow!("endpoint {}: {why}", c.endpoint))?;
+            egress.client(timeout)
+        };
         match c.adapter {
             AdapterKind::ReferenceErp => {
                 let (public, private) = pair("public:private")?;
-                crate::reference_erp::ReferenceErpClient::new(
+                crate::reference_erp::ReferenceErpClient::with_client(
                     &c.endpoint,
                     &public,
                     &private,
-                    timeout,
+                    http().map_err(refused)?,
                 )
                 .map(Erp::Reference)
                 .map_err(refused)
             }
             AdapterKind::Tryton => {
                 let (login, password) = pair("login:password")?;
-                crate::tryton::TrytonClient::new(&c.endpoint, &login, &password, timeout)
-                    .map(Erp::Tryton)
-                    .map_err(refused)
+                crate::tryton::TrytonClient::with_client(
+                    &c.endpoint,
+                    &login,
+                    &password,
+                    http().map_err(refused)?,
+                )
+                .map(Erp::Tryton)
+                .map_err(refused)
             }
             // Files need no credentials: the tenant's own folder guards it.
             AdapterKind::Csv => {
@@ -262,32 +269,5 @@ impl ErpAdapter for Erp {
 
     async fn acknowledge(&self, object: &str, through: DateTime<Utc>) -> Result<(), ErpError> {
         each!(self, c => c.acknowledge(object, through).await)
-    }
-}
-
-/// Where connections' credentials come from: the environment (in
-/// Kubernetes, a Secret mapped to variables), or values given in process
-/// (tests, `relais dev`).
-#[derive(Clone, Default)]
-pub struct Secrets {
-    given: std::collections::HashMap<String, String>,
-}
-
-impl Secrets {
-    pub fn from_env() -> Self {
-        Self::default()
-    }
-
-    pub fn with(mut self, name: &str, value: &str) -> Self {
-        self.given.insert(name.to_owned(), value.to_owned());
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.given
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-            .filter(|v| !v.is_empty())
     }
 }

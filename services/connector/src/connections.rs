@@ -185,6 +185,8 @@ pub struct Connection {
     pub adapter: AdapterKind,
     pub endpoint: String,
     pub secret_ref: String,
+    /// Credentials stored with the connection, sealed.
+    pub sealed: Option<crate::secrets::Sealed>,
     pub settings: Settings,
     pub enabled: bool,
     pub version: i64,
@@ -260,6 +262,8 @@ impl Connection {
                 adapter: self.adapter.to_pb() as i32,
                 endpoint: self.endpoint.clone(),
                 secret_ref: self.secret_ref.clone(),
+                // Write-only: never sent back, not even to its admins.
+                secret: String::new(),
                 families: s
                     .families
                     .iter()
@@ -287,6 +291,7 @@ impl Connection {
             version: self.version,
             created_at: Some(timestamp(self.created_at)),
             updated_at: Some(timestamp(self.updated_at)),
+            has_secret: self.sealed.is_some(),
         }
     }
 }
@@ -297,12 +302,16 @@ pub struct Fields {
     pub adapter: AdapterKind,
     pub endpoint: String,
     pub secret_ref: String,
+    /// The credentials given with this call, to be sealed; empty: none
+    /// given (on update: keep the stored ones).
+    pub secret: String,
     pub settings: Settings,
     pub enabled: bool,
 }
 
-/// INVALID_ARGUMENT naming every bad field.
-pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
+/// INVALID_ARGUMENT naming every bad field; `creating`: a new connection
+/// needs its credentials (an update may keep the stored ones).
+pub fn parse(f: Option<&pb::ConnectionFields>, creating: bool) -> Result<Fields> {
     let Some(f) = f else {
         return Err(Error::invalid("fields", "is required"));
     };
@@ -357,17 +366,44 @@ pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
         "at most 500 characters",
     );
     let secret_ref = f.secret_ref.trim().to_owned();
-    // A file exchange needs no credentials; every other ERP does.
-    let needs_secret = adapter != Some(AdapterKind::Csv);
     v.check(
-        (secret_ref.is_empty() && needs_secret)
-            || secret_ref.len() > 200
+        secret_ref.len() > 100
             || !secret_ref
                 .chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
         "fields.secret_ref",
-        "the name of an environment variable (A-Z, 0-9, _), not the credentials",
+        "a name (A-Z, 0-9, _) in the tenant's namespace of secrets, not the credentials",
     );
+    let secret = f.secret.trim().to_owned();
+    v.check(
+        secret.chars().count() > 1000 || secret.contains(['\n', '\r', '\t']),
+        "fields.secret",
+        "one line of at most 1000 characters",
+    );
+    if adapter == Some(AdapterKind::Csv) {
+        v.check(
+            !secret.is_empty() || !secret_ref.is_empty(),
+            "fields.secret",
+            "a file exchange takes no credentials",
+        );
+    } else if creating && secret.is_empty() && secret_ref.is_empty() {
+        v.add(
+            "fields.secret",
+            "the ERP's credentials are required (reference ERP: public:private; Tryton: \
+             login:password)",
+        );
+    } else if !secret.is_empty() {
+        v.check(
+            !secret_ref.is_empty(),
+            "fields.secret_ref",
+            "give the credentials either stored (secret) or by reference (secret_ref), not both",
+        );
+        v.check(
+            !secret.contains(':'),
+            "fields.secret",
+            "credentials are public:private (reference ERP) or login:password (Tryton)",
+        );
+    }
     let adapter = adapter.unwrap_or(AdapterKind::ReferenceErp);
     let mut families: Vec<Family> = Vec::new();
     for (i, fam) in f.families.iter().enumerate() {
@@ -462,6 +498,7 @@ pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
         adapter,
         endpoint,
         secret_ref,
+        secret,
         settings: Settings {
             families,
             order_statuses,
@@ -471,7 +508,7 @@ pub fn parse(f: Option<&pb::ConnectionFields>) -> Result<Fields> {
     })
 }
 
-const COLUMNS: &str = "id, tenant_id, name, adapter, endpoint, secret_ref, settings, enabled, version, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, name, adapter, endpoint, secret_ref, settings, enabled, version, created_at, updated_at, secret_key_id, secret_sealed";
 
 type Row = (
     Uuid,
@@ -485,6 +522,8 @@ type Row = (
     i64,
     DateTime<Utc>,
     DateTime<Utc>,
+    Option<String>,
+    Option<Vec<u8>>,
 );
 
 fn from_row(r: Row) -> Result<Connection> {
@@ -497,6 +536,10 @@ fn from_row(r: Row) -> Result<Connection> {
         adapter: AdapterKind::parse(&r.3),
         endpoint: r.4,
         secret_ref: r.5,
+        sealed: match (r.11, r.12) {
+            (Some(key_id), Some(blob)) => Some(crate::secrets::Sealed { key_id, blob }),
+            _ => None,
+        },
         settings,
         enabled: r.7,
         version: r.8,
@@ -511,31 +554,44 @@ fn db_error(e: sqlx::Error) -> Error {
     })
 }
 
-pub async fn create(conn: &mut PgConnection, tenant: Uuid, f: &Fields) -> Result<Connection> {
+/// Creates connection `id`, with its credentials sealed for it if given.
+pub async fn create(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    id: Uuid,
+    f: &Fields,
+    sealed: Option<&crate::secrets::Sealed>,
+) -> Result<Connection> {
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into connections (tenant_id, id, name, adapter, endpoint, secret_ref, settings, enabled)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
+        "insert into connections (tenant_id, id, name, adapter, endpoint, secret_ref, settings, enabled,
+                                  secret_key_id, secret_sealed)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
     )))
     .bind(tenant)
-    .bind(Uuid::now_v7())
+    .bind(id)
     .bind(&f.name)
     .bind(f.adapter.as_str())
     .bind(&f.endpoint)
     .bind(&f.secret_ref)
     .bind(serde_json::to_value(&f.settings).map_err(anyhow::Error::from)?)
     .bind(f.enabled)
+    .bind(sealed.map(|s| s.key_id.clone()))
+    .bind(sealed.map(|s| s.blob.clone()))
     .fetch_one(conn)
     .await
     .map_err(db_error)?;
     from_row(row)
 }
 
+/// Updates connection `id`; `sealed` replaces its stored credentials when
+/// given, and giving a `secret_ref` drops them (one source at a time).
 pub async fn update(
     conn: &mut PgConnection,
     tenant: Uuid,
     id: Uuid,
     expected_version: i64,
     f: &Fields,
+    sealed: Option<&crate::secrets::Sealed>,
 ) -> Result<Connection> {
     let locked: Option<(i64, String, String)> = sqlx::query_as(
         "select version, name, adapter from connections where tenant_id = $1 and id = $2 for update",
@@ -569,7 +625,11 @@ pub async fn update(
     }
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update connections set name = $3, adapter = $4, endpoint = $5, secret_ref = $6,
-             settings = $7, enabled = $8, version = version + 1, updated_at = now()
+             settings = $7, enabled = $8, version = version + 1, updated_at = now(),
+             secret_key_id = case when $9::text is not null then $9
+                                  when $6 <> '' then null else secret_key_id end,
+             secret_sealed = case when $9::text is not null then $10
+                                  when $6 <> '' then null else secret_sealed end
          where tenant_id = $1 and id = $2 returning {COLUMNS}"
     )))
     .bind(tenant)
@@ -580,6 +640,8 @@ pub async fn update(
     .bind(&f.secret_ref)
     .bind(serde_json::to_value(&f.settings).map_err(anyhow::Error::from)?)
     .bind(f.enabled)
+    .bind(sealed.map(|s| s.key_id.clone()))
+    .bind(sealed.map(|s| s.blob.clone()))
     .fetch_one(conn)
     .await
     .map_err(db_error)?;
@@ -626,4 +688,44 @@ pub async fn all_enabled(db: impl PgExecutor<'_>) -> Result<Vec<Connection>> {
     .fetch_all(db)
     .await?;
     rows.into_iter().map(from_row).collect()
+}
+
+/// Stored credentials sealed under another key than the current one, for
+/// re-sealing after a key rotation.
+pub async fn sealed_with_old_keys(
+    db: impl PgExecutor<'_>,
+    current: &str,
+) -> Result<Vec<(Uuid, Uuid, crate::secrets::Sealed)>> {
+    let rows: Vec<(Uuid, Uuid, String, Vec<u8>)> = sqlx::query_as(
+        "select tenant_id, id, secret_key_id, secret_sealed from connections
+         where secret_key_id is not null and secret_key_id <> $1",
+    )
+    .bind(current)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, id, key_id, blob)| (t, id, crate::secrets::Sealed { key_id, blob }))
+        .collect())
+}
+
+/// Replaces `old` by `new` (same credentials, another key), unless they
+/// changed meanwhile; the connection's version stays.
+pub async fn reseal(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    old: &crate::secrets::Sealed,
+    new: &crate::secrets::Sealed,
+) -> Result<()> {
+    sqlx::query(
+        "update connections set secret_key_id = $3, secret_sealed = $4
+         where id = $1 and secret_sealed = $2",
+    )
+    .bind(id)
+    .bind(&old.blob)
+    .bind(&new.key_id)
+    .bind(&new.blob)
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -41,18 +41,38 @@ impl ConnectorApi {
         Ok(caller)
     }
 
-    /// A CSV connection's folder lies in its tenant's exchange folder.
-    fn check_folder(&self, caller: &Caller, f: &connections::Fields) -> Result<()> {
-        if f.adapter != connections::AdapterKind::Csv {
-            return Ok(());
+    /// A connection reaches only what its tenant may: a CSV folder inside
+    /// the tenant's exchange folder, an ERP at an address the egress policy
+    /// allows.
+    async fn check_endpoint(&self, caller: &Caller, f: &connections::Fields) -> Result<()> {
+        let checked = if f.adapter == connections::AdapterKind::Csv {
+            crate::csv_exchange::tenant_folder(
+                self.shared.erps.exchange_root(),
+                caller.tenant,
+                &f.endpoint,
+            )
+            .map(drop)
+        } else {
+            self.shared.erps.egress().check_url(&f.endpoint).await
+        };
+        checked.map_err(|e| Error::invalid("fields.endpoint", e))
+    }
+
+    /// The credentials given with the call, sealed for connection `id`.
+    fn seal(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        f: &connections::Fields,
+    ) -> Result<Option<crate::secrets::Sealed>> {
+        if f.secret.is_empty() {
+            return Ok(None);
         }
-        crate::csv_exchange::tenant_folder(
-            self.shared.erps.exchange_root(),
+        Ok(Some(self.shared.erps.keys().seal(
             caller.tenant,
-            &f.endpoint,
-        )
-        .map(drop)
-        .map_err(|e| Error::invalid("fields.endpoint", e))
+            id,
+            &f.secret,
+        )?))
     }
 
     async fn connection(&self, caller: &Caller, id: &str) -> Result<connections::Connection> {
@@ -74,8 +94,8 @@ impl ConnectorService for ConnectorApi {
             async {
                 let caller = self.admin(&req)?;
                 let r = req.get_ref();
-                let fields = connections::parse(r.fields.as_ref())?;
-                self.check_folder(&caller, &fields)?;
+                let fields = connections::parse(r.fields.as_ref(), true)?;
+                self.check_endpoint(&caller, &fields).await?;
                 let keys = idempotency::KeyOwner::of(&caller);
                 let mut tx = self.shared.pool.begin().await?;
                 if let Claim::Replay(resp) = idempotency::claim(
@@ -89,7 +109,11 @@ impl ConnectorService for ConnectorApi {
                 {
                     return Ok(resp);
                 }
-                let c = connections::create(&mut tx, caller.tenant, &fields).await?;
+                let id = Uuid::now_v7();
+                let sealed = self.seal(&caller, id, &fields)?;
+                let c =
+                    connections::create(&mut tx, caller.tenant, id, &fields, sealed.as_ref())
+                        .await?;
                 let resp = pb::CreateConnectionResponse {
                     connection: Some(c.to_pb()),
                 };
@@ -125,12 +149,19 @@ impl ConnectorService for ConnectorApi {
                 let caller = self.admin(&req)?;
                 let r = req.get_ref();
                 let id = validate::id("id", &r.id)?;
-                let fields = connections::parse(r.fields.as_ref())?;
-                self.check_folder(&caller, &fields)?;
+                let fields = connections::parse(r.fields.as_ref(), false)?;
+                self.check_endpoint(&caller, &fields).await?;
+                let sealed = self.seal(&caller, id, &fields)?;
                 let mut tx = self.shared.pool.begin().await?;
-                let c =
-                    connections::update(&mut tx, caller.tenant, id, r.expected_version, &fields)
-                        .await?;
+                let c = connections::update(
+                    &mut tx,
+                    caller.tenant,
+                    id,
+                    r.expected_version,
+                    &fields,
+                    sealed.as_ref(),
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(pb::UpdateConnectionResponse {
                     connection: Some(c.to_pb()),

@@ -27,6 +27,7 @@ pub mod cron;
 pub mod csv_exchange;
 mod customers;
 mod documents;
+pub mod egress;
 mod events;
 mod grpc;
 mod peers;
@@ -38,6 +39,7 @@ pub mod reference_erp;
 mod resolve;
 mod runs;
 mod scheduler;
+pub mod secrets;
 pub mod tryton;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -90,8 +92,14 @@ pub struct ConnectorConfig {
     /// `RELAIS_CONNECTOR_SCHEDULE_TICK_SECS` (default 30): how often the
     /// scheduler looks for pulls that are due.
     pub schedule_tick: Duration,
-    /// Connections' credentials, by their `secret_ref`.
-    pub secrets: adapter::Secrets,
+    /// Credentials named by connections' `secret_ref`, per tenant.
+    pub secrets: secrets::Secrets,
+    /// `RELAIS_CONNECTOR_SECRET_KEYS`: seal the credentials stored with
+    /// connections (secrets.rs).
+    pub secret_keys: secrets::SecretKeys,
+    /// `RELAIS_CONNECTOR_ALLOWED_NETWORKS`: the private networks
+    /// connections may reach (egress.rs).
+    pub egress: egress::EgressPolicy,
     /// `RELAIS_CONNECTOR_EXCHANGE_ROOT` (default `/srv/exchange`): CSV
     /// connections' folders lie in `<root>/<tenant id>/`.
     pub exchange_root: std::path::PathBuf,
@@ -118,7 +126,13 @@ impl ConnectorConfig {
                 erp_timeout: Duration::from_millis(1500),
             },
             schedule_tick: Duration::from_secs(1),
-            secrets: adapter::Secrets::from_env(),
+            secrets: secrets::Secrets::from_env(),
+            secret_keys: secrets::SecretKeys::development(),
+            // Tests and the demo run their ERPs on loopback.
+            egress: egress::EgressPolicy::allowing(vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ]),
             exchange_root: std::env::temp_dir().join("relais-exchange"),
         }
     }
@@ -138,7 +152,9 @@ pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
             erp_timeout: Duration::from_millis(var("RELAIS_CONNECTOR_ERP_TIMEOUT_MS", 10_000)?),
         },
         schedule_tick: Duration::from_secs(var("RELAIS_CONNECTOR_SCHEDULE_TICK_SECS", 30)?),
-        secrets: adapter::Secrets::from_env(),
+        secrets: secrets::Secrets::from_env(),
+        secret_keys: secrets::SecretKeys::from_env()?,
+        egress: egress::EgressPolicy::from_env()?,
         exchange_root: var(
             "RELAIS_CONNECTOR_EXCHANGE_ROOT",
             std::path::PathBuf::from("/srv/exchange"),
@@ -188,12 +204,20 @@ impl App {
             peers,
             push: cfg.push,
             wake: Arc::new(tokio::sync::Notify::new()),
-            erps: push::Erps::new(cfg.secrets, cfg.exchange_root),
+            erps: push::Erps::new(
+                secrets::Credentials {
+                    keys: cfg.secret_keys,
+                    named: cfg.secrets,
+                },
+                cfg.egress,
+                cfg.exchange_root,
+            ),
             outbox: runtime.outbox.clone(),
             ns: runtime.ns.clone(),
             stop: CancellationToken::new(),
             runs: tokio_util::task::TaskTracker::new(),
         };
+        reseal_credentials(&shared).await?;
         Ok(Self {
             runtime,
             shared,
@@ -262,4 +286,25 @@ impl App {
             )
             .await
     }
+}
+
+/// After a key rotation (a new first key in RELAIS_CONNECTOR_SECRET_KEYS),
+/// seals stored credentials again under the new key, so the old key can
+/// then be removed. One that no listed key opens stays as it is: its
+/// connection's writes say so until an admin sets the secret again.
+async fn reseal_credentials(shared: &Shared) -> anyhow::Result<()> {
+    let keys = shared.erps.keys();
+    for (tenant, id, old) in connections::sealed_with_old_keys(&shared.pool, keys.current()).await?
+    {
+        match keys
+            .open(tenant, id, &old)
+            .and_then(|plain| keys.seal(tenant, id, &plain))
+        {
+            Ok(new) => connections::reseal(&shared.pool, id, &old, &new).await?,
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %format!("{e:#}"), "credentials not re-sealed")
+            }
+        }
+    }
+    Ok(())
 }

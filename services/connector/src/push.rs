@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     Shared,
-    adapter::{Erp, ErpAdapter, ErpError, ErpRecord, Secrets},
+    adapter::{Erp, ErpAdapter, ErpError, ErpRecord},
     bindings,
     connections::{self, Connection},
     peers::PeerError,
@@ -80,18 +80,34 @@ type OpenErp = (i64, Arc<Erp>);
 /// the connection's settings change.
 #[derive(Clone)]
 pub struct Erps {
-    secrets: Secrets,
+    credentials: crate::secrets::Credentials,
+    egress: crate::egress::EgressPolicy,
     exchange_root: std::path::PathBuf,
     open: Arc<Mutex<HashMap<Uuid, OpenErp>>>,
 }
 
 impl Erps {
-    pub fn new(secrets: Secrets, exchange_root: std::path::PathBuf) -> Self {
+    pub fn new(
+        credentials: crate::secrets::Credentials,
+        egress: crate::egress::EgressPolicy,
+        exchange_root: std::path::PathBuf,
+    ) -> Self {
         Self {
-            secrets,
+            credentials,
+            egress,
             exchange_root,
             open: Arc::default(),
         }
+    }
+
+    /// Where connections may reach.
+    pub fn egress(&self) -> &crate::egress::EgressPolicy {
+        &self.egress
+    }
+
+    /// The keys that seal connections' credentials.
+    pub fn keys(&self) -> &crate::secrets::SecretKeys {
+        &self.credentials.keys
     }
 
     /// Where CSV connections' folders lie (one folder per tenant).
@@ -106,7 +122,13 @@ impl Erps {
         {
             return Ok(erp.clone());
         }
-        let erp = Arc::new(Erp::open(c, &self.secrets, &self.exchange_root, timeout)?);
+        let erp = Arc::new(Erp::open(
+            c,
+            &self.credentials,
+            &self.egress,
+            &self.exchange_root,
+            timeout,
+        )?);
         open.insert(c.id, (c.version, erp.clone()));
         Ok(erp)
     }

@@ -20,18 +20,35 @@ pub struct ReferenceErpClient {
 }
 
 impl ReferenceErpClient {
-    /// `base` e.g. `http://127.0.0.1:8800`; `timeout` per call.
+    /// `base` e.g. `http://127.0.0.1:8800`; `timeout` per call. For tools
+    /// and tests that talk to an ERP they chose; connections go through
+    /// [`with_client`](Self::with_client) and the egress policy.
     pub fn new(
         base: &str,
         public_key: &str,
         private_key: &str,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
+        Self::with_client(
+            base,
+            public_key,
+            private_key,
+            relais_platform::http::client(timeout)?,
+        )
+    }
+
+    /// The same over `http`.
+    pub fn with_client(
+        base: &str,
+        public_key: &str,
+        private_key: &str,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             endpoint: format!("{}/api/v2/apiogust.php", base.trim_end_matches('/')),
             public_key: public_key.to_owned(),
             private_key: private_key.to_owned(),
-            http: relais_platform::http::client(timeout)?,
+            http,
             token: Mutex::new(None),
         })
     }

@@ -66,6 +66,21 @@ impl TrytonClient {
         password: &str,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
+        Self::with_client(
+            endpoint,
+            login,
+            password,
+            relais_platform::http::client(timeout)?,
+        )
+    }
+
+    /// The same over `http` (the connector's, bound by its egress policy).
+    pub fn with_client(
+        endpoint: &str,
+        login: &str,
+        password: &str,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Self> {
         let base = endpoint.trim_end_matches('/');
         let path = base
             .split_once("://")
@@ -81,7 +96,7 @@ impl TrytonClient {
             rpc_url: format!("{base}/rpc/"),
             login: login.to_owned(),
             password: password.to_owned(),
-            http: relais_platform::http::client(timeout)?,
+            http,
             session: Mutex::new(None),
             currency: Mutex::new(None),
             writes: Mutex::new(()),

@@ -24,6 +24,7 @@ fn connection_fields(folder: &Path, families: Vec<FamilySettings>) -> Connection
         adapter: AdapterKind::Csv as i32,
         endpoint: format!("file://{}", folder.display()),
         secret_ref: String::new(),
+        secret: String::new(),
         families,
         order_statuses: vec![OrderStatusRule {
             status: "paid".into(),
@@ -339,6 +340,7 @@ async fn a_csv_or_tryton_connection_takes_only_what_its_erp_holds() {
                 adapter: AdapterKind::Tryton as i32,
                 endpoint: "http://127.0.0.1:8000".into(),
                 secret_ref: String::new(),
+                secret: String::new(),
                 families: vec![family("planning", Direction::Both)],
                 order_statuses: vec![],
                 conflict_policy: ConflictPolicy::ErpWins as i32,
@@ -350,7 +352,7 @@ async fn a_csv_or_tryton_connection_takes_only_what_its_erp_holds() {
     assert_eq!(err.code(), Code::InvalidArgument);
     for field in [
         "fields.endpoint",
-        "fields.secret_ref",
+        "fields.secret",
         "fields.families[0].direction",
     ] {
         assert!(err.message().contains(field), "{field}: {}", err.message());

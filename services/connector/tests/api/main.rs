@@ -12,5 +12,6 @@ mod flows;
 mod orders;
 mod planning;
 mod reference_erp;
+mod secrets;
 mod stack;
 mod tryton;

@@ -14,7 +14,7 @@ use relais_proto::{
 };
 use serde_json::{Value, json};
 
-use crate::stack::{SECRET_REF, Stack, spawn, text};
+use crate::stack::{Stack, spawn, text};
 
 async fn connect_orders(stack: &Stack) -> String {
     let rule = |status: &str, send_as: SendAs| OrderStatusRule {
@@ -35,7 +35,8 @@ async fn connect_orders(stack: &Stack) -> String {
                 name: "shop-erp".into(),
                 adapter: AdapterKind::ReferenceErp as i32,
                 endpoint: stack.erp_base.clone(),
-                secret_ref: SECRET_REF.into(),
+                secret_ref: String::new(),
+                secret: crate::stack::ERP_KEYS.into(),
                 families: vec![
                     family("customers", Direction::Push),
                     family("orders", Direction::Both),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use relais_connector::{
-    adapter::{ErpAdapter, ErpRecord, Secrets},
+    adapter::{ErpAdapter, ErpRecord},
     reference_erp::ReferenceErpClient,
 };
 use relais_platform::{
@@ -38,7 +38,6 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 pub const ERP_KEYS: &str = "conn-pub:conn-secret";
-pub const SECRET_REF: &str = "RELAIS_ERP_TEST";
 
 pub struct Stack {
     pub tenant: Uuid,
@@ -126,7 +125,6 @@ pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorC
         format!("http://{orders_addr}"),
         format!("http://{planning_addr}"),
     );
-    cfg.secrets = Secrets::from_env().with(SECRET_REF, ERP_KEYS);
     configure(&mut cfg);
     let mut stack = Stack {
         tenant: Uuid::now_v7(),
@@ -167,6 +165,11 @@ impl Stack {
         if let Some(s) = self.connector_stop.take() {
             s.cancel();
         }
+    }
+
+    /// The connector's database (its admin URL), to look at what it stores.
+    pub fn connector_database_url(&self) -> String {
+        self.connector_cfg.platform.database_url.clone()
     }
 
     pub fn token(&self, role: Role) -> String {
@@ -261,7 +264,8 @@ impl Stack {
                     name: "test-erp".into(),
                     adapter: AdapterKind::ReferenceErp as i32,
                     endpoint: self.erp_base.clone(),
-                    secret_ref: SECRET_REF.into(),
+                    secret_ref: String::new(),
+                    secret: crate::stack::ERP_KEYS.into(),
                     families: vec![
                         family("customers", Direction::Both),
                         family("workers", Direction::Both),

@@ -30,9 +30,7 @@ use relais_proto::{
 };
 use serde_json::{Value, json};
 
-use crate::stack::{Stack, fields, spawn_with};
-
-const SECRET: &str = "RELAIS_TRYTON_TEST";
+use crate::stack::{Stack, fields, spawn, spawn_with};
 
 /// A trytond serving a fresh copy of the template database.
 struct Tryton {
@@ -179,7 +177,8 @@ async fn connect_with(stack: &Stack, tryton: &Tryton, rules: Vec<(&str, SendAs)>
                     name: "tryton".into(),
                     adapter: AdapterKind::Tryton as i32,
                     endpoint: tryton.endpoint.clone(),
-                    secret_ref: SECRET.into(),
+                    secret_ref: String::new(),
+                    secret: "admin:admin".into(),
                     families: vec![
                         family("customers", Direction::Both),
                         family("catalogue", Direction::Pull),
@@ -217,8 +216,7 @@ async fn tryton_parties_products_and_sales_flow_both_ways() {
     let Some(tryton) = Tryton::start().await else {
         return;
     };
-    let stack =
-        spawn_with(|cfg| cfg.secrets = cfg.secrets.clone().with(SECRET, "admin:admin")).await;
+    let stack = spawn().await;
     let connection = connect(&stack, &tryton).await;
     let erp = tryton.client();
 
@@ -479,7 +477,6 @@ async fn customers_created_while_tryton_is_down_reach_it_once_when_it_is_back() 
         return;
     };
     let stack = spawn_with(|cfg| {
-        cfg.secrets = cfg.secrets.clone().with(SECRET, "admin:admin");
         // Enough attempts to outlast the outage.
         cfg.push.max_attempts = 40;
     })
@@ -558,8 +555,7 @@ async fn an_order_sent_as_a_quote_is_confirmed_in_tryton_when_paid_or_cancelled_
     let Some(tryton) = Tryton::start().await else {
         return;
     };
-    let stack =
-        spawn_with(|cfg| cfg.secrets = cfg.secrets.clone().with(SECRET, "admin:admin")).await;
+    let stack = spawn().await;
     connect_with(
         &stack,
         &tryton,

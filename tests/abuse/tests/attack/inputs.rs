@@ -106,7 +106,8 @@ fn is_timestamp(desc: &MessageDescriptor) -> bool {
 pub struct Filler<'a> {
     pub ids: &'a Ids,
     pub erp_base: &'a str,
-    pub secret_ref: &'a str,
+    /// The reference ERP's keys, for a connection's `secret`.
+    pub secret: &'a str,
 }
 
 impl Filler<'_> {
@@ -194,7 +195,7 @@ impl Filler<'_> {
             "status" => "paid".into(),
             "entity" => "customer".into(),
             "endpoint" => self.erp_base.into(),
-            "secret_ref" => self.secret_ref.into(),
+            "secret" => self.secret.into(),
             "schedule" | "page_token" | "provider" => String::new(),
             "shipping_method" => "delivery".into(),
             "phone" => "+33612345678".into(),

@@ -142,7 +142,7 @@ fn filler(world: &World) -> Filler<'_> {
     Filler {
         ids: &world.ids,
         erp_base: &world.stack.erp_base,
-        secret_ref: stack::SECRET_REF,
+        secret: stack::ERP_KEYS,
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use relais_connector::adapter::Secrets;
 use relais_platform::testing;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -13,7 +12,6 @@ use tonic::transport::Channel;
 /// The reference ERP's `public:private` key pair, and the variable the
 /// connection names for it.
 pub const ERP_KEYS: &str = "conn-pub:conn-secret";
-pub const SECRET_REF: &str = "RELAIS_ERP_TEST";
 
 pub struct Stack {
     /// Keyed by the gRPC service's full name, e.g. `relais.orders.v1.OrdersService`.
@@ -79,13 +77,12 @@ pub async fn spawn() -> Stack {
     .unwrap();
     let erp_base = format!("http://{}", erp.addr());
     tokio::spawn(erp.run(shutdown.clone()));
-    let mut cfg = relais_connector::ConnectorConfig::quick(
+    let cfg = relais_connector::ConnectorConfig::quick(
         connector_cfg,
         format!("http://{catalogue_addr}"),
         format!("http://{orders_addr}"),
         format!("http://{planning_addr}"),
     );
-    cfg.secrets = Secrets::from_env().with(SECRET_REF, ERP_KEYS);
     let connector = relais_connector::App::build(cfg).await.unwrap();
     let connector_addr = connector.grpc_addr();
     tokio::spawn(connector.run(shutdown.clone()));

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::{
     call::{Outcome, call},
     inputs::{Ids, strings},
-    stack::{self, SECRET_REF, Stack},
+    stack::{self, Stack},
 };
 
 pub const ROLES: [Role; 5] = [
@@ -711,7 +711,8 @@ impl World {
                         name: "alphatenant-erp".into(),
                         adapter: connector::AdapterKind::ReferenceErp as i32,
                         endpoint: self.stack.erp_base.clone(),
-                        secret_ref: SECRET_REF.into(),
+                        secret: stack::ERP_KEYS.into(),
+                        secret_ref: String::new(),
                         families: vec![
                             family("customers", connector::Direction::Both),
                             family("workers", connector::Direction::Both),
