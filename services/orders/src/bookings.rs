@@ -236,7 +236,8 @@ pub async fn place(
             .map(|m| m.amount_cents)
             .unwrap_or_default(),
         minutes,
-    );
+    )
+    .ok_or_else(|| Error::invalid("schedule.duration_minutes", money::too_large()))?;
     let mut name = format!("{} ({})", service.name, duration_label(minutes));
     if let Some(pack_order) = hour_pack_order_id {
         let pack = paid_pack(conn, ctx.tenant, buyer.id, pack_order).await?;
@@ -302,6 +303,7 @@ pub async fn place(
                 unit_cents,
                 vat_rate_bp: service.vat_rate_bp,
                 discount_bp: 0,
+                quantity_field: "schedule".into(),
             }],
             booking: Some(detail),
             hour_pack: None,
@@ -461,6 +463,7 @@ pub async fn place_pack(
                 unit_cents: price,
                 vat_rate_bp: pack.vat_rate_bp,
                 discount_bp: 0,
+                quantity_field: "hour_pack_id".into(),
             }],
             booking: None,
             hour_pack: Some(detail),
