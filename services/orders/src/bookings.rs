@@ -42,14 +42,22 @@ pub struct Booking {
 }
 
 impl Booking {
-    pub fn parse(r: &PlaceBookingRequest) -> Result<Self> {
+    /// `horizon_days`: how far ahead bookings are taken
+    /// (`RELAIS_BOOKING_HORIZON_DAYS`).
+    pub fn parse(r: &PlaceBookingRequest, horizon_days: u32) -> Result<Self> {
         let mut v = Violations::new();
         let who = Who::parse(&mut v, &r.customer_id, r.new_customer.as_ref());
         let service_id = required_id(&mut v, "service_id", &r.service_id);
         if r.address.is_some() {
             customers::address(&mut v, "address", r.address.as_ref());
         }
-        let schedule = Schedule::parse(&mut v, "schedule", r.schedule.as_ref(), Utc::now());
+        let schedule = Schedule::parse(
+            &mut v,
+            "schedule",
+            r.schedule.as_ref(),
+            Utc::now(),
+            horizon_days,
+        );
         let worker_id = validate::optional_id(&mut v, "worker_id", &r.worker_id);
         // Unspecified: the customer's open hour pack pays when one covers
         // the booking (seed 002: later orders attach to the pack until it
