@@ -17,6 +17,10 @@ const MIN_DURATION: i32 = 30;
 const MAX_DURATION: i32 = 720;
 /// A recurrence may not run further than this past its first date.
 const MAX_SPAN_DAYS: u64 = 3 * 366;
+/// How far ahead a booking may be placed unless configured otherwise
+/// (orders: `RELAIS_BOOKING_HORIZON_DAYS`): two years. A booking on
+/// 9999-12-31 is a typo or an attack, and would be planned as such.
+pub const DEFAULT_HORIZON_DAYS: u32 = 730;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recurrence {
@@ -51,12 +55,14 @@ fn date(v: &mut Violations, field: &str, value: &str) -> Option<NaiveDate> {
 }
 
 impl Schedule {
-    /// Checks the schedule on its own; `now` decides what is in the past.
+    /// Checks the schedule on its own; `now` decides what is in the past,
+    /// and every occurrence must fall within `horizon_days` of it.
     pub fn parse(
         v: &mut Violations,
         field: &str,
         s: Option<&pb::Schedule>,
         now: DateTime<Utc>,
+        horizon_days: u32,
     ) -> Option<Self> {
         let Some(s) = s else {
             v.add(field, "is required");
@@ -115,6 +121,29 @@ impl Schedule {
             );
             return None;
         }
+        let latest = now
+            .date_naive()
+            .checked_add_days(Days::new(u64::from(horizon_days)))
+            .unwrap_or(NaiveDate::MAX);
+        let last = dates.last().unwrap_or(first);
+        if *first > latest {
+            v.add(
+                format!("{field}.first_date"),
+                format!(
+                    "{first} is too far ahead: bookings are taken up to {horizon_days} days ahead (until {latest})"
+                ),
+            );
+            return None;
+        }
+        if *last > latest {
+            v.add(
+                format!("{field}.recurrence"),
+                format!(
+                    "its last occurrence ({last}) is too far ahead: bookings are taken up to {horizon_days} days ahead (until {latest}); end it earlier"
+                ),
+            );
+            return None;
+        }
         match schedule.start_of(*first) {
             None => v.add(
                 format!("{field}.start_time"),
@@ -136,10 +165,17 @@ impl Schedule {
     }
 
     /// A schedule as an order stored it (already checked when it was
-    /// placed, so its dates may now be in the past).
+    /// placed, so its dates may now be in the past, and the horizon it was
+    /// placed under need not be today's).
     pub fn from_placed(s: &pb::Schedule) -> Option<Self> {
         let mut v = Violations::new();
-        Self::parse(&mut v, "schedule", Some(s), DateTime::<Utc>::MIN_UTC)
+        Self::parse(
+            &mut v,
+            "schedule",
+            Some(s),
+            DateTime::<Utc>::MIN_UTC,
+            u32::MAX,
+        )
     }
 
     /// Start and end of each occurrence, in order; an occurrence whose
@@ -345,7 +381,7 @@ mod tests {
 
     fn parse(s: pb::Schedule) -> Result<Schedule, Vec<String>> {
         let mut v = Violations::new();
-        let out = Schedule::parse(&mut v, "schedule", Some(&s), now());
+        let out = Schedule::parse(&mut v, "schedule", Some(&s), now(), DEFAULT_HORIZON_DAYS);
         match v.into_result() {
             Ok(()) => Ok(out.unwrap()),
             Err(relais_platform::error::Error::InvalidArgument(f)) => Err(f
@@ -443,6 +479,28 @@ mod tests {
         for f in ["time_zone", "first_date", "start_time", "duration_minutes"] {
             assert!(e.contains(f), "{e}");
         }
+    }
+
+    #[test]
+    fn bookings_stay_within_the_horizon() {
+        let err = |s| parse(s).unwrap_err().join("\n");
+        // Two years from 2026-03-01: until 2028-02-29.
+        let e = err(weekly("9999-12-31", vec![5], 1, "", 1));
+        assert!(
+            e.contains("schedule.first_date: 9999-12-31 is too far ahead"),
+            "{e}"
+        );
+        assert!(e.contains("2028-02-29"), "{e}");
+        let e = err(weekly("2028-03-01", vec![3], 1, "", 1));
+        assert!(e.contains("schedule.first_date"), "{e}");
+        // A series starting soon but running past the horizon.
+        let e = err(weekly("2026-03-02", vec![1], 1, "", 150));
+        assert!(
+            e.contains("schedule.recurrence: its last occurrence"),
+            "{e}"
+        );
+        // The last day of the horizon is bookable.
+        assert!(parse(weekly("2028-02-29", vec![2], 1, "", 1)).is_ok());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Input rules shared by every service's writes. Errors name the field.
 
+use chrono::Datelike;
+
 use crate::error::{Error, Violations};
 use relais_proto::types::Money;
 use uuid::Uuid;
@@ -10,7 +12,16 @@ pub const VAT_RATES_BP: [i32; 5] = [2000, 1000, 550, 210, 0];
 pub const CURRENCY: &str = "EUR";
 /// Above this a price is a typo, not a price: 1,000,000.00.
 pub const MAX_PRICE_CENTS: i64 = 100_000_000;
+/// Above this (either sign) any amount — a line, a document's total, a sum
+/// of documents — is refused: 100,000,000,000.00, far above any real
+/// document, and small enough that adding up a million of them still fits
+/// in an i64 (so no sum of stored amounts can overflow either).
+/// `relais_domain::money` computes with it.
+pub const MAX_TOTAL_CENTS: i64 = 10_000_000_000_000;
 pub const MAX_TEXT: usize = 200;
+/// No date Relais records predates this year (the codec refuses earlier
+/// timestamps; text dates and months are held to the same range).
+pub const MIN_YEAR: i32 = relais_proto::codec::MIN_YEAR;
 pub const MAX_DESCRIPTION: usize = 10_000;
 
 pub fn id(field: &str, value: &str) -> Result<Uuid, Error> {
@@ -86,12 +97,7 @@ pub fn money(v: &mut Violations, field: &str, value: Option<&Money>, max: i64) -
         v.add(field, "is required");
         return 0;
     };
-    if !m.currency.is_empty() && m.currency != CURRENCY {
-        v.add(
-            format!("{field}.currency"),
-            format!("must be {CURRENCY}, the tenant's currency"),
-        );
-    }
+    currency(v, field, m);
     if m.amount_cents < 0 {
         v.add(format!("{field}.amount_cents"), "must not be negative");
     } else if m.amount_cents > max {
@@ -101,6 +107,119 @@ pub fn money(v: &mut Violations, field: &str, value: Option<&Money>, max: i64) -
         );
     }
     m.amount_cents
+}
+
+/// An amount a caller states (a total it computed, to be compared with
+/// ours): the tenant's currency or none, within ±`MAX_TOTAL_CENTS`. `None`
+/// when absent or refused.
+pub fn stated_money(v: &mut Violations, field: &str, value: Option<&Money>) -> Option<i64> {
+    let m = value?;
+    let before = v.len();
+    currency(v, field, m);
+    v.check(
+        !(-MAX_TOTAL_CENTS..=MAX_TOTAL_CENTS).contains(&m.amount_cents),
+        &format!("{field}.amount_cents"),
+        format!("must be between -{MAX_TOTAL_CENTS} and {MAX_TOTAL_CENTS} cents"),
+    );
+    (v.len() == before).then_some(m.amount_cents)
+}
+
+/// Every amount is in the tenant's currency; empty means that one.
+fn currency(v: &mut Violations, field: &str, m: &Money) {
+    if !m.currency.is_empty() && m.currency != CURRENCY {
+        v.add(
+            format!("{field}.currency"),
+            format!("must be {CURRENCY} (the tenant's currency) or empty"),
+        );
+    }
+}
+
+/// How far ahead of our clock another system's clock may run: an instant
+/// it says is past (a document validated, a payment made) may lie up to
+/// this much in our future, not more.
+pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// An instant that has happened (a validation, a payment): not after `now`
+/// plus [`CLOCK_SKEW`], nor before [`MIN_YEAR`]. `None` when refused.
+pub fn past_instant(
+    v: &mut Violations,
+    field: &str,
+    t: &prost_types::Timestamp,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let at = u32::try_from(t.nanos)
+        .ok()
+        .and_then(|n| chrono::DateTime::from_timestamp(t.seconds, n));
+    match at {
+        None => v.add(field, "is not a valid time"),
+        Some(at) if at > now + CLOCK_SKEW => v.add(
+            field,
+            format!(
+                "{} is in the future: it must be at most a day after now ({})",
+                at.format("%Y-%m-%dT%H:%M:%SZ"),
+                now.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ),
+        Some(at) if at.year() < MIN_YEAR => {
+            v.add(field, format!("must not be before the year {MIN_YEAR}"));
+        }
+        Some(at) => return Some(at),
+    }
+    None
+}
+
+/// The first year of any period Relais bills or reports on (a month, a
+/// certificate's year): earlier ones are typos.
+pub const FIRST_YEAR: i32 = 2000;
+
+/// A month written `YYYY-MM`, from January [`FIRST_YEAR`] to at most
+/// `months_ahead` months after the month of `today` (0: the current month
+/// at most); its first day. `None` when refused.
+pub fn month(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    today: chrono::NaiveDate,
+    months_ahead: u32,
+) -> Option<chrono::NaiveDate> {
+    let t = value.trim();
+    // Four digits, a dash, two digits: chrono alone would take "0000-01",
+    // "-0001-01" or "+12345-01".
+    let shaped = t.len() == 7
+        && t.bytes().enumerate().all(|(i, b)| {
+            if i == 4 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let parsed = shaped
+        .then(|| chrono::NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").ok())
+        .flatten();
+    let Some(first) = parsed else {
+        v.add(field, "is not a month (YYYY-MM)");
+        return None;
+    };
+    let latest = today
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(months_ahead)))
+        .unwrap_or(today);
+    if first.year() < FIRST_YEAR || first > latest {
+        let when = if months_ahead == 0 {
+            "this month".to_owned()
+        } else {
+            format!("{months_ahead} months ahead")
+        };
+        v.add(
+            field,
+            format!(
+                "must be between {FIRST_YEAR}-01 and {} ({when})",
+                latest.format("%Y-%m")
+            ),
+        );
+        return None;
+    }
+    Some(first)
 }
 
 pub fn money_out(cents: i64) -> Option<Money> {

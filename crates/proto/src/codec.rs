@@ -10,7 +10,11 @@
 //!   [`MAX_TEXT_CHARS`] characters: Postgres refuses NUL in text, and a
 //!   control character in a name ends up in a PDF, a CSV file or a mail;
 //! - every timestamp lies between [`MIN_YEAR`] and [`MAX_YEAR`] with valid
-//!   nanoseconds (chrono panics or wraps beyond).
+//!   nanoseconds (chrono panics or wraps beyond);
+//! - every enum field holds a value its enum declares: proto3 enums are
+//!   open, so `payment_mode: 99` decodes, and a handler's
+//!   `try_from(..).unwrap_or_default()` would quietly read it as
+//!   unspecified (e.g. "the pack pays") instead of refusing it.
 //!
 //! Each refusal names its fields in a BadRequest detail, as every
 //! INVALID_ARGUMENT of the services does. Services still apply their own,
@@ -24,7 +28,7 @@ use std::{marker::PhantomData, sync::LazyLock};
 
 use bytes::Buf;
 use prost::{Message, Name};
-use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, ReflectMessage, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MapKey, ReflectMessage, Value};
 use tonic::{
     Code, Status,
     codec::{Codec, DecodeBuf, Decoder},
@@ -134,12 +138,35 @@ fn check_message(message: &DynamicMessage, path: &str, out: &mut Vec<(String, St
         } else {
             format!("{path}.{}", field.name())
         };
-        check_value(value, &name, out);
+        // A map's values have the kind of its entry's `value` field.
+        let kind = match field.kind() {
+            Kind::Message(entry) if field.is_map() => entry.map_entry_value_field().kind(),
+            kind => kind,
+        };
+        check_value(value, &kind, &name, out);
     }
 }
 
-fn check_value(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
+fn check_value(value: &Value, kind: &Kind, path: &str, out: &mut Vec<(String, String)>) {
     match value {
+        Value::EnumNumber(n) => {
+            if let Kind::Enum(e) = kind
+                && e.get_value(*n).is_none()
+            {
+                let known: Vec<String> = e
+                    .values()
+                    .map(|v| format!("{} ({})", v.number(), v.name()))
+                    .collect();
+                out.push((
+                    path.to_owned(),
+                    format!(
+                        "{n} is not a value of {}: use one of {}",
+                        e.name(),
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
         Value::String(s) => {
             if let Some(why) = text_problem(s) {
                 out.push((path.to_owned(), why));
@@ -153,7 +180,7 @@ fn check_value(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
         Value::Message(m) => check_message(m, path, out),
         Value::List(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_value(item, &format!("{path}[{i}]"), out);
+                check_value(item, kind, &format!("{path}[{i}]"), out);
             }
         }
         Value::Map(entries) => {
@@ -168,7 +195,7 @@ fn check_value(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
                     }
                     other => format!("{other:?}"),
                 };
-                check_value(item, &format!("{path}[{key}]"), out);
+                check_value(item, kind, &format!("{path}[{key}]"), out);
             }
         }
         _ => {}
@@ -284,6 +311,30 @@ mod tests {
             }),
         };
         assert!(problems(&req).is_empty());
+    }
+
+    #[test]
+    fn an_undeclared_enum_value_is_refused_not_read_as_unspecified() {
+        use crate::orders::{PaymentMode, PlaceProductOrderRequest};
+        let bad = PlaceProductOrderRequest {
+            payment_mode: 99,
+            ..Default::default()
+        };
+        let found = check_request(&PlaceProductOrderRequest::full_name(), &bad.encode_to_vec());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "payment_mode");
+        assert!(found[0].1.contains("PAYMENT_MODE_CARD"), "{found:?}");
+        let good = PlaceProductOrderRequest {
+            payment_mode: PaymentMode::Invoice.into(),
+            ..Default::default()
+        };
+        assert!(
+            check_request(
+                &PlaceProductOrderRequest::full_name(),
+                &good.encode_to_vec()
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -265,7 +265,10 @@ async fn store(
     amount: i64,
     workers: Vec<WorkerJson>,
 ) -> Result<TaxCertificate> {
-    let minutes: i32 = workers.iter().map(|w| w.minutes).sum();
+    let minutes = workers
+        .iter()
+        .try_fold(0_i32, |sum, w| sum.checked_add(w.minutes))
+        .ok_or_else(|| Error::invalid("minutes", "the workers' minutes add up beyond a year"))?;
     let (_, address) = customers::addressee(conn, ctx.tenant, customer)
         .await?
         .unwrap_or_default();

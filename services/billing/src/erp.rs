@@ -53,6 +53,7 @@ impl ErpInvoiceIn {
         let mut lines = Vec::with_capacity(r.lines.len());
         for (i, l) in r.lines.iter().enumerate() {
             let f = |name: &str| format!("lines[{i}].{name}");
+            let before = v.len();
             let reference = validate::optional_reference(&mut v, &f("reference"), &l.reference);
             let description = validate::description(&mut v, &f("description"), &l.description);
             v.check(
@@ -77,13 +78,23 @@ impl ErpInvoiceIn {
                 &f("discount_bp"),
                 "must be between 0 and 10000 (100 %)",
             );
-            let (net, vat) = relais_domain::money::line(
-                unit,
-                l.quantity.clamp(0, 100_000),
-                l.discount_bp.clamp(0, 10_000),
-                rate,
-            );
-            let stated = l.total_excl_vat.as_ref().map(|m| m.amount_cents);
+            // Out-of-range inputs are already violations above; the
+            // arithmetic is still checked, so nothing can overflow before
+            // they are reported.
+            let Some((net, vat)) =
+                relais_domain::money::line(unit, l.quantity, l.discount_bp, rate)
+            else {
+                // Named only when the line's own fields passed (otherwise
+                // the bad one is already named).
+                v.check(
+                    v.len() == before,
+                    &f("unit_price.amount_cents"),
+                    relais_domain::money::too_large(),
+                );
+                continue;
+            };
+            let stated =
+                validate::stated_money(&mut v, &f("total_excl_vat"), l.total_excl_vat.as_ref());
             v.check(
                 stated.is_some_and(|s| s != net),
                 &f("total_excl_vat"),
@@ -100,23 +111,28 @@ impl ErpInvoiceIn {
                 vat,
             ));
         }
-        let total: i64 = lines.iter().map(|l| l.6 + l.7).sum();
-        let stated = r.total_incl_vat.as_ref().map(|m| m.amount_cents);
-        v.check(stated.is_none(), "total_incl_vat", "is required");
-        v.check(
-            stated.is_some_and(|s| s != total) && v.is_empty(),
-            "total_incl_vat",
-            format!("the lines add up to {total} cents incl. VAT"),
-        );
+        let total = relais_domain::money::sum(lines.iter().flat_map(|l| [l.6, l.7]));
+        v.check(total.is_none(), "lines", relais_domain::money::too_large());
+        let stated = validate::stated_money(&mut v, "total_incl_vat", r.total_incl_vat.as_ref());
+        v.check(r.total_incl_vat.is_none(), "total_incl_vat", "is required");
+        if let (Some(stated), Some(total)) = (stated, total) {
+            v.check(
+                stated != total && v.is_empty(),
+                "total_incl_vat",
+                format!("the lines add up to {total} cents incl. VAT"),
+            );
+        }
         let mode = PaymentMode::try_from(r.payment_mode).ok();
         v.check(mode.is_none(), "payment_mode", "is not a payment mode");
-        v.into_result()?;
-        let customer = customer.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
+        let now = Utc::now();
         let validated_at = r
             .validated_at
             .as_ref()
-            .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
-            .unwrap_or_else(Utc::now);
+            .map(|t| validate::past_instant(&mut v, "validated_at", t, now))
+            .unwrap_or(Some(now));
+        v.into_result()?;
+        let customer = customer.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
+        let validated_at = validated_at.unwrap_or(now);
         Ok(Self {
             number,
             customer,

@@ -520,16 +520,10 @@ impl BillingService for BillingApi {
     }
 }
 
-/// A YYYY-MM month (one that has begun, with `begun`), or a violation on
-/// `month`.
+/// A YYYY-MM month on `month` (validate::month): one that has begun with
+/// `begun`, else up to a year ahead (services planned ahead have none done
+/// yet, but a later year is a typo).
 fn month_field(v: &mut Violations, month: &str, begun: bool) -> Option<chrono::NaiveDate> {
-    let parsed =
-        chrono::NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d").ok();
-    v.check(parsed.is_none(), "month", "is not a month (YYYY-MM)");
-    v.check(
-        begun && parsed.is_some_and(|m| m > chrono::Utc::now().date_naive()),
-        "month",
-        "has not begun",
-    );
-    parsed
+    let today = chrono::Utc::now().date_naive();
+    validate::month(v, "month", month, today, if begun { 0 } else { 12 })
 }

@@ -168,11 +168,13 @@ pub async fn draft(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<
         .ok_or_else(|| Error::not_found(format!("invoice {invoice_id}")))?;
     // The lines must add up to the order's totals (they were checked when
     // the order was placed; a mismatch means a corrupt event).
-    let lines_total: i64 = invoice
-        .lines
-        .iter()
-        .map(|l| cents(l.total_excl_vat.as_ref()) + cents(l.vat.as_ref()))
-        .sum();
+    let lines_total = money::total(
+        "order.lines",
+        invoice
+            .lines
+            .iter()
+            .flat_map(|l| [cents(l.total_excl_vat.as_ref()), cents(l.vat.as_ref())]),
+    )?;
     if lines_total != cents(invoice.total_incl_vat.as_ref()) {
         return Err(Error::invalid(
             "order.lines",
@@ -534,6 +536,7 @@ async fn credit_with(
     .fetch_one(&mut *conn)
     .await?;
     let total = cents(invoice.total_incl_vat.as_ref());
+    // Both are stored totals, each within ±MAX_TOTAL_CENTS: no overflow.
     let left = total - credited;
     let number = number.unwrap_or_default();
     if left <= 0 {
@@ -543,7 +546,7 @@ async fn credit_with(
     }
     let lines: Vec<CreditLine> = match refund {
         Refund::Lines(lines) => {
-            let asked: i64 = lines.iter().map(|l| l.6 + l.7).sum();
+            let asked = money::total("lines", lines.iter().flat_map(|l| [l.6, l.7]))?;
             if asked > left {
                 return Err(Error::FailedPrecondition(format!(
                     "{} is more than is left to credit on {number} ({})",
@@ -598,7 +601,8 @@ async fn credit_with(
                     "a partial credit needs an invoice with a single VAT rate: credit it in full",
                 ));
             };
-            let net = money::net_of(amount, rate);
+            let net = money::net_of(amount, rate)
+                .ok_or_else(|| Error::invalid("amount", money::too_large()))?;
             vec![(
                 "CREDIT".to_owned(),
                 format!("Avoir sur la facture {number}"),
@@ -611,8 +615,9 @@ async fn credit_with(
             )]
         }
     };
-    let net: i64 = lines.iter().map(|l| l.6).sum();
-    let vat: i64 = lines.iter().map(|l| l.7).sum();
+    let net = money::total("lines", lines.iter().map(|l| l.6))?;
+    let vat = money::total("lines", lines.iter().map(|l| l.7))?;
+    let incl = money::total("lines", [net, vat])?;
     let now = Utc::now();
     let credit_number = next_number(conn, ctx.tenant, "A", now).await?;
     let credit_id = Uuid::now_v7();
@@ -630,7 +635,7 @@ async fn credit_with(
     .bind(&credit_number)
     .bind(net)
     .bind(vat)
-    .bind(net + vat)
+    .bind(incl)
     .bind(now)
     .bind(&ctx.origin)
     .bind(reason)
@@ -644,7 +649,7 @@ async fn credit_with(
     documents::store(conn, ctx.tenant, seller, &note).await?;
     // A paid debit is refunded to the card it came from.
     let refunded = status == "paid"
-        && payments::queue_refund(conn, ctx.tenant, invoice_id, credit_id, net + vat).await?;
+        && payments::queue_refund(conn, ctx.tenant, invoice_id, credit_id, incl).await?;
     let how = if refunded {
         "Ce montant va être remboursé sur la carte débitée."
     } else {
@@ -658,7 +663,7 @@ async fn credit_with(
         format!(
             "Bonjour {},\n\nVeuillez trouver ci-joint l'avoir {credit_number} de {} sur la facture {number} ({reason}). {how}\n\n{}",
             note.customer_name,
-            euros(net + vat),
+            euros(incl),
             seller.name
         ),
         true,
@@ -896,8 +901,9 @@ pub async fn insert_draft(
     new: NewInvoice<'_>,
 ) -> Result<Invoice> {
     let invoice_id = Uuid::now_v7();
-    let net: i64 = new.lines.iter().map(|l| l.net_cents).sum();
-    let vat: i64 = new.lines.iter().map(|l| l.vat_cents).sum();
+    let net = money::total("lines", new.lines.iter().map(|l| l.net_cents))?;
+    let vat = money::total("lines", new.lines.iter().map(|l| l.vat_cents))?;
+    let incl = money::total("lines", [net, vat])?;
     sqlx::query(
         "insert into invoices (tenant_id, id, status, customer_id, customer_name, order_id, period,
              payment_mode, total_excl_vat_cents, total_vat_cents, total_incl_vat_cents, currency,
@@ -912,7 +918,7 @@ pub async fn insert_draft(
     .bind(new.payment_mode.as_str_name())
     .bind(net)
     .bind(vat)
-    .bind(net + vat)
+    .bind(incl)
     .bind(&ctx.origin)
     .bind(new.email)
     .execute(&mut *conn)
@@ -1073,7 +1079,9 @@ async fn with_lines(conn: &mut PgConnection, tenant: Uuid, r: Row) -> Result<Inv
             .iter()
             .map(|l| (l.vat_rate_bp, l.total_excl_vat_cents, l.vat_cents))
             .collect::<Vec<_>>(),
-    );
+    )
+    // Stored lines were bounded when written; a sum beyond is corruption.
+    .ok_or_else(|| anyhow::anyhow!("invoice {}: its lines add up beyond the range", r.id))?;
     let status = match r.status.as_str() {
         "draft" => InvoiceStatus::Draft,
         "validated" => InvoiceStatus::Validated,
@@ -1225,8 +1233,9 @@ pub async fn record_erp(
             .fetch_optional(&mut *conn)
             .await?;
     let name = name.ok_or_else(|| Error::not_found(format!("customer {customer}")))?;
-    let net: i64 = lines.iter().map(|l| l.6).sum();
-    let vat: i64 = lines.iter().map(|l| l.7).sum();
+    let net = money::total("lines", lines.iter().map(|l| l.6))?;
+    let vat = money::total("lines", lines.iter().map(|l| l.7))?;
+    let incl = money::total("lines", [net, vat])?;
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into invoices (tenant_id, id, number, status, customer_id, customer_name, period,
@@ -1244,7 +1253,7 @@ pub async fn record_erp(
     .bind(payment_mode.as_str_name())
     .bind(net)
     .bind(vat)
-    .bind(net + vat)
+    .bind(incl)
     .bind(validated_at)
     .bind(&ctx.origin)
     .execute(&mut *conn)

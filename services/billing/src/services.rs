@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use prost::Message;
+use relais_domain::money;
 use relais_platform::{
     consumer::{ConsumerSpec, Delivery, Handler, HandlerError},
     context::Ctx,
@@ -248,11 +249,22 @@ pub async fn draft_month(
         let lines: Vec<invoices::NewLine> = group
             .iter()
             .map(|r| {
-                // The planned price, for the time actually worked.
+                // The planned price, for the time actually worked. Checked:
+                // the amounts were bounded when booked, so one beyond the
+                // range is a corrupt record, an internal error, never a
+                // panic or a wrapped amount on an invoice.
                 let worked = i64::from(r.actual_minutes);
                 let planned = i64::from(r.planned_minutes.max(1));
-                let unit = (r.price_cents * worked * 2 + planned) / (planned * 2);
-                let (net, vat) = relais_domain::money::line(unit, 1, r.discount_bp, r.vat_rate_bp);
+                let (unit, (net, vat)) = money::share(r.price_cents, worked, planned)
+                    .and_then(|unit| {
+                        Some((unit, money::line(unit, 1, r.discount_bp, r.vat_rate_bp)?))
+                    })
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "intervention {}: amount beyond the range",
+                            r.intervention_id
+                        )
+                    })?;
                 let day = r
                     .started_at
                     .with_timezone(&chrono_tz::Europe::Paris)
@@ -262,7 +274,7 @@ pub async fn draft_month(
                     .as_deref()
                     .map(|w| format!(", {w}"))
                     .unwrap_or_default();
-                invoices::NewLine {
+                Ok(invoices::NewLine {
                     item_id: Some(r.service_id),
                     reference: r.reference.clone(),
                     description: format!(
@@ -277,9 +289,9 @@ pub async fn draft_month(
                     net_cents: net,
                     vat_cents: vat,
                     tax_credit: r.tax_credit,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let first = &group[0];
         let invoice = invoices::insert_draft(
             conn,

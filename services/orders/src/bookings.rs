@@ -42,14 +42,22 @@ pub struct Booking {
 }
 
 impl Booking {
-    pub fn parse(r: &PlaceBookingRequest) -> Result<Self> {
+    /// `horizon_days`: how far ahead bookings are taken
+    /// (`RELAIS_BOOKING_HORIZON_DAYS`).
+    pub fn parse(r: &PlaceBookingRequest, horizon_days: u32) -> Result<Self> {
         let mut v = Violations::new();
         let who = Who::parse(&mut v, &r.customer_id, r.new_customer.as_ref());
         let service_id = required_id(&mut v, "service_id", &r.service_id);
         if r.address.is_some() {
             customers::address(&mut v, "address", r.address.as_ref());
         }
-        let schedule = Schedule::parse(&mut v, "schedule", r.schedule.as_ref(), Utc::now());
+        let schedule = Schedule::parse(
+            &mut v,
+            "schedule",
+            r.schedule.as_ref(),
+            Utc::now(),
+            horizon_days,
+        );
         let worker_id = validate::optional_id(&mut v, "worker_id", &r.worker_id);
         // Unspecified: the customer's open hour pack pays when one covers
         // the booking (seed 002: later orders attach to the pack until it
@@ -236,7 +244,8 @@ pub async fn place(
             .map(|m| m.amount_cents)
             .unwrap_or_default(),
         minutes,
-    );
+    )
+    .ok_or_else(|| Error::invalid("schedule.duration_minutes", money::too_large()))?;
     let mut name = format!("{} ({})", service.name, duration_label(minutes));
     if let Some(pack_order) = hour_pack_order_id {
         let pack = paid_pack(conn, ctx.tenant, buyer.id, pack_order).await?;
@@ -302,6 +311,7 @@ pub async fn place(
                 unit_cents,
                 vat_rate_bp: service.vat_rate_bp,
                 discount_bp: 0,
+                quantity_field: "schedule".into(),
             }],
             booking: Some(detail),
             hour_pack: None,
@@ -461,6 +471,7 @@ pub async fn place_pack(
                 unit_cents: price,
                 vat_rate_bp: pack.vat_rate_bp,
                 discount_bp: 0,
+                quantity_field: "hour_pack_id".into(),
             }],
             booking: None,
             hour_pack: Some(detail),

@@ -36,6 +36,8 @@ pub struct OrdersApi {
     ns: Namespace,
     catalogue: Catalogue,
     planning: Planning,
+    /// How far ahead bookings are taken, in days.
+    booking_horizon_days: u32,
 }
 
 impl OrdersApi {
@@ -45,6 +47,7 @@ impl OrdersApi {
         ns: Namespace,
         catalogue: Catalogue,
         planning: Planning,
+        booking_horizon_days: u32,
     ) -> Self {
         Self {
             writer: Writer::new(pool.clone(), outbox),
@@ -52,6 +55,7 @@ impl OrdersApi {
             ns,
             catalogue,
             planning,
+            booking_horizon_days,
         }
     }
 
@@ -384,7 +388,7 @@ impl OrdersService for OrdersApi {
                 let scope = self.scope(&caller).await?;
                 let ctx = self.ctx(&caller);
                 let r = req.get_ref();
-                let parsed = bookings::Booking::parse(r)?;
+                let parsed = bookings::Booking::parse(r, self.booking_horizon_days)?;
                 self.writer
                     .create_once(
                         &ctx.keys,

@@ -45,6 +45,7 @@ pub struct App {
     runtime: Runtime,
     catalogue: catalogue::Catalogue,
     planning: planning::Planning,
+    booking_horizon_days: u32,
 }
 
 impl App {
@@ -56,6 +57,7 @@ impl App {
             runtime,
             catalogue,
             planning,
+            booking_horizon_days: booking_horizon_days()?,
         })
     }
 
@@ -80,6 +82,7 @@ impl App {
             rt.ns.clone(),
             self.catalogue.clone(),
             self.planning.clone(),
+            self.booking_horizon_days,
         );
         let service = InterceptedService::new(OrdersServiceServer::new(api), rt.auth.clone());
         self.runtime
@@ -105,4 +108,21 @@ pub fn config_from_env() -> anyhow::Result<OrdersConfig> {
             "http://127.0.0.1:50053".to_owned(),
         )?,
     })
+}
+
+/// `RELAIS_BOOKING_HORIZON_DAYS` (default two years,
+/// `relais_domain::schedule::DEFAULT_HORIZON_DAYS`): how far ahead a
+/// booking's occurrences may fall. Read at build rather than kept in
+/// [`OrdersConfig`], so every embedding of the service (tests, `relais dev`)
+/// obeys the same variable without naming it. 1 to 3660 days.
+pub fn booking_horizon_days() -> anyhow::Result<u32> {
+    let days = relais_platform::config::var(
+        "RELAIS_BOOKING_HORIZON_DAYS",
+        relais_domain::schedule::DEFAULT_HORIZON_DAYS,
+    )?;
+    anyhow::ensure!(
+        (1..=3660).contains(&days),
+        "RELAIS_BOOKING_HORIZON_DAYS={days} must be between 1 and 3660 days"
+    );
+    Ok(days)
 }

@@ -183,6 +183,9 @@ pub struct NewLine {
     pub unit_cents: i64,
     pub vat_rate_bp: i32,
     pub discount_bp: i32,
+    /// The request field that sets the quantity (`lines[0].quantity`,
+    /// `schedule`...): named when the line's amount is beyond the range.
+    pub quantity_field: String,
 }
 
 /// What a booking keeps beyond its line.
@@ -228,7 +231,7 @@ pub struct NewOrder {
 /// Checks an optional expected total on its own (currency, sign).
 pub fn expected_total(v: &mut Violations, field: &str, m: Option<&Money>) -> Option<Money> {
     m.map(|m| {
-        validate::money(v, field, Some(m), i64::MAX);
+        validate::money(v, field, Some(m), validate::MAX_TOTAL_CENTS);
         m.clone()
     })
 }
@@ -240,20 +243,32 @@ pub async fn insert(
     caller: &Caller,
     new: NewOrder,
 ) -> Result<Order> {
+    // Checked: quantities and prices are bounded, but an amount beyond the
+    // range is refused on the field that sets the line's quantity, never
+    // wrapped.
     let priced: Vec<(i64, i64)> = new
         .lines
         .iter()
-        .map(|l| money::line(l.unit_cents, l.quantity, l.discount_bp, l.vat_rate_bp))
-        .collect();
-    let total_net: i64 = priced.iter().map(|p| p.0).sum();
-    let total_vat: i64 = priced.iter().map(|p| p.1).sum();
+        .map(|l| {
+            money::checked_line(
+                &l.quantity_field,
+                l.unit_cents,
+                l.quantity,
+                l.discount_bp,
+                l.vat_rate_bp,
+            )
+        })
+        .collect::<Result<_>>()?;
+    let total_net = money::total("lines", priced.iter().map(|p| p.0))?;
+    let total_vat = money::total("lines", priced.iter().map(|p| p.1))?;
+    let total_incl = money::total("lines", [total_net, total_vat])?;
     if let Some(expected) = &new.expected_total
-        && expected.amount_cents != total_net + total_vat
+        && expected.amount_cents != total_incl
     {
         return Err(Error::FailedPrecondition(format!(
             "amounts don't add up: the shop showed {} but today's prices give {} incl. VAT; show the new total and ask again",
             cents(expected.amount_cents),
-            cents(total_net + total_vat)
+            cents(total_incl)
         )));
     }
     let order_id = Uuid::now_v7();
@@ -286,7 +301,7 @@ pub async fn insert(
     .bind(new.payment_mode.as_str_name())
     .bind(total_net)
     .bind(total_vat)
-    .bind(total_net + total_vat)
+    .bind(total_incl)
     .bind(&ctx.origin)
     .bind(booking)
     .bind(hour_pack)
@@ -419,7 +434,9 @@ pub fn to_proto(o: OrderRow, lines: Vec<LineRow>) -> Order {
             .iter()
             .map(|l| (l.vat_rate_bp, l.total_excl_vat_cents, l.vat_cents))
             .collect::<Vec<_>>(),
-    );
+    )
+    // Stored lines were bounded when placed, so their sums fit.
+    .unwrap_or_default();
     Order {
         id: o.id.to_string(),
         kind: o.kind,
@@ -448,7 +465,9 @@ pub fn to_proto(o: OrderRow, lines: Vec<LineRow>) -> Order {
                 discount_bp: l.discount_bp,
                 total_excl_vat: validate::money_out(l.total_excl_vat_cents),
                 vat: validate::money_out(l.vat_cents),
-                total_incl_vat: validate::money_out(l.total_excl_vat_cents + l.vat_cents),
+                total_incl_vat: validate::money_out(
+                    l.total_excl_vat_cents.saturating_add(l.vat_cents),
+                ),
             })
             .collect(),
         vat_breakdown: breakdown

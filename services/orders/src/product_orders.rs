@@ -179,6 +179,7 @@ pub async fn place(
             unit_cents: p.price.as_ref().map(|m| m.amount_cents).unwrap_or_default(),
             vat_rate_bp: p.vat_rate_bp,
             discount_bp: *discount,
+            quantity_field: format!("{field}.quantity"),
         });
     }
     v.into_result()?;

@@ -109,7 +109,9 @@ pub async fn page(
         // Done: paid for the time actually worked.
         let amount = match l.actual_minutes {
             Some(actual) if l.status == "done" && planned > 0 => {
-                (l.price_cents * i64::from(actual) * 2 + planned) / (planned * 2)
+                relais_domain::money::share(l.price_cents, i64::from(actual), planned).ok_or_else(
+                    || Error::Unexpected(anyhow::anyhow!("intervention price beyond the range")),
+                )?
             }
             _ => l.price_cents,
         };

@@ -287,7 +287,7 @@ async fn plan(conn: &mut PgConnection, ctx: &Ctx, order: &Order) -> Result<()> {
             ),
             (Some(p), Some(d)) if d.remaining >= minutes => {
                 d.remaining -= minutes;
-                (Some(p), String::new(), d.price_of(minutes))
+                (Some(p), String::new(), d.price_of(minutes)?)
             }
             (Some(_), Some(d)) => (
                 None,

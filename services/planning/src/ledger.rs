@@ -148,10 +148,17 @@ pub struct Drawable {
 }
 
 impl Drawable {
-    /// The pack's price for `minutes` of it, rounded half-up.
-    pub fn price_of(&self, minutes: i64) -> i64 {
+    /// The pack's price for `minutes` of it, rounded half-up; checked (a
+    /// price beyond the range is a corrupt record, an internal error, never
+    /// a panic or a wrapped amount).
+    pub fn price_of(&self, minutes: i64) -> Result<i64> {
         let bought = i64::from(self.minutes_bought.max(1));
-        (self.price_cents * minutes * 2 + bought) / (bought * 2)
+        relais_domain::money::share(self.price_cents, minutes, bought).ok_or_else(|| {
+            Error::Unexpected(anyhow::anyhow!(
+                "pack \"{}\": the price of {minutes} min is beyond the range",
+                self.name
+            ))
+        })
     }
 }
 

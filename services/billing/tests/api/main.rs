@@ -6,4 +6,5 @@
 mod access;
 mod certificates;
 mod invoices;
+mod limits;
 mod payments;

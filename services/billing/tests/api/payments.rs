@@ -76,7 +76,7 @@ impl Stack {
     }
 
     /// Ménage à domicile, 4 h at 25 € + 20 % VAT (seed 001): 120.00 €.
-    fn erp_request(&self, number: &str, customer: &str) -> RecordErpInvoiceRequest {
+    pub(crate) fn erp_request(&self, number: &str, customer: &str) -> RecordErpInvoiceRequest {
         RecordErpInvoiceRequest {
             external_number: number.into(),
             customer_id: customer.into(),
@@ -96,7 +96,7 @@ impl Stack {
 
     /// Records the ERP's invoice once billing knows the customer (their
     /// event may still be on its way).
-    async fn erp_invoice(&self, number: &str, customer: &str) -> Invoice {
+    pub(crate) async fn erp_invoice(&self, number: &str, customer: &str) -> Invoice {
         testing::eventually(Duration::from_secs(10), || {
             let mut billing = self.billing.clone();
             let req = self.connector(self.erp_request(number, customer));

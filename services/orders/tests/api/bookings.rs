@@ -267,6 +267,56 @@ async fn bookings_that_cannot_happen_are_refused_with_the_field() {
 }
 
 #[tokio::test]
+async fn bookings_beyond_the_horizon_or_with_extreme_numbers_are_refused() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 1000, true).await;
+    let paul = app.customer(online("Durand")).await;
+    let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+    // Two years ahead by default (RELAIS_BOOKING_HORIZON_DAYS).
+    let beyond = Utc::now().date_naive() + Days::new(731);
+    let mut long_series = one_time(monday_in(1), "10:00", 60);
+    long_series.recurrence = Some(Recurrence {
+        interval_weeks: 1,
+        weekdays: vec![1],
+        end_date: String::new(),
+        count: 120,
+        interval_months: 0,
+    });
+    let mut cases = vec![
+        (
+            booking(&paul, &ironing, one_time(far, "10:00", 60)),
+            "schedule.first_date",
+        ),
+        (
+            booking(&paul, &ironing, one_time(beyond, "10:00", 60)),
+            "schedule.first_date",
+        ),
+        (booking(&paul, &ironing, long_series), "schedule.recurrence"),
+        (
+            booking(&paul, &ironing, one_time(monday_in(1), "10:00", i32::MAX)),
+            "schedule.duration_minutes",
+        ),
+    ];
+    let mut huge_total = booking(&paul, &ironing, one_time(monday_in(1), "10:00", 60));
+    huge_total.expected_total_incl_vat = eur(i64::MIN);
+    cases.push((huge_total, "expected_total_incl_vat.amount_cents"));
+    for (req, field) in cases {
+        let err = app
+            .client
+            .place_booking(app.as_customer(&paul, req))
+            .await
+            .expect_err(field);
+        assert_bad_field(&err, field);
+    }
+    // Nothing was placed: the only event is the customer's.
+    let subjects = app.subjects(1).await;
+    assert!(
+        subjects.iter().all(|s| s.contains(".customer.")),
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
     let mut app = spawn_app().await;
     let ironing = app.service("REPASSAGE", 2600, 2000, true).await;
@@ -398,6 +448,18 @@ async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
     assert_eq!(auto.payment_mode, PaymentMode::HourPack as i32);
     assert_eq!(auto.booking.unwrap().hour_pack_order_id, pack_order.id);
     assert_eq!(auto.total_incl_vat, eur(0));
+
+    // An undeclared payment mode is refused, not read as "unspecified"
+    // (which would have the open pack pay).
+    let mut unknown = later.clone();
+    unknown.idempotency_key = Uuid::now_v7().to_string();
+    unknown.payment_mode = 99;
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, unknown))
+        .await
+        .expect_err("payment mode 99");
+    assert_bad_field(&err, "payment_mode");
 
     // A subscriber saw the purchase, its confirmation and the booking.
     let messages = app.messages(6).await;

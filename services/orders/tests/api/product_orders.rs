@@ -251,6 +251,19 @@ async fn orders_that_cannot_be_honoured_are_refused_with_the_field() {
             "lines[0].discount_bp",
             order_for(&shop, vec![(&shop.soap, 1, 12_000)]),
         ),
+        // Extreme numbers: refused on their field, never an overflow.
+        (
+            "lines[0].quantity",
+            order_for(&shop, vec![(&shop.soap, i32::MAX, 0)]),
+        ),
+        (
+            "lines[0].quantity",
+            order_for(&shop, vec![(&shop.soap, i32::MIN, 0)]),
+        ),
+        (
+            "lines[0].discount_bp",
+            order_for(&shop, vec![(&shop.soap, 1, i32::MIN)]),
+        ),
         ("lines", order_for(&shop, vec![])),
     ];
     let mut no_terms = order_for(&shop, vec![(&shop.soap, 1, 0)]);
@@ -262,6 +275,18 @@ async fn orders_that_cannot_be_honoured_are_refused_with_the_field() {
     let mut no_mode = order_for(&shop, vec![(&shop.soap, 1, 0)]);
     no_mode.payment_mode = 0;
     cases.push(("payment_mode", no_mode));
+    let mut unknown_mode = order_for(&shop, vec![(&shop.soap, 1, 0)]);
+    unknown_mode.payment_mode = 99;
+    cases.push(("payment_mode", unknown_mode));
+    let mut other_currency = order_for(&shop, vec![(&shop.soap, 1, 0)]);
+    other_currency.expected_total_incl_vat = Some(relais_proto::types::Money {
+        amount_cents: 100,
+        currency: "X".repeat(5000),
+    });
+    cases.push(("expected_total_incl_vat.currency", other_currency));
+    let mut huge_total = order_for(&shop, vec![(&shop.soap, 1, 0)]);
+    huge_total.expected_total_incl_vat = eur(i64::MAX);
+    cases.push(("expected_total_incl_vat.amount_cents", huge_total));
     for (field, req) in cases {
         let status = app
             .client
