@@ -17,7 +17,7 @@
 # exported as RELAIS_DEV_SEED); each password is derived from it and the
 # service's name (relais_platform::config::derive_secret: the SHA-256 of
 # "<seed>:<db|nats>:<name>"). The private nats-server loads the users and
-# permissions of deploy/nats/ (dev.conf) and refuses anonymous clients.
+# permissions of k8s/base/shared/nats/ (dev.conf) and refuses anonymous clients.
 #
 # Knobs: RELAIS_PG_PORT (55432), RELAIS_NATS_PORT (54222),
 # RELAIS_NATS_MONITOR_PORT (58222), PG_BINDIR (Postgres server binaries).
@@ -37,7 +37,7 @@ NATS_LOG="$NATS_DIR/nats.log"
 NATS_CMDFILE="$NATS_DIR/nats.cmd"
 NATS_CONF="$NATS_DIR/nats.conf"
 SEED_FILE="$LOCAL/dev-seed"
-# The users of deploy/nats/dev.conf; the same list as NATS_USERS in
+# The users of k8s/base/shared/nats/dev.conf; the same list as NATS_USERS in
 # crates/platform/src/nats.rs.
 NATS_USERS="catalogue orders planning billing connector operator test"
 PG_LINK="$LOCAL/pg" # a directory, or a symlink to /tmp/relais-pg-<hash>
@@ -478,10 +478,10 @@ nats_args() {
 	printf '%s\n' -c "$NATS_CONF" -js -sd "$NATS_DIR/store" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON_PORT" -P "$NATS_PIDFILE"
 }
 
-# Copy the users and permissions (deploy/nats) beside the server's config:
+# Copy the users and permissions (k8s/base/shared/nats) beside the server's config:
 # `include` paths are relative to the including file.
 nats_write_conf() {
-	cp -f "$ROOT/deploy/nats/users.conf" "$ROOT/deploy/nats/dev.conf" "$NATS_DIR/"
+	cp -f "$ROOT/k8s/base/shared/nats/users.conf" "$ROOT/k8s/base/shared/nats/dev.conf" "$NATS_DIR/"
 	printf '# Written by scripts/stack.sh on every up; edits are overwritten.\ninclude "dev.conf"\n' >"$NATS_CONF"
 }
 

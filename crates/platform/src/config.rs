@@ -26,7 +26,7 @@ pub struct PlatformConfig {
     /// `NATS_URL` (default `nats://127.0.0.1:54222`).
     pub nats_url: String,
     /// `NATS_USER`: the NATS user to connect as (default: the service's
-    /// name, which is its user in `deploy/nats/users.conf`).
+    /// name, which is its user in `k8s/base/shared/nats/users.conf`).
     pub nats_user: String,
     /// `NATS_PASSWORD`: that user's password. Empty: derived from
     /// `dev_seed`, or no credentials at all without one (see

@@ -11,7 +11,7 @@ use anyhow::Context;
 use async_nats::jetstream::{self, stream};
 use uuid::Uuid;
 
-/// The NATS users of `deploy/nats/users.conf` and `dev.conf`: one per
+/// The NATS users of `k8s/base/shared/nats/users.conf` and `dev.conf`: one per
 /// service, the read-only `operator`, and `test`, the test harness (local
 /// stack and tests only). `scripts/stack.sh` has the same list.
 pub const NATS_USERS: &[&str] = &[

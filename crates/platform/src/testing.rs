@@ -78,7 +78,7 @@ pub fn dev_seed() -> String {
         .unwrap_or_else(|| "relais-test-seed".to_owned())
 }
 
-/// The NATS user of the test harness (`deploy/nats/dev.conf`): may publish
+/// The NATS user of the test harness (`k8s/base/shared/nats/dev.conf`): may publish
 /// any service's events and manage streams. Services under test connect as
 /// themselves.
 pub const HARNESS_USER: &str = "test";
@@ -175,9 +175,9 @@ pub fn token_with(claims: &Claims) -> String {
 }
 
 /// The users and permissions a private test server loads, as the local
-/// stack does (`deploy/nats/`).
-const NATS_USERS_CONF: &str = include_str!("../../../deploy/nats/users.conf");
-const NATS_DEV_CONF: &str = include_str!("../../../deploy/nats/dev.conf");
+/// stack does (`k8s/base/shared/nats/`).
+const NATS_USERS_CONF: &str = include_str!("../../../k8s/base/shared/nats/users.conf");
+const NATS_DEV_CONF: &str = include_str!("../../../k8s/base/shared/nats/dev.conf");
 
 /// A private nats-server with JetStream, on a free port, that a test can
 /// kill and restart (same port, same store). It has the local stack's

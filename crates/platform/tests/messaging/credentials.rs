@@ -180,9 +180,9 @@ async fn a_service_publishes_its_own_events_and_no_one_elses() {
 fn the_nats_users_agree_everywhere_they_are_listed() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-    let users = read("deploy/nats/users.conf");
-    let dev = read("deploy/nats/dev.conf");
-    let auth = read("deploy/nats/auth.conf");
+    let users = read("k8s/base/shared/nats/users.conf");
+    let dev = read("k8s/base/shared/nats/dev.conf");
+    let auth = read("k8s/base/shared/nats/auth.conf");
     let stack = read("scripts/stack.sh");
     let stack_list = stack
         .lines()
