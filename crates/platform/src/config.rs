@@ -155,6 +155,18 @@ fn nats_auth(user: &str, given: &str, seed: &str, service: &str) -> Option<crate
     })
 }
 
+/// Credentials for a tool (not a service) that connects to NATS as
+/// `default_user` (e.g. `operator`) unless `NATS_USER` says otherwise, with
+/// `NATS_PASSWORD` or the password derived from the development seed.
+pub fn nats_auth_from_env(default_user: &str) -> anyhow::Result<Option<crate::nats::NatsAuth>> {
+    Ok(nats_auth(
+        &var("NATS_USER", String::new())?,
+        &var("NATS_PASSWORD", String::new())?,
+        &dev_seed()?,
+        default_user,
+    ))
+}
+
 /// `RELAIS_DEV_SEED` in development mode; empty otherwise, so a seed left
 /// in a production environment derives nothing.
 pub fn dev_seed() -> anyhow::Result<String> {
