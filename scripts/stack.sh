@@ -12,6 +12,13 @@
 # .local/env. NATS_SERVER_BIN is installed in either case, for tests that run
 # their own nats-server.
 #
+# Credentials: every service has its own database password and NATS user
+# (docs/security.md). `up` makes a random seed once (.local/dev-seed,
+# exported as RELAIS_DEV_SEED); each password is derived from it and the
+# service's name (relais_platform::config::derive_secret: the SHA-256 of
+# "<seed>:<db|nats>:<name>"). The private nats-server loads the users and
+# permissions of k8s/base/shared/nats/ (dev.conf) and refuses anonymous clients.
+#
 # Knobs: RELAIS_PG_PORT (55432), RELAIS_NATS_PORT (54222),
 # RELAIS_NATS_MONITOR_PORT (58222), PG_BINDIR (Postgres server binaries).
 # Works as root (CI): Postgres then runs as the `postgres` user.
@@ -28,6 +35,11 @@ NATS_DIR="$LOCAL/nats"
 NATS_PIDFILE="$NATS_DIR/nats.pid"
 NATS_LOG="$NATS_DIR/nats.log"
 NATS_CMDFILE="$NATS_DIR/nats.cmd"
+NATS_CONF="$NATS_DIR/nats.conf"
+SEED_FILE="$LOCAL/dev-seed"
+# The users of k8s/base/shared/nats/dev.conf; the same list as NATS_USERS in
+# crates/platform/src/nats.rs.
+NATS_USERS="catalogue orders planning billing connector operator test"
 PG_LINK="$LOCAL/pg" # a directory, or a symlink to /tmp/relais-pg-<hash>
 
 PG_PORT=${RELAIS_PG_PORT:-55432}
@@ -382,6 +394,28 @@ pg_down() {
 	fi
 }
 
+# ----------------------------------------------------------- credentials ----
+
+# The stack's seed, made once: the passwords derived from it must stay the
+# same across `up`s, as long as the cluster keeps the roles.
+DEV_SEED=""
+ensure_seed() {
+	if [ ! -s "$SEED_FILE" ]; then
+		mkdir -p "$LOCAL"
+		(
+			umask 077
+			head -c 32 /dev/urandom | sha256sum | cut -c1-64 >"$SEED_FILE.tmp"
+		)
+		mv -f "$SEED_FILE.tmp" "$SEED_FILE"
+		say "made a credentials seed in $SEED_FILE"
+	fi
+	DEV_SEED=$(tr -dc 0-9a-f <"$SEED_FILE")
+	[ ${#DEV_SEED} -ge 32 ] || die "$SEED_FILE does not hold a seed; remove it and run again"
+}
+
+# derive_secret PURPOSE NAME: as relais_platform::config::derive_secret.
+derive_secret() { printf '%s' "$DEV_SEED:$1:$2" | sha256sum | cut -c1-64; }
+
 # ------------------------------------------------------------------ nats ----
 
 nats_version_of() {
@@ -441,7 +475,22 @@ ensure_nats_bin() {
 }
 
 nats_args() {
-	printf '%s\n' -js -sd "$NATS_DIR/store" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON_PORT" -P "$NATS_PIDFILE"
+	printf '%s\n' -c "$NATS_CONF" -js -sd "$NATS_DIR/store" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON_PORT" -P "$NATS_PIDFILE"
+}
+
+# Copy the users and permissions (k8s/base/shared/nats) beside the server's config:
+# `include` paths are relative to the including file.
+nats_write_conf() {
+	cp -f "$ROOT/k8s/base/shared/nats/users.conf" "$ROOT/k8s/base/shared/nats/dev.conf" "$NATS_DIR/"
+	printf '# Written by scripts/stack.sh on every up; edits are overwritten.\ninclude "dev.conf"\n' >"$NATS_CONF"
+}
+
+# `env` arguments giving nats-server each user's password.
+nats_password_env() {
+	local u
+	for u in $NATS_USERS; do
+		printf 'RELAIS_NATS_PASSWORD_%s=%s\n' "${u^^}" "$(derive_secret nats "$u")"
+	done
 }
 
 # Pid of our running nats-server, or fail.
@@ -474,8 +523,11 @@ nats_stop() {
 
 nats_up() {
 	mkdir -p "$NATS_DIR/store"
+	nats_write_conf
 	local want pid
-	want="$NATS_BIN $(nats_args | tr '\n' ' ')"
+	# A changed seed or permission file restarts the server too (the seed's
+	# hash only: nats.cmd is not a secret).
+	want="$NATS_BIN $(nats_args | tr '\n' ' ')$(cat "$NATS_DIR/users.conf" "$NATS_DIR/dev.conf" "$SEED_FILE" | sha256sum | cut -c1-16)"
 	if pid=$(nats_pid); then
 		if [ "$(cat "$NATS_CMDFILE" 2>/dev/null)" != "$want" ]; then
 			say "nats-server settings or binary changed; restarting"
@@ -492,10 +544,11 @@ nats_up() {
 			fi
 		done
 		say "starting nats-server on 127.0.0.1:$NATS_PORT (monitor :$NATS_MON_PORT)"
-		local -a args
+		local -a args passwords
 		mapfile -t args < <(nats_args)
+		mapfile -t passwords < <(nats_password_env)
 		printf '\n=== %s start\n' "$(date -Is)" >>"$NATS_LOG"
-		setsid nohup "$NATS_BIN" "${args[@]}" </dev/null >>"$NATS_LOG" 2>&1 9>&- &
+		setsid nohup env "${passwords[@]}" "$NATS_BIN" "${args[@]}" </dev/null >>"$NATS_LOG" 2>&1 9>&- &
 		pid=$!
 		echo "$pid" >"$NATS_PIDFILE"
 		printf '%s' "$want" >"$NATS_CMDFILE"
@@ -578,8 +631,11 @@ write_env() { # MODE DATABASE_URL NATS_URL
 		# built-in keys and reach loopback ERPs (docs/security.md).
 		# shellcheck disable=SC2016 # expanded when the file is sourced
 		printf 'export RELAIS_ENV="${RELAIS_ENV:-dev}"\n'
+		# Each service derives its own database and NATS passwords from it
+		# (docs/security.md); hence the file is readable by its owner only.
+		printf 'export RELAIS_DEV_SEED=%q\n' "$DEV_SEED"
 	} >"$tmp"
-	chmod 644 "$tmp"
+	chmod 600 "$tmp"
 	mv -f "$tmp" "$ENV_FILE"
 }
 
@@ -589,6 +645,7 @@ cmd_up() {
 	local t0
 	t0=$(now_ms)
 	take_lock
+	ensure_seed
 	if [ -n "${DATABASE_URL:-}" ] && [ -n "${NATS_URL:-}" ] &&
 		! { [ "$DATABASE_URL" = "$PRIVATE_DATABASE_URL" ] && [ "$NATS_URL" = "$PRIVATE_NATS_URL" ]; }; then
 		say "DATABASE_URL and NATS_URL are set: using them, starting nothing"
@@ -611,7 +668,7 @@ cmd_up() {
 		nats_up
 		write_env private "$PRIVATE_DATABASE_URL" "$PRIVATE_NATS_URL"
 		echo "postgres: $PRIVATE_DATABASE_URL (data $PG_DATA, socket dir $PG_RUN, log $PG_LOG)"
-		echo "nats:     $PRIVATE_NATS_URL, monitor http://127.0.0.1:$NATS_MON_PORT (JetStream store $NATS_DIR/store, log $NATS_LOG)"
+		echo "nats:     $PRIVATE_NATS_URL, monitor http://127.0.0.1:$NATS_MON_PORT (JetStream store $NATS_DIR/store, log $NATS_LOG; users of $NATS_DIR/dev.conf, passwords derived from $SEED_FILE)"
 	fi
 	echo "nats-server: $NATS_BIN ($(nats_version_of "$NATS_BIN"))"
 	echo "env:      $ENV_FILE   (. $ENV_FILE)"

@@ -100,7 +100,13 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
         &dbs[0],
     )
     .await;
-    if let Ok(client) = relais_platform::nats::connect(&nats, "relais-bench").await {
+    if let Ok(client) = relais_platform::nats::connect_as(
+        &nats,
+        "relais-bench",
+        Some(&relais_platform::testing::harness_auth()),
+    )
+    .await
+    {
         let js = async_nats::jetstream::new(client);
         let ns = relais_platform::nats::Namespace::new(ns);
         for s in ["catalogue", "orders", "connector", "planning"] {
@@ -135,10 +141,11 @@ async fn measure(
     let _orders = Task::spawn(|s| orders.run(s));
     let erp = relais_reference_erp::App::build(relais_reference_erp::Config {
         database_url: erp_url.to_owned(),
-        db_password: "relais-bench".into(),
+        db_password: relais_platform::testing::db_password(relais_reference_erp::SERVICE),
         addr: "127.0.0.1:0".parse()?,
         keys: relais_reference_erp::parse_keys(&format!("{}:{}", KEYS.0, KEYS.1))?,
         token_ttl: Duration::from_secs(3600),
+        faults: false,
     })
     .await?;
     let erp_base = format!("http://{}", erp.addr());

@@ -87,7 +87,13 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
 
     let result = measure(p, &cfg, catalogue_cfg, &db, &ns, &dir).await;
 
-    if let Ok(nats) = relais_platform::nats::connect(&nats_url, "relais-bench").await {
+    if let Ok(nats) = relais_platform::nats::connect_as(
+        &nats_url,
+        "relais-bench",
+        Some(&relais_platform::testing::harness_auth()),
+    )
+    .await
+    {
         let js = async_nats::jetstream::new(nats);
         let _ = js.delete_stream(ns.stream(relais_orders::SERVICE)).await;
         let _ = js.delete_stream(ns.stream(relais_catalogue::SERVICE)).await;

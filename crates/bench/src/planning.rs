@@ -227,7 +227,13 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     let nats_url = cfg.nats_url.clone();
     let dir = std::env::temp_dir().join(format!("relais-bench-{}", Uuid::new_v4().simple()));
     let result = checks(p, cfg, &db, &dir, &mut report).await;
-    if let Ok(nats) = relais_platform::nats::connect(&nats_url, "relais-bench").await {
+    if let Ok(nats) = relais_platform::nats::connect_as(
+        &nats_url,
+        "relais-bench",
+        Some(&relais_platform::testing::harness_auth()),
+    )
+    .await
+    {
         let js = async_nats::jetstream::new(nats);
         let _ = js.delete_stream(ns.stream(relais_planning::SERVICE)).await;
         let _ = js.delete_stream(ns.stream("orders")).await;

@@ -54,7 +54,12 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     )?;
     let db = BenchDb::new(&cfg.database_url)?;
     let ns = Namespace::new(cfg.namespace.clone());
-    let client = nats::connect(&cfg.nats_url, "relais-bench").await?;
+    let client = nats::connect_as(
+        &cfg.nats_url,
+        "relais-bench",
+        Some(&relais_platform::testing::harness_auth()),
+    )
+    .await?;
     let js = jetstream::new(client.clone());
 
     let result = async {

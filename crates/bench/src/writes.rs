@@ -73,7 +73,13 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
 
     // Cleanup whatever happened: the stream of this run, its database, the
     // pgbench logs.
-    if let Ok(nats) = relais_platform::nats::connect(&nats_url, "relais-bench").await {
+    if let Ok(nats) = relais_platform::nats::connect_as(
+        &nats_url,
+        "relais-bench",
+        Some(&relais_platform::testing::harness_auth()),
+    )
+    .await
+    {
         let js = async_nats::jetstream::new(nats);
         let _ = js.delete_stream(ns.stream(relais_catalogue::SERVICE)).await;
     }

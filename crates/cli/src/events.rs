@@ -30,8 +30,13 @@ pub async fn watch(args: EventsArgs) -> anyhow::Result<()> {
             format!("{ns}.orders.v1.>")
         }
     };
-    let client = async_nats::ConnectOptions::new()
-        .name("relais-cli events")
+    let mut options = async_nats::ConnectOptions::new().name("relais-cli events");
+    // The local stack refuses anonymous clients: watch as the read-only
+    // operator user (docs/security.md).
+    if let Some(auth) = relais_platform::config::nats_auth_from_env("operator")? {
+        options = options.user_and_password(auth.user, auth.password);
+    }
+    let client = options
         .connect(args.nats.as_str())
         .await
         .with_context(|| format!("cannot reach NATS at {}: is `make run` running?", args.nats))?;

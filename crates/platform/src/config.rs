@@ -17,12 +17,26 @@ pub struct PlatformConfig {
     pub db_provision: bool,
     /// `RELAIS_MIGRATE` (default true): apply embedded migrations at start.
     pub db_migrate: bool,
-    /// `RELAIS_DB_PASSWORD` (default `relais-dev`): the service role's password.
+    /// `RELAIS_DB_PASSWORD`: the service role's password, given when
+    /// provisioning. Empty: derived per service from `dev_seed` (see
+    /// [`PlatformConfig::db_password_for`]).
     pub db_password: String,
     /// `RELAIS_DB_MAX_CONNECTIONS` (default 16).
     pub db_max_connections: u32,
     /// `NATS_URL` (default `nats://127.0.0.1:54222`).
     pub nats_url: String,
+    /// `NATS_USER`: the NATS user to connect as (default: the service's
+    /// name, which is its user in `k8s/base/shared/nats/users.conf`).
+    pub nats_user: String,
+    /// `NATS_PASSWORD`: that user's password. Empty: derived from
+    /// `dev_seed`, or no credentials at all without one (see
+    /// [`PlatformConfig::nats_auth_for`]).
+    pub nats_password: String,
+    /// `RELAIS_DEV_SEED`, read only in development mode (`RELAIS_ENV=dev`):
+    /// the local stack's random seed (`scripts/stack.sh` writes it to
+    /// `.local/env`), from which each service's database and NATS passwords
+    /// are derived when not given ([`derive_secret`]).
+    pub dev_seed: String,
     /// `RELAIS_NAMESPACE` (default `relais`): the first token of every subject
     /// and the prefix of every stream, so environments can share one NATS.
     pub namespace: String,
@@ -60,9 +74,12 @@ impl PlatformConfig {
             )?,
             db_provision: var("RELAIS_DB_PROVISION", true)?,
             db_migrate: var("RELAIS_MIGRATE", true)?,
-            db_password: var("RELAIS_DB_PASSWORD", "relais-dev".into())?,
+            db_password: var("RELAIS_DB_PASSWORD", String::new())?,
             db_max_connections: var("RELAIS_DB_MAX_CONNECTIONS", 16)?,
             nats_url: var("NATS_URL", "nats://127.0.0.1:54222".into())?,
+            nats_user: var("NATS_USER", String::new())?,
+            nats_password: var("NATS_PASSWORD", String::new())?,
+            dev_seed: dev_seed()?,
             namespace: var("RELAIS_NAMESPACE", "relais".into())?,
             grpc_addr: var("GRPC_ADDR", SocketAddr::from(([127, 0, 0, 1], grpc_port)))?,
             admin_addr: var("ADMIN_ADDR", SocketAddr::from(([127, 0, 0, 1], admin_port)))?,
@@ -81,6 +98,93 @@ impl PlatformConfig {
             },
         })
     }
+}
+
+impl PlatformConfig {
+    /// The password of `service`'s database role: `RELAIS_DB_PASSWORD` when
+    /// given, else derived from the development seed, so that every service
+    /// of a stack has its own and none is a value written in the code.
+    /// Without either it fails: a public default would let any service (or
+    /// anyone who read this file) log in as any other.
+    pub fn db_password_for(&self, service: &str) -> anyhow::Result<String> {
+        resolve_db_password(&self.db_password, &self.dev_seed, service)
+    }
+
+    /// Who `service` connects to NATS as: `NATS_USER` (default: the
+    /// service's name) with `NATS_PASSWORD`, or with the password derived
+    /// from the development seed. `None` (no credentials) when neither is
+    /// given: a server without authorization accepts that, one with
+    /// authorization refuses it.
+    pub fn nats_auth_for(&self, service: &str) -> Option<crate::nats::NatsAuth> {
+        nats_auth(
+            &self.nats_user,
+            &self.nats_password,
+            &self.dev_seed,
+            service,
+        )
+    }
+}
+
+/// `given` (`RELAIS_DB_PASSWORD`) when set, else `service`'s password
+/// derived from `seed` (`RELAIS_DEV_SEED`), else an error saying what to set.
+pub fn resolve_db_password(given: &str, seed: &str, service: &str) -> anyhow::Result<String> {
+    if !given.is_empty() {
+        return Ok(given.to_owned());
+    }
+    anyhow::ensure!(
+        !seed.is_empty(),
+        "RELAIS_DB_PASSWORD is not set: provisioning the {service} service's role needs \
+         its password (from a secret store); in development, `scripts/stack.sh up` \
+         writes RELAIS_DEV_SEED to .local/env, from which each service's is derived"
+    );
+    Ok(derive_secret(seed, "db", service))
+}
+
+fn nats_auth(user: &str, given: &str, seed: &str, service: &str) -> Option<crate::nats::NatsAuth> {
+    let user = if user.is_empty() { service } else { user };
+    let password = if !given.is_empty() {
+        given.to_owned()
+    } else if !seed.is_empty() {
+        derive_secret(seed, "nats", user)
+    } else {
+        return None;
+    };
+    Some(crate::nats::NatsAuth {
+        user: user.to_owned(),
+        password,
+    })
+}
+
+/// Credentials for a tool (not a service) that connects to NATS as
+/// `default_user` (e.g. `operator`) unless `NATS_USER` says otherwise, with
+/// `NATS_PASSWORD` or the password derived from the development seed.
+pub fn nats_auth_from_env(default_user: &str) -> anyhow::Result<Option<crate::nats::NatsAuth>> {
+    Ok(nats_auth(
+        &var("NATS_USER", String::new())?,
+        &var("NATS_PASSWORD", String::new())?,
+        &dev_seed()?,
+        default_user,
+    ))
+}
+
+/// `RELAIS_DEV_SEED` in development mode; empty otherwise, so a seed left
+/// in a production environment derives nothing.
+pub fn dev_seed() -> anyhow::Result<String> {
+    Ok(if dev_mode() {
+        var("RELAIS_DEV_SEED", String::new())?
+    } else {
+        String::new()
+    })
+}
+
+/// A password for `name` (a service, or a NATS user) and `purpose` (`db`,
+/// `nats`) from a stack's seed: the SHA-256 of `<seed>:<purpose>:<name>`,
+/// in hex. Each service of a stack gets its own, and knowing one tells
+/// nothing of another. `scripts/stack.sh` computes the same with
+/// `sha256sum` for the nats-server it starts.
+pub fn derive_secret(seed: &str, purpose: &str, name: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("{seed}:{purpose}:{name}")))
 }
 
 /// `RELAIS_ENV=dev`: the explicit development mode of `make run` and the
@@ -165,6 +269,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -176,6 +281,39 @@ mod tests {
         assert!(signing_secret(false, "short").is_err());
         let key = "k".repeat(MIN_JWT_SECRET_BYTES);
         assert_eq!(signing_secret(false, &key).ok(), Some(key));
+    }
+
+    #[test]
+    fn each_service_gets_its_own_derived_passwords() {
+        let orders = resolve_db_password("", "seed-1", "orders").expect("derived");
+        let billing = resolve_db_password("", "seed-1", "billing").expect("derived");
+        assert_ne!(orders, billing);
+        assert_eq!(orders, derive_secret("seed-1", "db", "orders"));
+        // Another stack (another seed) derives other passwords.
+        assert_ne!(orders, resolve_db_password("", "seed-2", "orders").unwrap());
+        let nats = nats_auth("", "", "seed-1", "orders").expect("derived");
+        assert_eq!(nats.user, "orders");
+        assert_ne!(nats.password, orders, "database and NATS passwords differ");
+        let billing_nats = nats_auth("", "", "seed-1", "billing").unwrap();
+        assert_ne!(nats.password, billing_nats.password);
+    }
+
+    #[test]
+    fn given_passwords_win_and_nothing_falls_back_to_a_shared_default() {
+        assert_eq!(
+            resolve_db_password("db-pw", "seed", "orders").unwrap(),
+            "db-pw"
+        );
+        let given = nats_auth("svc-user", "nats-pw", "seed", "orders").unwrap();
+        assert_eq!(
+            (given.user.as_str(), given.password.as_str()),
+            ("svc-user", "nats-pw")
+        );
+        let err = resolve_db_password("", "", "orders")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RELAIS_DB_PASSWORD is not set"), "{err}");
+        assert!(nats_auth("", "", "", "orders").is_none());
     }
 
     #[test]

@@ -28,11 +28,12 @@ pub async fn connect(
 ) -> anyhow::Result<PgPool> {
     let admin = PgConnectOptions::from_str(&cfg.database_url).context("invalid DATABASE_URL")?;
     let opts = if cfg.db_provision {
-        provision(&admin, service, &cfg.db_password).await?;
+        let password = cfg.db_password_for(service)?;
+        provision(&admin, service, &password).await?;
         admin
             .clone()
             .username(&role_name(service))
-            .password(&cfg.db_password)
+            .password(&password)
     } else {
         admin
     };

@@ -11,15 +11,77 @@ use anyhow::Context;
 use async_nats::jetstream::{self, stream};
 use uuid::Uuid;
 
-/// Connects, retrying until the server answers (it may start after us).
+/// The NATS users of `k8s/base/shared/nats/users.conf` and `dev.conf`: one per
+/// service, the read-only `operator`, and `test`, the test harness (local
+/// stack and tests only). `scripts/stack.sh` has the same list.
+pub const NATS_USERS: &[&str] = &[
+    "catalogue",
+    "orders",
+    "planning",
+    "billing",
+    "connector",
+    "operator",
+    "test",
+];
+
+/// A NATS user and password (see `PlatformConfig::nats_auth_for`).
+#[derive(Clone)]
+pub struct NatsAuth {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for NatsAuth {
+    // Never print the password (configs are logged at debug level).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsAuth")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects without credentials, retrying until the server answers (it may
+/// start after us).
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
-        .name(name)
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
-        .with_context(|| format!("failed to connect to NATS at {url}"))
+    connect_as(url, name, None).await
+}
+
+/// Connects as `auth` (none: anonymously), retrying until the server
+/// answers (it may start after us). A refused user or password fails at
+/// once: retrying would hide it behind a service that never gets ready.
+pub async fn connect_as(
+    url: &str,
+    name: &str,
+    auth: Option<&NatsAuth>,
+) -> anyhow::Result<async_nats::Client> {
+    let options = || {
+        let opts = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(Duration::from_secs(5));
+        match auth {
+            Some(a) => opts.user_and_password(a.user.clone(), a.password.clone()),
+            None => opts,
+        }
+    };
+    let user = auth.map_or("no credentials", |a| a.user.as_str());
+    let context = || format!("failed to connect to NATS at {url} as {user}");
+    match options().connect(url).await {
+        Ok(client) => Ok(client),
+        Err(e)
+            if matches!(
+                e.kind(),
+                async_nats::ConnectErrorKind::Authentication
+                    | async_nats::ConnectErrorKind::AuthorizationViolation
+            ) =>
+        {
+            Err(anyhow::Error::new(e).context(context()))
+        }
+        Err(_) => options()
+            .retry_on_initial_connect()
+            .connect(url)
+            .await
+            .with_context(context),
+    }
 }
 
 /// Names subjects and streams for one namespace.

@@ -41,7 +41,7 @@ impl Runtime {
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
         let pool = db::connect(&cfg, name, migrations).await?;
-        let nats = nats::connect(&cfg.nats_url, name).await?;
+        let nats = nats::connect_as(&cfg.nats_url, name, cfg.nats_auth_for(name).as_ref()).await?;
         let js = jetstream::new(nats.clone());
         let ns = Namespace::new(cfg.namespace.clone());
         ns.ensure_stream(&js, name).await?;

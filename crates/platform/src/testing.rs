@@ -65,6 +65,60 @@ fn url_of(admin: &str, db: &str) -> Option<String> {
     Some(format!("{base}/{db}"))
 }
 
+/// The seed every service's test passwords derive from: the local stack's
+/// (`RELAIS_DEV_SEED` in `.local/env`, which its nats-server's passwords
+/// come from too), or a fixed one without a stack. The same in every test
+/// process: database roles are cluster-wide, so two tests provisioning
+/// `relais_orders` with different passwords would lock each other out.
+pub fn dev_seed() -> String {
+    std::env::var("RELAIS_DEV_SEED")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "relais-test-seed".to_owned())
+}
+
+/// The NATS user of the test harness (`k8s/base/shared/nats/dev.conf`): may publish
+/// any service's events and manage streams. Services under test connect as
+/// themselves.
+pub const HARNESS_USER: &str = "test";
+
+/// The test harness's NATS credentials.
+pub fn harness_auth() -> crate::nats::NatsAuth {
+    crate::nats::NatsAuth {
+        user: HARNESS_USER.to_owned(),
+        password: crate::config::derive_secret(&dev_seed(), "nats", HARNESS_USER),
+    }
+}
+
+/// The credentials of `user` (a service, `operator` or `test`) on the
+/// local stack's or a private test server.
+pub fn nats_auth_of(user: &str) -> crate::nats::NatsAuth {
+    crate::nats::NatsAuth {
+        user: user.to_owned(),
+        password: crate::config::derive_secret(&dev_seed(), "nats", user),
+    }
+}
+
+/// The password `service`'s database role gets in tests (what
+/// [`config`]'s services derive).
+pub fn db_password(service: &str) -> String {
+    crate::config::derive_secret(&dev_seed(), "db", service)
+}
+
+/// A client of the shared NATS (`NATS_URL`) as the test harness.
+pub async fn nats_client() -> async_nats::Client {
+    nats_client_on(&nats_url()).await
+}
+
+/// A client of the NATS at `url` as the test harness (anonymous clients
+/// are refused by the local stack and private test servers).
+pub async fn nats_client_on(url: &str) -> async_nats::Client {
+    crate::nats::connect_as(url, "relais-test", Some(&harness_auth()))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
 /// A namespace no other test uses.
 pub fn namespace() -> String {
     format!("t{}", &Uuid::new_v4().simple().to_string()[..12])
@@ -78,9 +132,13 @@ pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
         database_url,
         db_provision: true,
         db_migrate: true,
-        db_password: "relais-test".into(),
+        // Each service derives its own from the stack's seed.
+        db_password: String::new(),
         db_max_connections: 8,
         nats_url: nats_url.to_owned(),
+        nats_user: String::new(),
+        nats_password: String::new(),
+        dev_seed: dev_seed(),
         mail: crate::mail::MailConfig {
             from: "Relais test <no-reply@relais.test>".into(),
             smtp_url: None,
@@ -116,12 +174,20 @@ pub fn token_with(claims: &Claims) -> String {
         .unwrap_or_default()
 }
 
+/// The users and permissions a private test server loads, as the local
+/// stack does (`k8s/base/shared/nats/`).
+const NATS_USERS_CONF: &str = include_str!("../../../k8s/base/shared/nats/users.conf");
+const NATS_DEV_CONF: &str = include_str!("../../../k8s/base/shared/nats/dev.conf");
+
 /// A private nats-server with JetStream, on a free port, that a test can
-/// kill and restart (same port, same store).
+/// kill and restart (same port, same store). It has the local stack's
+/// users and permissions: services connect as themselves, the harness as
+/// [`HARNESS_USER`] ([`nats_client_on`]), and anonymous clients are refused.
 pub struct NatsServer {
     child: Option<Child>,
     pub port: u16,
     store: PathBuf,
+    conf: PathBuf,
 }
 
 impl NatsServer {
@@ -129,10 +195,22 @@ impl NatsServer {
         let port = free_port()?;
         let store = std::env::temp_dir().join(format!("relais-nats-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&store)?;
+        // The config sits beside the store: `include` paths are relative
+        // to the including file.
+        let conf = store.join("conf");
+        std::fs::create_dir_all(&conf)?;
+        std::fs::write(conf.join("users.conf"), NATS_USERS_CONF)?;
+        std::fs::write(conf.join("dev.conf"), NATS_DEV_CONF)?;
+        let main = format!(
+            "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {:?} }}\ninclude \"dev.conf\"\n",
+            store.join("js").display().to_string()
+        );
+        std::fs::write(conf.join("nats.conf"), main)?;
         let mut server = Self {
             child: None,
             port,
             store,
+            conf,
         };
         server.spawn()?;
         Ok(server)
@@ -144,16 +222,17 @@ impl NatsServer {
 
     fn spawn(&mut self) -> anyhow::Result<()> {
         let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+        let seed = dev_seed();
         let child = Command::new(&bin)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(&self.store)
+            .arg("-c")
+            .arg(self.conf.join("nats.conf"))
+            // Each user's password, as the config reads them.
+            .envs(crate::nats::NATS_USERS.iter().map(|user| {
+                (
+                    format!("RELAIS_NATS_PASSWORD_{}", user.to_uppercase()),
+                    crate::config::derive_secret(&seed, "nats", user),
+                )
+            }))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -21,7 +21,9 @@
 //!   so a retry never creates a second record.
 //! - `POST /_faults` (and `GET`) injects faults for tests: the ERP down,
 //!   a share of errors, slow answers, answers lost after the commit, and
-//!   search pages that deliver records twice.
+//!   search pages that deliver records twice. It has no authentication, so
+//!   it exists only when `Config::faults` (`REFERENCE_ERP_FAULTS=1`) says
+//!   so; otherwise it answers 404 like any unknown path.
 
 use std::{
     collections::HashMap,
@@ -71,7 +73,8 @@ pub struct Config {
     /// `DATABASE_URL`: an admin connection; the ERP keeps its records in
     /// its own role and schema (`reference_erp`).
     pub database_url: String,
-    /// `RELAIS_DB_PASSWORD`: its role's password.
+    /// `RELAIS_DB_PASSWORD`: its role's password (in development, derived
+    /// from `RELAIS_DEV_SEED` when unset, as every service's is).
     pub db_password: String,
     /// `REFERENCE_ERP_ADDR` (default 127.0.0.1:8800).
     pub addr: SocketAddr,
@@ -80,6 +83,10 @@ pub struct Config {
     pub keys: HashMap<String, String>,
     /// `REFERENCE_ERP_TOKEN_TTL_SECS` (default 600).
     pub token_ttl: Duration,
+    /// `REFERENCE_ERP_FAULTS` (default false): serve `/_faults`, through
+    /// which anyone who reaches the ERP can make it fail. Tests that inject
+    /// faults set it.
+    pub faults: bool,
 }
 
 impl Config {
@@ -90,14 +97,30 @@ impl Config {
                 "DATABASE_URL",
                 "postgres://relais:relais@127.0.0.1:55432/relais".into(),
             )?,
-            db_password: var("RELAIS_DB_PASSWORD", "relais-dev".into())?,
+            db_password: relais_platform::config::resolve_db_password(
+                &var("RELAIS_DB_PASSWORD", String::new())?,
+                &relais_platform::config::dev_seed()?,
+                SERVICE,
+            )?,
             addr: var("REFERENCE_ERP_ADDR", DEFAULT_ADDR.parse()?)?,
             keys: parse_keys(&var(
                 "REFERENCE_ERP_KEYS",
                 "demo-public:demo-private".to_owned(),
             )?)?,
             token_ttl: Duration::from_secs(var("REFERENCE_ERP_TOKEN_TTL_SECS", 600)?),
+            faults: flag(&var("REFERENCE_ERP_FAULTS", String::new())?)
+                .context("REFERENCE_ERP_FAULTS must be 1/true or 0/false")?,
         })
+    }
+}
+
+/// `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`/empty; anything else
+/// is a mistake worth stopping for, not a silent "off".
+fn flag(v: &str) -> anyhow::Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        other => anyhow::bail!("{other:?} is not a flag"),
     }
 }
 
@@ -147,6 +170,7 @@ struct Erp {
 pub struct App {
     erp: Erp,
     listener: TcpListener,
+    faults: bool,
 }
 
 impl App {
@@ -178,6 +202,7 @@ impl App {
                 token_ttl: cfg.token_ttl,
             },
             listener,
+            faults: cfg.faults,
         })
     }
 
@@ -188,11 +213,14 @@ impl App {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let router = Router::new()
+        let mut router = Router::new()
             .route("/api/v2/apiogust.php", post(api))
-            .route("/_faults", get(get_faults).post(set_faults))
-            .route("/livez", get(|| async { "ok" }))
-            .with_state(self.erp);
+            .route("/livez", get(|| async { "ok" }));
+        if self.faults {
+            tracing::warn!("fault injection is on: POST /_faults can make this ERP fail");
+            router = router.route("/_faults", get(get_faults).post(set_faults));
+        }
+        let router = router.with_state(self.erp);
         tracing::info!(addr = %self.listener.local_addr()?, "reference ERP serving");
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -580,4 +608,19 @@ async fn search(
         json!({ "result": result, "nbresults": total, "pagenum": page, "nbperpage": per_page }),
     );
     Ok(ok(out))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_faults_flag_is_off_by_default_and_strict() {
+        assert!(!flag("").unwrap());
+        assert!(!flag("0").unwrap());
+        assert!(flag("1").unwrap());
+        assert!(flag("true").unwrap());
+        assert!(flag("maybe").is_err());
+    }
 }

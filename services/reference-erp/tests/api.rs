@@ -23,14 +23,19 @@ impl Drop for Erp {
 }
 
 async fn spawn(token_ttl: Duration) -> Erp {
+    spawn_with(token_ttl, true).await
+}
+
+async fn spawn_with(token_ttl: Duration, faults: bool) -> Erp {
     testing::init_logging();
     let database_url = testing::fresh_database().await.unwrap();
     let app = App::build(Config {
         database_url,
-        db_password: "relais-test".into(),
+        db_password: testing::db_password(relais_reference_erp::SERVICE),
         addr: "127.0.0.1:0".parse().unwrap(),
         keys: parse_keys("pub-1:secret-1").unwrap(),
         token_ttl,
+        faults,
     })
     .await
     .unwrap();
@@ -83,6 +88,23 @@ impl Erp {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn fault_injection_is_off_unless_configured() {
+    // Anyone who reaches the ERP could make it fail through /_faults: it
+    // does not exist unless the config turns it on.
+    let erp = spawn_with(Duration::from_secs(600), false).await;
+    for request in [
+        erp.http.get(format!("{}/_faults", erp.base)),
+        erp.http
+            .post(format!("{}/_faults", erp.base))
+            .json(&json!({"down": true})),
+    ] {
+        assert_eq!(request.send().await.unwrap().status().as_u16(), 404);
+    }
+    // The POST changed nothing: the API still answers.
+    erp.token().await;
 }
 
 #[tokio::test]

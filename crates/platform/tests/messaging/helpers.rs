@@ -35,11 +35,9 @@ pub async fn env_on(nats_url: &str) -> Env {
     testing::init_logging();
     let cfg = testing::config(nats_url).await.expect("config");
     let pool = db::connect(&cfg, SERVICE, &MIGRATIONS).await.expect("db");
-    let client = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(nats_url)
-        .await
-        .expect("nats");
+    // The probe is no service with a NATS user: its relay and consumers
+    // run as the test harness.
+    let client = testing::nats_client_on(nats_url).await;
     let js = jetstream::new(client);
     let ns = Namespace::new(cfg.namespace.clone());
     ns.ensure_stream(&js, SERVICE).await.expect("stream");

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod consumer;
+mod credentials;
 mod database;
 mod faults;
 mod outbox;

@@ -133,7 +133,7 @@ pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stac
     .unwrap();
     let billing_addr = billing.grpc_addr();
     tokio::spawn(billing.run(shutdown.clone()));
-    let nats = async_nats::connect(&url).await.unwrap();
+    let nats = testing::nats_client_on(&url).await;
     Stack {
         tenant: Uuid::now_v7(),
         orders: OrdersServiceClient::new(channel(orders_addr)),

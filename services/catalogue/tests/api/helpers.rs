@@ -43,7 +43,7 @@ pub async fn spawn_app_on(nats_url: &str) -> TestApp {
         .connect()
         .await
         .expect("connects");
-    let nats = async_nats::connect(&nats_url).await.expect("nats");
+    let nats = testing::nats_client_on(&nats_url).await;
     TestApp {
         tenant: Uuid::now_v7(),
         client: CatalogueServiceClient::new(channel.clone()),

@@ -154,7 +154,7 @@ async fn a_write_that_keeps_failing_is_a_dead_letter_until_replayed() {
     assert_eq!(dead.attempts, 3);
     assert!(dead.error.contains("down"), "{}", dead.error);
     // Operators' alerting reads the dead-letter stream: the same letter.
-    let js = async_nats::jetstream::new(async_nats::connect(testing::nats_url()).await.unwrap());
+    let js = async_nats::jetstream::new(testing::nats_client().await);
     let subject = stack.ns.dead_letter_subject("connector", "erp-writes");
     let published = testing::eventually(Duration::from_secs(10), || async {
         js.get_stream(stack.ns.dead_letter_stream())

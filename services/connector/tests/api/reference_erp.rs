@@ -29,10 +29,12 @@ async fn spawn(token_ttl: Duration) -> Erp {
     testing::init_logging();
     let app = App::build(Config {
         database_url: testing::fresh_database().await.unwrap(),
-        db_password: "relais-test".into(),
+        db_password: testing::db_password(relais_reference_erp::SERVICE),
         addr: "127.0.0.1:0".parse().unwrap(),
         keys: parse_keys("conn-pub:conn-secret").unwrap(),
         token_ttl,
+        // These tests inject faults.
+        faults: true,
     })
     .await
     .unwrap();

@@ -110,10 +110,12 @@ pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorC
     tokio::spawn(orders.run(shutdown.clone()));
     let erp = relais_reference_erp::App::build(relais_reference_erp::Config {
         database_url: testing::fresh_database().await.unwrap(),
-        db_password: "relais-test".into(),
+        db_password: testing::db_password(relais_reference_erp::SERVICE),
         addr: "127.0.0.1:0".parse().unwrap(),
         keys: relais_reference_erp::parse_keys(ERP_KEYS).unwrap(),
         token_ttl: Duration::from_secs(600),
+        // These tests inject faults.
+        faults: true,
     })
     .await
     .unwrap();

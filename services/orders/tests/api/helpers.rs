@@ -60,7 +60,7 @@ pub async fn spawn_app() -> TestApp {
     tokio::spawn(planning.run(shutdown.clone()));
 
     let ns = Namespace::new(cfg.namespace.clone());
-    let nats = async_nats::connect(&cfg.nats_url).await.expect("nats");
+    let nats = testing::nats_client_on(&cfg.nats_url).await;
     let app = App::build(OrdersConfig {
         platform: cfg,
         catalogue_addr: catalogue_addr.clone(),

@@ -158,7 +158,7 @@ async fn confirmed_bookings_become_interventions_without_double_booking() {
     // The confirmation delivered again under another event id (a replay
     // from the ERP side, say) plans nothing twice.
     let confirmed = testing::read_stream(
-        &async_nats::jetstream::new(async_nats::connect(testing::nats_url()).await.unwrap()),
+        &async_nats::jetstream::new(testing::nats_client().await),
         &stack.ns.stream("orders"),
         1,
         Duration::from_secs(5),

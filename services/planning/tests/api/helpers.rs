@@ -80,7 +80,7 @@ pub async fn spawn() -> Stack {
     let orders_addr = orders.grpc_addr();
     tokio::spawn(orders.run(shutdown.clone()));
 
-    let nats = async_nats::connect(&nats_url).await.expect("nats");
+    let nats = testing::nats_client_on(&nats_url).await;
     Stack {
         tenant: Uuid::now_v7(),
         planning: PlanningServiceClient::new(channel(planning_addr)),

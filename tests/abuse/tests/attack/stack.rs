@@ -68,10 +68,12 @@ pub async fn spawn() -> Stack {
     tokio::spawn(orders.run(shutdown.clone()));
     let erp = relais_reference_erp::App::build(relais_reference_erp::Config {
         database_url: testing::fresh_database().await.unwrap(),
-        db_password: "relais-test".into(),
+        db_password: testing::db_password(relais_reference_erp::SERVICE),
         addr: "127.0.0.1:0".parse().unwrap(),
         keys: relais_reference_erp::parse_keys(ERP_KEYS).unwrap(),
         token_ttl: Duration::from_secs(600),
+        // The attacker suite attacks the services, not the ERP's test hook.
+        faults: false,
     })
     .await
     .unwrap();
