@@ -773,13 +773,14 @@ async fn stats(by: Dimension, time_zone: String, f: &FilterArgs) -> anyhow::Resu
         .map_err(refused)?
         .into_inner()
         .rows;
+    if rows.is_empty() {
+        println!("none");
+        return Ok(());
+    }
     println!(
         "{:<52} {:>7} {:>9} {:>15} {:>15}",
         "", "orders", "quantity", "excl. VAT", "incl. VAT"
     );
-    if rows.is_empty() {
-        println!("none");
-    }
     for r in &rows {
         println!(
             "{:<52} {:>7} {:>9} {:>15} {:>15}",
