@@ -27,6 +27,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/relais/target}
 [ -f .local/env ] || scripts/stack.sh up
 # shellcheck disable=SC1091
 source .local/env
+# The stack's own URL (the README's blocks source the walkthrough's env).
+ADMIN_URL=$DATABASE_URL
 
 say() { printf 'walkthrough: %s\n' "$*" >&2; }
 started=$(date +%s)
@@ -57,8 +59,9 @@ cleanup() {
 	if [ "${KEEP_WALKTHROUGH:-}" = 1 ]; then
 		say "kept $WORK and database $DB"
 	else
+		cd "$ROOT"
 		rm -rf "$WORK"
-		psql "$DATABASE_URL" -qAt -c "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+		psql "$ADMIN_URL" -qAt -c "drop database if exists $DB with (force)" >/dev/null || true
 	fi
 	exit "$rc"
 }
@@ -66,7 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$WORK/steps"
-psql "$DATABASE_URL" -qAt -c "create database $DB" >/dev/null
+psql "$ADMIN_URL" -qAt -c "create database $DB" >/dev/null
 
 # The README's blocks, with what is noted around them.
 python3 - "$README" "$WORK/steps" <<'PY'
