@@ -36,6 +36,9 @@ test: stack-up
 	else \
 	    cargo test --workspace --no-fail-fast; \
 	fi
+	@# The README's walkthrough, run as written against a relais dev of its
+	@# own (about 90 s).
+	scripts/readme-walkthrough.sh
 
 lint: fmt-check clippy proto-lint k8s-check
 

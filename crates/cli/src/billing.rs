@@ -22,35 +22,48 @@ const BILLING_ADDR: &str = "http://127.0.0.1:50054";
 pub enum BillingOp {
     /// A customer's invoices, newest first.
     Invoices {
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Uuid,
+        /// Only those in this status: draft, validated, paid...
+        #[arg(long)]
+        status: Option<String>,
+        /// Print only their ids, one a line (for scripts).
+        #[arg(long)]
+        ids: bool,
     },
     /// Validate a draft invoice: it gets the tenant's next number, its PDF
     /// is made and e-mailed, and a saved card is debited.
-    Validate { invoice: Uuid },
-    /// Draft the invoices of the interventions done in a month (YYYY-MM).
+    Validate {
+        #[arg(value_parser = crate::args::uuid)]
+        invoice: Uuid,
+    },
+    /// Draft the invoices of the interventions done in a month and not
+    /// invoiced yet (a month that is over is also drafted on its own).
     DraftServices {
-        #[arg(long)]
-        month: String,
-        #[arg(long)]
+        /// YYYY-MM, this-month or last-month; default: last month, then this one.
+        #[arg(long, value_parser = crate::args::month)]
+        month: Option<String>,
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Option<Uuid>,
     },
     /// Draft the residents' invoices of a month of monthly billing.
     DraftMonthly {
-        #[arg(long)]
+        /// YYYY-MM, this-month or last-month.
+        #[arg(long, value_parser = crate::args::month)]
         month: String,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         residence: Option<Uuid>,
     },
     /// Payments of an invoice (or of a customer): every attempt.
     Payments {
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         invoice: Option<Uuid>,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Option<Uuid>,
     },
     /// Save the PDF of a validated invoice or credit note.
     Pdf {
+        #[arg(value_parser = crate::args::uuid)]
         invoice: Uuid,
         /// Where to write it; default: its own file name, here.
         #[arg(long)]
@@ -58,7 +71,7 @@ pub enum BillingOp {
     },
     /// Issue (or read back) a customer's tax certificate for a past year.
     Certificate {
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Uuid,
         #[arg(long)]
         year: i32,
@@ -68,7 +81,7 @@ pub enum BillingOp {
     },
     /// A customer's tax certificates.
     Certificates {
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Uuid,
     },
 }
@@ -119,7 +132,11 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
             .unwrap_or_default()
     };
     match op {
-        BillingOp::Invoices { customer } => {
+        BillingOp::Invoices {
+            customer,
+            status: wanted,
+            ids,
+        } => {
             let invoices = client
                 .list_invoices(authed(
                     &token,
@@ -135,8 +152,17 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                 .map_err(refused)?
                 .into_inner()
                 .invoices;
-            for i in invoices {
-                println!("{}", line(&i, &status(i.status)));
+            let invoices = invoices.into_iter().filter(|i| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| w.eq_ignore_ascii_case(&status(i.status)))
+            });
+            if ids {
+                for i in invoices {
+                    println!("{}", i.id);
+                }
+            } else {
+                crate::args::print_all(invoices.map(|i| line(&i, &status(i.status))));
             }
         }
         BillingOp::Validate { invoice } => {
@@ -164,21 +190,30 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
             );
         }
         BillingOp::DraftServices { month, customer } => {
-            let invoices = client
-                .draft_service_invoices(authed(
-                    &token,
-                    DraftServiceInvoicesRequest {
-                        month,
-                        customer_id: customer.map(|c| c.to_string()).unwrap_or_default(),
-                    },
-                )?)
-                .await
-                .map_err(refused)?
-                .into_inner()
-                .invoices;
-            println!("{} draft(s)", invoices.len());
-            for i in invoices {
-                println!("{}", line(&i, &status(i.status)));
+            let months = match month {
+                Some(m) => vec![m],
+                None => vec![
+                    crate::args::month("last-month").map_err(anyhow::Error::msg)?,
+                    crate::args::month("this-month").map_err(anyhow::Error::msg)?,
+                ],
+            };
+            for month in months {
+                let invoices = client
+                    .draft_service_invoices(authed(
+                        &token,
+                        DraftServiceInvoicesRequest {
+                            month: month.clone(),
+                            customer_id: customer.map(|c| c.to_string()).unwrap_or_default(),
+                        },
+                    )?)
+                    .await
+                    .map_err(refused)?
+                    .into_inner()
+                    .invoices;
+                println!("{month}: {} draft(s)", invoices.len());
+                for i in invoices {
+                    println!("{}", line(&i, &status(i.status)));
+                }
             }
         }
         BillingOp::DraftMonthly { month, residence } => {
@@ -216,6 +251,7 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                 .map_err(refused)?
                 .into_inner()
                 .payments;
+            let mut lines = Vec::new();
             for p in payments {
                 let state = PaymentStatus::try_from(p.status)
                     .map(|s| {
@@ -224,7 +260,7 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                             .to_lowercase()
                     })
                     .unwrap_or_default();
-                println!(
+                lines.push(format!(
                     "{}  invoice {}  {} #{}  {}  {:<9} {} {}",
                     p.id,
                     p.invoice_id,
@@ -234,8 +270,9 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                     state,
                     p.provider_ref,
                     p.failure_code
-                );
+                ));
             }
+            crate::args::print_all(lines);
         }
         BillingOp::Pdf { invoice, out } => {
             let doc = client
@@ -301,8 +338,9 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                 .map_err(refused)?
                 .into_inner()
                 .certificates;
+            let mut lines = Vec::new();
             for c in list {
-                println!(
+                lines.push(format!(
                     "{}  {}  {}  {}  {} h {:02}  ({})",
                     c.id,
                     c.year,
@@ -311,8 +349,9 @@ pub async fn run(op: BillingOp, addr: Option<String>, tenant: Option<Uuid>) -> a
                     c.minutes / 60,
                     c.minutes % 60,
                     c.origin
-                );
+                ));
             }
+            crate::args::print_all(lines);
         }
     }
     Ok(())

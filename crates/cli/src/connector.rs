@@ -58,7 +58,10 @@ pub enum ConnectorOp {
     /// Writes to the ERP that failed on their last attempt.
     DeadLetters,
     /// Write a dead letter again (from the record's current state).
-    Replay { id: Uuid },
+    Replay {
+        #[arg(value_parser = crate::args::uuid)]
+        id: Uuid,
+    },
     /// Records changed on both sides, and who won.
     Conflicts {
         #[arg(long)]
@@ -96,6 +99,7 @@ pub enum ConnectorOp {
     /// Settle a conflict waiting for staff: `shop` writes the shop's
     /// version to the ERP, `erp` applies the ERP's to the shop.
     Resolve {
+        #[arg(value_parser = crate::args::uuid)]
         id: Uuid,
         #[arg(value_parser = ["shop", "erp"])]
         winner: String,
@@ -252,6 +256,7 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
             .map_err(refused)?
             .into_inner()
             .connections;
+        let mut lines = Vec::new();
         for c in list {
             let f = c.fields.unwrap_or_default();
             let flows: Vec<String> = f
@@ -272,7 +277,7 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                     }
                 })
                 .collect();
-            println!(
+            lines.push(format!(
                 "{}  {:<12} {} {}{}\n    {}",
                 c.id,
                 f.name,
@@ -284,8 +289,9 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 },
                 if f.enabled { "" } else { " (disabled)" },
                 flows.join(", ")
-            );
+            ));
         }
+        crate::args::print_all(lines);
         return Ok(());
     }
     if let ConnectorOp::Create {
@@ -372,9 +378,7 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 .map_err(refused)?
                 .into_inner()
                 .runs;
-            for r in runs {
-                println!("{}", show_run(&r));
-            }
+            crate::args::print_all(runs.iter().map(show_run));
             Ok(())
         }
         ConnectorOp::Bindings { entity } => {
@@ -390,12 +394,12 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 .map_err(refused)?
                 .into_inner()
                 .bindings;
-            for b in list {
-                println!(
+            crate::args::print_all(list.iter().map(|b| {
+                format!(
                     "{:<13} {} <-> {:<8} shop v{} erp v{}",
                     b.entity, b.internal_id, b.external_id, b.shop_version, b.erp_version
-                );
-            }
+                )
+            }));
             Ok(())
         }
         ConnectorOp::DeadLetters => {
@@ -408,12 +412,12 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 .map_err(refused)?
                 .into_inner()
                 .dead_letters;
-            for d in list {
-                println!(
+            crate::args::print_all(list.iter().map(|d| {
+                format!(
                     "{}  {} {}  after {} attempt(s): {}",
                     d.id, d.entity, d.internal_id, d.attempts, d.error
-                );
-            }
+                )
+            }));
             Ok(())
         }
         ConnectorOp::Replay { id: letter } => {
@@ -442,8 +446,8 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 .map_err(refused)?
                 .into_inner()
                 .conflicts;
-            for c in list {
-                println!(
+            crate::args::print_all(list.iter().map(|c| {
+                format!(
                     "{}  {} {} <-> {}  shop v{} erp v{}  winner: {}",
                     c.id,
                     c.entity,
@@ -456,8 +460,8 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                     } else {
                         &c.winner
                     }
-                );
-            }
+                )
+            }));
             Ok(())
         }
         ConnectorOp::Resolve {
@@ -710,7 +714,8 @@ pub enum ErpOp {
         phone: String,
         #[arg(long, default_value = "")]
         photo_url: String,
-        /// ERP tariff ids (`relais erp list tariff`); repeatable.
+        /// ERP tariffs, by id or code (`relais erp list tariff`), e.g.
+        /// MENAGE; repeatable.
         #[arg(long)]
         tariff: Vec<String>,
     },
@@ -729,6 +734,7 @@ pub async fn erp(op: ErpOp, client: &ReferenceErpClient) -> anyhow::Result<()> {
             photo_url,
             tariff,
         } => {
+            let tariff = tariff_ids(client, &tariff).await?;
             let rec = client
                 .upsert(
                     "employee",
@@ -744,17 +750,8 @@ pub async fn erp(op: ErpOp, client: &ReferenceErpClient) -> anyhow::Result<()> {
             Ok(())
         }
         ErpOp::List { object } => {
-            let mut page = 1;
-            loop {
-                let changes = client.changed_since(&object, None, page, 200).await?;
-                for r in &changes.records {
-                    println!("{}", show_record(r));
-                }
-                match changes.next {
-                    Some(n) => page = n,
-                    None => return Ok(()),
-                }
-            }
+            crate::args::print_all(all_records(client, &object).await?.iter().map(show_record));
+            Ok(())
         }
     }
 }
@@ -766,4 +763,35 @@ fn show_record(r: &ErpRecord) -> String {
         r.version,
         Value::Object(r.fields.clone())
     )
+}
+
+async fn all_records(client: &ReferenceErpClient, object: &str) -> anyhow::Result<Vec<ErpRecord>> {
+    let mut page = 1;
+    let mut all = Vec::new();
+    loop {
+        let changes = client.changed_since(object, None, page, 200).await?;
+        all.extend(changes.records);
+        match changes.next {
+            Some(n) => page = n,
+            None => return Ok(all),
+        }
+    }
+}
+
+/// ERP tariff ids, each given by its id or its code.
+async fn tariff_ids(client: &ReferenceErpClient, given: &[String]) -> anyhow::Result<Vec<String>> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tariffs = all_records(client, "tariff").await?;
+    given
+        .iter()
+        .map(|t| {
+            tariffs
+                .iter()
+                .find(|r| &r.id == t || r.fields.get("code").and_then(Value::as_str) == Some(t))
+                .map(|r| r.id.clone())
+                .with_context(|| format!("--tariff {t}: no ERP tariff with this id or code (see `relais erp list tariff`)"))
+        })
+        .collect()
 }

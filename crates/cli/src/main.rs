@@ -2,6 +2,7 @@
 //! with the demo tenant seeded; the other commands call the services or
 //! operate them (tokens, listings, outbox republish).
 
+mod args;
 mod billing;
 mod connector;
 mod demo;
@@ -49,12 +50,19 @@ enum Command {
         #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
         catalogue: String,
     },
+    /// Print the demo ids `relais dev` seeded, as shell variables:
+    /// `eval "$(relais demo-ids)"` sets RESIDENCE, RESIDENT (Jeanne Martin)
+    /// and PAUL (Paul Durand).
+    DemoIds {
+        #[arg(long, env = "ORDERS_ADDR", default_value = "http://127.0.0.1:50052")]
+        orders: String,
+    },
     /// Print a bearer token signed with RELAIS_JWT_SECRET (for grpcurl).
     Token {
         #[arg(long, default_value = "admin")]
         role: String,
         /// Defaults to the demo tenant.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         tenant: Option<Uuid>,
         #[arg(long, default_value_t = 24)]
         hours: u64,
@@ -62,7 +70,7 @@ enum Command {
         #[arg(long, default_value = "relais-cli")]
         sub: String,
         /// For a customer token: the customer's id.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Option<Uuid>,
     },
     /// Read the catalogue of a tenant.
@@ -74,7 +82,7 @@ enum Command {
         query: String,
         #[arg(long, env = "CATALOGUE_ADDR", default_value = "http://127.0.0.1:50051")]
         catalogue: String,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         tenant: Option<Uuid>,
     },
     /// Place a product order for a customer, as a staff member (seed 003).
@@ -96,7 +104,7 @@ enum Command {
         op: billing::BillingOp,
         #[arg(long, env = "BILLING_ADDR")]
         billing: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         tenant: Option<Uuid>,
     },
     /// Read the planning: workers, interventions by worker, customer or order.
@@ -105,7 +113,7 @@ enum Command {
         op: planning::PlanningOp,
         #[arg(long, env = "PLANNING_ADDR")]
         planning: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         tenant: Option<Uuid>,
     },
     /// The ERP connector: connections, a sync now with its progress, runs,
@@ -118,7 +126,7 @@ enum Command {
         /// The connection, by name.
         #[arg(long, default_value = connector::DEMO_CONNECTION)]
         connection: String,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         tenant: Option<Uuid>,
     },
     /// Act in the reference ERP as its users would (the demo tenant's ERP).
@@ -189,6 +197,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev { no_seed } => dev(!no_seed).await,
+        Command::DemoIds { orders } => demo::print_ids(&orders, &admin_token(demo::TENANT)?).await,
         Command::Seed { catalogue } => demo::seed(&catalogue, &admin_token(demo::TENANT)?).await,
         Command::Token {
             role,
@@ -287,25 +296,63 @@ pub fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
     Ok(req)
 }
 
+/// Where `relais dev` serves a service: at the address the commands reach
+/// it by (`CATALOGUE_ADDR`, `ORDERS_ADDR`...) when that is set, its admin
+/// port then picked by the system (printed at start); the service's own
+/// defaults otherwise. So one set of variables moves a whole demo.
+fn dev_bind(cfg: &mut PlatformConfig, var: &str) -> anyhow::Result<()> {
+    let Some(url) = std::env::var(var).ok().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let addr =
+        host_port(&url).with_context(|| format!("{var}={url}: expected http://HOST:PORT"))?;
+    cfg.grpc_addr = addr;
+    cfg.admin_addr = std::net::SocketAddr::new(addr.ip(), 0);
+    Ok(())
+}
+
+fn host_port(url: &str) -> Option<std::net::SocketAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_port = rest.split('/').next()?;
+    std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .ok()?
+        .next()
+}
+
 async fn dev(seed: bool) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("relais-dev")?;
     let shutdown = shutdown::on_signal();
-    let catalogue = relais_catalogue::App::build(relais_catalogue::config_from_env()?).await?;
+    let mut catalogue_cfg = relais_catalogue::config_from_env()?;
+    dev_bind(&mut catalogue_cfg, "CATALOGUE_ADDR")?;
+    let catalogue = relais_catalogue::App::build(catalogue_cfg).await?;
     let catalogue_grpc = catalogue.grpc_addr();
     let catalogue_admin = catalogue.admin_addr();
     let endpoint = format!("http://{catalogue_grpc}");
-    let planning = relais_planning::App::build(relais_planning::config_from_env()?).await?;
+    let mut planning_cfg = relais_planning::config_from_env()?;
+    dev_bind(&mut planning_cfg, "PLANNING_ADDR")?;
+    let planning = relais_planning::App::build(planning_cfg).await?;
     let planning_grpc = planning.grpc_addr();
     let planning_admin = planning.admin_addr();
-    let billing = relais_billing::App::build(relais_billing::config_from_env()?).await?;
+    let mut billing_cfg = relais_billing::config_from_env()?;
+    dev_bind(&mut billing_cfg.platform, "BILLING_ADDR")?;
+    let billing = relais_billing::App::build(billing_cfg).await?;
     // The demo tenant's ERP: the reference ERP, with the demo keys.
-    let erp = relais_reference_erp::App::build(relais_reference_erp::Config::from_env()?).await?;
+    let mut erp_cfg = relais_reference_erp::Config::from_env()?;
+    if std::env::var_os("REFERENCE_ERP_ADDR").is_none()
+        && let Some(addr) = std::env::var("REFERENCE_ERP_URL")
+            .ok()
+            .and_then(|u| host_port(&u))
+    {
+        erp_cfg.addr = addr;
+    }
+    let erp = relais_reference_erp::App::build(erp_cfg).await?;
     let erp_addr = erp.addr();
     let billing_grpc = billing.grpc_addr();
     let billing_admin = billing.admin_addr();
     // Orders calls the catalogue and planning running in this process,
     // wherever they bound.
     let mut orders_cfg = relais_orders::config_from_env()?;
+    dev_bind(&mut orders_cfg.platform, "ORDERS_ADDR")?;
     orders_cfg.catalogue_addr = endpoint.clone();
     orders_cfg.planning_addr = format!("http://{planning_grpc}");
     let orders = relais_orders::App::build(orders_cfg).await?;
@@ -315,6 +362,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     // the demo connection's credentials are the reference ERP's demo keys
     // unless RELAIS_ERP_DEMO says otherwise.
     let mut connector_cfg = relais_connector::config_from_env()?;
+    dev_bind(&mut connector_cfg.platform, "CONNECTOR_ADDR")?;
     if std::env::var_os("RELAIS_CONNECTOR_EXCHANGE_ROOT").is_none() {
         // CSV exchange folders of the demo: .local/exchange/<tenant>/...
         connector_cfg.exchange_root = std::env::current_dir()?.join(".local").join("exchange");
@@ -372,7 +420,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
              \nPlace a product order for Jeanne as that staff member, book a cleaning for Paul\
              \n(then watch order.placed with `relais events`):\
              \n  cargo run -q -p relais-cli -- order --customer {resident} --line ENT-001=2 --line HYG-001=1 --email accueil@tilleuls.example\
-             \n  cargo run -q -p relais-cli -- book --customer {customer} --service MENAGE --date {next_week} --start 09:00 --minutes 120\
+             \n  cargo run -q -p relais-cli -- book --customer {customer} --service MENAGE --date next-monday --start 09:00 --minutes 120\
              \nPaul's saved card is the payment simulator's pm_card_visa; invoices are PDFs, and mails land in\
              \n{mail_dir}. Buy him a pack, pay it, validate its invoice:\
              \n  cargo run -q -p relais-cli -- buy-pack --customer {customer} --pack \"Pack 10 h entretien\"   (then order-status <id> confirmed)\
@@ -387,7 +435,6 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
             resident = demo.resident,
             customer = demo.customer,
             staff = demo::STAFF,
-            next_week = chrono::Utc::now().date_naive() + chrono::Days::new(7),
             mail_dir = std::env::current_dir()
                 .unwrap_or_default()
                 .join(relais_platform::config::var(
@@ -408,8 +455,9 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public, faults at /_faults)\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
-         \n  TOKEN=$(cargo run -q -p relais-cli -- token --role admin)\
-         \n  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {catalogue_grpc} relais.catalogue.v1.CatalogueService/ListCategories\
+         \n  cargo run -q -p relais-cli -- catalogue categories\
+         \n  (with grpcurl, which Debian does not package: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest,\
+         \n   then grpcurl -plaintext -H \"authorization: Bearer $(cargo run -q -p relais-cli -- token)\" {catalogue_grpc} list)\
          \n  cargo run -q -p relais-cli -- events --subject '{ns}.>'   (every event; or read the stream {stream})\
          \n\nCtrl-C stops everything.\n",
         tenant = demo::TENANT,
@@ -435,6 +483,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
 async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::Result<()> {
     let mut client = CatalogueServiceClient::new(connect(addr).await?);
     let token = admin_token(tenant)?;
+    let mut lines = Vec::new();
     match what {
         Listing::Categories => {
             for c in client
@@ -443,7 +492,7 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
                 .into_inner()
                 .categories
             {
-                println!(
+                lines.push(format!(
                     "{:<14} {:<36} parent={}",
                     c.code,
                     c.name,
@@ -452,7 +501,7 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
                     } else {
                         &c.parent_id
                     }
-                );
+                ));
             }
         }
         Listing::Services => {
@@ -467,14 +516,14 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
                 .services
             {
                 let price = s.hourly_price.map(|m| m.amount_cents).unwrap_or_default();
-                println!(
+                lines.push(format!(
                     "{:<12} {:<40} {:>8.2} €/h  VAT {:>5.2} %  tax credit: {}",
                     s.code,
                     s.name,
                     price as f64 / 100.0,
                     f64::from(s.vat_rate_bp) / 100.0,
                     s.tax_credit_eligible
-                );
+                ));
             }
         }
         Listing::Products => {
@@ -489,7 +538,7 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
                 .products
             {
                 let price = p.price.map(|m| m.amount_cents).unwrap_or_default();
-                println!(
+                lines.push(format!(
                     "{:<12} {:<44} {:>8.2} €  VAT {:>5.2} %  stock {:>3}/{:<3}  {}",
                     p.sku,
                     p.designation,
@@ -498,7 +547,7 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
                     p.stock_available,
                     p.stock_real,
                     p.id
-                );
+                ));
             }
         }
         Listing::Packs => {
@@ -514,16 +563,17 @@ async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::R
                 } else {
                     format!("{} services", p.eligible_service_ids.len())
                 };
-                println!(
+                lines.push(format!(
                     "{:<32} {:>5.1} h  {:>8.2} €  {}",
                     p.name,
                     f64::from(p.duration_minutes) / 60.0,
                     price as f64 / 100.0,
                     services
-                );
+                ));
             }
         }
     }
+    args::print_all(lines);
     Ok(())
 }
 
@@ -552,4 +602,77 @@ async fn outbox(op: OutboxOp) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the user reads when an id is not one.
+    fn error(args: &[&str]) -> String {
+        match Cli::try_parse_from(args) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_bad_id_names_its_argument_and_what_was_expected() {
+        for (args, argument) in [
+            (
+                &["relais", "billing", "invoices", "--customer", "paul"][..],
+                "--customer <CUSTOMER>",
+            ),
+            (
+                &["relais", "billing", "validate", "F2026-1"][..],
+                "<INVOICE>",
+            ),
+            (
+                &["relais", "planning", "done", "42", "--minutes", "150"][..],
+                "<INTERVENTION>",
+            ),
+            (
+                &["relais", "order-status", "<pack order id>", "confirmed"][..],
+                "<ID>",
+            ),
+            (
+                &["relais", "book", "--customer", "x", "--service", "MENAGE"][..],
+                "--customer <CUSTOMER>",
+            ),
+        ] {
+            let e = error(args);
+            assert!(e.contains(argument), "{args:?}: {e}");
+            assert!(e.contains("expected a UUID like 0190"), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn dates_are_relative_to_the_day_it_is_run() {
+        let e = error(&["relais", "planning", "interventions", "--from", "someday"]);
+        assert!(e.contains("--from") && e.contains("next-<weekday>"), "{e}");
+        assert!(
+            Cli::try_parse_from([
+                "relais",
+                "planning",
+                "interventions",
+                "--from",
+                "next-monday",
+                "--to",
+                "+14",
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_dev_address_is_the_one_the_commands_reach() {
+        assert_eq!(
+            host_port("http://127.0.0.1:41051"),
+            Some(std::net::SocketAddr::from(([127, 0, 0, 1], 41051)))
+        );
+        assert_eq!(
+            host_port("http://127.0.0.1:8800/api"),
+            Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8800)))
+        );
+    }
 }

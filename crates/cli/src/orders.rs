@@ -34,7 +34,7 @@ const ORDERS_ADDR: &str = "http://127.0.0.1:50052";
 #[derive(Args)]
 pub struct OrderArgs {
     /// The customer's id (`relais dev` prints the demo resident's).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     customer: Uuid,
     /// SKU=QUANTITY, repeatable, e.g. --line ENT-001=2.
     #[arg(long = "line", required = true)]
@@ -47,12 +47,16 @@ pub struct OrderArgs {
     /// Confirmation e-mail when the customer has none.
     #[arg(long, default_value = "", hide_default_value = true)]
     email: String,
+    /// Print only the new order's id on stdout (its summary goes to
+    /// stderr), for scripts: ORDER=$(relais ... --id-only).
+    #[arg(long)]
+    id_only: bool,
     #[arg(long, env = "CATALOGUE_ADDR", default_value = CATALOGUE_ADDR)]
     catalogue: String,
     #[arg(long, env = "ORDERS_ADDR", default_value = ORDERS_ADDR)]
     orders: String,
     /// Defaults to the demo tenant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     tenant: Option<Uuid>,
 }
 
@@ -66,14 +70,14 @@ enum Payment {
 #[derive(Args)]
 pub struct BookArgs {
     /// The customer's id (`relais dev` prints the demo ones).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     customer: Uuid,
     /// The service's code, e.g. MENAGE (`relais catalogue services`).
     #[arg(long)]
     service: String,
     /// The date of a one-time booking, or the first date a recurring one
-    /// may start (YYYY-MM-DD).
-    #[arg(long)]
+    /// may start: YYYY-MM-DD, or tomorrow, next-monday, +3 (days on)...
+    #[arg(long, value_parser = crate::args::day)]
     date: NaiveDate,
     /// Local start time, HH:MM.
     #[arg(long)]
@@ -94,20 +98,20 @@ pub struct BookArgs {
     /// Recurring: this many occurrences.
     #[arg(long, conflicts_with = "until")]
     count: Option<i32>,
-    /// Recurring: up to this date, inclusive (YYYY-MM-DD).
-    #[arg(long)]
+    /// Recurring: up to this date, inclusive (same forms as --date).
+    #[arg(long, value_parser = crate::args::day)]
     until: Option<NaiveDate>,
     /// IANA time zone of the date and start time.
     #[arg(long, default_value = "Europe/Paris")]
     time_zone: String,
     /// The worker the customer chose; default: any qualified worker.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     worker: Option<Uuid>,
     /// How it is paid [default: hour-pack with --pack-order, card otherwise].
     #[arg(long, value_enum)]
     payment: Option<BookingPayment>,
     /// The customer's paid (confirmed) hour-pack order whose hours pay for it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     pack_order: Option<Uuid>,
     /// Instructions for the worker (door code, pets...).
     #[arg(long, default_value = "", hide_default_value = true)]
@@ -118,12 +122,16 @@ pub struct BookArgs {
     /// Book as the customer themselves (a customer token) instead of an admin.
     #[arg(long)]
     as_customer: bool,
+    /// Print only the new order's id on stdout (its summary goes to
+    /// stderr), for scripts: ORDER=$(relais ... --id-only).
+    #[arg(long)]
+    id_only: bool,
     #[arg(long, env = "CATALOGUE_ADDR", default_value = CATALOGUE_ADDR)]
     catalogue: String,
     #[arg(long, env = "ORDERS_ADDR", default_value = ORDERS_ADDR)]
     orders: String,
     /// Defaults to the demo tenant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     tenant: Option<Uuid>,
 }
 
@@ -138,7 +146,7 @@ enum BookingPayment {
 #[derive(Args)]
 pub struct BuyPackArgs {
     /// The customer's id.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     customer: Uuid,
     /// The pack's id or exact name, e.g. "Pack 10 h entretien"
     /// (`relais catalogue packs`).
@@ -150,18 +158,23 @@ pub struct BuyPackArgs {
     /// Buy as the customer themselves (a customer token) instead of an admin.
     #[arg(long)]
     as_customer: bool,
+    /// Print only the new order's id on stdout (its summary goes to
+    /// stderr), for scripts: ORDER=$(relais ... --id-only).
+    #[arg(long)]
+    id_only: bool,
     #[arg(long, env = "CATALOGUE_ADDR", default_value = CATALOGUE_ADDR)]
     catalogue: String,
     #[arg(long, env = "ORDERS_ADDR", default_value = ORDERS_ADDR)]
     orders: String,
     /// Defaults to the demo tenant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     tenant: Option<Uuid>,
 }
 
 #[derive(Args)]
 pub struct StatusArgs {
     /// The order's id.
+    #[arg(value_parser = crate::args::uuid)]
     id: Uuid,
     /// The status to move it to.
     #[arg(value_enum)]
@@ -190,7 +203,7 @@ pub struct StatusArgs {
     #[arg(long, env = "ORDERS_ADDR", default_value = ORDERS_ADDR)]
     orders: String,
     /// Defaults to the demo tenant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     tenant: Option<Uuid>,
 }
 
@@ -279,10 +292,10 @@ enum Dimension {
 #[derive(Args)]
 pub struct FilterArgs {
     /// Only this customer's orders.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     customer: Option<Uuid>,
     /// Only the orders of this residence's residents.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     residence: Option<Uuid>,
     /// Only orders of this kind.
     #[arg(long, value_enum)]
@@ -306,7 +319,7 @@ pub struct FilterArgs {
     #[arg(long, env = "ORDERS_ADDR", default_value = ORDERS_ADDR)]
     orders: String,
     /// Defaults to the demo tenant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::uuid)]
     tenant: Option<Uuid>,
 }
 
@@ -439,7 +452,7 @@ pub async fn place_order(args: OrderArgs) -> anyhow::Result<()> {
         .into_inner()
         .order
         .context("no order")?;
-    print_order(&order);
+    show_order(&order, args.id_only);
     Ok(())
 }
 
@@ -542,7 +555,7 @@ pub async fn book(args: BookArgs) -> anyhow::Result<()> {
         .into_inner()
         .order
         .context("no order")?;
-    print_order(&order);
+    show_order(&order, args.id_only);
     Ok(())
 }
 
@@ -593,13 +606,18 @@ pub async fn buy_pack(args: BuyPackArgs) -> anyhow::Result<()> {
         .into_inner()
         .order
         .context("no order")?;
-    print_order(&order);
+    show_order(&order, args.id_only);
     if order.status == OrderStatus::Placed as i32 {
-        println!(
+        let hint = format!(
             "  its hours pay for bookings once it is paid; record the payment with\n  \
              relais order-status {} confirmed",
             order.id
         );
+        if args.id_only {
+            eprintln!("{hint}");
+        } else {
+            println!("{hint}");
+        }
     }
     Ok(())
 }
@@ -696,7 +714,11 @@ async fn list(f: &FilterArgs) -> anyhow::Result<()> {
         }
         page_token = page.next_page_token;
     }
-    eprintln!("{count} orders");
+    if count == 0 {
+        println!("none");
+    } else {
+        eprintln!("{count} orders");
+    }
     Ok(())
 }
 
@@ -751,6 +773,10 @@ async fn stats(by: Dimension, time_zone: String, f: &FilterArgs) -> anyhow::Resu
         .map_err(refused)?
         .into_inner()
         .rows;
+    if rows.is_empty() {
+        println!("none");
+        return Ok(());
+    }
     println!(
         "{:<52} {:>7} {:>9} {:>15} {:>15}",
         "", "orders", "quantity", "excl. VAT", "incl. VAT"
@@ -768,8 +794,23 @@ async fn stats(by: Dimension, time_zone: String, f: &FilterArgs) -> anyhow::Resu
     Ok(())
 }
 
-fn print_order(o: &Order) {
-    println!(
+/// An order's summary on stdout; with `id_only`, its id on stdout and the
+/// summary on stderr.
+fn show_order(o: &Order, id_only: bool) {
+    let text = order_summary(o);
+    if id_only {
+        eprint!("{text}");
+        println!("{}", o.id);
+    } else {
+        print!("{text}");
+    }
+}
+
+fn order_summary(o: &Order) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{} order {} {} by {} ({}) for {}",
         o.kind.replace('_', "-"),
         o.id,
@@ -780,7 +821,8 @@ fn print_order(o: &Order) {
     );
     if let Some(b) = &o.booking {
         let s = b.schedule.clone().unwrap_or_default();
-        println!(
+        let _ = writeln!(
+            out,
             "  {} at {} {} for {} min, {}",
             b.service_code,
             s.start_time,
@@ -801,7 +843,8 @@ fn print_order(o: &Order) {
                 ),
             }
         );
-        println!(
+        let _ = writeln!(
+            out,
             "  {} occurrence(s): first {}, last {}; worker {}",
             b.occurrences,
             rfc3339(b.first_start.as_ref()),
@@ -813,14 +856,16 @@ fn print_order(o: &Order) {
             }
         );
         if !b.hour_pack_order_id.is_empty() {
-            println!(
+            let _ = writeln!(
+                out,
                 "  paid with the hours of pack order {}",
                 b.hour_pack_order_id
             );
         }
     }
     if let Some(p) = &o.hour_pack {
-        println!(
+        let _ = writeln!(
+            out,
             "  pack \"{}\": {} min of {}",
             p.name,
             p.duration_minutes,
@@ -832,7 +877,8 @@ fn print_order(o: &Order) {
         );
     }
     for l in &o.lines {
-        println!(
+        let _ = writeln!(
+            out,
             "  {:<10} {:<48} x{:<3} {:>12} excl. VAT, VAT {}.{:02} %",
             l.reference,
             l.name,
@@ -842,7 +888,8 @@ fn print_order(o: &Order) {
             l.vat_rate_bp % 100
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "  total {} excl. VAT + {} VAT = {}; {}; confirmation to {}",
         money(o.total_excl_vat.as_ref()),
         money(o.total_vat.as_ref()),
@@ -850,6 +897,7 @@ fn print_order(o: &Order) {
         payment_word(o.payment_mode),
         o.confirmation_email
     );
+    out
 }
 
 /// `confirmed`, `in-progress`...: the words the commands take.

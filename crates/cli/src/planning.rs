@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use clap::Subcommand;
 use relais_proto::planning::{
     ChangeInterventionsRequest, ChangeScope, InterventionStatus, ListInterventionsRequest,
-    ListPackBalancesRequest, ListWorkersRequest, MarkDone, PackStatus,
+    ListPackBalancesRequest, ListWorkersRequest, MarkDone, PackStatus, Reschedule,
     change_interventions_request::Change, planning_service_client::PlanningServiceClient,
 };
 use relais_proto::types::PageRequest;
@@ -20,32 +20,51 @@ const PLANNING_ADDR: &str = "http://127.0.0.1:50053";
 pub enum PlanningOp {
     /// A customer's hour packs: bought, planned, consumed, remaining.
     Packs {
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Uuid,
     },
     /// The workers, with their skills (service ids) and provider.
-    Workers,
+    Workers {
+        /// Only the workers whose first or last name is this.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print only their ids, one a line (for scripts).
+        #[arg(long)]
+        ids: bool,
+    },
     /// Mark an intervention done (once it has started), with the time
     /// actually worked; billing invoices it with the month's services.
     Done {
+        #[arg(value_parser = crate::args::uuid)]
         intervention: Uuid,
         /// Minutes actually worked; default: as planned.
         #[arg(long, default_value_t = 0)]
         minutes: i32,
+        /// When it actually started, when that was not as planned (the
+        /// office recording what happened): it is moved there first, with
+        /// the same checks as any change (the worker's hours, other
+        /// bookings), then marked done. E.g. last-friday@09:00, or RFC 3339.
+        #[arg(long, value_parser = crate::args::when)]
+        started_at: Option<DateTime<Utc>>,
     },
     /// Interventions of a worker, a customer or an order, in start order.
     Interventions {
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         worker: Option<Uuid>,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         customer: Option<Uuid>,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::uuid)]
         order: Option<Uuid>,
-        /// RFC 3339; e.g. the start of a worker's week.
-        #[arg(long)]
+        /// From this time: RFC 3339, or a date such as today, next-monday,
+        /// 2026-11-30 (local midnight), with an optional @HH:MM.
+        #[arg(long, value_parser = crate::args::when)]
         from: Option<DateTime<Utc>>,
-        #[arg(long)]
+        /// Up to this time (same forms as --from), e.g. +7 for a week on.
+        #[arg(long, value_parser = crate::args::when)]
         to: Option<DateTime<Utc>>,
+        /// Print only their ids, one a line (for scripts).
+        #[arg(long)]
+        ids: bool,
         /// Times are shown in this zone.
         #[arg(long, default_value = "Europe/Paris")]
         time_zone: Tz,
@@ -79,6 +98,7 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                 .into_inner()
                 .balances;
             let h = |m: i32| format!("{}h{:02}", m / 60, m % 60);
+            let mut lines = Vec::new();
             for b in balances {
                 let status = PackStatus::try_from(b.status)
                     .map(|s| {
@@ -87,7 +107,7 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                             .to_lowercase()
                     })
                     .unwrap_or_default();
-                println!(
+                lines.push(format!(
                     "{}  {:<28} bought {}  planned {}  consumed {}  remaining {}  {}",
                     b.pack_order_id,
                     b.name,
@@ -96,12 +116,14 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                     h(b.consumed),
                     h(b.remaining),
                     status
-                );
+                ));
             }
+            crate::args::print_all(lines);
             Ok(())
         }
-        PlanningOp::Workers => {
+        PlanningOp::Workers { name, ids } => {
             let mut page_token = String::new();
+            let mut lines = Vec::new();
             loop {
                 let page = client
                     .list_workers(authed(
@@ -119,7 +141,17 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                     .into_inner();
                 for w in page.workers {
                     let f = w.fields.unwrap_or_default();
-                    println!(
+                    if let Some(n) = &name
+                        && !f.first_name.eq_ignore_ascii_case(n)
+                        && !f.last_name.eq_ignore_ascii_case(n)
+                    {
+                        continue;
+                    }
+                    if ids {
+                        println!("{}", w.id);
+                        continue;
+                    }
+                    lines.push(format!(
                         "{}  {} {:<12} {:<18} {} skill(s), {} weekly slot(s){}",
                         w.id,
                         f.first_name,
@@ -128,9 +160,12 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                         f.skill_service_ids.len(),
                         f.availability.len(),
                         if f.active { "" } else { ", inactive" }
-                    );
+                    ));
                 }
                 if page.next_page_token.is_empty() {
+                    if !ids {
+                        crate::args::print_all(lines);
+                    }
                     return Ok(());
                 }
                 page_token = page.next_page_token;
@@ -139,7 +174,29 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
         PlanningOp::Done {
             intervention,
             minutes,
+            started_at,
         } => {
+            if let Some(start) = started_at {
+                anyhow::ensure!(
+                    start <= Utc::now(),
+                    "--started-at {start} is still to come: only work that has started is done"
+                );
+                client
+                    .change_interventions(authed(
+                        &token,
+                        ChangeInterventionsRequest {
+                            intervention_id: intervention.to_string(),
+                            scope: ChangeScope::One as i32,
+                            change: Some(Change::Reschedule(Reschedule {
+                                start: ts(Some(start)),
+                                ..Default::default()
+                            })),
+                            ..Default::default()
+                        },
+                    )?)
+                    .await
+                    .map_err(refused)?;
+            }
             let changed = client
                 .change_interventions(authed(
                     &token,
@@ -157,7 +214,19 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                 .into_inner()
                 .interventions;
             for i in changed {
-                println!("intervention {} done: {} min", i.id, i.actual_minutes);
+                let start = i
+                    .start
+                    .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                    .map(|t| {
+                        t.with_timezone(&crate::args::ZONE)
+                            .format("%a %Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "intervention {} done: started {start}, {} min worked",
+                    i.id, i.actual_minutes
+                );
             }
             Ok(())
         }
@@ -167,9 +236,11 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
             order,
             from,
             to,
+            ids,
             time_zone,
         } => {
             let mut page_token = String::new();
+            let mut lines = Vec::new();
             loop {
                 let req = ListInterventionsRequest {
                     page: Some(PageRequest {
@@ -188,6 +259,10 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                     .map_err(refused)?
                     .into_inner();
                 for i in page.interventions {
+                    if ids {
+                        println!("{}", i.id);
+                        continue;
+                    }
                     let local = |t: Option<prost_types::Timestamp>| {
                         t.and_then(|t| DateTime::from_timestamp(t.seconds, 0))
                             .map(|t| t.with_timezone(&time_zone))
@@ -200,13 +275,14 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                                 .to_lowercase()
                         })
                         .unwrap_or_default();
-                    println!(
-                        "{}-{}  #{:<3} {:<9} order {}  worker {}",
+                    lines.push(format!(
+                        "{}-{}  {}  #{:<3} {:<9} order {}  worker {}",
                         start
                             .map(|s| s.format("%a %Y-%m-%d %H:%M").to_string())
                             .unwrap_or_default(),
                         end.map(|e| e.format("%H:%M").to_string())
                             .unwrap_or_default(),
+                        i.id,
                         i.occurrence,
                         status,
                         i.order_id,
@@ -215,9 +291,12 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                         } else {
                             i.worker_id
                         },
-                    );
+                    ));
                 }
                 if page.next_page_token.is_empty() {
+                    if !ids {
+                        crate::args::print_all(lines);
+                    }
                     return Ok(());
                 }
                 page_token = page.next_page_token;

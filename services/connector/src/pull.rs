@@ -294,6 +294,9 @@ async fn pull(
     let mut newest: Option<DateTime<Utc>> = None;
     let mut oldest_failed: Option<DateTime<Utc>> = None;
     let base_total = run.total;
+    // Lines the ERP sent that could not be read (a CSV line with a bad
+    // field): each is a record of the run, done and failed.
+    let mut rejected: i64 = 0;
     loop {
         if shared.stop.is_cancelled() {
             return Err(Error::Unavailable(
@@ -310,6 +313,8 @@ async fn pull(
         for reason in std::mem::take(&mut changes.rejected) {
             // Bad input the ERP sent: reported, never retried.
             run.failed += 1;
+            run.done += 1;
+            rejected += 1;
             run.error(format!("{} rejected: {reason}", object.erp_object()));
         }
         let skipped_ahead = (page - 1) * PAGE;
@@ -319,10 +324,11 @@ async fn pull(
         if by_id {
             // Counted once, on the first page.
             listed = listed.max(changes.total);
-            run.total = base_total + listed.max(seen.len() as i64);
+            run.total = base_total + rejected + listed.max(seen.len() as i64);
         } else {
             run.total = (base_total + seen.len() as i64 - changes.records.len() as i64)
                 .max(base_total)
+                + rejected
                 + (changes.total - skipped_ahead).max(0);
         }
         newest = newest.max(changes.records.iter().map(|r| r.updated_at).max());
@@ -421,7 +427,7 @@ async fn pull(
             _ => page += 1,
         }
     }
-    run.total = base_total + seen.len() as i64;
+    run.total = base_total + rejected + seen.len() as i64;
     // Everything read up to here is in the shop, short of the oldest
     // failure (read again next time).
     let applied_to = match (oldest_failed, newest) {

@@ -155,6 +155,11 @@ async fn a_csv_exchange_carries_customers_catalogue_and_orders_both_ways() {
     let run = stack.run(&connection, "catalogue").await;
     assert_eq!(run.status(), RunStatus::Partial, "{run:?}");
     assert_eq!((run.applied, run.failed), (4, 2), "{run:?}");
+    assert_eq!(
+        (run.done, run.total),
+        (6, 6),
+        "the run counts lines, bad ones included: {run:?}"
+    );
     assert!(
         run.errors
             .iter()
