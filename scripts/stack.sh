@@ -516,6 +516,12 @@ nats_stop() {
 	if kill -0 "$pid" 2>/dev/null; then
 		say "nats-server $pid ignored SIGTERM for 10 s; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
+		# Gone only once the kernel has reaped it and freed its ports: a
+		# restart right away would find them still taken.
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
 	fi
 	rm -f "$NATS_PIDFILE"
 	return 0
