@@ -34,10 +34,12 @@ impl ConnectorApi {
         Ok(caller)
     }
 
-    /// Staff and admins follow the sync (runs, dead letters, conflicts).
+    /// The office (admins) follows the sync. Not residence staff: bindings,
+    /// dead letters and conflicts hold customers' fields from every
+    /// residence, and staff see only their own residents (docs/access.md).
     fn reader<T>(&self, req: &Request<T>) -> Result<Caller> {
         let caller = auth::caller(req)?;
-        caller.require(&[Role::Admin, Role::Staff])?;
+        caller.require(&[Role::Admin])?;
         Ok(caller)
     }
 

@@ -437,6 +437,21 @@ async fn staff_settle_a_manual_conflict_for_the_erp_and_the_shop_takes_the_erps_
         .await
         .unwrap_err();
     assert_eq!(staff.code(), Code::PermissionDenied);
+    // Nor do residence staff read the sync's records: they hold customers
+    // of every residence.
+    let staff_reads = stack
+        .connector
+        .clone()
+        .list_conflicts(with_token(
+            &stack.token(Role::Staff),
+            relais_proto::connector::ListConflictsRequest {
+                connection_id: conflict.connection_id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(staff_reads.code(), Code::PermissionDenied);
 
     let settled = settle(&stack, &conflict.id, ConflictSide::Erp)
         .await

@@ -258,8 +258,10 @@ async fn attack(
 }
 
 /// What of A's an answer to B holds: A's strings anywhere, A's ids in the
-/// answer (but in an echoed correlation id), or in an error message that
-/// B did not send them in.
+/// answer (but in an echoed correlation id, or in an `origin`, which is
+/// `erp:<connection>` of B's own token claim: B's connector tokens here
+/// claim A's connection, and that claim comes from B's token issuer, not
+/// from A's data), or in an error message that B did not send them in.
 fn leaks(
     world: &World,
     path: &str,
@@ -282,6 +284,7 @@ fn leaks(
             if value.to_lowercase().contains(A_MARKER) {
                 found.push(format!("{field} = {}", prefix(&value, 80)));
             } else if !field.ends_with("correlation_id")
+                && !field.ends_with("origin")
                 && let Some(id) = a_ids.iter().find(|id| value.contains(id.as_str()))
             {
                 found.push(format!("{field} holds A's {id}"));
