@@ -253,9 +253,15 @@ async fn checks(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     cfg.db_max_connections = u32::try_from(p.concurrency).unwrap_or(u32::MAX);
-    let app = relais_planning::App::build(cfg)
-        .await
-        .context("planning failed to start")?;
+    // The benchmark seeds workers in the database and only reads
+    // availability: planning asks the catalogue nothing on that path, so it
+    // is pointed at an address where nothing listens (connected lazily).
+    let app = relais_planning::App::build(relais_planning::PlanningConfig {
+        platform: cfg,
+        catalogue_addr: "http://127.0.0.1:9".to_owned(),
+    })
+    .await
+    .context("planning failed to start")?;
     let grpc = app.grpc_addr();
     let pool = app.pool();
     let service = Task::spawn(|shutdown| app.run(shutdown));

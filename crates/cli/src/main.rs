@@ -329,7 +329,9 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
     let catalogue_admin = catalogue.admin_addr();
     let endpoint = format!("http://{catalogue_grpc}");
     let mut planning_cfg = relais_planning::config_from_env()?;
-    dev_bind(&mut planning_cfg, "PLANNING_ADDR")?;
+    dev_bind(&mut planning_cfg.platform, "PLANNING_ADDR")?;
+    // Skills are checked with the in-process catalogue.
+    planning_cfg.catalogue_addr = endpoint.clone();
     let planning = relais_planning::App::build(planning_cfg).await?;
     let planning_grpc = planning.grpc_addr();
     let planning_admin = planning.admin_addr();

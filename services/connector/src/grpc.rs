@@ -203,6 +203,19 @@ impl ConnectorService for ConnectorApi {
                 if tariff.len() > 100 {
                     return Err(Error::invalid("tariff_id", "at most 100 characters"));
                 }
+                // The mapping turns ERP tariffs into workers' skills and
+                // bookings into ERP tariffs: it may name only a service of
+                // the caller's tenant, never another tenant's or none.
+                match self.shared.peers.is_service(caller.tenant, service).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(Error::invalid(
+                            "service_id",
+                            "is not a service of the tenant",
+                        ));
+                    }
+                    Err(e) => return Err(Error::Unavailable(e.to_string())),
+                }
                 bindings::set_tariff(&self.shared.pool, c.id, service, tariff).await?;
                 Ok(pb::SetTariffMappingResponse {})
             }

@@ -11,7 +11,8 @@ use relais_platform::{
 };
 use relais_proto::{
     catalogue::{
-        BulkUpsertRequest, BulkUpsertResponse, catalogue_service_client::CatalogueServiceClient,
+        BulkUpsertRequest, BulkUpsertResponse, GetServiceRequest,
+        catalogue_service_client::CatalogueServiceClient,
     },
     orders::{
         ChangeOrderStatusRequest, CreateCustomerRequest, Customer, CustomerFields,
@@ -104,6 +105,22 @@ impl Peers {
         };
         grpc::request_as(&self.auth, tenant, crate::SERVICE, role, connection, body)
             .map_err(|e| PeerError::Unavailable(format!("request: {e}")))
+    }
+
+    /// Whether `id` is a service of `tenant`'s catalogue: another tenant's
+    /// service, a product or an unknown id is not (the catalogue reads the
+    /// tenant's rows only).
+    pub async fn is_service(&self, tenant: Uuid, id: Uuid) -> PeerResult<bool> {
+        let req = self.request(
+            tenant,
+            As::Service,
+            GetServiceRequest { id: id.to_string() },
+        )?;
+        match self.catalogue.clone().get_service(req).await {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == Code::NotFound => Ok(false),
+            Err(s) => Err(PeerError::from_status("catalogue", s)),
+        }
     }
 
     /// The ERP's catalogue items applied through the catalogue's bulk

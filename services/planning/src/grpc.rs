@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 use futures::Stream;
 
-use crate::{SERVICE, changes, exports, interventions, ledger, workers};
+use crate::{SERVICE, catalogue::Catalogue, changes, exports, interventions, ledger, workers};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -30,14 +30,16 @@ pub struct PlanningApi {
     pool: PgPool,
     writer: Writer,
     ns: Namespace,
+    catalogue: Catalogue,
 }
 
 impl PlanningApi {
-    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace) -> Self {
+    pub fn new(pool: PgPool, outbox: Outbox, ns: Namespace, catalogue: Catalogue) -> Self {
         Self {
             writer: Writer::new(pool.clone(), outbox),
             pool,
             ns,
+            catalogue,
         }
     }
 
@@ -121,6 +123,11 @@ impl PlanningService for PlanningApi {
                 let (_, ctx) = self.manager(&req)?;
                 let r = req.get_ref();
                 let input = workers::Input::parse(r.fields.as_ref())?;
+                // Before the transaction: no connection is held while the
+                // catalogue answers.
+                self.catalogue
+                    .check_skills(ctx.tenant, input.skills())
+                    .await?;
                 self.writer
                     .create_once(
                         &ctx.keys,
@@ -150,6 +157,11 @@ impl PlanningService for PlanningApi {
                 let r = req.get_ref();
                 let id = validate::id("id", &r.id)?;
                 let input = workers::Input::parse(r.fields.as_ref())?;
+                // Every skill, kept or new: one stored before skills were
+                // checked is refused until it is removed.
+                self.catalogue
+                    .check_skills(ctx.tenant, input.skills())
+                    .await?;
                 self.writer
                     .change(async |tx| {
                         let worker =

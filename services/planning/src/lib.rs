@@ -3,8 +3,11 @@
 //! becomes one intervention per occurrence, assigned to the chosen worker or
 //! a qualified, free one; a cancelled booking cancels those still to come.
 //! Every change emits an event through the outbox
-//! (`<ns>.planning.v1.<tenant>.<aggregate>.<event>`).
+//! (`<ns>.planning.v1.<tenant>.<aggregate>.<event>`). A worker's skills are
+//! checked with the catalogue, over gRPC, when they are written
+//! (`catalogue.rs` says why).
 
+mod catalogue;
 mod changes;
 mod exports;
 mod grpc;
@@ -26,15 +29,25 @@ pub const DEFAULT_ADMIN_PORT: u16 = 9103;
 
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The platform settings plus where the catalogue listens.
+#[derive(Clone, Debug)]
+pub struct PlanningConfig {
+    pub platform: PlatformConfig,
+    /// `CATALOGUE_ADDR` (default `http://127.0.0.1:50051`): asked whether a
+    /// worker's skills are services of the tenant.
+    pub catalogue_addr: String,
+}
+
 pub struct App {
     runtime: Runtime,
+    catalogue: catalogue::Catalogue,
 }
 
 impl App {
-    pub async fn build(cfg: PlatformConfig) -> anyhow::Result<Self> {
-        Ok(Self {
-            runtime: Runtime::start(SERVICE, cfg, &MIGRATIONS).await?,
-        })
+    pub async fn build(cfg: PlanningConfig) -> anyhow::Result<Self> {
+        let runtime = Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?;
+        let catalogue = catalogue::Catalogue::new(&cfg.catalogue_addr, runtime.auth.clone())?;
+        Ok(Self { runtime, catalogue })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -52,7 +65,12 @@ impl App {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let rt = &self.runtime;
-        let api = grpc::PlanningApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
+        let api = grpc::PlanningApi::new(
+            rt.pool.clone(),
+            rt.outbox.clone(),
+            rt.ns.clone(),
+            self.catalogue.clone(),
+        );
         let service = InterceptedService::new(PlanningServiceServer::new(api), rt.auth.clone());
         let bookings = ConsumerRunner::new(
             rt.pool.clone(),
@@ -85,6 +103,12 @@ impl App {
 }
 
 /// Config from the environment with the planning service's default ports.
-pub fn config_from_env() -> anyhow::Result<PlatformConfig> {
-    PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)
+pub fn config_from_env() -> anyhow::Result<PlanningConfig> {
+    Ok(PlanningConfig {
+        platform: PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)?,
+        catalogue_addr: relais_platform::config::var(
+            "CATALOGUE_ADDR",
+            "http://127.0.0.1:50051".to_owned(),
+        )?,
+    })
 }

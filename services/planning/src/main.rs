@@ -11,8 +11,11 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("serve") | None => App::build(cfg).await?.run(shutdown::on_signal()).await,
         Some("migrate") => {
-            cfg.db_migrate = true;
-            db::connect(&cfg, SERVICE, &MIGRATIONS).await?.close().await;
+            cfg.platform.db_migrate = true;
+            db::connect(&cfg.platform, SERVICE, &MIGRATIONS)
+                .await?
+                .close()
+                .await;
             tracing::info!("planning migrations applied");
             Ok(())
         }

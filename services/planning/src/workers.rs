@@ -48,6 +48,12 @@ fn time(v: &mut Violations, field: &str, value: &str) -> Option<NaiveTime> {
 }
 
 impl Input {
+    /// The skills asked for, in the request's order (so that index `i` is
+    /// `fields.skill_service_ids[i]`).
+    pub fn skills(&self) -> &[Uuid] {
+        &self.skills
+    }
+
     pub fn parse(f: Option<&WorkerFields>) -> Result<Self> {
         let f = f.ok_or_else(|| Error::invalid("fields", "is required"))?;
         let mut v = Violations::new();

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod cancelled;
 mod consumer;
 mod credentials;
 mod database;

@@ -91,12 +91,17 @@ pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stac
     planning_cfg.namespace = ns.clone();
     let billing_db = billing_cfg.database_url.clone();
     let planning_db = planning_cfg.database_url.clone();
-    let planning = relais_planning::App::build(planning_cfg).await.unwrap();
-    let planning_addr = planning.grpc_addr();
-    tokio::spawn(planning.run(shutdown.clone()));
     let catalogue = relais_catalogue::App::build(catalogue_cfg).await.unwrap();
     let catalogue_addr = catalogue.grpc_addr();
     tokio::spawn(catalogue.run(shutdown.clone()));
+    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
+        platform: planning_cfg,
+        catalogue_addr: format!("http://{catalogue_addr}"),
+    })
+    .await
+    .unwrap();
+    let planning_addr = planning.grpc_addr();
+    tokio::spawn(planning.run(shutdown.clone()));
     let orders = relais_orders::App::build(relais_orders::OrdersConfig {
         platform: orders_cfg,
         catalogue_addr: format!("http://{catalogue_addr}"),

@@ -51,6 +51,81 @@ async fn mapped_tariff(stack: &Stack, connection: &str, service: &str, name: &st
 }
 
 #[tokio::test]
+async fn a_tariff_maps_to_a_service_of_the_tenant_only_so_erp_workers_get_its_skills() {
+    let stack = spawn().await;
+    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+    // Another tenant's service, and an id that is nobody's service.
+    let other = uuid::Uuid::now_v7();
+    let other_admin = testing::token_with(&relais_platform::auth::Claims {
+        sub: "admin-2".into(),
+        tenant: other,
+        role: Role::Admin,
+        customer_id: None,
+        residences: vec![],
+        connection: None,
+        exp: chrono::Utc::now().timestamp() + 600,
+    });
+    let foreign = stack
+        .catalogue
+        .clone()
+        .create_service(with_token(
+            &other_admin,
+            relais_proto::catalogue::CreateServiceRequest {
+                idempotency_key: String::new(),
+                fields: Some(relais_proto::catalogue::ServiceFields {
+                    code: "AUTRE".into(),
+                    name: "Autre".into(),
+                    hourly_price: Some(relais_proto::types::Money {
+                        amount_cents: 2500,
+                        currency: "EUR".into(),
+                    }),
+                    vat_rate_bp: 1000,
+                    active: true,
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .service
+        .unwrap()
+        .id;
+    let random = uuid::Uuid::now_v7().to_string();
+    for service in [&foreign, &random] {
+        let err = stack
+            .connector
+            .clone()
+            .set_tariff_mapping(stack.admin(SetTariffMappingRequest {
+                connection_id: connection.clone(),
+                service_id: service.clone(),
+                tariff_id: "tariff-x".into(),
+            }))
+            .await
+            .expect_err("a service of another tenant");
+        assert_bad_field(&err, "service_id");
+    }
+    let mappings = stack
+        .connector
+        .clone()
+        .list_tariff_mappings(
+            stack.admin(relais_proto::connector::ListTariffMappingsRequest {
+                connection_id: connection.clone(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        mappings.mappings.is_empty(),
+        "a refused mapping was stored: {mappings:?}"
+    );
+    // The tenant's own service maps.
+    let own = stack.service("MENAGE").await;
+    mapped_tariff(&stack, &connection, &own, "Ménage").await;
+}
+
+#[tokio::test]
 async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and_interventions() {
     let stack = spawn().await;
     let connection = stack.connect(ConflictPolicy::ErpWins).await;

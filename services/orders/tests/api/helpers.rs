@@ -53,9 +53,12 @@ pub async fn spawn_app() -> TestApp {
     tokio::spawn(catalogue.run(shutdown.clone()));
     let mut planning_cfg = testing::config(&testing::nats_url()).await.expect("config");
     planning_cfg.namespace = cfg.namespace.clone();
-    let planning = relais_planning::App::build(planning_cfg)
-        .await
-        .expect("planning builds");
+    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
+        platform: planning_cfg,
+        catalogue_addr: catalogue_addr.clone(),
+    })
+    .await
+    .expect("planning builds");
     let planning_addr = format!("http://{}", planning.grpc_addr());
     tokio::spawn(planning.run(shutdown.clone()));
 

@@ -65,9 +65,12 @@ pub async fn spawn() -> Stack {
         .expect("catalogue");
     let catalogue_addr = catalogue.grpc_addr();
     tokio::spawn(catalogue.run(shutdown.clone()));
-    let planning = relais_planning::App::build(planning_cfg)
-        .await
-        .expect("planning");
+    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
+        platform: planning_cfg,
+        catalogue_addr: format!("http://{catalogue_addr}"),
+    })
+    .await
+    .expect("planning");
     let planning_addr = planning.grpc_addr();
     tokio::spawn(planning.run(shutdown.clone()));
     let orders = relais_orders::App::build(relais_orders::OrdersConfig {
@@ -109,21 +112,47 @@ impl Stack {
         with_token(&self.token(Role::Admin, "admin-1", None), msg)
     }
 
+    /// A token of `role` in `tenant`, which may be another than the stack's.
+    pub fn token_of(&self, tenant: Uuid, role: Role, sub: &str) -> String {
+        testing::token_with(&Claims {
+            sub: sub.into(),
+            tenant,
+            role,
+            customer_id: None,
+            residences: vec![],
+            connection: (role == Role::Connector).then(|| "conn-1".into()),
+            exp: chrono::Utc::now().timestamp() + 600,
+        })
+    }
+
+    /// An admin of `tenant`.
+    pub fn admin_of<T>(&self, tenant: Uuid, msg: T) -> Request<T> {
+        with_token(&self.token_of(tenant, Role::Admin, "admin-2"), msg)
+    }
+
     pub async fn service(&self, code: &str) -> String {
-        let req = self.admin(CreateServiceRequest {
-            idempotency_key: String::new(),
-            fields: Some(ServiceFields {
-                code: code.into(),
-                name: code.to_lowercase(),
-                hourly_price: Some(Money {
-                    amount_cents: 2500,
-                    currency: "EUR".into(),
+        self.service_of(self.tenant, code).await
+    }
+
+    /// A service of `tenant`'s catalogue.
+    pub async fn service_of(&self, tenant: Uuid, code: &str) -> String {
+        let req = self.admin_of(
+            tenant,
+            CreateServiceRequest {
+                idempotency_key: String::new(),
+                fields: Some(ServiceFields {
+                    code: code.into(),
+                    name: code.to_lowercase(),
+                    hourly_price: Some(Money {
+                        amount_cents: 2500,
+                        currency: "EUR".into(),
+                    }),
+                    vat_rate_bp: 1000,
+                    active: true,
+                    ..Default::default()
                 }),
-                vat_rate_bp: 1000,
-                active: true,
-                ..Default::default()
-            }),
-        });
+            },
+        );
         self.catalogue
             .clone()
             .create_service(req)

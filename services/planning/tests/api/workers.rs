@@ -140,6 +140,154 @@ async fn workers_are_created_with_skills_and_a_week_and_refused_with_the_field()
 }
 
 #[tokio::test]
+async fn skills_are_services_of_the_callers_tenant() {
+    let stack = spawn().await;
+    // Tenant A (the stack's) has a service; tenant B has its own.
+    let a_service = stack.service("MENAGE").await;
+    let b = uuid::Uuid::now_v7();
+    let b_service = stack.service_of(b, "REPASSAGE").await;
+    let random = uuid::Uuid::now_v7().to_string();
+    let mut planning = stack.planning.clone();
+
+    // B's admin may not give a worker A's service, nor an id that is no
+    // service anywhere: refused on the field, and nothing is created.
+    for skill in [&a_service, &random] {
+        let err = planning
+            .create_worker(stack.admin_of(
+                b,
+                CreateWorkerRequest {
+                    idempotency_key: format!("w-{skill}"),
+                    fields: Some(week_worker("Diallo", &[skill])),
+                },
+            ))
+            .await
+            .expect_err("a skill of another tenant");
+        assert_bad_field(&err, "fields.skill_service_ids[0]");
+        assert!(
+            err.message().contains("is not a service of the tenant"),
+            "{err:?}"
+        );
+    }
+    // Every bad skill is named at once; the good one is not.
+    let err = planning
+        .create_worker(stack.admin_of(
+            b,
+            CreateWorkerRequest {
+                idempotency_key: String::new(),
+                fields: Some(week_worker("Diallo", &[&b_service, &a_service, &random])),
+            },
+        ))
+        .await
+        .expect_err("mixed skills");
+    assert_bad_field(&err, "fields.skill_service_ids[1]");
+    assert_bad_field(&err, "fields.skill_service_ids[2]");
+    assert!(!err.message().contains("skill_service_ids[0]"), "{err:?}");
+    let none = planning
+        .list_workers(stack.admin_of(b, ListWorkersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .workers;
+    assert!(none.is_empty(), "refused workers were stored: {none:?}");
+
+    // With B's own service, it works; then an update that adds A's service
+    // or a random id is refused and changes nothing.
+    let worker = planning
+        .create_worker(stack.admin_of(
+            b,
+            CreateWorkerRequest {
+                idempotency_key: String::new(),
+                fields: Some(week_worker("Diallo", &[&b_service])),
+            },
+        ))
+        .await
+        .expect("B's own service")
+        .into_inner()
+        .worker
+        .unwrap();
+    assert_eq!(
+        worker.fields.unwrap().skill_service_ids,
+        vec![b_service.clone()]
+    );
+    for skill in [&a_service, &random] {
+        let err = planning
+            .update_worker(stack.admin_of(
+                b,
+                UpdateWorkerRequest {
+                    id: worker.id.clone(),
+                    expected_version: worker.version,
+                    fields: Some(week_worker("Diallo", &[skill, &b_service])),
+                },
+            ))
+            .await
+            .expect_err("update with another tenant's skill");
+        assert_bad_field(&err, "fields.skill_service_ids[0]");
+    }
+    let read = planning
+        .get_worker(stack.admin_of(
+            b,
+            GetWorkerRequest {
+                id: worker.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap();
+    assert_eq!(read.version, worker.version);
+    assert_eq!(
+        read.fields.unwrap().skill_service_ids,
+        vec![b_service.clone()]
+    );
+    // A's service finds none of B's workers, in B's tenant or in A's.
+    for tenant in [b, stack.tenant] {
+        let found = planning
+            .list_workers(stack.admin_of(
+                tenant,
+                ListWorkersRequest {
+                    skill_service_id: a_service.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .workers;
+        assert!(found.is_empty(), "{found:?}");
+    }
+    // The connector applies ERP workers through the same check: planning
+    // asks the catalogue for the connector's tenant.
+    let err = planning
+        .update_worker(with_token(
+            &stack.token_of(b, Role::Connector, "erp"),
+            UpdateWorkerRequest {
+                id: worker.id.clone(),
+                expected_version: worker.version,
+                fields: Some(week_worker("Diallo", &[&a_service])),
+            },
+        ))
+        .await
+        .expect_err("the connector with another tenant's skill");
+    assert_bad_field(&err, "fields.skill_service_ids[0]");
+    let erp = planning
+        .update_worker(with_token(
+            &stack.token_of(b, Role::Connector, "erp"),
+            UpdateWorkerRequest {
+                id: worker.id.clone(),
+                expected_version: worker.version,
+                fields: Some(week_worker("Diallo", &[&b_service])),
+            },
+        ))
+        .await
+        .expect("the connector with the tenant's own skill")
+        .into_inner()
+        .worker
+        .unwrap();
+    assert_eq!(erp.origin, "erp:conn-1");
+}
+
+#[tokio::test]
 async fn available_workers_have_the_skill_the_hours_and_no_absence() {
     let stack = spawn().await;
     let cleaning = stack.service("MENAGE").await;

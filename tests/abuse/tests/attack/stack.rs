@@ -51,12 +51,17 @@ pub async fn spawn() -> Stack {
     .unwrap();
     let billing_addr = billing.grpc_addr();
     tokio::spawn(billing.run(shutdown.clone()));
-    let planning = relais_planning::App::build(config().await).await.unwrap();
-    let planning_addr = planning.grpc_addr();
-    tokio::spawn(planning.run(shutdown.clone()));
     let catalogue = relais_catalogue::App::build(config().await).await.unwrap();
     let catalogue_addr = catalogue.grpc_addr();
     tokio::spawn(catalogue.run(shutdown.clone()));
+    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
+        platform: config().await,
+        catalogue_addr: format!("http://{catalogue_addr}"),
+    })
+    .await
+    .unwrap();
+    let planning_addr = planning.grpc_addr();
+    tokio::spawn(planning.run(shutdown.clone()));
     let orders = relais_orders::App::build(relais_orders::OrdersConfig {
         platform: config().await,
         catalogue_addr: format!("http://{catalogue_addr}"),
