@@ -13,8 +13,8 @@ use relais_platform::{
     grpc,
 };
 use relais_proto::planning::{
-    FindAvailableWorkersRequest, GetWorkerRequest, ListPackBalancesRequest, PackBalance,
-    PackStatus, planning_service_client::PlanningServiceClient,
+    FindAvailableWorkersRequest, GetPackBalanceRequest, GetWorkerRequest, ListPackBalancesRequest,
+    PackBalance, PackStatus, planning_service_client::PlanningServiceClient,
 };
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -108,6 +108,30 @@ impl Planning {
             .into_inner()
             .workers;
         Ok(free.iter().any(|w| w.id == worker.to_string()))
+    }
+
+    /// The ledger's balance of a pack purchase; None while planning has not
+    /// opened it yet (the purchase's confirmation is still on its way).
+    pub async fn pack_balance(
+        &self,
+        tenant: Uuid,
+        pack_order: Uuid,
+    ) -> Result<Option<PackBalance>> {
+        let req = grpc::service_request(
+            &self.auth,
+            tenant,
+            "orders",
+            GetPackBalanceRequest {
+                pack_order_id: pack_order.to_string(),
+            },
+        )?;
+        match self.client.clone().get_pack_balance(req).await {
+            Ok(r) => Ok(r.into_inner().balance),
+            Err(s) => match grpc::peer_failure("planning", s) {
+                Error::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     /// The customer's open packs, oldest first, as the ledger has them.
