@@ -6,7 +6,7 @@
 use chrono::Utc;
 use relais_domain::{money, schedule::Schedule};
 use relais_platform::{
-    auth::Caller,
+    auth::{Caller, Role},
     context::Ctx,
     error::{Error, Result, Violations},
     validate,
@@ -39,6 +39,7 @@ pub struct Booking {
     note: String,
     confirmation_email: String,
     expected_total: Option<Money>,
+    allow_unassigned: bool,
 }
 
 impl Booking {
@@ -108,6 +109,7 @@ impl Booking {
             note: r.note.trim().to_owned(),
             confirmation_email,
             expected_total,
+            allow_unassigned: r.allow_unassigned,
         })
     }
 }
@@ -190,6 +192,14 @@ pub async fn place(
             ));
         }
     }
+    staffed(
+        caller,
+        planning,
+        ctx.tenant,
+        (req.service_id, req.worker_id, req.allow_unassigned),
+        (&req.schedule, &occurrences_at),
+    )
+    .await?;
     let mut payment_mode = req.payment_mode;
     let mut hour_pack_order_id = req.hour_pack_order_id;
     let needed =
@@ -367,6 +377,82 @@ pub async fn place(
         },
     )
     .await
+}
+
+type Slot = (chrono::DateTime<Utc>, chrono::DateTime<Utc>);
+
+/// Refuses a booking an occurrence of which no qualified worker (the
+/// chosen one, if any) is free for, saying which, why, and the next free
+/// slots, rather than placing it to show "worker none" later. Staff and
+/// admins may place it anyway with `allow_unassigned` (the office then
+/// finds those occurrences in planning's unassigned list); the connector's
+/// bookings come from the ERP, which has decided, and are never refused.
+async fn staffed(
+    caller: &Caller,
+    planning: &Planning,
+    tenant: Uuid,
+    (service, worker, allow_unassigned): (Uuid, Option<Uuid>, bool),
+    (schedule, occurrences): (&Schedule, &[Slot]),
+) -> Result<()> {
+    let staff = matches!(caller.role, Role::Staff | Role::Admin);
+    if allow_unassigned && !staff {
+        return Err(Error::invalid(
+            "allow_unassigned",
+            "is for staff: book a time a worker is free",
+        ));
+    }
+    if allow_unassigned || matches!(caller.role, Role::Connector | Role::Service) {
+        return Ok(());
+    }
+    let check = planning
+        .check_slots(tenant, service, worker, occurrences)
+        .await?;
+    let mut nobody = check
+        .slots
+        .iter()
+        .zip(occurrences)
+        .filter(|(c, _)| c.free_worker_ids.is_empty());
+    let Some((first, (start, _))) = nobody.next() else {
+        return Ok(());
+    };
+    let others = nobody.count();
+    let tz: chrono_tz::Tz = schedule
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::Paris);
+    let local = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&tz)
+            .format("%A %-d %B %Y at %H:%M")
+            .to_string()
+    };
+    let mut why = format!("nobody can come on {}: {}", local(*start), first.reason);
+    if others > 0 {
+        why.push_str(&format!(
+            " (nor for {others} other occurrence{} of the series)",
+            if others > 1 { "s" } else { "" }
+        ));
+    }
+    let next: Vec<String> = check
+        .next_free
+        .iter()
+        .filter_map(|s| s.start.as_ref())
+        .filter_map(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .map(local)
+        .collect();
+    if next.is_empty() {
+        why.push_str("; no free slot in the next two weeks");
+    } else {
+        why.push_str(&format!("; free then: {}", next.join(", ")));
+    }
+    if staff {
+        why.push_str("; staff may place it unassigned with allow_unassigned");
+    }
+    let field = if worker.is_some() {
+        "worker_id"
+    } else {
+        "schedule"
+    };
+    Err(Error::invalid(field, why))
 }
 
 fn duration_label(minutes: i32) -> String {
