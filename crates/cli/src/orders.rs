@@ -122,6 +122,11 @@ pub struct BookArgs {
     /// Book as the customer themselves (a customer token) instead of an admin.
     #[arg(long)]
     as_customer: bool,
+    /// Place it even when no qualified worker is free for an occurrence
+    /// (staff only): those are planned unassigned, for the office to see
+    /// with `relais planning interventions --unassigned`.
+    #[arg(long)]
+    allow_unassigned: bool,
     /// Print only the new order's id on stdout (its summary goes to
     /// stderr), for scripts: ORDER=$(relais ... --id-only).
     #[arg(long)]
@@ -541,6 +546,7 @@ pub async fn book(args: BookArgs) -> anyhow::Result<()> {
         confirmation_email: args.email,
         expected_total_incl_vat: None,
         new_customer: None,
+        allow_unassigned: args.allow_unassigned,
     };
     let actor = if args.as_customer {
         Actor::Customer(args.customer)

@@ -47,7 +47,8 @@ pub enum PlanningOp {
         #[arg(long, value_parser = crate::args::when)]
         started_at: Option<DateTime<Utc>>,
     },
-    /// Interventions of a worker, a customer or an order, in start order.
+    /// Interventions of a worker, a customer or an order, or those nobody
+    /// is assigned to (--unassigned: the office's list), in start order.
     Interventions {
         #[arg(long, value_parser = crate::args::uuid)]
         worker: Option<Uuid>,
@@ -62,6 +63,10 @@ pub enum PlanningOp {
         /// Up to this time (same forms as --from), e.g. +7 for a week on.
         #[arg(long, value_parser = crate::args::when)]
         to: Option<DateTime<Utc>>,
+        /// Only planned interventions no worker is assigned to, each with
+        /// why; no worker, customer or order needed.
+        #[arg(long)]
+        unassigned: bool,
         /// Print only their ids, one a line (for scripts).
         #[arg(long)]
         ids: bool,
@@ -236,6 +241,7 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
             order,
             from,
             to,
+            unassigned,
             ids,
             time_zone,
         } => {
@@ -252,6 +258,7 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                     order_id: order.map(|o| o.to_string()).unwrap_or_default(),
                     from: ts(from),
                     to: ts(to),
+                    unassigned_only: unassigned,
                 };
                 let page = client
                     .list_interventions(authed(&token, req)?)

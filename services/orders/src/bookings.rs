@@ -6,7 +6,7 @@
 use chrono::Utc;
 use relais_domain::{money, schedule::Schedule};
 use relais_platform::{
-    auth::Caller,
+    auth::{Caller, Role},
     context::Ctx,
     error::{Error, Result, Violations},
     validate,
@@ -39,6 +39,7 @@ pub struct Booking {
     note: String,
     confirmation_email: String,
     expected_total: Option<Money>,
+    allow_unassigned: bool,
 }
 
 impl Booking {
@@ -108,6 +109,7 @@ impl Booking {
             note: r.note.trim().to_owned(),
             confirmation_email,
             expected_total,
+            allow_unassigned: r.allow_unassigned,
         })
     }
 }
@@ -190,34 +192,67 @@ pub async fn place(
             ));
         }
     }
+    staffed(
+        caller,
+        planning,
+        ctx.tenant,
+        (req.service_id, req.worker_id, req.allow_unassigned),
+        (&req.schedule, &occurrences_at),
+    )
+    .await?;
     let mut payment_mode = req.payment_mode;
     let mut hour_pack_order_id = req.hour_pack_order_id;
+    let needed =
+        i64::from(req.schedule.duration_minutes) * i64::try_from(dates.len()).unwrap_or(i64::MAX);
+    // The pack that pays, locked, with the minutes it still has free.
+    let mut paying: Option<(PackDetail, i64)> = None;
     if payment_mode == PaymentMode::Unspecified {
-        let needed = i64::from(req.schedule.duration_minutes)
-            * i64::try_from(dates.len()).unwrap_or(i64::MAX);
-        let covering = planning
-            .open_packs(ctx.tenant, buyer.id)
-            .await?
-            .into_iter()
-            .find(|p| {
-                let eligible = if p.eligible_service_ids.is_empty() {
-                    p.vat_rate_bp == service.vat_rate_bp
-                } else {
-                    p.eligible_service_ids.contains(&req.service_id.to_string())
-                };
-                eligible && i64::from(p.remaining) >= needed
-            });
-        match covering.and_then(|p| Uuid::parse_str(&p.pack_order_id).ok()) {
-            Some(pack) => {
+        let mut short = Vec::new();
+        for p in planning.open_packs(ctx.tenant, buyer.id).await? {
+            let Ok(pack_order) = Uuid::parse_str(&p.pack_order_id) else {
+                continue;
+            };
+            let eligible = if p.eligible_service_ids.is_empty() {
+                p.vat_rate_bp == service.vat_rate_bp
+            } else {
+                p.eligible_service_ids.contains(&req.service_id.to_string())
+            };
+            if !eligible {
+                continue;
+            }
+            // A pack the ledger still lists but whose purchase was cancelled
+            // since is skipped, not an error: another may pay.
+            let pack = match paid_pack(conn, ctx.tenant, buyer.id, pack_order).await {
+                Ok(pack) => pack,
+                Err(Error::InvalidArgument(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let room = room_on(conn, planning, ctx.tenant, buyer.id, pack_order, &pack).await?;
+            if room >= needed {
                 payment_mode = PaymentMode::HourPack;
-                hour_pack_order_id = Some(pack);
+                hour_pack_order_id = Some(pack_order);
+                paying = Some((pack, room));
+                break;
             }
-            None => {
-                return Err(Error::invalid(
-                    "payment_mode",
-                    "choose card, invoice, monthly residence billing or an hour pack (no open pack of the customer covers this booking)",
-                ));
-            }
+            short.push(format!(
+                "\"{}\" has {} left",
+                pack.name,
+                duration_label_long(room.max(0))
+            ));
+        }
+        if paying.is_none() {
+            return Err(Error::invalid(
+                "payment_mode",
+                if short.is_empty() {
+                    "choose card, invoice, monthly residence billing or an hour pack (no open pack of the customer covers this booking)".to_owned()
+                } else {
+                    format!(
+                        "choose card, invoice or monthly residence billing: this booking needs {} and the customer's open packs do not hold it ({}); a pack pays for whole bookings only",
+                        duration_label_long(needed),
+                        short.join(", ")
+                    )
+                },
+            ));
         }
     }
     let occurrences = i32::try_from(dates.len()).unwrap_or(i32::MAX);
@@ -248,7 +283,14 @@ pub async fn place(
     .ok_or_else(|| Error::invalid("schedule.duration_minutes", money::too_large()))?;
     let mut name = format!("{} ({})", service.name, duration_label(minutes));
     if let Some(pack_order) = hour_pack_order_id {
-        let pack = paid_pack(conn, ctx.tenant, buyer.id, pack_order).await?;
+        let (pack, room) = match paying.take() {
+            Some(checked) => checked,
+            None => {
+                let pack = paid_pack(conn, ctx.tenant, buyer.id, pack_order).await?;
+                let room = room_on(conn, planning, ctx.tenant, buyer.id, pack_order, &pack).await?;
+                (pack, room)
+            }
+        };
         let eligible = if pack.eligible_service_ids.is_empty() {
             pack.vat_rate_bp == service.vat_rate_bp
         } else {
@@ -263,16 +305,32 @@ pub async fn place(
                 ),
             ));
         }
-        let needed = i64::from(minutes) * i64::from(occurrences);
-        if needed > i64::from(pack.duration_minutes) {
+        // A pack pays for whole bookings: splitting one between the pack and
+        // a card would leave an occurrence half paid by each, which neither
+        // the ledger (it counts whole interventions) nor an invoice (one
+        // payment mode per order) can hold. The customer is told what is
+        // left, to book that much, or to pay this booking another way.
+        if needed > room {
+            let room = room.max(0);
             return Err(Error::invalid(
                 "hour_pack_order_id",
-                format!(
-                    "the booking needs {} but the pack \"{}\" holds {}",
-                    duration_label_long(needed),
-                    pack.name,
-                    duration_label_long(i64::from(pack.duration_minutes))
-                ),
+                if room == 0 {
+                    format!(
+                        "the pack \"{}\" is used up (all its {} are planned or consumed): the booking needs {}; pay it by card or buy another pack",
+                        pack.name,
+                        duration_label_long(i64::from(pack.duration_minutes)),
+                        duration_label_long(needed),
+                    )
+                } else {
+                    format!(
+                        "the booking needs {} but the pack \"{}\" has {} left of {}: book at most {} with it, or pay this booking by card (a pack pays for whole bookings only)",
+                        duration_label_long(needed),
+                        pack.name,
+                        duration_label_long(room),
+                        duration_label_long(i64::from(pack.duration_minutes)),
+                        duration_label_long(room),
+                    )
+                },
             ));
         }
         // The hours were paid with the pack; the ledger (planning) counts them.
@@ -321,6 +379,82 @@ pub async fn place(
     .await
 }
 
+type Slot = (chrono::DateTime<Utc>, chrono::DateTime<Utc>);
+
+/// Refuses a booking an occurrence of which no qualified worker (the
+/// chosen one, if any) is free for, saying which, why, and the next free
+/// slots, rather than placing it to show "worker none" later. Staff and
+/// admins may place it anyway with `allow_unassigned` (the office then
+/// finds those occurrences in planning's unassigned list); the connector's
+/// bookings come from the ERP, which has decided, and are never refused.
+async fn staffed(
+    caller: &Caller,
+    planning: &Planning,
+    tenant: Uuid,
+    (service, worker, allow_unassigned): (Uuid, Option<Uuid>, bool),
+    (schedule, occurrences): (&Schedule, &[Slot]),
+) -> Result<()> {
+    let staff = matches!(caller.role, Role::Staff | Role::Admin);
+    if allow_unassigned && !staff {
+        return Err(Error::invalid(
+            "allow_unassigned",
+            "is for staff: book a time a worker is free",
+        ));
+    }
+    if allow_unassigned || matches!(caller.role, Role::Connector | Role::Service) {
+        return Ok(());
+    }
+    let check = planning
+        .check_slots(tenant, service, worker, occurrences)
+        .await?;
+    let mut nobody = check
+        .slots
+        .iter()
+        .zip(occurrences)
+        .filter(|(c, _)| c.free_worker_ids.is_empty());
+    let Some((first, (start, _))) = nobody.next() else {
+        return Ok(());
+    };
+    let others = nobody.count();
+    let tz: chrono_tz::Tz = schedule
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::Paris);
+    let local = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&tz)
+            .format("%A %-d %B %Y at %H:%M")
+            .to_string()
+    };
+    let mut why = format!("nobody can come on {}: {}", local(*start), first.reason);
+    if others > 0 {
+        why.push_str(&format!(
+            " (nor for {others} other occurrence{} of the series)",
+            if others > 1 { "s" } else { "" }
+        ));
+    }
+    let next: Vec<String> = check
+        .next_free
+        .iter()
+        .filter_map(|s| s.start.as_ref())
+        .filter_map(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .map(local)
+        .collect();
+    if next.is_empty() {
+        why.push_str("; no free slot in the next two weeks");
+    } else {
+        why.push_str(&format!("; free then: {}", next.join(", ")));
+    }
+    if staff {
+        why.push_str("; staff may place it unassigned with allow_unassigned");
+    }
+    let field = if worker.is_some() {
+        "worker_id"
+    } else {
+        "schedule"
+    };
+    Err(Error::invalid(field, why))
+}
+
 fn duration_label(minutes: i32) -> String {
     match (minutes / 60, minutes % 60) {
         (h, 0) => format!("{h} h"),
@@ -333,7 +467,9 @@ fn duration_label_long(minutes: i64) -> String {
     duration_label(i32::try_from(minutes).unwrap_or(i32::MAX))
 }
 
-/// The customer's paid pack purchase `id`, as bought.
+/// The customer's paid pack purchase `id`, as bought, its row locked until
+/// the booking commits: bookings drawing on one pack are accepted one at a
+/// time, each counting those before it (see [`room_on`]).
 async fn paid_pack(
     conn: &mut PgConnection,
     tenant: Uuid,
@@ -342,7 +478,7 @@ async fn paid_pack(
 ) -> Result<PackDetail> {
     let row: Option<(Uuid, String, Option<serde_json::Value>)> = sqlx::query_as(
         "select customer_id, status, hour_pack from orders
-         where tenant_id = $1 and id = $2 and kind = 'hour_pack'",
+         where tenant_id = $1 and id = $2 and kind = 'hour_pack' for update",
     )
     .bind(tenant)
     .bind(id)
@@ -365,6 +501,46 @@ async fn paid_pack(
             "is not an hour-pack order of this customer",
         )),
     }
+}
+
+/// Minutes of a paid pack still free to book: the ledger's remaining less
+/// the minutes of the pack's live bookings planning has not drawn on it yet
+/// (placed, or confirmed with their planning still on its way). With the
+/// pack's row locked ([`paid_pack`]), two bookings racing for its last
+/// hours are counted one after the other, so they never both get them.
+async fn room_on(
+    conn: &mut PgConnection,
+    planning: &Planning,
+    tenant: Uuid,
+    customer: Uuid,
+    pack_order: Uuid,
+    pack: &PackDetail,
+) -> Result<i64> {
+    let (remaining, drawn) = match planning.pack_balance(tenant, pack_order).await? {
+        Some(b) => (
+            i64::from(b.remaining),
+            b.drawn_order_ids
+                .iter()
+                .filter_map(|s| Uuid::parse_str(s).ok())
+                .collect::<Vec<_>>(),
+        ),
+        // Not opened in planning yet: nothing was drawn on it.
+        None => (i64::from(pack.duration_minutes), Vec::new()),
+    };
+    let pending: i64 = sqlx::query_scalar(
+        "select coalesce(sum((booking->'schedule'->>'duration_minutes')::bigint
+                             * (booking->>'occurrences')::bigint), 0)::bigint
+         from orders
+         where tenant_id = $1 and customer_id = $2 and kind = 'booking' and status <> 'cancelled'
+           and booking->>'hour_pack_order_id' = ($3::uuid)::text and id <> all($4)",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(pack_order)
+    .bind(&drawn)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(remaining - pending)
 }
 
 pub struct PackPurchase {

@@ -13,8 +13,9 @@ use relais_platform::{
     grpc,
 };
 use relais_proto::planning::{
-    FindAvailableWorkersRequest, GetWorkerRequest, ListPackBalancesRequest, PackBalance,
-    PackStatus, planning_service_client::PlanningServiceClient,
+    CheckSlotsRequest, CheckSlotsResponse, FindAvailableWorkersRequest, GetPackBalanceRequest,
+    GetWorkerRequest, ListPackBalancesRequest, PackBalance, PackStatus, TimeSlot,
+    planning_service_client::PlanningServiceClient,
 };
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -108,6 +109,65 @@ impl Planning {
             .into_inner()
             .workers;
         Ok(free.iter().any(|w| w.id == worker.to_string()))
+    }
+
+    /// For each occurrence, who could take it (only `worker` when chosen)
+    /// or why nobody can, and the next free slots after the first nobody
+    /// can take (planning's CheckSlots).
+    pub async fn check_slots(
+        &self,
+        tenant: Uuid,
+        service: Uuid,
+        worker: Option<Uuid>,
+        slots: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<CheckSlotsResponse> {
+        let req = grpc::service_request(
+            &self.auth,
+            tenant,
+            "orders",
+            CheckSlotsRequest {
+                service_id: service.to_string(),
+                worker_id: worker.map(|w| w.to_string()).unwrap_or_default(),
+                slots: slots
+                    .iter()
+                    .map(|(s, e)| TimeSlot {
+                        start: Some(timestamp(*s)),
+                        end: Some(timestamp(*e)),
+                    })
+                    .collect(),
+            },
+        )?;
+        Ok(self
+            .client
+            .clone()
+            .check_slots(req)
+            .await
+            .map_err(|s| grpc::peer_failure("planning", s))?
+            .into_inner())
+    }
+
+    /// The ledger's balance of a pack purchase; None while planning has not
+    /// opened it yet (the purchase's confirmation is still on its way).
+    pub async fn pack_balance(
+        &self,
+        tenant: Uuid,
+        pack_order: Uuid,
+    ) -> Result<Option<PackBalance>> {
+        let req = grpc::service_request(
+            &self.auth,
+            tenant,
+            "orders",
+            GetPackBalanceRequest {
+                pack_order_id: pack_order.to_string(),
+            },
+        )?;
+        match self.client.clone().get_pack_balance(req).await {
+            Ok(r) => Ok(r.into_inner().balance),
+            Err(s) => match grpc::peer_failure("planning", s) {
+                Error::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     /// The customer's open packs, oldest first, as the ledger has them.

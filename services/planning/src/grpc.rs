@@ -306,15 +306,19 @@ impl PlanningService for PlanningApi {
                     from: optional_time(&mut v, "from", r.from.as_ref()),
                     to: optional_time(&mut v, "to", r.to.as_ref()),
                     residences: None,
+                    unassigned_only: r.unassigned_only,
                 };
                 // Customers read their own interventions, nobody else's.
                 if let Some(me) = caller.own_customer(&r.customer_id)? {
                     filter.customer = Some(me);
                 }
                 v.check(
-                    filter.worker.is_none() && filter.customer.is_none() && filter.order.is_none(),
+                    filter.worker.is_none()
+                        && filter.customer.is_none()
+                        && filter.order.is_none()
+                        && !filter.unassigned_only,
                     "worker_id",
-                    "name a worker, a customer or an order",
+                    "name a worker, a customer or an order, or ask for the unassigned ones",
                 );
                 v.into_result()?;
                 let mut conn = self.pool.acquire().await?;
@@ -353,6 +357,72 @@ impl PlanningService for PlanningApi {
                     interventions::available(&mut conn, caller.tenant, service, start, end).await?;
                 Ok(pb::FindAvailableWorkersResponse {
                     workers: workers.into_iter().map(|w| shown(&caller, w)).collect(),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn check_slots(
+        &self,
+        req: Request<pb::CheckSlotsRequest>,
+    ) -> Reply<pb::CheckSlotsResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                let r = req.get_ref();
+                let mut v = Violations::new();
+                v.check(r.service_id.trim().is_empty(), "service_id", "is required");
+                let service = validate::optional_id(&mut v, "service_id", &r.service_id);
+                let chosen = validate::optional_id(&mut v, "worker_id", &r.worker_id);
+                v.check(r.slots.is_empty(), "slots", "is required");
+                v.check(r.slots.len() > 1000, "slots", "at most 1000");
+                let mut slots = Vec::with_capacity(r.slots.len());
+                for (i, s) in r.slots.iter().enumerate().take(1000) {
+                    let mut one = Violations::new();
+                    if let Some((start, end)) = period(&mut one, s.start.as_ref(), s.end.as_ref()) {
+                        one.check(
+                            end - start > chrono::Duration::days(1),
+                            "end",
+                            "a slot of at most a day",
+                        );
+                        slots.push((start, end));
+                    }
+                    if let Err(Error::InvalidArgument(bad)) = one.into_result() {
+                        for f in bad {
+                            v.add(format!("slots[{i}].{}", f.field), f.description);
+                        }
+                    }
+                }
+                v.into_result()?;
+                let Some(service) = service else {
+                    return Err(Error::invalid("service_id", "is required"));
+                };
+                let mut conn = self.pool.acquire().await?;
+                let (checks, next) = interventions::check_slots(
+                    &mut conn,
+                    caller.tenant,
+                    service,
+                    chosen,
+                    &slots,
+                    chrono::Utc::now(),
+                )
+                .await?;
+                let slot = |(s, e): (DateTime<Utc>, DateTime<Utc>)| pb::TimeSlot {
+                    start: Some(relais_platform::context::timestamp(s)),
+                    end: Some(relais_platform::context::timestamp(e)),
+                };
+                Ok(pb::CheckSlotsResponse {
+                    slots: slots
+                        .iter()
+                        .zip(checks)
+                        .map(|(s, c)| pb::SlotCheck {
+                            slot: Some(slot(*s)),
+                            free_worker_ids: c.free.iter().map(Uuid::to_string).collect(),
+                            reason: c.reason,
+                        })
+                        .collect(),
+                    next_free: next.into_iter().map(slot).collect(),
                 })
             }
             .await,

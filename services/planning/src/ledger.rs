@@ -31,6 +31,8 @@ struct Row {
     version: i64,
     planned: i64,
     consumed: i64,
+    /// The bookings drawn on the pack (orders counts the others as pending).
+    drawn: Vec<Uuid>,
 }
 
 const SELECT: &str = "select p.order_id, p.customer_id, p.hour_pack_id, p.name, p.minutes_bought,
@@ -40,7 +42,9 @@ const SELECT: &str = "select p.order_id, p.customer_id, p.hour_pack_id, p.name, 
                    and i.hour_pack_order_id = p.order_id and i.status = 'planned'), 0) as planned,
         coalesce((select sum(i.actual_minutes)::bigint
                   from interventions i where i.tenant_id = p.tenant_id
-                   and i.hour_pack_order_id = p.order_id and i.status = 'done'), 0) as consumed
+                   and i.hour_pack_order_id = p.order_id and i.status = 'done'), 0) as consumed,
+        array(select distinct i.order_id from interventions i where i.tenant_id = p.tenant_id
+               and i.hour_pack_order_id = p.order_id order by 1) as drawn
      from packs p";
 
 impl Row {
@@ -67,6 +71,7 @@ impl Row {
             eligible_service_ids: self.eligible.iter().map(Uuid::to_string).collect(),
             vat_rate_bp: self.vat_rate_bp,
             version: self.version,
+            drawn_order_ids: self.drawn.iter().map(Uuid::to_string).collect(),
         }
     }
 }

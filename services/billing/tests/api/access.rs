@@ -28,11 +28,12 @@ use relais_proto::{
         PlaceHourPackOrderRequest, RemoveResidenceStaffRequest, Schedule,
     },
     planning::{
-        AddAbsenceRequest, Cancel, ChangeInterventionsRequest, ChangeScope, CreateWorkerRequest,
-        ExportInterventionsRequest, FindAvailableWorkersRequest, GetPackBalanceRequest,
-        GetWorkerRequest, ListAbsencesRequest, ListInterventionsRequest, ListPackBalancesRequest,
-        ListWorkersRequest, RemoveAbsenceRequest, UpdateWorkerRequest, WeeklySlot, Worker,
-        WorkerFields, change_interventions_request::Change,
+        AddAbsenceRequest, Cancel, ChangeInterventionsRequest, ChangeScope, CheckSlotsRequest,
+        CreateWorkerRequest, ExportInterventionsRequest, FindAvailableWorkersRequest,
+        GetPackBalanceRequest, GetWorkerRequest, ListAbsencesRequest, ListInterventionsRequest,
+        ListPackBalancesRequest, ListWorkersRequest, RemoveAbsenceRequest, TimeSlot,
+        UpdateWorkerRequest, WeeklySlot, Worker, WorkerFields,
+        change_interventions_request::Change,
     },
     types::Money,
 };
@@ -775,6 +776,37 @@ impl Fixture {
                     .await
                 {
                     Ok(r) => shown(r.into_inner().workers.iter(), &self.worker),
+                    Err(s) => Outcome::of(&s),
+                }
+            }
+            ("planning", "CheckSlots") => {
+                // Worker ids only (no contact), for anyone booking: the
+                // day after tomorrow, 14:00 to 15:00 in Paris.
+                let day = (Utc::now() + chrono::Duration::days(2))
+                    .with_timezone(&chrono_tz::Europe::Paris)
+                    .date_naive();
+                let start = chrono_tz::Europe::Paris
+                    .from_local_datetime(&day.and_hms_opt(14, 0, 0).unwrap())
+                    .unwrap()
+                    .with_timezone(&Utc);
+                match planning
+                    .check_slots(with_token(
+                        &token,
+                        CheckSlotsRequest {
+                            service_id: self.service.clone(),
+                            worker_id: String::new(),
+                            slots: vec![TimeSlot {
+                                start: at(start),
+                                end: at(start + chrono::Duration::hours(1)),
+                            }],
+                        },
+                    ))
+                    .await
+                {
+                    Ok(r) if r.get_ref().slots[0].free_worker_ids.contains(&self.worker) => {
+                        Outcome::Allowed
+                    }
+                    Ok(_) => Outcome::Filtered,
                     Err(s) => Outcome::of(&s),
                 }
             }

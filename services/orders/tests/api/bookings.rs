@@ -6,9 +6,10 @@ use prost::Message;
 use relais_proto::{
     events::{OrderPlaced, OrderStatusChanged},
     orders::{
-        ChangeOrderStatusRequest, OrderStatus, PaymentMode, PlaceBookingRequest,
-        PlaceHourPackOrderRequest, Recurrence, Schedule,
+        ChangeOrderStatusRequest, ListOrdersRequest, OrderFilter, OrderStatus, PaymentMode,
+        PlaceBookingRequest, PlaceHourPackOrderRequest, Recurrence, Schedule,
     },
+    planning::{GetPackBalanceRequest, ListInterventionsRequest, PackBalance, PackStatus},
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -325,6 +326,8 @@ async fn a_paid_hour_pack_pays_for_bookings_of_its_services() {
         .hour_pack("10 h de repassage", 600, 22_000, &[&ironing])
         .await;
     let paul = app.customer(online("Durand")).await;
+    // Someone to come (bookings nobody can take are refused).
+    app.worker("Diallo", &[&ironing, &cleaning], true).await;
 
     let buy = PlaceHourPackOrderRequest {
         idempotency_key: "pack-1".into(),
@@ -545,4 +548,403 @@ async fn a_first_order_creates_the_online_customer_with_it() {
         .await
         .expect_err("customer token");
     assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+/// Buys `pack` for `customer` and has it paid (confirmed), as billing does.
+async fn paid_pack(app: &mut TestApp, customer: &str, pack: &str) -> String {
+    let buy = PlaceHourPackOrderRequest {
+        idempotency_key: Uuid::now_v7().to_string(),
+        customer_id: customer.into(),
+        hour_pack_id: pack.into(),
+        terms_accepted: true,
+        ..Default::default()
+    };
+    let id = app
+        .client
+        .place_hour_pack_order(app.as_customer(customer, buy))
+        .await
+        .expect("bought")
+        .into_inner()
+        .order
+        .unwrap()
+        .id;
+    confirm(app, &id).await;
+    id
+}
+
+async fn confirm(app: &TestApp, order: &str) {
+    let confirm = ChangeOrderStatusRequest {
+        id: order.into(),
+        status: OrderStatus::Confirmed as i32,
+        ..Default::default()
+    };
+    app.client
+        .clone()
+        .change_order_status(app.admin(confirm))
+        .await
+        .expect("confirmed");
+}
+
+/// The ledger's balance of `pack_order` once `planned` minutes are planned
+/// on it (or as it is after 10 s).
+async fn ledger_when_planned(app: &TestApp, pack_order: &str, planned: i32) -> PackBalance {
+    let read = || async {
+        let req = app.admin(GetPackBalanceRequest {
+            pack_order_id: pack_order.into(),
+        });
+        app.planning
+            .clone()
+            .get_pack_balance(req)
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().balance)
+    };
+    let found =
+        relais_platform::testing::eventually(std::time::Duration::from_secs(10), || async {
+            read().await.filter(|b| b.planned == planned)
+        })
+        .await;
+    match found {
+        Some(b) => b,
+        None => read().await.unwrap_or_default(),
+    }
+}
+
+async fn bookings_of(app: &TestApp, customer: &str) -> Vec<relais_proto::orders::Order> {
+    let req = app.admin(ListOrdersRequest {
+        page: None,
+        filter: Some(OrderFilter {
+            customer_id: customer.into(),
+            kind: "booking".into(),
+            ..Default::default()
+        }),
+    });
+    app.client
+        .clone()
+        .list_orders(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .orders
+}
+
+#[tokio::test]
+async fn a_pack_never_pays_for_more_than_it_has_left() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 2000, true).await;
+    let ten_hours = app
+        .hour_pack("10 h de repassage", 600, 22_000, &[&ironing])
+        .await;
+    let paul = app.customer(online("Durand")).await;
+    app.worker("Diallo", &[&ironing], true).await;
+    let pack = paid_pack(&mut app, &paul, &ten_hours).await;
+    let day = monday_in(1);
+    let with_pack = |start: &str, minutes: i32| {
+        let mut b = booking(&paul, &ironing, one_time(day, start, minutes));
+        b.payment_mode = PaymentMode::HourPack as i32;
+        b.hour_pack_order_id = pack.clone();
+        b
+    };
+
+    // 1 h 30 of it booked, confirmed and planned: 8 h 30 left.
+    let first = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack("08:00", 90)))
+        .await
+        .expect("paid with the pack")
+        .into_inner()
+        .order
+        .unwrap();
+    confirm(&app, &first.id).await;
+    let ledger = ledger_when_planned(&app, &pack, 90).await;
+    assert_eq!((ledger.planned, ledger.remaining), (90, 510));
+
+    // 10 h on it: refused, saying what is left, and nothing is placed.
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack("10:00", 600)))
+        .await
+        .expect_err("more than the pack has left");
+    assert_bad_field(&err, "hour_pack_order_id");
+    assert!(
+        err.message().contains("needs 10 h") && err.message().contains("8 h 30 left"),
+        "{}",
+        err.message()
+    );
+    // With no payment mode the pack does not pay either, and the customer
+    // is told why.
+    let mut auto = with_pack("10:00", 600);
+    auto.payment_mode = PaymentMode::Unspecified as i32;
+    auto.hour_pack_order_id = String::new();
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, auto))
+        .await
+        .expect_err("no pack holds 10 h");
+    assert_bad_field(&err, "payment_mode");
+    assert!(err.message().contains("8 h 30 left"), "{}", err.message());
+
+    // A booking placed but not confirmed yet holds its hours too: 8 h of
+    // it leave 30 min for anything else.
+    app.client
+        .place_booking(app.as_customer(&paul, with_pack("10:00", 480)))
+        .await
+        .expect("8 h fit");
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, with_pack("19:00", 60)))
+        .await
+        .expect_err("30 min left");
+    assert!(err.message().contains("30 min left"), "{}", err.message());
+
+    // A series whose total is beyond what is left is refused whole.
+    let mut weekly = one_time(monday_in(2), "09:00", 30);
+    weekly.recurrence = Some(Recurrence {
+        interval_weeks: 1,
+        weekdays: vec![1],
+        end_date: String::new(),
+        count: 2,
+        interval_months: 0,
+    });
+    let mut series = booking(&paul, &ironing, weekly);
+    series.payment_mode = PaymentMode::HourPack as i32;
+    series.hour_pack_order_id = pack.clone();
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, series))
+        .await
+        .expect_err("2 × 30 min > 30 min");
+    assert_bad_field(&err, "hour_pack_order_id");
+    assert!(
+        err.message().contains("needs 1 h") && err.message().contains("30 min left"),
+        "{}",
+        err.message()
+    );
+
+    // Two bookings placed (the refused ones are not), and once confirmed
+    // the ledger has every minute of them on the pack, none beyond it.
+    let placed = bookings_of(&app, &paul).await;
+    assert_eq!(placed.len(), 2, "the refused bookings were not placed");
+    for o in placed
+        .iter()
+        .filter(|o| o.status == OrderStatus::Placed as i32)
+    {
+        confirm(&app, &o.id).await;
+    }
+    let ledger = ledger_when_planned(&app, &pack, 570).await;
+    assert_eq!((ledger.planned, ledger.remaining), (570, 30));
+    assert_eq!(ledger.drawn_order_ids.len(), 2);
+}
+
+#[tokio::test]
+async fn bookings_racing_for_a_packs_last_hours_never_both_get_them() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 2000, true).await;
+    let ten_hours = app
+        .hour_pack("10 h de repassage", 600, 22_000, &[&ironing])
+        .await;
+    let paul = app.customer(online("Durand")).await;
+    app.worker("Diallo", &[&ironing], true).await;
+    let pack = paid_pack(&mut app, &paul, &ten_hours).await;
+
+    // Eight bookings of 2 h at once, on eight days: the pack holds five.
+    let attempts = (0..8u64).map(|i| {
+        let mut b = booking(
+            &paul,
+            &ironing,
+            one_time(monday_in(1) + Days::new(i), "09:00", 120),
+        );
+        b.payment_mode = PaymentMode::HourPack as i32;
+        b.hour_pack_order_id = pack.clone();
+        let mut client = app.client.clone();
+        let req = app.as_customer(&paul, b);
+        async move { client.place_booking(req).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let accepted: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(accepted.len(), 5, "{results:?}");
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_bad_field(refused, "hour_pack_order_id");
+    }
+    for o in accepted {
+        confirm(&app, &o.get_ref().order.as_ref().unwrap().id).await;
+    }
+    let ledger = ledger_when_planned(&app, &pack, 600).await;
+    assert_eq!((ledger.planned, ledger.remaining), (600, 0));
+    assert_eq!(ledger.status, PackStatus::Exhausted as i32);
+}
+
+/// The Sunday after `monday_in(weeks)`.
+fn sunday_in(weeks: u64) -> NaiveDate {
+    monday_in(weeks) + Days::new(6)
+}
+
+/// Planned interventions nobody is assigned to, as the office lists them.
+async fn unassigned(app: &TestApp) -> Vec<relais_proto::planning::Intervention> {
+    let req = app.admin(ListInterventionsRequest {
+        unassigned_only: true,
+        ..Default::default()
+    });
+    app.planning
+        .clone()
+        .list_interventions(req)
+        .await
+        .expect("the office lists them")
+        .into_inner()
+        .interventions
+}
+
+#[tokio::test]
+async fn a_customer_is_told_when_nobody_can_come_and_staff_may_place_it_unassigned() {
+    let mut app = spawn_app().await;
+    let ironing = app.service("REPASSAGE", 2600, 2000, true).await;
+    let paul = app.customer(online("Durand")).await;
+    // Nobody has the skill yet.
+    let err = app
+        .client
+        .place_booking(app.as_customer(
+            &paul,
+            booking(&paul, &ironing, one_time(monday_in(1), "10:00", 60)),
+        ))
+        .await
+        .expect_err("nobody does ironing");
+    assert_bad_field(&err, "schedule");
+    assert!(
+        err.message().contains("no active worker has the skill"),
+        "{}",
+        err.message()
+    );
+
+    // The only ironer works Monday to Friday, 8:00 to 19:00.
+    let worker = app
+        .worker_on("Diallo", &[&ironing], true, 1..=5, ("08:00", "19:00"))
+        .await;
+    let sunday = sunday_in(1);
+    let on_sunday = booking(&paul, &ironing, one_time(sunday, "10:00", 60));
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, on_sunday.clone()))
+        .await
+        .expect_err("nobody works on Sundays");
+    assert_bad_field(&err, "schedule");
+    let msg = err.message();
+    assert!(msg.contains("Sunday"), "{msg}");
+    assert!(
+        msg.contains("no qualified worker works then"),
+        "says why: {msg}"
+    );
+    // The next free slots are offered: the Monday after, from 8:00.
+    let monday = (sunday + Days::new(1))
+        .format("%A %-d %B %Y at 08:00")
+        .to_string();
+    assert!(msg.contains(&monday), "offers {monday}: {msg}");
+    assert!(
+        !msg.contains("allow_unassigned"),
+        "not for customers: {msg}"
+    );
+
+    // The chosen worker is named as the reason.
+    let mut chosen = on_sunday.clone();
+    chosen.worker_id = worker.clone();
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, chosen))
+        .await
+        .expect_err("not on Sundays");
+    assert_bad_field(&err, "worker_id");
+
+    // A weekly series on Mondays and Sundays is refused whole, counting the
+    // Sundays.
+    let mut weekly = one_time(monday_in(1), "10:00", 60);
+    weekly.recurrence = Some(Recurrence {
+        interval_weeks: 1,
+        weekdays: vec![1, 7],
+        end_date: String::new(),
+        count: 4,
+        interval_months: 0,
+    });
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, booking(&paul, &ironing, weekly)))
+        .await
+        .expect_err("two Sundays");
+    assert!(
+        err.message().contains("nor for 1 other occurrence"),
+        "{}",
+        err.message()
+    );
+
+    // Customers cannot force it.
+    let mut forced = on_sunday.clone();
+    forced.allow_unassigned = true;
+    let err = app
+        .client
+        .place_booking(app.as_customer(&paul, forced.clone()))
+        .await
+        .expect_err("customers cannot force it");
+    assert_bad_field(&err, "allow_unassigned");
+    assert!(bookings_of(&app, &paul).await.is_empty(), "nothing placed");
+
+    // Staff are told too, and how to force it.
+    let err = app
+        .client
+        .place_booking(app.admin(on_sunday.clone()))
+        .await
+        .expect_err("staff are told");
+    assert!(
+        err.message().contains("allow_unassigned"),
+        "{}",
+        err.message()
+    );
+    // Forced: placed, and once confirmed planned unassigned, with why, on
+    // the office's list.
+    let order = app
+        .client
+        .place_booking(app.admin(forced))
+        .await
+        .expect("staff may force it")
+        .into_inner()
+        .order
+        .unwrap();
+    confirm(&app, &order.id).await;
+    let listed =
+        relais_platform::testing::eventually(std::time::Duration::from_secs(10), || async {
+            Some(unassigned(&app).await).filter(|l| !l.is_empty())
+        })
+        .await
+        .expect("listed for the office");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].order_id, order.id);
+    assert_eq!(listed[0].worker_id, "");
+    assert!(
+        listed[0].unassigned_reason.contains("no qualified worker"),
+        "{}",
+        listed[0].unassigned_reason
+    );
+
+    // A Monday is booked and assigned, and stays off the list.
+    let monday = app
+        .client
+        .place_booking(app.as_customer(
+            &paul,
+            booking(&paul, &ironing, one_time(monday_in(1), "10:00", 60)),
+        ))
+        .await
+        .expect("a worker is free")
+        .into_inner()
+        .order
+        .unwrap();
+    confirm(&app, &monday.id).await;
+    let mine = relais_platform::testing::eventually(std::time::Duration::from_secs(10), || async {
+        let req = app.admin(ListInterventionsRequest {
+            order_id: monday.id.clone(),
+            ..Default::default()
+        });
+        let got = app.planning.clone().list_interventions(req).await.ok()?;
+        got.into_inner().interventions.pop()
+    })
+    .await
+    .expect("planned");
+    assert_eq!(mine.worker_id, worker);
+    assert_eq!(unassigned(&app).await.len(), 1);
 }

@@ -285,20 +285,34 @@ impl TestApp {
         }
     }
 
-    /// A worker in planning with these skills (catalogue service ids).
+    /// A worker in planning with these skills (catalogue service ids),
+    /// every day from 7:00 to 21:00 Paris time.
     pub async fn worker(&self, last_name: &str, skills: &[&str], active: bool) -> String {
+        self.worker_on(last_name, skills, active, 1..=7, ("07:00", "21:00"))
+            .await
+    }
+
+    /// A worker in planning with these skills, on these ISO weekdays
+    /// between these times (Paris).
+    pub async fn worker_on(
+        &self,
+        last_name: &str,
+        skills: &[&str],
+        active: bool,
+        weekdays: std::ops::RangeInclusive<i32>,
+        (from, to): (&str, &str),
+    ) -> String {
         let req = self.admin(CreateWorkerRequest {
             idempotency_key: String::new(),
             fields: Some(WorkerFields {
                 first_name: "Awa".into(),
                 last_name: last_name.into(),
                 skill_service_ids: skills.iter().map(|s| s.to_string()).collect(),
-                // Every day, 7:00 to 21:00 Paris time.
-                availability: (1..=7)
+                availability: weekdays
                     .map(|d| WeeklySlot {
                         weekday: d,
-                        start_time: "07:00".into(),
-                        end_time: "21:00".into(),
+                        start_time: from.into(),
+                        end_time: to.into(),
                     })
                     .collect(),
                 active,

@@ -57,6 +57,10 @@ pub async fn book_at(
         worker_id: worker.into(),
         payment_mode: PaymentMode::Invoice as i32,
         terms_accepted: true,
+        // The office's booking: occurrences the worker cannot take are
+        // placed anyway (orders would refuse them otherwise), for planning
+        // to leave unassigned with the reason.
+        allow_unassigned: true,
         ..Default::default()
     };
     let mut orders = stack.orders.clone();

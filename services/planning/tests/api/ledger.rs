@@ -49,7 +49,29 @@ async fn with_pack(
     count: i32,
     minutes: i32,
 ) -> Order {
-    let req = PlaceBookingRequest {
+    let req = pack_booking(customer, service, pack, weeks, count, minutes);
+    let order = stack
+        .orders
+        .clone()
+        .place_booking(stack.admin(req))
+        .await
+        .expect("booked with the pack")
+        .into_inner()
+        .order
+        .unwrap();
+    confirm(stack, &order.id).await;
+    order
+}
+
+fn pack_booking(
+    customer: &str,
+    service: &str,
+    pack: &str,
+    weeks: u64,
+    count: i32,
+    minutes: i32,
+) -> PlaceBookingRequest {
+    PlaceBookingRequest {
         idempotency_key: Uuid::now_v7().to_string(),
         customer_id: customer.into(),
         service_id: service.into(),
@@ -70,18 +92,7 @@ async fn with_pack(
         hour_pack_order_id: pack.into(),
         terms_accepted: true,
         ..Default::default()
-    };
-    let order = stack
-        .orders
-        .clone()
-        .place_booking(stack.admin(req))
-        .await
-        .expect("booked with the pack")
-        .into_inner()
-        .order
-        .unwrap();
-    confirm(stack, &order.id).await;
-    order
+    }
 }
 
 async fn balance(stack: &Stack, pack: &str) -> PackBalance {
@@ -153,16 +164,22 @@ async fn a_pack_counts_planned_time_and_is_never_over_planned() {
     );
     assert_eq!(b.status, PackStatus::Open as i32);
 
-    // One more hour uses it up; the hour after that no longer fits.
+    // One more hour uses it up; the hour after that is refused when placed
+    // (orders asks the ledger), never planned for free.
     let last_hour = with_pack(&stack, &paul, &cleaning, &pack, 5, 1, 60).await;
     let attached = interventions(&stack, &last_hour.id, 1, InterventionStatus::Planned).await;
     assert_eq!(attached[0].hour_pack_order_id, pack);
-    let too_many = with_pack(&stack, &paul, &cleaning, &pack, 6, 1, 60).await;
-    let unpaid = interventions(&stack, &too_many.id, 1, InterventionStatus::Planned).await;
-    assert_eq!(unpaid[0].hour_pack_order_id, "");
-    assert_eq!(
-        unpaid[0].pack_note,
-        "the pack \"5 h de ménage\" has 0 min left, this takes 60"
+    let err = stack
+        .orders
+        .clone()
+        .place_booking(stack.admin(pack_booking(&paul, &cleaning, &pack, 6, 1, 60)))
+        .await
+        .expect_err("the pack is used up");
+    assert!(
+        err.message()
+            .contains("the pack \"5 h de ménage\" is used up"),
+        "{}",
+        err.message()
     );
     let b = balance(&stack, &pack).await;
     assert_eq!((b.planned, b.remaining), (300, 0));
@@ -329,19 +346,26 @@ async fn concurrent_bookings_and_changes_never_over_plan_a_pack() {
         .id;
     confirm(&stack, &pack).await;
 
-    // Three 2-hour bookings on a 5-hour pack, confirmed all at once: two fit.
+    // Three 2-hour bookings on a 5-hour pack: the third is refused when
+    // placed (the two before it count, though not planned yet); the two,
+    // confirmed at once, are both planned on the pack.
     let mut orders = Vec::new();
-    for week in 2..5 {
+    for week in 2..4 {
         orders.push(placed_with_pack(&stack, &paul, &cleaning, &pack, week).await);
     }
+    let err = stack
+        .orders
+        .clone()
+        .place_booking(stack.admin(pack_booking(&paul, &cleaning, &pack, 4, 1, 120)))
+        .await
+        .expect_err("a third does not fit");
+    assert!(err.message().contains("has 1 h left"), "{}", err.message());
     futures::future::join_all(orders.iter().map(|o| confirm(&stack, &o.id))).await;
     let mut attached = 0;
     for o in &orders {
         let i = &interventions(&stack, &o.id, 1, InterventionStatus::Planned).await[0];
         if i.hour_pack_order_id == pack {
             attached += 1;
-        } else {
-            assert!(i.pack_note.contains("has 60 min left"), "{}", i.pack_note);
         }
     }
     assert_eq!(attached, 2);
