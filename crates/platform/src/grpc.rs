@@ -104,6 +104,16 @@ where
     Ok(())
 }
 
+/// A channel to another service, connected on first use: the caller starts
+/// (and serves whatever does not need the peer) while the peer is down, and
+/// its calls fail with UNAVAILABLE until it is back. `timeout` per call.
+pub fn peer_channel(addr: &str, timeout: Duration) -> anyhow::Result<tonic::transport::Channel> {
+    Ok(tonic::transport::Channel::from_shared(addr.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(timeout)
+        .connect_lazy())
+}
+
 /// A call from one service to another on behalf of `tenant`: a short-lived
 /// `service` token whose subject is the calling service, and the current
 /// trace context, so the callee's span joins the caller's trace.

@@ -69,10 +69,7 @@ pub struct Peers {
 }
 
 fn channel(addr: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(addr.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy())
+    relais_platform::grpc::peer_channel(addr, Duration::from_secs(10))
 }
 
 /// Who the call is made as.

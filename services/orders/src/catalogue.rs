@@ -22,10 +22,7 @@ impl Catalogue {
     /// Connects lazily: the orders service starts even while catalogue is
     /// down, and calls fail with UNAVAILABLE until it is back.
     pub fn new(addr: &str, auth: Authenticator) -> anyhow::Result<Self> {
-        let channel = Channel::from_shared(addr.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = relais_platform::grpc::peer_channel(addr, Duration::from_secs(5))?;
         Ok(Self {
             client: CatalogueServiceClient::new(channel),
             auth,

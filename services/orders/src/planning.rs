@@ -30,10 +30,7 @@ impl Planning {
     /// Connects lazily, like the catalogue client: bookings with a chosen
     /// worker fail with UNAVAILABLE while planning is down; the rest go on.
     pub fn new(addr: &str, auth: Authenticator) -> anyhow::Result<Self> {
-        let channel = Channel::from_shared(addr.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = relais_platform::grpc::peer_channel(addr, Duration::from_secs(5))?;
         Ok(Self {
             client: PlanningServiceClient::new(channel),
             auth,

@@ -48,10 +48,7 @@ impl Catalogue {
     /// Connects lazily: planning starts (and serves everything but worker
     /// writes) while the catalogue is down.
     pub fn new(addr: &str, auth: Authenticator) -> anyhow::Result<Self> {
-        let channel = Channel::from_shared(addr.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = relais_platform::grpc::peer_channel(addr, Duration::from_secs(5))?;
         Ok(Self {
             client: CatalogueServiceClient::new(channel),
             auth,
