@@ -502,6 +502,8 @@ pub async fn seed_planning(planning: &str, catalogue: &str, token: &str) -> anyh
                         time_zone: String::new(),
                         active: true,
                         external_ref: String::new(),
+                        // Planning sets it for the shop's workers.
+                        availability_source: 0,
                     }),
                 },
             )?)

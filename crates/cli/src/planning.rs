@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::Subcommand;
 use relais_proto::planning::{
-    ChangeInterventionsRequest, ChangeScope, InterventionStatus, ListInterventionsRequest,
-    ListPackBalancesRequest, ListWorkersRequest, MarkDone, PackStatus, Reschedule,
-    change_interventions_request::Change, planning_service_client::PlanningServiceClient,
+    AvailabilitySource, ChangeInterventionsRequest, ChangeScope, InterventionStatus,
+    ListInterventionsRequest, ListPackBalancesRequest, ListWorkersRequest, MarkDone, PackStatus,
+    Reschedule, change_interventions_request::Change,
+    planning_service_client::PlanningServiceClient,
 };
 use relais_proto::types::PageRequest;
 use uuid::Uuid;
@@ -23,7 +24,8 @@ pub enum PlanningOp {
         #[arg(long, value_parser = crate::args::uuid)]
         customer: Uuid,
     },
-    /// The workers, with their skills (service ids) and provider.
+    /// The workers, with their skills (service ids), provider and where
+    /// their weekly hours come from (shop, ERP, or opening hours).
     Workers {
         /// Only the workers whose first or last name is this.
         #[arg(long)]
@@ -156,8 +158,17 @@ pub async fn run(op: PlanningOp, addr: Option<String>, tenant: Option<Uuid>) -> 
                         println!("{}", w.id);
                         continue;
                     }
+                    // Where the hours come from: an ERP worker on the
+                    // default opening hours is worth a look by the office.
+                    let source = match f.availability_source() {
+                        AvailabilitySource::Erp => "from the ERP",
+                        AvailabilitySource::OpeningHours => "opening hours",
+                        AvailabilitySource::Shop | AvailabilitySource::Unspecified => {
+                            "set in the shop"
+                        }
+                    };
                     lines.push(format!(
-                        "{}  {} {:<12} {:<18} {} skill(s), {} weekly slot(s){}",
+                        "{}  {} {:<12} {:<18} {} skill(s), {} weekly slot(s) ({source}){}",
                         w.id,
                         f.first_name,
                         f.last_name,

@@ -20,6 +20,7 @@
 //!   by the connection's policy.
 
 pub mod adapter;
+pub mod availability;
 mod bindings;
 mod catalogue;
 pub mod connections;
@@ -103,6 +104,10 @@ pub struct ConnectorConfig {
     /// `RELAIS_CONNECTOR_EXCHANGE_ROOT` (default `/srv/exchange`): CSV
     /// connections' folders lie in `<root>/<tenant id>/`.
     pub exchange_root: std::path::PathBuf,
+    /// `RELAIS_CONNECTOR_OPENING_HOURS` (default `Mon-Fri 08:00-19:00`):
+    /// the weekly hours an ERP worker gets when the ERP's record carries
+    /// none (availability.rs).
+    pub opening_hours: availability::OpeningHours,
 }
 
 impl ConnectorConfig {
@@ -134,6 +139,7 @@ impl ConnectorConfig {
                 ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
             ]),
             exchange_root: std::env::temp_dir().join("relais-exchange"),
+            opening_hours: availability::OpeningHours::default(),
         }
     }
 }
@@ -159,6 +165,10 @@ pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
             "RELAIS_CONNECTOR_EXCHANGE_ROOT",
             std::path::PathBuf::from("/srv/exchange"),
         )?,
+        opening_hours: var(
+            "RELAIS_CONNECTOR_OPENING_HOURS",
+            availability::OpeningHours::default(),
+        )?,
     })
 }
 
@@ -180,6 +190,8 @@ pub(crate) struct Shared {
     /// Runs started by RunSync: the service waits for them (closed as
     /// interrupted) before it closes its pool.
     pub runs: tokio_util::task::TaskTracker,
+    /// Given to ERP workers whose record carries no availability.
+    pub opening_hours: availability::OpeningHours,
 }
 
 pub struct App {
@@ -216,6 +228,7 @@ impl App {
             ns: runtime.ns.clone(),
             stop: CancellationToken::new(),
             runs: tokio_util::task::TaskTracker::new(),
+            opening_hours: cfg.opening_hours,
         };
         reseal_credentials(&shared).await?;
         Ok(Self {

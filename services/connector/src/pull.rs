@@ -462,8 +462,9 @@ async fn pull(
 }
 
 /// The shop's worker fields from an ERP employee, over what the shop keeps
-/// that the ERP does not (availability, time zone). Skills come through
-/// the tariff mapping; a tariff with no mapped service is reported.
+/// that the ERP does not (time zone). Skills come through the tariff
+/// mapping; a tariff with no mapped service is reported. Availability: the
+/// ERP's, else the shop's, else the opening hours (availability.rs).
 async fn worker_fields(
     shared: &Shared,
     c: &Connection,
@@ -504,6 +505,11 @@ async fn worker_fields(
     skills.sort();
     skills.dedup();
     f.skill_service_ids = skills;
+    crate::availability::apply(
+        &mut f,
+        crate::availability::from_erp(rec.fields.get("availability")),
+        &shared.opening_hours,
+    );
     Ok(f)
 }
 

@@ -11,7 +11,7 @@ use relais_platform::{
 };
 use relais_proto::{
     events::{AbsenceChanged, WorkerChanged},
-    planning::{Absence, WeeklySlot, Worker, WorkerFields},
+    planning::{Absence, AvailabilitySource, WeeklySlot, Worker, WorkerFields},
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -39,6 +39,8 @@ pub struct Input {
     time_zone: String,
     active: bool,
     external_ref: Option<String>,
+    /// The source the caller named (see `source`).
+    source: AvailabilitySource,
 }
 
 fn time(v: &mut Violations, field: &str, value: &str) -> Option<NaiveTime> {
@@ -131,6 +133,13 @@ impl Input {
             "fields.time_zone",
             "is not an IANA time zone such as Europe/Paris",
         );
+        let source = AvailabilitySource::try_from(f.availability_source).unwrap_or_else(|_| {
+            v.add(
+                "fields.availability_source",
+                "must be shop, erp or opening_hours",
+            );
+            AvailabilitySource::Unspecified
+        });
         let external_ref = if f.external_ref.trim().is_empty() {
             None
         } else {
@@ -152,6 +161,7 @@ impl Input {
             time_zone,
             active: f.active,
             external_ref,
+            source,
         };
         v.into_result()?;
         Ok(input)
@@ -160,7 +170,46 @@ impl Input {
 
 const COLS: &str =
     "id, first_name, last_name, email, phone, photo_url, provider, skills, availability,
-    time_zone, active, external_ref, origin, version, created_at, updated_at";
+    time_zone, active, external_ref, origin, version, created_at, updated_at, availability_source";
+
+fn source_name(s: AvailabilitySource) -> &'static str {
+    match s {
+        AvailabilitySource::Erp => "erp",
+        AvailabilitySource::OpeningHours => "opening_hours",
+        AvailabilitySource::Shop | AvailabilitySource::Unspecified => "shop",
+    }
+}
+
+fn source_of(name: &str) -> AvailabilitySource {
+    match name {
+        "erp" => AvailabilitySource::Erp,
+        "opening_hours" => AvailabilitySource::OpeningHours,
+        _ => AvailabilitySource::Shop,
+    }
+}
+
+/// Where the availability written now comes from. The connector (an
+/// `erp:` origin) knows, and says so; planning cannot tell ERP hours from
+/// opening hours. A shop caller's hours are the shop's once they change
+/// them; a shop edit that leaves them as they were (a worker read and
+/// written back with a new phone) keeps the source, so an ERP worker's
+/// opening hours are not passed off as set in the shop.
+fn resolve_source(
+    origin: &str,
+    input: &Input,
+    stored: Option<(&[Slot], AvailabilitySource)>,
+) -> AvailabilitySource {
+    if origin.starts_with("erp") {
+        return match input.source {
+            AvailabilitySource::Unspecified => AvailabilitySource::Erp,
+            named => named,
+        };
+    }
+    match stored {
+        Some((slots, source)) if slots == input.availability.as_slice() => source,
+        _ => AvailabilitySource::Shop,
+    }
+}
 
 #[derive(sqlx::FromRow)]
 pub struct Row {
@@ -180,6 +229,7 @@ pub struct Row {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    availability_source: String,
 }
 
 pub fn slots(v: &serde_json::Value) -> Vec<Slot> {
@@ -209,6 +259,7 @@ impl From<Row> for Worker {
                 time_zone: r.time_zone,
                 active: r.active,
                 external_ref: r.external_ref.unwrap_or_default(),
+                availability_source: source_of(&r.availability_source) as i32,
             }),
             origin: r.origin,
             version: r.version,
@@ -245,8 +296,9 @@ fn availability_json(input: &Input) -> Result<serde_json::Value> {
 pub async fn create(conn: &mut PgConnection, ctx: &Ctx, input: Input) -> Result<Worker> {
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into workers (tenant_id, id, first_name, last_name, email, phone, photo_url, provider,
-             skills, availability, time_zone, active, external_ref, origin)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning {COLS}"
+             skills, availability, time_zone, active, external_ref, origin, availability_source)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         returning {COLS}"
     )))
     .bind(ctx.tenant)
     .bind(Uuid::now_v7())
@@ -262,6 +314,7 @@ pub async fn create(conn: &mut PgConnection, ctx: &Ctx, input: Input) -> Result<
     .bind(input.active)
     .bind(&input.external_ref)
     .bind(&ctx.origin)
+    .bind(source_name(resolve_source(&ctx.origin, &input, None)))
     .fetch_one(&mut *conn)
     .await
     .map_err(db_error)?;
@@ -277,19 +330,27 @@ pub async fn update(
     expected_version: i64,
     input: Input,
 ) -> Result<Worker> {
-    let version: Option<i64> = sqlx::query_scalar(
-        "select version from workers where tenant_id = $1 and id = $2 for update",
+    let stored: Option<(i64, serde_json::Value, String)> = sqlx::query_as(
+        "select version, availability, availability_source from workers
+         where tenant_id = $1 and id = $2 for update",
     )
     .bind(ctx.tenant)
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let version = version.ok_or_else(|| Error::not_found(format!("worker {id}")))?;
+    let (version, availability, source) =
+        stored.ok_or_else(|| Error::not_found(format!("worker {id}")))?;
     validate::expected_version(expected_version, version)?;
+    let source = resolve_source(
+        &ctx.origin,
+        &input,
+        Some((&slots(&availability), source_of(&source))),
+    );
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update workers set first_name = $3, last_name = $4, email = $5, phone = $6, photo_url = $7,
              provider = $8, skills = $9, availability = $10, time_zone = $11, active = $12,
-             external_ref = $13, origin = $14, version = version + 1, updated_at = now()
+             external_ref = $13, origin = $14, availability_source = $15, version = version + 1,
+             updated_at = now()
          where tenant_id = $1 and id = $2 returning {COLS}"
     )))
     .bind(ctx.tenant)
@@ -306,6 +367,7 @@ pub async fn update(
     .bind(input.active)
     .bind(&input.external_ref)
     .bind(&ctx.origin)
+    .bind(source_name(source))
     .fetch_one(&mut *conn)
     .await
     .map_err(db_error)?;

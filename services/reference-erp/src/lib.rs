@@ -16,6 +16,10 @@
 //!   employee, tariff, service (an intervention), quote, invoice,
 //!   taxcertificate, and for product sales family (of articles), article
 //!   and order.
+//! - An employee may carry `availability`, its weekly hours (Ogust's
+//!   "disponibilités"): `[{"weekday": 1..7 (Monday = 1), "start": "HH:MM",
+//!   "end": "HH:MM"}]`, start before end; `setEmployee` refuses anything
+//!   else with the field named (`availability[0].end: ...`).
 //! - A `set` without `id` but with a `reference` already used for that
 //!   object returns the first record: the connector's idempotency reference,
 //!   so a retry never creates a second record.
@@ -298,7 +302,10 @@ async fn api(State(erp): State<Erp>, Query(m): Query<Method>, body: axum::body::
         "search" => search(&erp.pool, &object, &body, faults.duplicate_rate).await,
         "set" | "rem" => {
             let written = if verb == "set" {
-                set(&erp.pool, &object, prefix, body).await
+                match check_fields(&object, &body) {
+                    Ok(()) => set(&erp.pool, &object, prefix, body).await,
+                    Err(message) => Err(ko(StatusCode::BAD_REQUEST, message)),
+                }
             } else {
                 rem(&erp.pool, &object, &body).await
             };
@@ -314,6 +321,40 @@ async fn api(State(erp): State<Erp>, Query(m): Query<Method>, body: axum::body::
         )),
     };
     result.unwrap_or_else(|r| r)
+}
+
+/// What the ERP itself refuses in a record, as the real one would: an
+/// employee's availability it could not plan with.
+fn check_fields(object: &str, body: &Map<String, Value>) -> Result<(), String> {
+    let Some(availability) = body.get("availability").filter(|_| object == "employee") else {
+        return Ok(());
+    };
+    let Some(slots) = availability.as_array() else {
+        return Err("availability: must be a list of weekly slots".into());
+    };
+    let time = |slot: &Value, field: &str| {
+        slot.get(field)
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok())
+    };
+    for (i, slot) in slots.iter().enumerate() {
+        let weekday = slot.get("weekday").and_then(Value::as_i64);
+        if !weekday.is_some_and(|d| (1..=7).contains(&d)) {
+            return Err(format!(
+                "availability[{i}].weekday: must be 1 (Monday) to 7 (Sunday)"
+            ));
+        }
+        let Some(start) = time(slot, "start") else {
+            return Err(format!("availability[{i}].start: is not a time (HH:MM)"));
+        };
+        let Some(end) = time(slot, "end") else {
+            return Err(format!("availability[{i}].end: is not a time (HH:MM)"));
+        };
+        if end <= start {
+            return Err(format!("availability[{i}].end: must be after start"));
+        }
+    }
+    Ok(())
 }
 
 /// `searchCustomer` -> ("search", "customer").

@@ -305,3 +305,59 @@ async fn injected_faults_fail_delay_lose_answers_and_repeat_records() {
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1]);
 }
+
+#[tokio::test]
+async fn an_employee_carries_weekly_availability_and_a_bad_slot_is_refused_by_field() {
+    let erp = spawn(Duration::from_secs(600)).await;
+    let token = erp.token().await;
+    let hours = json!([{ "weekday": 1, "start": "09:00", "end": "17:00" }]);
+    let (status, created) = erp
+        .call(
+            "setEmployee",
+            json!({ "token": token, "first_name": "Léa", "last_name": "Moreau",
+                    "availability": hours }),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (_, got) = erp
+        .call(
+            "getEmployee",
+            json!({ "token": token, "id": created["id"] }),
+        )
+        .await;
+    assert_eq!(got["employee"]["availability"], hours);
+
+    for (bad, field) in [
+        (json!("lundi"), "availability:"),
+        (
+            json!([{ "weekday": 8, "start": "09:00", "end": "17:00" }]),
+            "availability[0].weekday",
+        ),
+        (
+            json!([{ "weekday": 1, "start": "9h", "end": "17:00" }]),
+            "availability[0].start",
+        ),
+        (
+            json!([{ "weekday": 1, "start": "09:00", "end": "17:00" },
+                   { "weekday": 2, "start": "17:00", "end": "09:00" }]),
+            "availability[1].end",
+        ),
+    ] {
+        let (status, answer) = erp
+            .call(
+                "setEmployee",
+                json!({ "token": token, "id": created["id"], "availability": bad }),
+            )
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.starts_with(field), "{message}");
+    }
+    let (_, after) = erp
+        .call(
+            "getEmployee",
+            json!({ "token": token, "id": created["id"] }),
+        )
+        .await;
+    assert_eq!(after["employee"]["version"], 1, "nothing was written");
+}

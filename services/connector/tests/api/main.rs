@@ -15,3 +15,4 @@ mod reference_erp;
 mod secrets;
 mod stack;
 mod tryton;
+mod workers;

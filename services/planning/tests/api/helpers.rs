@@ -258,5 +258,7 @@ pub fn week_worker(last_name: &str, skills: &[&str]) -> WorkerFields {
         time_zone: String::new(),
         active: true,
         external_ref: String::new(),
+        // Planning sets it for shop callers.
+        availability_source: 0,
     }
 }
