@@ -534,6 +534,9 @@ impl Stack {
                 worker_id: worker.into(),
                 payment_mode: PaymentMode::Card as i32,
                 terms_accepted: true,
+                // Some tests book one worker twice at the same time (the
+                // office's call): the second series stays unassigned.
+                allow_unassigned: true,
                 ..Default::default()
             }))
             .await
