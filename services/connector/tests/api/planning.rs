@@ -35,6 +35,7 @@ async fn planning_changes_reach_the_other_side_both_ways() {
     let services = stack
         .erp_eventually("service", 4, |s| text(s, "status") == "planned")
         .await;
+    stack.bound(&connection, "intervention", &services).await;
     let omar_employee = stack
         .erp_eventually("employee", 1, |e| text(e, "shop_id") == omar)
         .await
@@ -170,6 +171,9 @@ async fn an_intervention_moved_on_both_sides_waits_for_staff_who_keep_the_erps_t
         .erp_eventually("service", 1, |s| text(s, "status") == "planned")
         .await
         .remove(0);
+    stack
+        .bound(&connection, "intervention", std::slice::from_ref(&erp_record))
+        .await;
     // The ERP moves it an hour later; the shop, two hours later.
     let erp_start = plus_hour(text(&erp_record, "start"));
     stack

@@ -453,6 +453,36 @@ impl Stack {
             .conflicts
     }
 
+    /// Waits until the connector has recorded each of `records` as the
+    /// version it last wrote or read: an ERP edit made before that is
+    /// indistinguishable from the connector's own write (the race the
+    /// sync-fidelity work is about), not what these tests are for.
+    pub async fn bound(&self, connection: &str, entity: &str, records: &[ErpRecord]) {
+        testing::eventually(Duration::from_secs(15), || async {
+            let bindings = self
+                .connector
+                .clone()
+                .list_bindings(self.admin(relais_proto::connector::ListBindingsRequest {
+                    connection_id: connection.into(),
+                    entity: entity.into(),
+                }))
+                .await
+                .ok()?
+                .into_inner()
+                .bindings;
+            records
+                .iter()
+                .all(|r| {
+                    bindings
+                        .iter()
+                        .any(|b| b.external_id == r.id && b.erp_version >= r.version)
+                })
+                .then_some(())
+        })
+        .await
+        .expect("the connector recorded the ERP's versions");
+    }
+
     /// The first conflict waiting for staff, once there is one.
     pub async fn open_conflict(&self, connection: &str) -> relais_proto::connector::Conflict {
         testing::eventually(Duration::from_secs(15), || async {
