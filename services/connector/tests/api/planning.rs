@@ -172,7 +172,11 @@ async fn an_intervention_moved_on_both_sides_waits_for_staff_who_keep_the_erps_t
         .await
         .remove(0);
     stack
-        .bound(&connection, "intervention", std::slice::from_ref(&erp_record))
+        .bound(
+            &connection,
+            "intervention",
+            std::slice::from_ref(&erp_record),
+        )
         .await;
     // The ERP moves it an hour later; the shop, two hours later.
     let erp_start = plus_hour(text(&erp_record, "start"));
