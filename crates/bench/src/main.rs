@@ -302,13 +302,16 @@ impl Environment {
         conn.close().await.ok();
         let url = relais_platform::testing::nats_url();
         // No retry here: a stack that is down should fail at once.
-        let client = async_nats::ConnectOptions::new()
-            .name("relais-bench")
-            .connect(&url)
-            .await
-            .with_context(|| {
-                format!("NATS is not reachable at {url}: run `make bench` (it starts the stack)")
-            })?;
+        // As the harness user: the local stack refuses anonymous clients.
+        let client = relais_platform::nats::connect_as(
+            &url,
+            "relais-bench",
+            Some(&relais_platform::testing::harness_auth()),
+        )
+        .await
+        .with_context(|| {
+            format!("NATS is not reachable at {url}: run `make bench` (it starts the stack)")
+        })?;
         let nats = client.server_info().version;
         drop(client);
         Ok(Self {
