@@ -454,7 +454,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
          \n  billing    gRPC {billing_grpc}   admin http://{billing_admin}\
          \n  connector  gRPC {connector_grpc}   admin http://{connector_admin}\
-         \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public, faults at /_faults)\
+         \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public; /_faults only with REFERENCE_ERP_FAULTS=1)\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  cargo run -q -p relais-cli -- catalogue categories\

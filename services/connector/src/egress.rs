@@ -290,18 +290,38 @@ mod tests {
         assert!(policy.check_url("https://93.184.216.34/api").await.is_ok());
     }
 
+    /// A loopback listener that answers every request with 200.
+    async fn answering() -> Option<u16> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+        let port = listener.local_addr().ok()?.port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        Some(port)
+    }
+
     #[tokio::test]
-    async fn the_client_will_not_connect_to_a_refused_address() {
-        // A listener on loopback the policy does not allow: the client
-        // must refuse to connect whatever the name resolves to.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-        let Ok(listener) = listener else { return };
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(1);
-        let client = EgressPolicy::public_only().client(Duration::from_secs(2));
-        let Ok(client) = client else {
-            panic!("client builds");
+    async fn the_client_connects_only_where_the_policy_allows() {
+        let Some(port) = answering().await else {
+            panic!("no loopback listener");
         };
-        let result = client.get(format!("http://localhost:{port}/")).send().await;
-        assert!(result.is_err(), "connected to a loopback listener");
+        let url = format!("http://localhost:{port}/");
+        let allowed = EgressPolicy::parse("127.0.0.0/8,::1/128")
+            .and_then(|p| p.client(Duration::from_secs(2)));
+        let refused = EgressPolicy::public_only().client(Duration::from_secs(2));
+        let (Ok(allowed), Ok(refused)) = (allowed, refused) else {
+            panic!("clients build");
+        };
+        // The same listener answers a client whose policy allows loopback...
+        assert!(allowed.get(&url).send().await.is_ok(), "allowed client");
+        // ...and is never reached by one whose policy does not.
+        assert!(refused.get(&url).send().await.is_err(), "refused client");
     }
 }
