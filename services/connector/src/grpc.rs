@@ -412,4 +412,14 @@ impl ConnectorService for ConnectorApi {
             .await,
         )
     }
+
+    async fn verify(&self, req: Request<pb::VerifyRequest>) -> Reply<pb::VerifyResponse> {
+        reply(
+            async {
+                let _caller = self.admin(&req)?;
+                Err(Error::FailedPrecondition("verify is not built yet".into()))
+            }
+            .await,
+        )
+    }
 }

@@ -62,6 +62,7 @@ impl Run {
             duration_ms: (end - self.started_at).num_milliseconds(),
             applied: self.applied,
             skipped: self.skipped,
+            parked: 0,
         }
     }
 }
@@ -289,6 +290,7 @@ fn conflict_pb(r: ConflictRow) -> pb::Conflict {
         detected_at: Some(timestamp(r.9)),
         resolved_by: r.10.unwrap_or_default(),
         resolved_at: r.11.map(timestamp),
+        ..Default::default()
     }
 }
 
