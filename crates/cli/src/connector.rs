@@ -62,10 +62,17 @@ pub enum ConnectorOp {
         #[arg(value_parser = crate::args::uuid)]
         id: Uuid,
     },
-    /// Records changed on both sides, and who won.
+    /// Records changed on both sides, and who won; ERP edits of records
+    /// the shop owns, written over (kind erp_overwritten).
     Conflicts {
         #[arg(long)]
         open: bool,
+    },
+    /// Compare both sides under the bindings, field by field, and report
+    /// the drift; `--repair` settles each difference as a sync would.
+    Verify {
+        #[arg(long)]
+        repair: bool,
     },
     /// Connect the tenant to an ERP (reference-erp, tryton or csv), e.g.
     /// `create --name ebp --adapter csv --endpoint file:///srv/exchange/<tenant>/ebp
@@ -447,9 +454,15 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 .into_inner()
                 .conflicts;
             crate::args::print_all(list.iter().map(|c| {
+                let fields: Vec<String> = c
+                    .values
+                    .iter()
+                    .map(|v| format!("{}: shop {} / erp {}", v.field, v.shop, v.erp))
+                    .collect();
                 format!(
-                    "{}  {} {} <-> {}  shop v{} erp v{}  winner: {}",
+                    "{}  {} {} {} <-> {}  shop v{} erp v{}  winner: {}{}{}",
                     c.id,
+                    if c.kind.is_empty() { "conflict" } else { &c.kind },
                     c.entity,
                     c.internal_id,
                     c.external_id,
@@ -459,7 +472,62 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                         "waiting for staff"
                     } else {
                         &c.winner
+                    },
+                    if c.rule.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.rule)
+                    },
+                    if fields.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n    {}", fields.join("\n    "))
                     }
+                )
+            }));
+            Ok(())
+        }
+        ConnectorOp::Verify { repair } => {
+            let report = client
+                .verify(authed(
+                    &token,
+                    relais_proto::connector::VerifyRequest {
+                        connection_id: id,
+                        repair,
+                    },
+                )?)
+                .await
+                .map_err(refused)?
+                .into_inner()
+                .report
+                .unwrap_or_default();
+            println!(
+                "compared {}: {} differing, {} missing in the ERP, {} missing in the shop, {} duplicated in the ERP, {} held for staff{}",
+                report.compared,
+                report.differing,
+                report.missing_in_erp,
+                report.missing_in_shop,
+                report.duplicates,
+                report.held,
+                if repair {
+                    format!(", {} repaired", report.repaired)
+                } else {
+                    String::new()
+                }
+            );
+            crate::args::print_all(report.drifts.iter().map(|d| {
+                format!(
+                    "{} {} {} <-> {}{}{}",
+                    d.kind,
+                    d.entity,
+                    d.internal_id,
+                    d.external_id,
+                    if d.fields.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [{}]", d.fields.join(", "))
+                    },
+                    if d.repaired { "  repaired" } else { "" }
                 )
             }));
             Ok(())
@@ -487,7 +555,7 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 .conflict
                 .unwrap_or_default();
             println!(
-                "conflict {} settled: the {} version of {} {} is kept on both sides",
+                "conflict {} settled: the {} version of {} {} is kept on both sides (read back from both)",
                 settled.id, settled.winner, settled.entity, settled.internal_id
             );
             Ok(())

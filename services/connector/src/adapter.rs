@@ -115,6 +115,14 @@ pub trait ErpAdapter: Send + Sync {
         wanted.iter().all(|(k, v)| current.fields.get(k) == Some(v))
     }
 
+    /// True when the ERP shows a record with the fields the connector
+    /// writes (the reference ERP): both sides are then merged field by
+    /// field (reconcile.rs). An ERP that keeps records in its own shape
+    /// (Tryton) is compared whole, by `holds` and versions.
+    fn merges_fields(&self) -> bool {
+        true
+    }
+
     /// True when the ERP itself answers a create whose reference it saw
     /// before with the record it made then, even to two creates at once
     /// (the reference ERP), or when the same reference always makes the
@@ -261,6 +269,10 @@ impl ErpAdapter for Erp {
 
     fn pages_by_id(&self) -> bool {
         each!(self, c => c.pages_by_id())
+    }
+
+    fn merges_fields(&self) -> bool {
+        each!(self, c => c.merges_fields())
     }
 
     fn keeps_references(&self) -> bool {

@@ -15,6 +15,10 @@ pub struct Binding {
     pub shop_version: i64,
     pub erp_version: i64,
     pub synced_at: DateTime<Utc>,
+    /// The mapped fields both sides last agreed on (merge.rs), when kept.
+    pub agreed: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The open manual conflict holding the record on both sides.
+    pub held_by: Option<Uuid>,
 }
 
 impl Binding {
@@ -30,7 +34,16 @@ impl Binding {
     }
 }
 
-type Row = (String, String, String, i64, i64, DateTime<Utc>);
+type Row = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<serde_json::Value>,
+    Option<Uuid>,
+);
 
 fn from_row(r: Row) -> Binding {
     Binding {
@@ -40,10 +53,16 @@ fn from_row(r: Row) -> Binding {
         shop_version: r.3,
         erp_version: r.4,
         synced_at: r.5,
+        agreed: match r.6 {
+            Some(serde_json::Value::Object(m)) => Some(m),
+            _ => None,
+        },
+        held_by: r.7,
     }
 }
 
-const COLUMNS: &str = "entity, internal_id, external_id, shop_version, erp_version, synced_at";
+const COLUMNS: &str =
+    "entity, internal_id, external_id, shop_version, erp_version, synced_at, agreed, held_by";
 
 pub async fn by_internal(
     db: impl PgExecutor<'_>,
@@ -108,6 +127,55 @@ pub async fn record(
     .bind(external_id)
     .bind(shop_version)
     .bind(erp_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Both sides hold `agreed` now, at these versions (exactly: the caller
+/// holds the record's lock), and nothing holds the record any more.
+#[allow(clippy::too_many_arguments)]
+pub async fn agree(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    internal_id: &str,
+    shop_version: i64,
+    erp_version: i64,
+    agreed: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    sqlx::query(
+        "update bindings set shop_version = $4, erp_version = $5, agreed = $6, held_by = null,
+             synced_at = now()
+         where connection_id = $1 and entity = $2 and internal_id = $3",
+    )
+    .bind(connection)
+    .bind(entity)
+    .bind(internal_id)
+    .bind(shop_version)
+    .bind(erp_version)
+    .bind(serde_json::Value::Object(agreed.clone()))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Holds the record on both sides for the open conflict `conflict`.
+pub async fn hold(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    internal_id: &str,
+    conflict: Uuid,
+) -> Result<()> {
+    sqlx::query(
+        "update bindings set held_by = $4
+         where connection_id = $1 and entity = $2 and internal_id = $3",
+    )
+    .bind(connection)
+    .bind(entity)
+    .bind(internal_id)
+    .bind(conflict)
     .execute(db)
     .await?;
     Ok(())

@@ -17,7 +17,7 @@ use crate::{
     runs,
 };
 
-fn address(v: Option<&Value>) -> Option<Address> {
+pub(crate) fn address(v: Option<&Value>) -> Option<Address> {
     let v = v.filter(|v| v.is_object())?;
     Some(Address {
         line1: text(v, "line1"),
@@ -75,6 +75,9 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
     };
     if b.erp_version >= rec.version {
         return Ok(false);
+    }
+    if let Some(changed) = crate::reconcile::on_pull(shared, c, "customer", &b.internal_id).await? {
+        return Ok(changed);
     }
     let current = shared.peers.customer(c.tenant, &b.internal_id).await?;
     if !current.read_only {
@@ -159,6 +162,9 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
     if b.erp_version >= rec.version {
         return Ok(false);
     }
+    if let Some(changed) = crate::reconcile::on_pull(shared, c, entity, &b.internal_id).await? {
+        return Ok(changed);
+    }
     let f = Value::Object(rec.fields.clone());
     let to = match text(&f, "status").as_str() {
         "preparing" => OrderStatus::Preparing,
@@ -194,7 +200,33 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
         .await?;
         return Ok(false);
     }
-    let reason = Some(text(&f, "status_reason"))
+    let (moved, changed) = move_order(shared, c, current, to, &rec.id, &f).await?;
+    bindings::record(
+        pool,
+        c.id,
+        entity,
+        &moved.id,
+        &rec.id,
+        moved.version,
+        rec.version,
+    )
+    .await?;
+    Ok(changed)
+}
+
+/// Moves the shop's order to `to`, through the steps before it (an ERP
+/// that reports only where the order is now has passed them); never back.
+/// `f`: the ERP's record (its references and reason); the order as it is
+/// then, and whether it moved.
+pub(crate) async fn move_order(
+    shared: &Shared,
+    c: &Connection,
+    current: relais_proto::orders::Order,
+    to: OrderStatus,
+    erp_id: &str,
+    f: &Value,
+) -> anyhow::Result<(relais_proto::orders::Order, bool)> {
+    let reason = Some(text(f, "status_reason"))
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "cancelled in the ERP".into());
     // An ERP that reports only where the order is now (shipped, say) has
@@ -218,17 +250,7 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
         None => vec![to],
     };
     if steps.is_empty() {
-        bindings::record(
-            pool,
-            c.id,
-            entity,
-            &current.id,
-            &rec.id,
-            current.version,
-            rec.version,
-        )
-        .await?;
-        return Ok(false);
+        return Ok((current, false));
     }
     let mut moved = current;
     for step in steps {
@@ -246,24 +268,14 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
                     } else {
                         String::new()
                     },
-                    picking_list_ref: text(&f, "picking_list"),
-                    delivery_note_ref: text(&f, "delivery_note"),
-                    external_ref: Some(text(&f, "erp_number"))
+                    picking_list_ref: text(f, "picking_list"),
+                    delivery_note_ref: text(f, "delivery_note"),
+                    external_ref: Some(text(f, "erp_number"))
                         .filter(|n| !n.is_empty())
-                        .unwrap_or_else(|| rec.id.clone()),
+                        .unwrap_or_else(|| erp_id.to_owned()),
                 },
             )
             .await?;
     }
-    bindings::record(
-        pool,
-        c.id,
-        entity,
-        &moved.id,
-        &rec.id,
-        moved.version,
-        rec.version,
-    )
-    .await?;
-    Ok(true)
+    Ok((moved, true))
 }

@@ -416,8 +416,19 @@ impl ConnectorService for ConnectorApi {
     async fn verify(&self, req: Request<pb::VerifyRequest>) -> Reply<pb::VerifyResponse> {
         reply(
             async {
-                let _caller = self.admin(&req)?;
-                Err(Error::FailedPrecondition("verify is not built yet".into()))
+                let caller = self.admin(&req)?;
+                let r = req.get_ref();
+                let id: Uuid = validate::id("connection_id", &r.connection_id)?;
+                let c = crate::connections::get(&self.shared.pool, caller.tenant, id).await?;
+                if !c.enabled {
+                    return Err(Error::FailedPrecondition(format!(
+                        "connection {} is disabled",
+                        c.name
+                    )));
+                }
+                Ok(pb::VerifyResponse {
+                    report: Some(crate::verify::verify(&self.shared, &c, r.repair, "manual").await?),
+                })
             }
             .await,
         )

@@ -31,15 +31,18 @@ mod documents;
 pub mod egress;
 mod events;
 mod grpc;
+mod merge;
 mod peers;
 mod planning;
 mod pull;
 mod push;
 mod queue;
+mod reconcile;
 pub mod reference_erp;
 mod resolve;
 mod runs;
 mod scheduler;
+mod verify;
 pub mod secrets;
 pub mod tryton;
 
@@ -93,6 +96,10 @@ pub struct ConnectorConfig {
     /// `RELAIS_CONNECTOR_SCHEDULE_TICK_SECS` (default 30): how often the
     /// scheduler looks for pulls that are due.
     pub schedule_tick: Duration,
+    /// `RELAIS_CONNECTOR_VERIFY_EVERY_SECS` (default 3600; 0: never): how
+    /// often each connection is verified (a report, no repair), so the
+    /// drift metrics stay current.
+    pub verify_every: Duration,
     /// Credentials named by connections' `secret_ref`, per tenant.
     pub secrets: secrets::Secrets,
     /// `RELAIS_CONNECTOR_SECRET_KEYS`: seal the credentials stored with
@@ -131,6 +138,7 @@ impl ConnectorConfig {
                 erp_timeout: Duration::from_millis(1500),
             },
             schedule_tick: Duration::from_secs(1),
+            verify_every: Duration::from_secs(3600),
             secrets: secrets::Secrets::from_env(),
             secret_keys: secrets::SecretKeys::development(),
             // Tests and the demo run their ERPs on loopback.
@@ -158,6 +166,7 @@ pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
             erp_timeout: Duration::from_millis(var("RELAIS_CONNECTOR_ERP_TIMEOUT_MS", 10_000)?),
         },
         schedule_tick: Duration::from_secs(var("RELAIS_CONNECTOR_SCHEDULE_TICK_SECS", 30)?),
+        verify_every: Duration::from_secs(var("RELAIS_CONNECTOR_VERIFY_EVERY_SECS", 3600)?),
         secrets: secrets::Secrets::from_env(),
         secret_keys: secrets::SecretKeys::from_env()?,
         egress: egress::EgressPolicy::from_env()?,
@@ -192,6 +201,8 @@ pub(crate) struct Shared {
     pub runs: tokio_util::task::TaskTracker,
     /// Given to ERP workers whose record carries no availability.
     pub opening_hours: availability::OpeningHours,
+    /// How often each connection is verified (zero: never).
+    pub verify_every: Duration,
 }
 
 pub struct App {
@@ -229,6 +240,7 @@ impl App {
             stop: CancellationToken::new(),
             runs: tokio_util::task::TaskTracker::new(),
             opening_hours: cfg.opening_hours,
+            verify_every: cfg.verify_every,
         };
         reseal_credentials(&shared).await?;
         Ok(Self {

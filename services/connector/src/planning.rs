@@ -98,6 +98,15 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
     if b.erp_version >= rec.version {
         return Ok(Outcome::Unchanged);
     }
+    if let Some(changed) =
+        crate::reconcile::on_pull(shared, c, "intervention", &b.internal_id).await?
+    {
+        return Ok(if changed {
+            Outcome::Changed
+        } else {
+            Outcome::Unchanged
+        });
+    }
     let quote = rec.text("quote");
     let order = bindings::by_external(pool, c.id, "quote", &quote)
         .await?
@@ -142,10 +151,36 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
             return Ok(Outcome::Unchanged);
         }
     }
-    // One ERP edit may hold several changes (moved and reassigned): each is
-    // applied in turn until the shop's intervention matches.
+    let (current, changed) = bring(shared, c, rec, current).await?;
+    let outcome = if changed {
+        Outcome::Changed
+    } else {
+        Outcome::Unchanged
+    };
+    bindings::record(
+        pool,
+        c.id,
+        "intervention",
+        &current.id,
+        &rec.id,
+        current.version,
+        rec.version,
+    )
+    .await?;
+    Ok(outcome)
+}
+
+/// Changes the shop's intervention until it matches the ERP's record `rec`
+/// (one ERP edit may hold several changes: moved and reassigned); the
+/// intervention as it is then, and whether it changed.
+pub(crate) async fn bring(
+    shared: &Shared,
+    c: &Connection,
+    rec: &ErpRecord,
+    current: Intervention,
+) -> anyhow::Result<(Intervention, bool)> {
     let mut current = current;
-    let mut outcome = Outcome::Unchanged;
+    let mut changed_any = false;
     for _ in 0..4 {
         let Some(change) = wanted(shared, c, rec, &current).await? else {
             break;
@@ -169,17 +204,7 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
             .ok_or_else(|| {
                 anyhow::anyhow!("planning did not answer the intervention it changed")
             })?;
-        outcome = Outcome::Changed;
+        changed_any = true;
     }
-    bindings::record(
-        pool,
-        c.id,
-        "intervention",
-        &current.id,
-        &rec.id,
-        current.version,
-        rec.version,
-    )
-    .await?;
-    Ok(outcome)
+    Ok((current, changed_any))
 }

@@ -574,6 +574,12 @@ async fn apply_employee(
         // Applied already, or our own write read back.
         return Ok(Applied::Unchanged);
     }
+    match crate::reconcile::on_pull(shared, c, "worker", &b.internal_id).await {
+        Ok(Some(true)) => return Ok(Applied::Changed),
+        Ok(Some(false)) => return Ok(Applied::Unchanged),
+        Ok(None) => {}
+        Err(e) => return Err(Error::Unavailable(format!("{e:#}"))),
+    }
     let current = shared
         .peers
         .worker(c.tenant, &b.internal_id)

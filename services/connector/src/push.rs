@@ -46,6 +46,10 @@ pub enum PushError {
     /// not counted.
     #[error("{0}")]
     Busy(String),
+    /// The bound record is gone from one side (deleted in the ERP, say):
+    /// nothing to bring in step until someone acts.
+    #[error("{1}")]
+    Gone(crate::merge::Side, String),
 }
 
 impl From<ErpError> for PushError {
@@ -64,6 +68,12 @@ impl From<PeerError> for PushError {
             PeerError::Unavailable(m) => PushError::Retry(m),
             other => PushError::Fatal(other.to_string()),
         }
+    }
+}
+
+impl From<sqlx::Error> for PushError {
+    fn from(e: sqlx::Error) -> Self {
+        PushError::Retry(format!("database: {e}"))
     }
 }
 
@@ -474,6 +484,12 @@ impl Push<'_> {
             // This version, or a newer one, is there already.
             return Ok(b.external_id);
         }
+        if self.erp.reads_back() && self.erp.merges_fields() {
+            // Both sides read now and merged by field (reconcile.rs).
+            // Boxed: reconciling an intervention may write its customer first.
+            Box::pin(self.reconcile(entity, id, crate::reconcile::Trigger::Push, None)).await?;
+            return Ok(b.external_id);
+        }
         if !self.erp.reads_back() {
             // Nothing to compare with: the file carries the shop's version,
             // and the ERP's own edits are seen when its export comes in.
@@ -577,6 +593,10 @@ impl Push<'_> {
             }
         };
         bindings::record(pool, c.id, entity, id, &rec.id, shop_version, rec.version).await?;
+        if self.erp.reads_back() && self.erp.merges_fields() {
+            // What both sides hold now: the base of the next merge.
+            bindings::agree(pool, c.id, entity, id, shop_version, rec.version, fields).await?;
+        }
         Ok(rec.id)
     }
 
@@ -588,10 +608,10 @@ impl Push<'_> {
         )
     }
 
-    /// An online customer, read-only in the ERP (the shop owns it).
-    pub async fn customer(&self, customer: &Customer) -> Result<String, PushError> {
+    /// A customer as the ERP's record holds it.
+    pub fn customer_fields(customer: &Customer) -> Map<String, Value> {
         let f = customer.fields.clone().unwrap_or_default();
-        let fields = object_of(json!({
+        object_of(json!({
             "first_name": f.first_name,
             "last_name": f.last_name,
             "email": f.email,
@@ -600,7 +620,12 @@ impl Push<'_> {
             "price_group": f.customer_family,
             "read_only": customer.origin == relais_platform::auth::SHOP_ORIGIN,
             "shop_id": customer.id,
-        }));
+        }))
+    }
+
+    /// An online customer, read-only in the ERP (the shop owns it).
+    pub async fn customer(&self, customer: &Customer) -> Result<String, PushError> {
+        let fields = Self::customer_fields(customer);
         self.write(
             "customer",
             "customer",
@@ -619,9 +644,9 @@ impl Push<'_> {
         self.customer(&customer).await
     }
 
-    /// A worker created in the shop, as an ERP employee; its skills as the
-    /// tariffs they map to.
-    pub async fn worker(&self, worker: &Worker) -> Result<String, PushError> {
+    /// A worker as the ERP's employee holds it; its skills as the tariffs
+    /// they map to.
+    pub async fn worker_fields(&self, worker: &Worker) -> Result<Map<String, Value>, PushError> {
         let f = worker.fields.clone().unwrap_or_default();
         let mut tariffs = Vec::new();
         for s in &f.skill_service_ids {
@@ -630,7 +655,7 @@ impl Push<'_> {
             }
         }
         tariffs.sort();
-        let fields = object_of(json!({
+        Ok(object_of(json!({
             "first_name": f.first_name,
             "last_name": f.last_name,
             "email": f.email,
@@ -640,7 +665,12 @@ impl Push<'_> {
             "active": f.active,
             "tariffs": tariffs,
             "shop_id": worker.id,
-        }));
+        })))
+    }
+
+    /// A worker created in the shop, as an ERP employee.
+    pub async fn worker(&self, worker: &Worker) -> Result<String, PushError> {
+        let fields = self.worker_fields(worker).await?;
         self.write("worker", "employee", &worker.id, worker.version, fields)
             .await
     }
@@ -656,6 +686,13 @@ impl Push<'_> {
     /// A booking as the ERP's quote: pending, accepted once confirmed,
     /// cancelled when it is.
     pub async fn quote(&self, order: &Order) -> Result<String, PushError> {
+        let fields = self.quote_fields(order).await?;
+        self.write("quote", "quote", &order.id, order.version, fields)
+            .await
+    }
+
+    /// A booking as the ERP's quote holds it (its customer written first).
+    pub async fn quote_fields(&self, order: &Order) -> Result<Map<String, Value>, PushError> {
         let customer = self.customer_id(&order.customer_id).await?;
         // Accepted once confirmed (paid, or on account): that is also when
         // planning plans its interventions.
@@ -681,7 +718,7 @@ impl Push<'_> {
                 })
             })
             .collect();
-        let fields = object_of(json!({
+        Ok(object_of(json!({
             "customer": customer,
             "status": status,
             "lines": lines,
@@ -690,9 +727,7 @@ impl Push<'_> {
             "currency": order.total_incl_vat.as_ref().map(|m| m.currency.clone()).unwrap_or_default(),
             "placed_at": rfc3339(order.placed_at.as_ref()),
             "shop_id": order.id,
-        }));
-        self.write("quote", "quote", &order.id, order.version, fields)
-            .await
+        })))
     }
 
     async fn quote_id(&self, order_id: &str) -> Result<String, PushError> {
@@ -709,6 +744,20 @@ impl Push<'_> {
     /// follow it to the ERP whatever their rule, so the ERP never keeps a
     /// live order the shop cancelled. Ok(None) when it is not sent.
     pub async fn product_order(&self, order: &Order) -> Result<Option<String>, PushError> {
+        let Some((object, fields)) = self.product_order_fields(order).await? else {
+            return Ok(None);
+        };
+        self.write(object, object, &order.id, order.version, fields)
+            .await
+            .map(Some)
+    }
+
+    /// A product order as the ERP holds it, and whether as a quote or an
+    /// order; None when its status is not sent (the connection's rules).
+    pub async fn product_order_fields(
+        &self,
+        order: &Order,
+    ) -> Result<Option<(&'static str, Map<String, Value>)>, PushError> {
         // The rule's status (paid: confirmed and after), and the status the
         // ERP's record shows, which never goes back behind the shop's.
         let (rule, status) = match order.status() {
@@ -769,13 +818,22 @@ impl Push<'_> {
             "placed_at": rfc3339(order.placed_at.as_ref()),
             "shop_id": order.id,
         }));
-        self.write(object, object, &order.id, order.version, fields)
-            .await
-            .map(Some)
+        Ok(Some((object, fields)))
     }
 
     /// An intervention of a booking, assigned to its worker's employee.
     pub async fn intervention(&self, i: &Intervention) -> Result<String, PushError> {
+        let fields = self.intervention_fields(i).await?;
+        self.write("intervention", "service", &i.id, i.version, fields)
+            .await
+    }
+
+    /// An intervention as the ERP's service holds it (its customer, booking
+    /// and worker written first).
+    pub async fn intervention_fields(
+        &self,
+        i: &Intervention,
+    ) -> Result<Map<String, Value>, PushError> {
         let customer = self.customer_id(&i.customer_id).await?;
         let quote = self.quote_id(&i.order_id).await?;
         let employee = if i.worker_id.is_empty() {
@@ -791,7 +849,7 @@ impl Push<'_> {
             InterventionStatus::Cancelled => "cancelled",
             _ => "planned",
         };
-        let fields = object_of(json!({
+        Ok(object_of(json!({
             "customer": customer,
             "quote": quote,
             "employee": employee,
@@ -803,8 +861,6 @@ impl Push<'_> {
             "address": address(i.address.as_ref()),
             "occurrence": i.occurrence,
             "shop_id": i.id,
-        }));
-        self.write("intervention", "service", &i.id, i.version, fields)
-            .await
+        })))
     }
 }

@@ -18,25 +18,15 @@ use uuid::Uuid;
 use crate::{
     Shared,
     adapter::{ErpAdapter, ErpError},
-    bindings, connections, queue, runs,
+    bindings, connections, queue,
+    reconcile::erp_object,
+    runs,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     Shop,
     Erp,
-}
-
-/// The ERP object a bound entity is written as.
-fn erp_object(entity: &str) -> Option<&'static str> {
-    match entity {
-        "customer" => Some("customer"),
-        "worker" => Some("employee"),
-        "intervention" => Some("service"),
-        "quote" => Some("quote"),
-        "order" => Some("order"),
-        _ => None,
-    }
 }
 
 fn unavailable(e: ErpError) -> Error {
@@ -82,6 +72,36 @@ pub async fn resolve(
         .get(&c, shared.push.erp_timeout)
         .await
         .map_err(unavailable)?;
+    if erp.reads_back() && erp.merges_fields() {
+        // Both sides' current states merged, the conflicting fields taken
+        // from the chosen side, written, read back and agreed; the record
+        // is no longer held.
+        let push = crate::push::Push {
+            shared,
+            c: &c,
+            erp: &erp,
+        };
+        let chosen = match side {
+            Side::Shop => crate::merge::Side::Shop,
+            Side::Erp => crate::merge::Side::Erp,
+        };
+        push.reconcile(
+            entity,
+            internal_id,
+            crate::reconcile::Trigger::Settle(chosen),
+            None,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::push::PushError::Retry(m) | crate::push::PushError::Busy(m) => {
+                Error::Unavailable(m)
+            }
+            other => Error::FailedPrecondition(other.to_string()),
+        })?;
+        let settled = runs::settle(&mut *tx, id, chosen.as_str(), &caller.subject).await?;
+        tx.commit().await?;
+        return Ok(settled);
+    }
     let winner = match side {
         Side::Shop => {
             // The shop's last state, as the push queue last carried it (a

@@ -218,6 +218,71 @@ pub async fn last_started(
     .await?)
 }
 
+/// What a conflict (or an ERP edit written over) is about.
+pub struct Seen<'a> {
+    pub entity: &'a str,
+    pub internal_id: &'a str,
+    pub external_id: &'a str,
+    pub shop_version: i64,
+    pub erp_version: i64,
+    /// erp, shop, or None while it waits for staff.
+    pub winner: Option<&'a str>,
+    /// conflict or erp_overwritten.
+    pub kind: &'a str,
+    pub fields: &'a [crate::merge::FieldConflict],
+    /// The domain rule that decided it before the policy.
+    pub rule: Option<&'a str>,
+}
+
+/// Records a conflict; its id.
+pub async fn record_conflict(db: impl PgExecutor<'_>, c: &Connection, seen: &Seen<'_>) -> Result<Uuid> {
+    tracing::warn!(
+        entity = seen.entity,
+        internal_id = seen.internal_id,
+        external_id = seen.external_id,
+        kind = seen.kind,
+        fields = ?seen.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+        winner = ?seen.winner,
+        rule = ?seen.rule,
+        "changed on both sides"
+    );
+    metrics::counter!("relais_connector_conflicts_total", "entity" => seen.entity.to_owned(), "kind" => seen.kind.to_owned())
+        .increment(1);
+    let fields: Vec<serde_json::Value> = seen
+        .fields
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "field": f.field, "shop": f.shop, "erp": f.erp, "agreed": f.agreed,
+            })
+        })
+        .collect();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into conflicts (id, tenant_id, connection_id, entity, internal_id, external_id,
+             policy, winner, shop_version, erp_version, kind, fields, rule)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(id)
+    .bind(c.tenant)
+    .bind(c.id)
+    .bind(seen.entity)
+    .bind(seen.internal_id)
+    .bind(seen.external_id)
+    .bind(c.policy().as_str())
+    .bind(seen.winner)
+    .bind(seen.shop_version)
+    .bind(seen.erp_version)
+    .bind(seen.kind)
+    .bind(serde_json::Value::Array(fields))
+    .bind(seen.rule)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// A record changed on both sides, as an ERP without field views (files,
+/// Tryton's own shapes) shows it: by versions, no fields named.
 #[allow(clippy::too_many_arguments)]
 pub async fn conflict(
     db: impl PgExecutor<'_>,
@@ -229,31 +294,21 @@ pub async fn conflict(
     erp_version: i64,
     winner: Option<&str>,
 ) -> Result<()> {
-    tracing::warn!(
-        entity,
-        internal_id,
-        external_id,
-        ?winner,
-        "changed on both sides"
-    );
-    metrics::counter!("relais_connector_conflicts_total", "entity" => entity.to_owned())
-        .increment(1);
-    sqlx::query(
-        "insert into conflicts (id, tenant_id, connection_id, entity, internal_id, external_id,
-             policy, winner, shop_version, erp_version)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    record_conflict(
+        db,
+        c,
+        &Seen {
+            entity,
+            internal_id,
+            external_id,
+            shop_version,
+            erp_version,
+            winner,
+            kind: "conflict",
+            fields: &[],
+            rule: None,
+        },
     )
-    .bind(Uuid::now_v7())
-    .bind(c.tenant)
-    .bind(c.id)
-    .bind(entity)
-    .bind(internal_id)
-    .bind(external_id)
-    .bind(c.policy().as_str())
-    .bind(winner)
-    .bind(shop_version)
-    .bind(erp_version)
-    .execute(db)
     .await?;
     Ok(())
 }
@@ -271,12 +326,35 @@ type ConflictRow = (
     DateTime<Utc>,
     Option<String>,
     Option<DateTime<Utc>>,
+    String,
+    serde_json::Value,
+    Option<String>,
 );
 
 const CONFLICT_COLUMNS: &str = "id, connection_id, entity, internal_id, external_id, policy,
-     winner, shop_version, erp_version, detected_at, resolved_by, resolved_at";
+     winner, shop_version, erp_version, detected_at, resolved_by, resolved_at, kind, fields, rule";
+
+fn json_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
 
 fn conflict_pb(r: ConflictRow) -> pb::Conflict {
+    let values = r
+        .13
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .map(|f| pb::FieldValues {
+            field: f["field"].as_str().unwrap_or_default().to_owned(),
+            shop: json_text(f.get("shop")),
+            erp: json_text(f.get("erp")),
+            agreed: json_text(f.get("agreed")),
+        })
+        .collect();
     pb::Conflict {
         id: r.0.to_string(),
         connection_id: r.1.to_string(),
@@ -290,7 +368,9 @@ fn conflict_pb(r: ConflictRow) -> pb::Conflict {
         detected_at: Some(timestamp(r.9)),
         resolved_by: r.10.unwrap_or_default(),
         resolved_at: r.11.map(timestamp),
-        ..Default::default()
+        kind: r.12,
+        values,
+        rule: r.14.unwrap_or_default(),
     }
 }
 

@@ -24,6 +24,7 @@ pub async fn run(shared: Shared, tick: Duration, shutdown: CancellationToken) {
 
 async fn due(shared: &Shared, shutdown: &CancellationToken) -> relais_platform::error::Result<()> {
     for c in connections::all_enabled(&shared.pool).await? {
+        verify_if_due(shared, &c).await;
         for f in &c.settings.families {
             if f.schedule.is_empty() || !c.pulls(&f.family) || shutdown.is_cancelled() {
                 continue;
@@ -49,4 +50,27 @@ async fn due(shared: &Shared, shutdown: &CancellationToken) -> relais_platform::
         }
     }
     Ok(())
+}
+
+/// Verifies `c` (a report, no repair) when the last verify is older than
+/// `verify_every`; an ERP that cannot be verified is skipped quietly.
+async fn verify_if_due(shared: &Shared, c: &connections::Connection) {
+    if shared.verify_every.is_zero() {
+        return;
+    }
+    let last = match runs::last_started(&shared.pool, c.id, "verify").await {
+        Ok(last) => last.unwrap_or(c.created_at),
+        Err(e) => {
+            tracing::warn!(error = %e, "last verify unreadable");
+            return;
+        }
+    };
+    let every = chrono::Duration::from_std(shared.verify_every).unwrap_or(chrono::Duration::MAX);
+    if last + every > Utc::now() {
+        return;
+    }
+    match crate::verify::verify(shared, c, false, "schedule").await {
+        Ok(_) | Err(relais_platform::error::Error::FailedPrecondition(_)) => {}
+        Err(e) => tracing::warn!(connection = %c.name, error = %e, "scheduled verify not done"),
+    }
 }

@@ -1439,6 +1439,11 @@ impl ErpAdapter for TrytonClient {
     fn pages_by_id(&self) -> bool {
         true
     }
+
+    /// Parties and sales show their own shapes (a party's one name).
+    fn merges_fields(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

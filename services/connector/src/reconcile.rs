@@ -1,0 +1,714 @@
+//! One bound record brought in step (docs/sync.md): both sides read now,
+//! merged field by field against what they last agreed on (merge.rs), the
+//! result written to whichever side is behind, read back from both, and
+//! kept as the new agreed state. A push, a pull, `verify` and staff
+//! settling a conflict all come here, so a record is reconciled the same
+//! way whoever noticed the change, and the connector's own writes (their
+//! answers lost or not) are recognised by content, never taken for an
+//! edit.
+//!
+//! One record at a time: a transaction-scoped advisory lock per binding
+//! serialises a push and a pull of the same record (and two replicas);
+//! it is released if the connector dies.
+
+use chrono::{DateTime, Utc};
+use relais_proto::{
+    orders::{Customer, Order, OrderStatus},
+    planning::{Intervention, InterventionStatus, Worker},
+};
+use serde_json::{Map, Value};
+
+use crate::{
+    Shared,
+    connections::Connection,
+    adapter::{ErpAdapter, ErpError, ErpRecord, text},
+    bindings::{self, Binding},
+    merge::{self, Agreed, FieldConflict, Owner, Side},
+    push::{Push, PushError},
+    runs,
+};
+
+/// Who asked for the record to be reconciled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A shop change queued for the ERP.
+    Push,
+    /// An ERP change read by a pull.
+    Pull,
+    /// `verify`: compare only (false) or settle what differs (true).
+    Verify { repair: bool },
+    /// Staff settled the record's open conflict for this side.
+    Settle(Side),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub shop_written: bool,
+    pub erp_written: bool,
+    /// Held for staff (an open manual conflict): nothing was written.
+    pub held: bool,
+    /// The fields where the sides differed when read.
+    pub differing: Vec<String>,
+}
+
+/// The ERP object a bound entity is written as.
+pub fn erp_object(entity: &str) -> Option<&'static str> {
+    match entity {
+        "customer" => Some("customer"),
+        "worker" => Some("employee"),
+        "intervention" => Some("service"),
+        "quote" => Some("quote"),
+        "order" => Some("order"),
+        _ => None,
+    }
+}
+
+/// Set once at creation, never merged: the shop's id and whether the ERP
+/// holds the record read-only.
+const IDENTITY: [&str; 2] = ["shop_id", "read_only"];
+
+/// Fields of an intervention both sides may change (planning is two-way);
+/// the rest is the booking's, the shop's.
+const PLANNED: [&str; 5] = ["start", "end", "employee", "status", "actual_minutes"];
+
+/// A domain rule that decided fields before the policy.
+struct Decided {
+    rule: &'static str,
+    fields: &'static [&'static str],
+    /// Raised to staff: the record is held.
+    raised: bool,
+}
+
+/// The shop's side of a bound record, as it is now.
+enum Shop {
+    Customer(Customer),
+    Worker(Worker),
+    Intervention(Intervention),
+    Order(Order),
+}
+
+impl Shop {
+    fn version(&self) -> i64 {
+        match self {
+            Shop::Customer(r) => r.version,
+            Shop::Worker(r) => r.version,
+            Shop::Intervention(r) => r.version,
+            Shop::Order(r) => r.version,
+        }
+    }
+}
+
+/// A time field written as RFC 3339: compared as instants, whatever the
+/// offset an ERP user typed.
+fn canonical(field: &str, v: &Value) -> Value {
+    if matches!(field, "start" | "end" | "placed_at")
+        && let Some(t) = v
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    {
+        return t.with_timezone(&Utc).to_rfc3339().into();
+    }
+    v.clone()
+}
+
+fn canonical_map(m: &Map<String, Value>) -> Map<String, Value> {
+    m.iter()
+        .filter(|(k, _)| !IDENTITY.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), canonical(k, v)))
+        .collect()
+}
+
+fn order_rank(status: &str) -> Option<u8> {
+    match status {
+        "validated" => Some(0),
+        "paid" => Some(1),
+        "preparing" => Some(2),
+        "shipped" => Some(3),
+        "delivered" => Some(4),
+        _ => None,
+    }
+}
+
+fn status_of(m: &Map<String, Value>) -> String {
+    m.get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Push<'_> {
+    /// Who may change `field` of `entity` on this connection.
+    fn owner(&self, entity: &str, field: &str, settle: Option<Side>) -> Owner {
+        let c = self.c;
+        let (sends, pulls) = match entity {
+            "customer" => (c.sends("customers"), c.pulls("customers")),
+            "worker" => (c.sends("workers"), c.pulls("workers")),
+            "intervention" if PLANNED.contains(&field) => (
+                c.sends("bookings") || c.sends("planning"),
+                c.pulls("planning"),
+            ),
+            // The status of an order the ERP moves on (its orders pull);
+            // domain rules decide it before any policy (`order_rules`).
+            "order" | "quote" if field == "status" => (true, c.pulls("orders")),
+            _ => (true, false),
+        };
+        let winner = settle.or(match c.policy().winner() {
+            Some("erp") => Some(Side::Erp),
+            Some("shop") => Some(Side::Shop),
+            _ => None,
+        });
+        match (sends, pulls) {
+            (true, true) => Owner::Both { winner },
+            (false, true) => Owner::Erp,
+            _ => Owner::Shop,
+        }
+    }
+
+    /// The shop's record, read now.
+    async fn read_shop(
+        &self,
+        entity: &str,
+        internal_id: &str,
+        erp: &ErpRecord,
+        order_hint: Option<&str>,
+    ) -> Result<Shop, PushError> {
+        let (peers, tenant) = (&self.shared.peers, self.c.tenant);
+        Ok(match entity {
+            "customer" => Shop::Customer(peers.customer(tenant, internal_id).await?),
+            "worker" => Shop::Worker(peers.worker(tenant, internal_id).await?),
+            "quote" | "order" => Shop::Order(peers.order(tenant, internal_id).await?),
+            "intervention" => {
+                // Found through its booking: the hint, else the ERP's quote.
+                let order = match order_hint {
+                    Some(o) => o.to_owned(),
+                    None => {
+                        let quote = erp.text("quote");
+                        bindings::by_external(&self.shared.pool, self.c.id, "quote", &quote)
+                            .await?
+                            .map(|q| q.internal_id)
+                            .ok_or_else(|| {
+                                PushError::Fatal(format!(
+                                    "the ERP's quote {quote:?} is not bound to a shop booking"
+                                ))
+                            })?
+                    }
+                };
+                Shop::Intervention(
+                    peers
+                        .interventions_of_order(tenant, &order)
+                        .await?
+                        .into_iter()
+                        .find(|i| i.id == internal_id)
+                        .ok_or_else(|| {
+                            PushError::Fatal(format!("intervention {internal_id} is gone"))
+                        })?,
+                )
+            }
+            other => return Err(PushError::Fatal(format!("no ERP object for {other}"))),
+        })
+    }
+
+    /// The shop's record as the ERP's would show it (the fields a write
+    /// sends).
+    async fn shop_fields(&self, shop: &Shop) -> Result<Map<String, Value>, PushError> {
+        Ok(match shop {
+            Shop::Customer(r) => Push::customer_fields(r),
+            Shop::Worker(r) => self.worker_fields(r).await?,
+            Shop::Intervention(r) => self.intervention_fields(r).await?,
+            Shop::Order(r) if r.kind == "product" => self
+                .product_order_fields(r)
+                .await?
+                .map(|(_, f)| f)
+                .unwrap_or_default(),
+            Shop::Order(r) => self.quote_fields(r).await?,
+        })
+    }
+
+    /// The ERP's record as the shop would hold it, shown the way
+    /// `shop_fields` shows the shop's: the ERP's values of the mapped
+    /// fields, through the same conversions a pull applies (an ERP record
+    /// without an email shows the shop's empty one).
+    async fn erp_fields(
+        &self,
+        shop: &Shop,
+        erp: &ErpRecord,
+        shop_fields: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, PushError> {
+        let keys: Vec<String> = shop_fields.keys().cloned().collect();
+        Ok(match shop {
+            Shop::Customer(r) => {
+                let mut f = r.fields.clone().unwrap_or_default();
+                customer_keys(&mut f, &erp.fields, &keys);
+                Push::customer_fields(&Customer {
+                    fields: Some(f),
+                    ..r.clone()
+                })
+            }
+            Shop::Worker(r) => {
+                let mut f = r.fields.clone().unwrap_or_default();
+                self.worker_keys(&mut f, &erp.fields, &keys).await?;
+                self.worker_fields(&Worker {
+                    fields: Some(f),
+                    ..r.clone()
+                })
+                .await?
+            }
+            // Written by the connector whole: the same shape both ways.
+            Shop::Intervention(_) | Shop::Order(_) => keys
+                .iter()
+                .map(|k| (k.clone(), erp.fields.get(k).cloned().unwrap_or(Value::Null)))
+                .collect(),
+        })
+    }
+
+    /// Worker fields `keys` set from `m` (an ERP employee's shape).
+    async fn worker_keys(
+        &self,
+        f: &mut relais_proto::planning::WorkerFields,
+        m: &Map<String, Value>,
+        keys: &[String],
+    ) -> Result<(), PushError> {
+        let v = Value::Object(m.clone());
+        for k in keys {
+            match k.as_str() {
+                "first_name" => f.first_name = text(&v, k),
+                "last_name" => f.last_name = text(&v, k),
+                "email" => f.email = text(&v, k),
+                "phone" => f.phone = text(&v, k),
+                "photo_url" => f.photo_url = text(&v, k),
+                "provider" => f.provider = text(&v, k),
+                "active" => f.active = m.get(k).and_then(Value::as_bool).unwrap_or(true),
+                "tariffs" => {
+                    // Skills the ERP cannot show (no tariff mapped) stay.
+                    let mut skills = Vec::new();
+                    for s in &f.skill_service_ids {
+                        if crate::bindings::tariff_of(&self.shared.pool, self.c.id, s)
+                            .await?
+                            .is_none()
+                        {
+                            skills.push(s.clone());
+                        }
+                    }
+                    for t in m.get(k).and_then(Value::as_array).into_iter().flatten() {
+                        if let Some(t) = t.as_str()
+                            && let Some(s) =
+                                bindings::service_of(&self.shared.pool, self.c.id, t).await?
+                        {
+                            skills.push(s.to_string());
+                        }
+                    }
+                    skills.sort();
+                    skills.dedup();
+                    f.skill_service_ids = skills;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Domain rules over the merged status, before any policy: a
+    /// cancellation is never left live on the other side, an order never
+    /// moves back, and what the shop cannot do is raised to staff. The
+    /// rule that decided, and the fields it decided.
+    fn status_rules(
+        &self,
+        entity: &str,
+        shop: &Shop,
+        s: &Map<String, Value>,
+        e: &Map<String, Value>,
+        merged: &mut merge::Merged,
+    ) -> Option<Decided> {
+        let (ss, es) = (status_of(s), status_of(e));
+        if ss == es {
+            return None;
+        }
+        let set = |m: &mut merge::Merged, v: &str| {
+            m.target.insert("status".into(), v.into());
+        };
+        match (entity, shop) {
+            ("intervention", Shop::Intervention(i)) => {
+                if i.status() != InterventionStatus::Planned {
+                    // Done or cancelled in the shop: final there, so its
+                    // planning fields are the shop's.
+                    for k in PLANNED {
+                        if let Some(v) = s.get(k) {
+                            merged.target.insert(k.into(), v.clone());
+                        }
+                    }
+                    return Some(Decided {
+                        rule: "the intervention is final in the shop (done or cancelled)",
+                        fields: &PLANNED,
+                        raised: false,
+                    });
+                }
+                let target = status_of(&merged.target);
+                if target != "planned" {
+                    // Cancelled or done in the ERP: the time and worker a
+                    // closed intervention had in the shop stay.
+                    for k in ["start", "end", "employee"] {
+                        if let Some(v) = s.get(k) {
+                            merged.target.insert(k.into(), v.clone());
+                        }
+                    }
+                }
+                None
+            }
+            ("order" | "quote", Shop::Order(o)) if o.kind == "product" => {
+                let shop_may_cancel = matches!(
+                    o.status(),
+                    OrderStatus::Quote | OrderStatus::Placed | OrderStatus::Confirmed
+                );
+                let raise = |m: &mut merge::Merged, why| {
+                    set(m, &ss);
+                    if !m.conflicts.iter().any(|c| c.field == "status") {
+                        m.conflicts.push(FieldConflict {
+                            field: "status".into(),
+                            shop: ss.clone().into(),
+                            erp: es.clone().into(),
+                            agreed: None,
+                        });
+                    }
+                    m.held = true;
+                    Some(Decided {
+                        rule: why,
+                        fields: &["status"],
+                        raised: true,
+                    })
+                };
+                match (ss.as_str(), es.as_str()) {
+                    ("cancelled", "shipped" | "delivered") => {
+                        raise(merged, "cancelled in the shop after the ERP shipped it")
+                    }
+                    ("cancelled", _) => {
+                        set(merged, "cancelled");
+                        Some(Decided {
+                            rule: "a cancellation in the shop is sent to the ERP",
+                            fields: &["status"],
+                            raised: false,
+                        })
+                    }
+                    (_, "cancelled") if shop_may_cancel => {
+                        set(merged, "cancelled");
+                        Some(Decided {
+                            rule: "a cancellation in the ERP is taken by the shop",
+                            fields: &["status"],
+                            raised: false,
+                        })
+                    }
+                    (_, "cancelled") => raise(
+                        merged,
+                        "cancelled in the ERP after the shop moved the order on",
+                    ),
+                    _ => {
+                        // Both moving forward: the furthest along.
+                        let furthest = if order_rank(&es) > order_rank(&ss) {
+                            &es
+                        } else {
+                            &ss
+                        };
+                        set(merged, furthest);
+                        Some(Decided {
+                            rule: "an order never moves back",
+                            fields: &["status"],
+                            raised: false,
+                        })
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes `target`'s `keys` to the shop's record; the record after.
+    async fn apply_to_shop(
+        &self,
+        shop: &Shop,
+        erp: &ErpRecord,
+        target: &Map<String, Value>,
+        keys: &[String],
+    ) -> Result<Shop, PushError> {
+        let (shared, c) = (self.shared, self.c);
+        // The ERP's record as it will be: what the shop's converters read.
+        let mut rec = erp.clone();
+        for (k, v) in target {
+            rec.fields.insert(k.clone(), v.clone());
+        }
+        let failed = |e: anyhow::Error| PushError::Retry(format!("{e:#}"));
+        Ok(match shop {
+            Shop::Customer(r) => {
+                let mut f = r.fields.clone().unwrap_or_default();
+                customer_keys(&mut f, target, keys);
+                Shop::Customer(
+                    shared
+                        .peers
+                        .update_customer(c.tenant, &c.name, &r.id, r.version, f)
+                        .await?,
+                )
+            }
+            Shop::Worker(r) => {
+                let mut f = r.fields.clone().unwrap_or_default();
+                self.worker_keys(&mut f, target, keys).await?;
+                Shop::Worker(
+                    shared
+                        .peers
+                        .update_worker(c.tenant, &c.name, &r.id, r.version, f)
+                        .await?,
+                )
+            }
+            Shop::Intervention(r) => Shop::Intervention(
+                crate::planning::bring(shared, c, &rec, r.clone())
+                    .await
+                    .map_err(failed)?
+                    .0,
+            ),
+            Shop::Order(r) => {
+                let to = match status_of(target).as_str() {
+                    "preparing" => OrderStatus::Preparing,
+                    "shipped" => OrderStatus::Shipped,
+                    "delivered" => OrderStatus::Delivered,
+                    "cancelled" => OrderStatus::Cancelled,
+                    _ => return Ok(Shop::Order(r.clone())),
+                };
+                let f = Value::Object(rec.fields.clone());
+                Shop::Order(
+                    crate::customers::move_order(shared, c, r.clone(), to, &rec.id, &f)
+                        .await
+                        .map_err(failed)?
+                        .0,
+                )
+            }
+        })
+    }
+
+    /// Brings the bound record (`entity`, `internal_id`) in step; see the
+    /// module's comment. `order_hint`: an intervention's booking, when the
+    /// caller knows it.
+    pub async fn reconcile(
+        &self,
+        entity: &str,
+        internal_id: &str,
+        trigger: Trigger,
+        order_hint: Option<&str>,
+    ) -> Result<Outcome, PushError> {
+        let pool = &self.shared.pool;
+        let c = self.c;
+        let object = erp_object(entity)
+            .ok_or_else(|| PushError::Fatal(format!("no ERP object for {entity}")))?;
+        let mut lock = pool.begin().await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("{}:{entity}:{internal_id}", c.id))
+            .execute(&mut *lock)
+            .await?;
+        let b: Binding = bindings::by_internal(pool, c.id, entity, internal_id)
+            .await?
+            .ok_or_else(|| PushError::Fatal(format!("{entity} {internal_id} is not bound")))?;
+        let settle = match trigger {
+            Trigger::Settle(side) => Some(side),
+            _ => None,
+        };
+        let writes = !matches!(trigger, Trigger::Verify { repair: false });
+        if b.held_by.is_some() && settle.is_none() {
+            // Held for staff: neither side is written until they settle.
+            return Ok(Outcome {
+                held: true,
+                ..Outcome::default()
+            });
+        }
+        let erp = match self.erp.get(object, &b.external_id).await {
+            Ok(r) => r,
+            Err(ErpError::NotFound(m)) => {
+                return Err(PushError::Gone(
+                    Side::Erp,
+                    format!("the ERP no longer holds {object} {}: {m}", b.external_id),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let shop = match self.read_shop(entity, internal_id, &erp, order_hint).await {
+            Err(PushError::Fatal(m)) if m.contains("gone") || m.contains("not found") => {
+                return Err(PushError::Gone(Side::Shop, m));
+            }
+            other => other?,
+        };
+        let shop_all = self.shop_fields(&shop).await?;
+        let erp_all = self.erp_fields(&shop, &erp, &shop_all).await?;
+        let (s, e) = (canonical_map(&shop_all), canonical_map(&erp_all));
+        let agreed = b.agreed.as_ref().map(canonical_map);
+        let basis = match &agreed {
+            Some(a) => Agreed::Known(a),
+            None => Agreed::Unknown {
+                shop_changed: shop.version() != b.shop_version,
+                erp_changed: erp.version != b.erp_version,
+            },
+        };
+        let mut merged = merge::merge(basis, &s, &e, |k| self.owner(entity, k, settle));
+        let decided = self.status_rules(entity, &shop, &s, &e, &mut merged);
+        let rule = decided.as_ref().map(|d| d.rule);
+        if let Some(d) = &decided
+            && !d.raised
+        {
+            // Decided by a rule, not left to staff: only other fields both
+            // sides changed can still hold the record.
+            merged.held = merged.conflicts.iter().any(|c| {
+                !d.fields.contains(&c.field.as_str())
+                    && matches!(
+                        self.owner(entity, &c.field, settle),
+                        Owner::Both { winner: None }
+                    )
+            });
+        }
+        let differing = merge::differing(&s, &e);
+        let outcome = Outcome {
+            differing: differing.clone(),
+            ..Outcome::default()
+        };
+        if !writes {
+            return Ok(outcome);
+        }
+        if settle.is_some() {
+            // Staff decided: what was held is written now.
+            merged.held = false;
+        }
+        let (seen_shop, seen_erp) = (shop.version(), erp.version);
+        let seen = |kind, winner, fields| runs::Seen {
+            entity,
+            internal_id,
+            external_id: &b.external_id,
+            shop_version: seen_shop,
+            erp_version: seen_erp,
+            winner,
+            kind,
+            fields,
+            rule,
+        };
+        if merged.held {
+            let id = runs::record_conflict(pool, c, &seen("conflict", None, &merged.conflicts))
+                .await?;
+            bindings::hold(pool, c.id, entity, internal_id, id).await?;
+            lock.commit().await?;
+            return Ok(Outcome {
+                held: true,
+                ..outcome
+            });
+        }
+        // What each side must take.
+        let to_shop = merge::differing(&merged.target, &s);
+        let to_erp = merge::differing(&merged.target, &e);
+        let mut outcome = outcome;
+        let shop = if to_shop.is_empty() {
+            shop
+        } else {
+            outcome.shop_written = true;
+            self.apply_to_shop(&shop, &erp, &merged.target, &to_shop)
+                .await?
+        };
+        let erp = if to_erp.is_empty() {
+            erp
+        } else {
+            outcome.erp_written = true;
+            let fields: Map<String, Value> = to_erp
+                .iter()
+                .filter_map(|k| merged.target.get(k).map(|v| (k.clone(), v.clone())))
+                .collect();
+            let reference = format!("relais:{}:{entity}:{internal_id}", c.id);
+            self.erp
+                .upsert(object, Some(&b.external_id), &reference, &fields)
+                .await?;
+            self.erp.get(object, &b.external_id).await?
+        };
+        // Read back: both sides must now hold the target.
+        let shop_now = canonical_map(&self.shop_fields(&shop).await?);
+        let erp_now = canonical_map(&self.erp_fields(&shop, &erp, &shop_now).await?);
+        let off: Vec<String> = merge::differing(&merged.target, &shop_now)
+            .into_iter()
+            .chain(merge::differing(&merged.target, &erp_now))
+            .collect();
+        if !off.is_empty() {
+            return Err(PushError::Retry(format!(
+                "{entity} {internal_id}: after the merge the sides still differ on {}",
+                off.join(", ")
+            )));
+        }
+        if settle.is_none() {
+            if !merged.conflicts.is_empty() {
+                let winner = self.owner(entity, &merged.conflicts[0].field, None);
+                let winner = match (rule, winner) {
+                    (Some(_), _) => {
+                        // The rule's side: whose value the status took.
+                        if status_of(&merged.target) == status_of(&s) {
+                            Some("shop")
+                        } else {
+                            Some("erp")
+                        }
+                    }
+                    (None, Owner::Both { winner: Some(w) }) => Some(w.as_str()),
+                    _ => Some("shop"),
+                };
+                runs::record_conflict(pool, c, &seen("conflict", winner, &merged.conflicts))
+                    .await?;
+            }
+            if !merged.overwritten.is_empty() {
+                runs::record_conflict(
+                    pool,
+                    c,
+                    &seen("erp_overwritten", Some("shop"), &merged.overwritten),
+                )
+                .await?;
+            }
+        }
+        bindings::agree(
+            pool,
+            c.id,
+            entity,
+            internal_id,
+            shop.version(),
+            erp.version,
+            &merged.target,
+        )
+        .await?;
+        lock.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Customer fields `keys` set from `m` (an ERP customer's shape).
+fn customer_keys(f: &mut relais_proto::orders::CustomerFields, m: &Map<String, Value>, keys: &[String]) {
+    let v = Value::Object(m.clone());
+    for k in keys {
+        match k.as_str() {
+            "first_name" => f.first_name = text(&v, k),
+            "last_name" => f.last_name = text(&v, k),
+            "email" => f.email = text(&v, k),
+            "phone" => f.phone = text(&v, k),
+            "address" => f.billing_address = crate::customers::address(m.get(k)),
+            "price_group" => f.customer_family = text(&v, k),
+            _ => {}
+        }
+    }
+}
+
+/// A pull's bound record, reconciled: Some(true) when the shop changed;
+/// None when the connection's ERP is not merged by field (the caller
+/// compares it whole).
+pub(crate) async fn on_pull(
+    shared: &Shared,
+    c: &Connection,
+    entity: &str,
+    internal_id: &str,
+) -> anyhow::Result<Option<bool>> {
+    let erp = shared.erps.get(c, shared.push.erp_timeout).await?;
+    if !erp.reads_back() || !erp.merges_fields() {
+        return Ok(None);
+    }
+    let push = Push {
+        shared,
+        c,
+        erp: &erp,
+    };
+    let out = push
+        .reconcile(entity, internal_id, Trigger::Pull, None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(out.shop_written))
+}
