@@ -462,7 +462,11 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
                 format!(
                     "{}  {} {} {} <-> {}  shop v{} erp v{}  winner: {}{}{}",
                     c.id,
-                    if c.kind.is_empty() { "conflict" } else { &c.kind },
+                    if c.kind.is_empty() {
+                        "conflict"
+                    } else {
+                        &c.kind
+                    },
                     c.entity,
                     c.internal_id,
                     c.external_id,

@@ -427,7 +427,9 @@ impl ConnectorService for ConnectorApi {
                     )));
                 }
                 Ok(pb::VerifyResponse {
-                    report: Some(crate::verify::verify(&self.shared, &c, r.repair, "manual").await?),
+                    report: Some(
+                        crate::verify::verify(&self.shared, &c, r.repair, "manual").await?,
+                    ),
                 })
             }
             .await,

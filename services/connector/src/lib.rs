@@ -42,9 +42,9 @@ pub mod reference_erp;
 mod resolve;
 mod runs;
 mod scheduler;
-mod verify;
 pub mod secrets;
 pub mod tryton;
+mod verify;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

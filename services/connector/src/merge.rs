@@ -48,7 +48,10 @@ pub enum Owner {
 pub enum Agreed<'a> {
     Known(&'a Map<String, Value>),
     /// Not kept: only whether each side's version moved since the last sync.
-    Unknown { shop_changed: bool, erp_changed: bool },
+    Unknown {
+        shop_changed: bool,
+        erp_changed: bool,
+    },
 }
 
 /// A field changed on both sides to different values.
@@ -116,13 +119,21 @@ pub fn merge(
                 }
                 s.clone()
             }
-            Owner::Erp => e.clone(),
+            Owner::Erp => {
+                // The shop's copy is read-only, yet it changed too: the
+                // ERP's value is taken, and the shop's edit is reported.
+                if shop_changed && erp_changed {
+                    out.conflicts.push(seen());
+                }
+                e.clone()
+            }
             Owner::Both { winner } => match (shop_changed, erp_changed) {
                 (true, false) => s.clone(),
-                (false, true) => e.clone(),
-                // Both changed (or neither, by versions, yet they differ:
-                // nothing says which is newer).
-                _ => {
+                // Neither moved by versions (no agreed state kept), yet
+                // they differ: the ERP's, as a pull would have taken it.
+                (false, _) => e.clone(),
+                // Both changed.
+                (true, true) => {
                     out.conflicts.push(seen());
                     match winner {
                         Some(Side::Erp) => e.clone(),
@@ -227,7 +238,10 @@ mod tests {
             shop_changed: false,
             erp_changed: true,
         };
-        assert_eq!(merge(only_erp, &shop, &erp, |_| BOTH_ERP).target["phone"], "3");
+        assert_eq!(
+            merge(only_erp, &shop, &erp, |_| BOTH_ERP).target["phone"],
+            "3"
+        );
         let both = Agreed::Unknown {
             shop_changed: true,
             erp_changed: true,
@@ -236,7 +250,10 @@ mod tests {
     }
 
     fn value() -> impl Strategy<Value = Value> {
-        prop_oneof![Just(Value::Null), (0u8..4).prop_map(|n| json!(format!("v{n}")))]
+        prop_oneof![
+            Just(Value::Null),
+            (0u8..4).prop_map(|n| json!(format!("v{n}")))
+        ]
     }
 
     fn record() -> impl Strategy<Value = Map<String, Value>> {

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 
 use crate::{
     Shared,
-    connections::Connection,
     adapter::{ErpAdapter, ErpError, ErpRecord, text},
     bindings::{self, Binding},
+    connections::Connection,
     merge::{self, Agreed, FieldConflict, Owner, Side},
     push::{Push, PushError},
     runs,
@@ -63,9 +63,10 @@ pub fn erp_object(entity: &str) -> Option<&'static str> {
     }
 }
 
-/// Set once at creation, never merged: the shop's id and whether the ERP
-/// holds the record read-only.
-const IDENTITY: [&str; 2] = ["shop_id", "read_only"];
+/// Not merged: set once at creation (the shop's id, whether the ERP holds
+/// the record read-only), or the shop's own words for what the merged
+/// fields say (an order's status name in the shop).
+const IDENTITY: [&str; 3] = ["shop_id", "read_only", "shop_status"];
 
 /// Fields of an intervention both sides may change (planning is two-way);
 /// the rest is the booking's, the shop's.
@@ -137,11 +138,17 @@ fn status_of(m: &Map<String, Value>) -> String {
 }
 
 impl Push<'_> {
-    /// Who may change `field` of `entity` on this connection.
-    fn owner(&self, entity: &str, field: &str, settle: Option<Side>) -> Owner {
+    /// Who may change `field` of `entity` on this connection;
+    /// `shop_owned`: a customer created online (read-only in the ERP).
+    fn owner(&self, entity: &str, field: &str, shop_owned: bool, settle: Option<Side>) -> Owner {
         let c = self.c;
+        if shop_owned {
+            return Owner::Shop;
+        }
         let (sends, pulls) = match entity {
             "customer" => (c.sends("customers"), c.pulls("customers")),
+            // Hours go one way: the ERP's, when it sends some.
+            "worker" if field == "availability" => (false, true),
             "worker" => (c.sends("workers"), c.pulls("workers")),
             "intervention" if PLANNED.contains(&field) => (
                 c.sends("bookings") || c.sends("planning"),
@@ -213,7 +220,14 @@ impl Push<'_> {
     async fn shop_fields(&self, shop: &Shop) -> Result<Map<String, Value>, PushError> {
         Ok(match shop {
             Shop::Customer(r) => Push::customer_fields(r),
-            Shop::Worker(r) => self.worker_fields(r).await?,
+            Shop::Worker(r) => {
+                let mut m = self.worker_fields(r).await?;
+                m.insert(
+                    "availability".into(),
+                    erp_hours(&r.fields.clone().unwrap_or_default()),
+                );
+                m
+            }
             Shop::Intervention(r) => self.intervention_fields(r).await?,
             Shop::Order(r) if r.kind == "product" => self
                 .product_order_fields(r)
@@ -247,11 +261,14 @@ impl Push<'_> {
             Shop::Worker(r) => {
                 let mut f = r.fields.clone().unwrap_or_default();
                 self.worker_keys(&mut f, &erp.fields, &keys).await?;
-                self.worker_fields(&Worker {
-                    fields: Some(f),
-                    ..r.clone()
-                })
-                .await?
+                let mut m = self
+                    .worker_fields(&Worker {
+                        fields: Some(f.clone()),
+                        ..r.clone()
+                    })
+                    .await?;
+                m.insert("availability".into(), erp_hours(&f));
+                m
             }
             // Written by the connector whole: the same shape both ways.
             Shop::Intervention(_) | Shop::Order(_) => keys
@@ -278,6 +295,11 @@ impl Push<'_> {
                 "photo_url" => f.photo_url = text(&v, k),
                 "provider" => f.provider = text(&v, k),
                 "active" => f.active = m.get(k).and_then(Value::as_bool).unwrap_or(true),
+                "availability" => crate::availability::apply(
+                    f,
+                    crate::availability::from_erp(m.get(k)),
+                    &self.shared.opening_hours,
+                ),
                 "tariffs" => {
                     // Skills the ERP cannot show (no tariff mapped) stay.
                     let mut skills = Vec::new();
@@ -542,7 +564,8 @@ impl Push<'_> {
                 erp_changed: erp.version != b.erp_version,
             },
         };
-        let mut merged = merge::merge(basis, &s, &e, |k| self.owner(entity, k, settle));
+        let shop_owned = matches!(&shop, Shop::Customer(r) if !r.read_only);
+        let mut merged = merge::merge(basis, &s, &e, |k| self.owner(entity, k, shop_owned, settle));
         let decided = self.status_rules(entity, &shop, &s, &e, &mut merged);
         let rule = decided.as_ref().map(|d| d.rule);
         if let Some(d) = &decided
@@ -553,7 +576,7 @@ impl Push<'_> {
             merged.held = merged.conflicts.iter().any(|c| {
                 !d.fields.contains(&c.field.as_str())
                     && matches!(
-                        self.owner(entity, &c.field, settle),
+                        self.owner(entity, &c.field, shop_owned, settle),
                         Owner::Both { winner: None }
                     )
             });
@@ -583,8 +606,8 @@ impl Push<'_> {
             rule,
         };
         if merged.held {
-            let id = runs::record_conflict(pool, c, &seen("conflict", None, &merged.conflicts))
-                .await?;
+            let id =
+                runs::record_conflict(pool, c, &seen("conflict", None, &merged.conflicts)).await?;
             bindings::hold(pool, c.id, entity, internal_id, id).await?;
             lock.commit().await?;
             return Ok(Outcome {
@@ -594,15 +617,25 @@ impl Push<'_> {
         }
         // What each side must take.
         let to_shop = merge::differing(&merged.target, &s);
-        let to_erp = merge::differing(&merged.target, &e);
         let mut outcome = outcome;
         let shop = if to_shop.is_empty() {
             shop
         } else {
             outcome.shop_written = true;
-            self.apply_to_shop(&shop, &erp, &merged.target, &to_shop)
-                .await?
+            let changed = self
+                .apply_to_shop(&shop, &erp, &merged.target, &to_shop)
+                .await?;
+            // What the shop derives from the change (an order's own
+            // status name) is the shop's to send.
+            let derived = canonical_map(&self.shop_fields(&changed).await?);
+            for (k, v) in derived {
+                if matches!(self.owner(entity, &k, shop_owned, settle), Owner::Shop) {
+                    merged.target.insert(k, v);
+                }
+            }
+            changed
         };
+        let to_erp = merge::differing(&merged.target, &e);
         let erp = if to_erp.is_empty() {
             erp
         } else {
@@ -632,7 +665,7 @@ impl Push<'_> {
         }
         if settle.is_none() {
             if !merged.conflicts.is_empty() {
-                let winner = self.owner(entity, &merged.conflicts[0].field, None);
+                let winner = self.owner(entity, &merged.conflicts[0].field, shop_owned, None);
                 let winner = match (rule, winner) {
                     (Some(_), _) => {
                         // The rule's side: whose value the status took.
@@ -643,6 +676,7 @@ impl Push<'_> {
                         }
                     }
                     (None, Owner::Both { winner: Some(w) }) => Some(w.as_str()),
+                    (None, Owner::Erp) => Some("erp"),
                     _ => Some("shop"),
                 };
                 runs::record_conflict(pool, c, &seen("conflict", winner, &merged.conflicts))
@@ -673,7 +707,11 @@ impl Push<'_> {
 }
 
 /// Customer fields `keys` set from `m` (an ERP customer's shape).
-fn customer_keys(f: &mut relais_proto::orders::CustomerFields, m: &Map<String, Value>, keys: &[String]) {
+fn customer_keys(
+    f: &mut relais_proto::orders::CustomerFields,
+    m: &Map<String, Value>,
+    keys: &[String],
+) {
     let v = Value::Object(m.clone());
     for k in keys {
         match k.as_str() {
@@ -711,4 +749,19 @@ pub(crate) async fn on_pull(
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(Some(out.shop_written))
+}
+
+/// A worker's weekly hours as the ERP sends them, when they came from the
+/// ERP (hours set in the shop or the opening hours are not the ERP's to
+/// hold): the ERP alone changes them.
+fn erp_hours(f: &relais_proto::planning::WorkerFields) -> Value {
+    if f.availability_source() != relais_proto::planning::AvailabilitySource::Erp {
+        return Value::Null;
+    }
+    Value::Array(
+        f.availability
+            .iter()
+            .map(|s| serde_json::json!({"weekday": s.weekday, "start": s.start_time, "end": s.end_time}))
+            .collect(),
+    )
 }

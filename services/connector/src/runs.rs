@@ -235,7 +235,11 @@ pub struct Seen<'a> {
 }
 
 /// Records a conflict; its id.
-pub async fn record_conflict(db: impl PgExecutor<'_>, c: &Connection, seen: &Seen<'_>) -> Result<Uuid> {
+pub async fn record_conflict(
+    db: impl PgExecutor<'_>,
+    c: &Connection,
+    seen: &Seen<'_>,
+) -> Result<Uuid> {
     tracing::warn!(
         entity = seen.entity,
         internal_id = seen.internal_id,
@@ -342,19 +346,18 @@ fn json_text(v: Option<&serde_json::Value>) -> String {
 }
 
 fn conflict_pb(r: ConflictRow) -> pb::Conflict {
-    let values = r
-        .13
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-        .iter()
-        .map(|f| pb::FieldValues {
-            field: f["field"].as_str().unwrap_or_default().to_owned(),
-            shop: json_text(f.get("shop")),
-            erp: json_text(f.get("erp")),
-            agreed: json_text(f.get("agreed")),
-        })
-        .collect();
+    let values =
+        r.13.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|f| pb::FieldValues {
+                field: f["field"].as_str().unwrap_or_default().to_owned(),
+                shop: json_text(f.get("shop")),
+                erp: json_text(f.get("erp")),
+                agreed: json_text(f.get("agreed")),
+            })
+            .collect();
     pb::Conflict {
         id: r.0.to_string(),
         connection_id: r.1.to_string(),

@@ -32,7 +32,12 @@ use crate::{
 const ENTITIES: [&str; 5] = ["customer", "worker", "quote", "order", "intervention"];
 
 /// Compares (and with `repair` settles) every bound record of `c`.
-pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str) -> Result<pb::VerifyReport> {
+pub async fn verify(
+    shared: &Shared,
+    c: &Connection,
+    repair: bool,
+    trigger: &str,
+) -> Result<pb::VerifyReport> {
     let erp = shared
         .erps
         .get(c, shared.push.erp_timeout)
@@ -62,7 +67,9 @@ pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str
     for entity in ENTITIES {
         for b in bindings::list(&shared.pool, c.id, entity).await? {
             if shared.stop.is_cancelled() {
-                return Err(Error::Unavailable("interrupted: the connector is stopping".into()));
+                return Err(Error::Unavailable(
+                    "interrupted: the connector is stopping".into(),
+                ));
             }
             report.compared += 1;
             let d = |kind: &str, fields: Vec<String>, repaired: bool| pb::Drift {
@@ -74,7 +81,12 @@ pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str
                 repaired,
             };
             match push
-                .reconcile(entity, &b.internal_id, Trigger::Verify { repair: false }, None)
+                .reconcile(
+                    entity,
+                    &b.internal_id,
+                    Trigger::Verify { repair: false },
+                    None,
+                )
                 .await
             {
                 Ok(o) if o.held => report.held += 1,
@@ -83,7 +95,12 @@ pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str
                     report.differing += 1;
                     let repaired = repair
                         && push
-                            .reconcile(entity, &b.internal_id, Trigger::Verify { repair: true }, None)
+                            .reconcile(
+                                entity,
+                                &b.internal_id,
+                                Trigger::Verify { repair: true },
+                                None,
+                            )
                             .await
                             .is_ok_and(|r| !r.held);
                     if repaired {
@@ -93,11 +110,19 @@ pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str
                 }
                 Err(PushError::Gone(Side::Erp, _)) => {
                     report.missing_in_erp += 1;
-                    drift(&mut run, &mut report, d("missing_in_erp", Vec::new(), false));
+                    drift(
+                        &mut run,
+                        &mut report,
+                        d("missing_in_erp", Vec::new(), false),
+                    );
                 }
                 Err(PushError::Gone(Side::Shop, _)) => {
                     report.missing_in_shop += 1;
-                    drift(&mut run, &mut report, d("missing_in_shop", Vec::new(), false));
+                    drift(
+                        &mut run,
+                        &mut report,
+                        d("missing_in_shop", Vec::new(), false),
+                    );
                 }
                 Err(e) => {
                     // Not compared (a side unreachable): said, not counted
@@ -157,12 +182,17 @@ pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str
         }
     }
     report.checked_at = Some(timestamp(Utc::now()));
-    let found = report.differing + report.missing_in_erp + report.missing_in_shop + report.duplicates;
+    let found =
+        report.differing + report.missing_in_erp + report.missing_in_shop + report.duplicates;
     run.total = report.compared;
     run.done = report.compared;
     run.applied = report.repaired;
     run.skipped = report.compared - found;
-    let status = if run.failed > 0 { "partial" } else { "succeeded" };
+    let status = if run.failed > 0 {
+        "partial"
+    } else {
+        "succeeded"
+    };
     runs::save(&shared.pool, &mut run, Some(status)).await?;
     let conn = c.id.to_string();
     for (kind, n) in [
@@ -175,7 +205,8 @@ pub async fn verify(shared: &Shared, c: &Connection, repair: bool, trigger: &str
         metrics::gauge!("relais_connector_drift_records", "connection" => conn.clone(), "kind" => kind)
             .set(n as f64);
     }
-    metrics::counter!("relais_connector_verifies_total", "repair" => repair.to_string()).increment(1);
+    metrics::counter!("relais_connector_verifies_total", "repair" => repair.to_string())
+        .increment(1);
     tracing::info!(
         connection = %c.name, compared = report.compared, differing = report.differing,
         missing_in_erp = report.missing_in_erp, missing_in_shop = report.missing_in_shop,

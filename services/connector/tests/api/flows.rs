@@ -329,7 +329,8 @@ async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
 }
 
 /// A worker pulled from the ERP, then changed on both sides before the
-/// next sync: the ERP gives her `erp_email`, the shop a new phone.
+/// next sync: the ERP gives her `erp_email`, the shop another email (the
+/// same field: a conflict) and a new phone (the shop's alone: merged).
 async fn changed_on_both_sides(
     stack: &Stack,
     connection: &str,
@@ -366,6 +367,7 @@ async fn changed_on_both_sides(
     .unwrap();
     let mut f = worker.fields.clone().unwrap();
     f.phone = "+33 7 00 00 00 00".into();
+    f.email = "nina@shop.example".into();
     stack
         .planning
         .clone()
@@ -375,8 +377,10 @@ async fn changed_on_both_sides(
             fields: Some(f),
         }))
         .await
-        .unwrap();
-    worker
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap()
 }
 
 #[tokio::test]
