@@ -80,6 +80,10 @@ pub struct PushConfig {
     pub poll: Duration,
     /// `RELAIS_CONNECTOR_ERP_TIMEOUT_MS` (default 10000): per ERP call.
     pub erp_timeout: Duration,
+    /// `RELAIS_CONNECTOR_PUSH_PER_CONNECTION` (default 4, at least 1): the
+    /// writes one connection may have in flight at once, so a slow ERP
+    /// holds up only its own.
+    pub per_connection: usize,
 }
 
 #[derive(Clone)]
@@ -136,6 +140,7 @@ impl ConnectorConfig {
                 retry_max: Duration::from_secs(2),
                 poll: Duration::from_millis(100),
                 erp_timeout: Duration::from_millis(1500),
+                per_connection: 4,
             },
             schedule_tick: Duration::from_secs(1),
             verify_every: Duration::from_secs(3600),
@@ -164,6 +169,7 @@ pub fn config_from_env() -> anyhow::Result<ConnectorConfig> {
             retry_max: Duration::from_secs(var("RELAIS_CONNECTOR_RETRY_MAX_SECS", 300)?),
             poll: Duration::from_millis(var("RELAIS_CONNECTOR_POLL_MS", 500)?),
             erp_timeout: Duration::from_millis(var("RELAIS_CONNECTOR_ERP_TIMEOUT_MS", 10_000)?),
+            per_connection: var("RELAIS_CONNECTOR_PUSH_PER_CONNECTION", 4usize)?.max(1),
         },
         schedule_tick: Duration::from_secs(var("RELAIS_CONNECTOR_SCHEDULE_TICK_SECS", 30)?),
         verify_every: Duration::from_secs(var("RELAIS_CONNECTOR_VERIFY_EVERY_SECS", 3600)?),

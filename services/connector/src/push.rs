@@ -9,9 +9,9 @@
 //! the record needs in the ERP first (a quote's customer, an intervention's
 //! quote and worker) is written first, from its service's current state.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
-use futures::StreamExt;
+use futures::FutureExt;
 use prost::Message;
 use relais_platform::outbox::backoff_delay;
 use relais_proto::{
@@ -19,7 +19,7 @@ use relais_proto::{
     planning::{Intervention, InterventionStatus, Worker},
 };
 use serde_json::{Map, Value, json};
-use tokio::sync::Mutex;
+use tokio::{sync::Mutex, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -148,50 +148,90 @@ pub struct PushWorker {
     shared: Shared,
 }
 
-/// How many writes are in flight at once.
-const CONCURRENCY: usize = 16;
+/// How many writes are in flight at once, across connections.
+const IN_FLIGHT: usize = 32;
 
 impl PushWorker {
     pub fn new(shared: Shared) -> Self {
         Self { shared }
     }
 
+    /// Keeps up to `IN_FLIGHT` writes going, each connection's limited to
+    /// `per_connection`: a slot freed is filled at once, so a write stuck
+    /// on one ERP holds up only that connection's. Per-record order is the
+    /// queue's: one pending item per record, never two writes of it at once.
     pub async fn run(self, shutdown: CancellationToken) {
-        let cfg = &self.shared.push;
+        let worker = Arc::new(self);
+        let cfg = &worker.shared.push;
         // Long enough for the write and what it needs first.
         let lease = cfg.erp_timeout * 6 + Duration::from_secs(1);
-        while !shutdown.is_cancelled() {
-            // Only what runs now is leased, so no lease runs out waiting.
-            let items = match queue::lease(&self.shared.pool, CONCURRENCY as i64, lease).await {
-                Ok(items) => items,
-                Err(e) => {
+        let mut running: JoinSet<(Uuid, Uuid)> = JoinSet::new();
+        // Item id → connection, of the writes running.
+        let mut in_flight: HashMap<Uuid, Uuid> = HashMap::new();
+        let mut backlog_read: Option<tokio::time::Instant> = None;
+        loop {
+            let free = IN_FLIGHT - running.len();
+            if free > 0 && !shutdown.is_cancelled() {
+                // Only what runs now is leased, so no lease runs out waiting.
+                let items = queue::lease(
+                    &worker.shared.pool,
+                    free as i64,
+                    cfg.per_connection as i64,
+                    &in_flight,
+                    lease,
+                )
+                .await
+                .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "push queue unreadable");
                     Vec::new()
+                });
+                for item in items {
+                    in_flight.insert(item.id, item.connection);
+                    set_in_flight(&in_flight, item.connection);
+                    let (worker, id, connection) = (worker.clone(), item.id, item.connection);
+                    running.spawn(async move {
+                        // A write that panicked still frees its slot (its
+                        // lease runs out and it is tried again).
+                        if AssertUnwindSafe(worker.process(item))
+                            .catch_unwind()
+                            .await
+                            .is_err()
+                        {
+                            tracing::error!(item = %id, "push write panicked");
+                        }
+                        (id, connection)
+                    });
                 }
-            };
-            if let Ok(n) = queue::backlog(&self.shared.pool).await {
-                metrics::gauge!("relais_connector_push_backlog").set(n as f64);
             }
-            if items.is_empty() {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = self.shared.wake.notified() => {
-                        // The event's transaction commits just after it wakes us.
-                        tokio::time::sleep(Duration::from_millis(5)).await;
+            // Not on every finished write: it counts the whole queue.
+            if backlog_read.is_none_or(|at| at.elapsed() >= cfg.poll) {
+                backlog_read = Some(tokio::time::Instant::now());
+                if let Ok(n) = queue::backlog(&worker.shared.pool).await {
+                    metrics::gauge!("relais_connector_push_backlog").set(n as f64);
+                }
+            }
+            if shutdown.is_cancelled() && running.is_empty() {
+                return;
+            }
+            tokio::select! {
+                // Stopping: no new work, but what runs finishes.
+                () = shutdown.cancelled(), if !shutdown.is_cancelled() => {}
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    let mut finished = vec![done];
+                    while let Some(done) = running.try_join_next() {
+                        finished.push(done);
                     }
-                    () = tokio::time::sleep(cfg.poll) => {}
+                    // Tasks are never aborted and catch their panics.
+                    for (id, connection) in finished.into_iter().flatten() {
+                        in_flight.remove(&id);
+                        set_in_flight(&in_flight, connection);
+                    }
                 }
-                continue;
-            }
-            // Dependencies (customers, workers) were sorted first: write them
-            // before what needs them, then the rest side by side.
-            let (first, rest): (Vec<Item>, Vec<Item>) = items
-                .into_iter()
-                .partition(|i| matches!(i.entity.as_str(), "customer" | "worker"));
-            for batch in [first, rest] {
-                futures::stream::iter(batch)
-                    .for_each_concurrent(CONCURRENCY, |item| self.process(item))
-                    .await;
+                () = worker.shared.wake.notified(), if !shutdown.is_cancelled() => {
+                    // The event's transaction commits just after it wakes us.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                () = tokio::time::sleep(cfg.poll), if !shutdown.is_cancelled() => {}
             }
         }
     }
@@ -312,6 +352,13 @@ impl PushWorker {
             other => Err(PushError::Fatal(format!("no ERP object for {other}"))),
         }
     }
+}
+
+/// The writes in flight to `connection`, for the metrics.
+fn set_in_flight(in_flight: &HashMap<Uuid, Uuid>, connection: Uuid) {
+    let n = in_flight.values().filter(|c| **c == connection).count();
+    metrics::gauge!("relais_connector_push_in_flight", "connection" => connection.to_string())
+        .set(n as f64);
 }
 
 /// One connection's writes.

@@ -2,7 +2,7 @@
 //! record and connection, holding the newest snapshot; leased by the push
 //! worker, then done, retried later, or dead.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use relais_platform::{
@@ -89,25 +89,56 @@ type Row = (
 );
 
 /// Leases up to `limit` due items for `lease` (other workers skip them
-/// meanwhile; a crashed worker's lease runs out), oldest first.
-pub async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Item>> {
+/// meanwhile; a crashed worker's lease runs out), oldest first. `in_flight`
+/// holds the items this worker is writing (item id → connection): none of
+/// them is leased again (a newer snapshot makes a leased item due at once),
+/// and no connection gets more than `per_connection` in flight, so one
+/// connection's stuck writes cannot take every slot.
+pub async fn lease(
+    pool: &PgPool,
+    limit: i64,
+    per_connection: i64,
+    in_flight: &HashMap<Uuid, Uuid>,
+    lease: Duration,
+) -> Result<Vec<Item>> {
+    let mut busy: HashMap<Uuid, i32> = HashMap::new();
+    for connection in in_flight.values() {
+        *busy.entry(*connection).or_default() += 1;
+    }
+    let (busy_connections, busy_counts): (Vec<Uuid>, Vec<i32>) = busy.into_iter().unzip();
+    let writing: Vec<Uuid> = in_flight.keys().copied().collect();
     let rows: Vec<Row> = sqlx::query_as(
+        // Each enabled connection's oldest due items, as many as it has
+        // free slots (a paused connection's writes wait for it); then the
+        // oldest of those. The update checks again that the item is due:
+        // another worker's lease may have won meanwhile.
         "update push_items set next_attempt_at = now() + $2 * interval '1 millisecond',
              lease = gen_random_uuid()
-         where id in (select id from push_items
-                      where status = 'pending' and next_attempt_at <= now()
-                        -- A paused connection's writes wait for it.
-                        and connection_id in (select id from connections where enabled)
-                      order by next_attempt_at, id limit $1
-                      for update skip locked)
+         where id in (select due.id from connections c
+                      left join unnest($4::uuid[], $5::int[]) as busy (connection_id, n)
+                        on busy.connection_id = c.id
+                      cross join lateral (
+                          select p.id, p.next_attempt_at from push_items p
+                          where p.connection_id = c.id and p.status = 'pending'
+                            and p.next_attempt_at <= now() and p.id <> all($6)
+                          order by p.next_attempt_at, p.id
+                          limit greatest($3 - coalesce(busy.n, 0), 0)
+                          for update of p skip locked) due
+                      where c.enabled
+                      order by due.next_attempt_at, due.id limit $1)
+           and status = 'pending' and next_attempt_at <= now()
          returning id, tenant_id, connection_id, entity, internal_id, snapshot, shop_version,
                    attempts, traceparent, lease",
     )
     .bind(limit)
     .bind(lease.as_millis() as i64)
+    .bind(per_connection)
+    .bind(&busy_connections)
+    .bind(&busy_counts)
+    .bind(&writing)
     .fetch_all(pool)
     .await?;
-    let mut items: Vec<Item> = rows
+    Ok(rows
         .into_iter()
         .map(|r| Item {
             id: r.0,
@@ -121,14 +152,7 @@ pub async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Ite
             traceparent: r.8,
             lease: r.9,
         })
-        .collect();
-    // Dependencies first: a quote's customer, an intervention's quote.
-    items.sort_by_key(|i| match i.entity.as_str() {
-        "customer" | "worker" => 0,
-        "quote" => 1,
-        _ => 2,
-    });
-    Ok(items)
+        .collect())
 }
 
 /// Done, unless a newer snapshot arrived while it was written: then it
