@@ -8,6 +8,7 @@ mod csv_exchange;
 mod customers;
 mod documents;
 mod faults;
+mod fidelity;
 mod flows;
 mod isolation;
 mod orders;

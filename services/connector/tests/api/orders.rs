@@ -17,6 +17,11 @@ use serde_json::{Value, json};
 use crate::stack::{Stack, spawn, text};
 
 async fn connect_orders(stack: &Stack) -> String {
+    connect_orders_with(stack, ConflictPolicy::ErpWins).await
+}
+
+/// Customers pushed, product orders both ways (sent once paid).
+pub(crate) async fn connect_orders_with(stack: &Stack, policy: ConflictPolicy) -> String {
     let rule = |status: &str, send_as: SendAs| OrderStatusRule {
         status: status.into(),
         send_as: send_as as i32,
@@ -45,7 +50,7 @@ async fn connect_orders(stack: &Stack) -> String {
                     rule("validated", SendAs::NotSent),
                     rule("paid", SendAs::Order),
                 ],
-                conflict_policy: ConflictPolicy::ErpWins as i32,
+                conflict_policy: policy as i32,
                 enabled: true,
             }),
         }))
@@ -86,7 +91,7 @@ async fn product(stack: &Stack) -> String {
 }
 
 /// A card order of 3 gloves at 10 % off for a new customer, placed and paid.
-async fn paid_order(stack: &Stack) -> relais_proto::orders::Order {
+pub(crate) async fn paid_order(stack: &Stack) -> relais_proto::orders::Order {
     let gloves = product(stack).await;
     let paul = stack.customer("Durand").await;
     // Validated only: not sent. Paid: sent as an order.

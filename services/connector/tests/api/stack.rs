@@ -435,6 +435,25 @@ impl Stack {
             .customers
     }
 
+    /// Both sides compared under the connection's bindings (and repaired).
+    pub async fn verify(
+        &self,
+        connection: &str,
+        repair: bool,
+    ) -> relais_proto::connector::VerifyReport {
+        self.connector
+            .clone()
+            .verify(self.admin(relais_proto::connector::VerifyRequest {
+                connection_id: connection.into(),
+                repair,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap()
+    }
+
     /// The connection's conflicts (only those waiting for staff with `open_only`).
     pub async fn conflicts(
         &self,
