@@ -55,6 +55,9 @@ pub fn check(c: &Connection, family: &str, full: bool) -> Result<()> {
         )));
     }
     let pull = c.pulls(family);
+    // With full: everything the family pulls read again, and the batch
+    // transfer where the family has one. A family that pushes without a
+    // transfer (planning, orders) is fine as long as it pulls.
     let transfer = full && c.pushes(family);
     if !pull && !transfer {
         return Err(Error::FailedPrecondition(format!(
@@ -67,7 +70,7 @@ pub fn check(c: &Connection, family: &str, full: bool) -> Result<()> {
             }
         )));
     }
-    if (pull && !can_pull(family)) || (transfer && !can_transfer(family)) {
+    if (pull && !can_pull(family)) || (transfer && !pull && !can_transfer(family)) {
         return Err(Error::FailedPrecondition(format!(
             "the {family} flow is not available yet"
         )));
@@ -125,7 +128,7 @@ pub async fn run(
                 _ => {}
             }
         }
-        if full && c.pushes(family) {
+        if full && c.pushes(family) && can_transfer(family) {
             transfer(shared, c, family, &mut run, &mut report).await?;
         }
         Ok::<(), Error>(())
