@@ -31,6 +31,7 @@ mod documents;
 pub mod egress;
 mod events;
 mod grpc;
+mod parked;
 mod peers;
 mod planning;
 mod pull;
