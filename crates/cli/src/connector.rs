@@ -41,8 +41,8 @@ pub enum ConnectorOp {
     /// The tenant's ERP connections and what flows which way.
     Connections,
     /// Run a family's flow now, printing its progress: a pull from the ERP
-    /// (workers), or with --full the batch transfer of every shop record
-    /// (customers, workers).
+    /// (workers); with --full everything the family pulls is read again,
+    /// plus the batch transfer of every shop record (customers, workers).
     Sync {
         family: String,
         #[arg(long)]

@@ -17,7 +17,7 @@ use relais_proto::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{Shared, adapter::ErpRecord, connections::Connection, runs::Run};
+use crate::{Shared, adapter::ErpRecord, connections::Connection, parked::Failed, runs::Run};
 
 /// Bulk-import streams a page of articles is split over.
 const BULK_STREAMS: usize = 4;
@@ -220,14 +220,15 @@ pub async fn bind_all(
 }
 
 /// Applies one page of families or articles: what is new or changed goes
-/// to the catalogue; each record's answers decide it applied or failed.
+/// to the catalogue; each record's answers decide it applied or failed
+/// (returned with why, for the caller to park or report).
 pub async fn apply_page(
     shared: &Shared,
     c: &Connection,
     object: &str,
     records: &[ErpRecord],
     run: &mut Run,
-) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
+) -> Result<Vec<Failed>> {
     let entity = if object == "family" {
         "category"
     } else {
@@ -309,15 +310,15 @@ pub async fn apply_page(
         }
     }
     let mut applied = Vec::new();
-    let mut failed_at = Vec::new();
+    let mut failed = Vec::new();
     for r in &ordered {
         run.done += 1;
         match refused.get(r.id.as_str()) {
-            Some(why) => {
-                run.failed += 1;
-                run.error(format!("{object} {}: {why}", r.id));
-                failed_at.push(r.updated_at);
-            }
+            Some(why) => failed.push(Failed {
+                id: r.id.clone(),
+                at: r.updated_at,
+                why: why.clone(),
+            }),
             None => {
                 run.applied += 1;
                 if let Some(id) = first
@@ -330,5 +331,5 @@ pub async fn apply_page(
         }
     }
     bind_all(shared, c, entity, &applied).await?;
-    Ok(failed_at)
+    Ok(failed)
 }

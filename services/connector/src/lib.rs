@@ -32,6 +32,7 @@ pub mod egress;
 mod events;
 mod grpc;
 mod merge;
+mod parked;
 mod peers;
 mod planning;
 mod pull;

@@ -17,6 +17,7 @@ use crate::{
     adapter::{ErpAdapter, ErpRecord},
     bindings,
     connections::Connection,
+    parked::Failed,
     push::{Push, PushError},
     runs::{self, Run},
 };
@@ -31,6 +32,20 @@ fn can_pull(family: &str) -> bool {
         family,
         "workers" | "customers" | "catalogue" | "invoices" | "certificates" | "planning" | "orders"
     )
+}
+
+/// What a family's pull reads, in order (families before articles).
+fn pulled(family: &str) -> &'static [Object] {
+    match family {
+        "workers" => &[Object::Employees],
+        "invoices" => &[Object::Invoices],
+        "certificates" => &[Object::Certificates],
+        "customers" => &[Object::Customers],
+        "orders" => &[Object::OrderStates],
+        "planning" => &[Object::Interventions],
+        "catalogue" => &[Object::Families, Object::Articles],
+        _ => &[],
+    }
 }
 
 fn can_transfer(family: &str) -> bool {
@@ -55,6 +70,9 @@ pub fn check(c: &Connection, family: &str, full: bool) -> Result<()> {
         )));
     }
     let pull = c.pulls(family);
+    // With full: everything the family pulls read again, and the batch
+    // transfer where the family has one. A family that pushes without a
+    // transfer (planning, orders) is fine as long as it pulls.
     let transfer = full && c.pushes(family);
     if !pull && !transfer {
         return Err(Error::FailedPrecondition(format!(
@@ -67,7 +85,7 @@ pub fn check(c: &Connection, family: &str, full: bool) -> Result<()> {
             }
         )));
     }
-    if (pull && !can_pull(family)) || (transfer && !can_transfer(family)) {
+    if (pull && !can_pull(family)) || (transfer && !pull && !can_transfer(family)) {
         return Err(Error::FailedPrecondition(format!(
             "the {family} flow is not available yet"
         )));
@@ -91,47 +109,25 @@ pub async fn run(
     report.send(&mut run).await;
     let outcome = async {
         if c.pulls(family) {
-            match family {
-                "workers" => {
-                    pull(shared, c, Object::Employees, full, &mut run, &mut report).await?
-                }
-                "invoices" => {
-                    pull(shared, c, Object::Invoices, full, &mut run, &mut report).await?
-                }
-                "certificates" => {
-                    pull(shared, c, Object::Certificates, full, &mut run, &mut report).await?
-                }
-                "customers" => {
-                    pull(shared, c, Object::Customers, full, &mut run, &mut report).await?
-                }
-                "orders" => {
-                    pull(shared, c, Object::OrderStates, full, &mut run, &mut report).await?
-                }
-                "planning" => {
-                    pull(
-                        shared,
-                        c,
-                        Object::Interventions,
-                        full,
-                        &mut run,
-                        &mut report,
-                    )
-                    .await?
-                }
-                "catalogue" => {
-                    pull(shared, c, Object::Families, full, &mut run, &mut report).await?;
-                    pull(shared, c, Object::Articles, full, &mut run, &mut report).await?;
-                }
-                _ => {}
+            for &object in pulled(family) {
+                pull(shared, c, object, full, &mut run, &mut report).await?;
             }
         }
-        if full && c.pushes(family) {
+        if full && c.pushes(family) && can_transfer(family) {
             transfer(shared, c, family, &mut run, &mut report).await?;
         }
         Ok::<(), Error>(())
     }
     .instrument(span)
     .await;
+    if c.pulls(family) {
+        // What staff still have to look at, whatever became of the run.
+        let objects: Vec<&str> = pulled(family).iter().map(|o| o.erp_object()).collect();
+        match crate::parked::count(&shared.pool, c, &objects).await {
+            Ok(n) => run.parked = n,
+            Err(e) => tracing::warn!(error = %e, "parked records not counted"),
+        }
+    }
     let status = match outcome {
         Err(e) => {
             run.error(format!("run failed: {e}"));
@@ -145,7 +141,8 @@ pub async fn run(
     metrics::counter!("relais_connector_run_records_total", "family" => family.to_owned(), "outcome" => "failed").increment(run.failed as u64);
     tracing::info!(
         connection = %c.name, family, status, total = run.total, applied = run.applied,
-        skipped = run.skipped, failed = run.failed, ms = started.elapsed().as_millis() as u64,
+        skipped = run.skipped, failed = run.failed, parked = run.parked,
+        ms = started.elapsed().as_millis() as u64,
         "sync run finished"
     );
     if let Some(p) = &report.progress {
@@ -211,7 +208,7 @@ enum Applied {
 
 /// What a pull reads and how a page of it is applied.
 #[derive(Clone, Copy)]
-enum Object {
+pub(crate) enum Object {
     Employees,
     Customers,
     OrderStates,
@@ -223,7 +220,7 @@ enum Object {
 }
 
 impl Object {
-    fn erp_object(self) -> &'static str {
+    pub(crate) fn erp_object(self) -> &'static str {
         match self {
             Object::Employees => "employee",
             Object::Customers => "customer",
@@ -252,8 +249,10 @@ impl Object {
 }
 
 /// Reads what changed (everything with `full`), a page at a time, applies
-/// each page, and moves the object's cursor up to the newest record read,
-/// never past one that failed (the next run reads it again).
+/// each page, and moves the object's cursor up to the newest record read.
+/// A record that failed is parked (parked.rs) and the cursor goes past it;
+/// an ERP that cannot be read back by id (files) keeps the cursor before
+/// it instead, so the next run reads it again.
 async fn pull(
     shared: &Shared,
     c: &Connection,
@@ -267,6 +266,15 @@ async fn pull(
         .get(c, shared.push.erp_timeout)
         .await
         .map_err(|e| Error::Unavailable(e.to_string()))?;
+    // Parked records first, each read again by id (an ERP of files cannot
+    // be: its pull stops before a failed record instead).
+    let mut parking = if erp.reads_back() {
+        let p = crate::parked::retry(shared, c, &erp, object, run).await?;
+        report.send(run).await;
+        Some(p)
+    } else {
+        None
+    };
     let since = if full {
         None
     } else {
@@ -318,9 +326,11 @@ async fn pull(
             run.error(format!("{} rejected: {reason}", object.erp_object()));
         }
         let skipped_ahead = (page - 1) * PAGE;
-        changes
-            .records
-            .retain(|r| seen.insert((r.id.clone(), r.version)));
+        changes.records.retain(|r| {
+            let key = (r.id.clone(), r.version);
+            // Read by id at the start of the run already.
+            !parking.as_ref().is_some_and(|p| p.retried.contains(&key)) && seen.insert(key)
+        });
         if by_id {
             // Counted once, on the first page.
             listed = listed.max(changes.total);
@@ -332,83 +342,26 @@ async fn pull(
                 + (changes.total - skipped_ahead).max(0);
         }
         newest = newest.max(changes.records.iter().map(|r| r.updated_at).max());
-        let failed: Vec<DateTime<Utc>> = match object {
-            Object::Employees => {
-                let mut failed = Vec::new();
-                for rec in &changes.records {
-                    match apply_employee(shared, c, rec, run).await {
-                        Ok(Applied::Changed) => run.applied += 1,
-                        Ok(Applied::Unchanged) => run.skipped += 1,
-                        Err(e) => {
-                            run.failed += 1;
-                            run.error(format!("employee {}: {e}", rec.id));
-                            failed.push(rec.updated_at);
-                        }
-                    }
-                    run.done += 1;
+        let failed = apply_records(shared, c, object, &changes.records, run).await?;
+        match parking.as_mut() {
+            Some(p) => {
+                p.settle(
+                    &shared.pool,
+                    c,
+                    object.erp_object(),
+                    &changes.records,
+                    failed,
+                    run,
+                )
+                .await?
+            }
+            None => {
+                for f in failed {
+                    run.failed += 1;
+                    run.error(format!("{} {}: {}", object.erp_object(), f.id, f.why));
+                    oldest_failed = Some(oldest_failed.map_or(f.at, |o| o.min(f.at)));
                 }
-                failed
             }
-            Object::Customers | Object::OrderStates => {
-                let mut failed = Vec::new();
-                for rec in &changes.records {
-                    let applied = if matches!(object, Object::Customers) {
-                        crate::customers::apply(shared, c, rec).await
-                    } else {
-                        crate::customers::order_state(shared, c, rec).await
-                    };
-                    match applied {
-                        Ok(true) => run.applied += 1,
-                        Ok(false) => run.skipped += 1,
-                        Err(e) => {
-                            run.failed += 1;
-                            run.error(format!("customer {}: {e:#}", rec.id));
-                            failed.push(rec.updated_at);
-                        }
-                    }
-                    run.done += 1;
-                }
-                failed
-            }
-            Object::Interventions => {
-                let mut failed = Vec::new();
-                for rec in &changes.records {
-                    match crate::planning::apply(shared, c, rec).await {
-                        Ok(crate::planning::Outcome::Changed) => run.applied += 1,
-                        Ok(crate::planning::Outcome::Unchanged) => run.skipped += 1,
-                        Err(e) => {
-                            run.failed += 1;
-                            run.error(format!("service {}: {e:#}", rec.id));
-                            failed.push(rec.updated_at);
-                        }
-                    }
-                    run.done += 1;
-                }
-                failed
-            }
-            Object::Invoices | Object::Certificates => {
-                let mut failed = Vec::new();
-                for rec in &changes.records {
-                    match crate::documents::send(shared, c, object.erp_object(), rec).await {
-                        Ok(crate::documents::Sent::Sent) => run.applied += 1,
-                        Ok(crate::documents::Sent::Skipped) => run.skipped += 1,
-                        Err(e) => {
-                            run.failed += 1;
-                            run.error(format!("{} {}: {e:#}", object.erp_object(), rec.id));
-                            failed.push(rec.updated_at);
-                        }
-                    }
-                    run.done += 1;
-                }
-                failed
-            }
-            Object::Families | Object::Articles => {
-                crate::catalogue::apply_page(shared, c, object.erp_object(), &changes.records, run)
-                    .await?
-            }
-        };
-        if let Some(f) = failed.into_iter().min() {
-            oldest_failed = Some(oldest_failed.map_or(f, |o| o.min(f)));
         }
         report.send(run).await;
         if !more {
@@ -428,8 +381,8 @@ async fn pull(
         }
     }
     run.total = base_total + rejected + seen.len() as i64;
-    // Everything read up to here is in the shop, short of the oldest
-    // failure (read again next time).
+    // Everything read up to here is in the shop or parked, short of the
+    // oldest failure where nothing is parked (read again next time).
     let applied_to = match (oldest_failed, newest) {
         (Some(f), _) => Some(f - Duration::milliseconds(1)),
         (None, n) => n,
@@ -459,6 +412,78 @@ async fn pull(
         }
     }
     Ok(())
+}
+
+/// Applies records of `object` (a page, or one parked record): counts
+/// what was applied or skipped; what failed is returned with why, for the
+/// caller to park or report.
+pub(crate) async fn apply_records(
+    shared: &Shared,
+    c: &Connection,
+    object: Object,
+    records: &[ErpRecord],
+    run: &mut Run,
+) -> Result<Vec<Failed>> {
+    let mut failed = Vec::new();
+    let mut fail = |rec: &ErpRecord, why: String| {
+        failed.push(Failed {
+            id: rec.id.clone(),
+            at: rec.updated_at,
+            why,
+        })
+    };
+    match object {
+        Object::Employees => {
+            for rec in records {
+                match apply_employee(shared, c, rec, run).await {
+                    Ok(Applied::Changed) => run.applied += 1,
+                    Ok(Applied::Unchanged) => run.skipped += 1,
+                    Err(e) => fail(rec, e.to_string()),
+                }
+                run.done += 1;
+            }
+        }
+        Object::Customers | Object::OrderStates => {
+            for rec in records {
+                let applied = if matches!(object, Object::Customers) {
+                    crate::customers::apply(shared, c, rec).await
+                } else {
+                    crate::customers::order_state(shared, c, rec).await
+                };
+                match applied {
+                    Ok(true) => run.applied += 1,
+                    Ok(false) => run.skipped += 1,
+                    Err(e) => fail(rec, format!("{e:#}")),
+                }
+                run.done += 1;
+            }
+        }
+        Object::Interventions => {
+            for rec in records {
+                match crate::planning::apply(shared, c, rec).await {
+                    Ok(crate::planning::Outcome::Changed) => run.applied += 1,
+                    Ok(crate::planning::Outcome::Unchanged) => run.skipped += 1,
+                    Err(e) => fail(rec, format!("{e:#}")),
+                }
+                run.done += 1;
+            }
+        }
+        Object::Invoices | Object::Certificates => {
+            for rec in records {
+                match crate::documents::send(shared, c, object.erp_object(), rec).await {
+                    Ok(crate::documents::Sent::Sent) => run.applied += 1,
+                    Ok(crate::documents::Sent::Skipped) => run.skipped += 1,
+                    Err(e) => fail(rec, format!("{e:#}")),
+                }
+                run.done += 1;
+            }
+        }
+        Object::Families | Object::Articles => {
+            return crate::catalogue::apply_page(shared, c, object.erp_object(), records, run)
+                .await;
+        }
+    }
+    Ok(failed)
 }
 
 /// The shop's worker fields from an ERP employee, over what the shop keeps
@@ -534,6 +559,7 @@ pub async fn apply_worker(shared: &Shared, c: &Connection, rec: &ErpRecord) -> R
         failed: 0,
         applied: 0,
         skipped: 0,
+        parked: 0,
         errors: Vec::new(),
         started_at: Utc::now(),
         finished_at: None,

@@ -27,6 +27,8 @@ pub struct Run {
     pub failed: i64,
     pub applied: i64,
     pub skipped: i64,
+    /// Records of the family parked when the run ended (parked.rs).
+    pub parked: i64,
     pub errors: Vec<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -62,7 +64,7 @@ impl Run {
             duration_ms: (end - self.started_at).num_milliseconds(),
             applied: self.applied,
             skipped: self.skipped,
-            parked: 0,
+            parked: self.parked,
         }
     }
 }
@@ -118,6 +120,7 @@ pub async fn start(pool: &PgPool, c: &Connection, family: &str, trigger: &str) -
         failed: 0,
         applied: 0,
         skipped: 0,
+        parked: 0,
         errors: Vec::new(),
         started_at: started,
         finished_at: None,
@@ -132,7 +135,7 @@ pub async fn save(pool: &PgPool, run: &mut Run, finish: Option<&'static str>) ->
     }
     sqlx::query(
         "update runs set status = $2, total = $3, done = $4, failed = $5, applied = $6,
-             skipped = $7, errors = $8, heartbeat_at = now(), finished_at = $9
+             skipped = $7, errors = $8, heartbeat_at = now(), finished_at = $9, parked = $10
          where id = $1",
     )
     .bind(run.id)
@@ -144,6 +147,7 @@ pub async fn save(pool: &PgPool, run: &mut Run, finish: Option<&'static str>) ->
     .bind(run.skipped)
     .bind(serde_json::to_value(&run.errors).map_err(anyhow::Error::from)?)
     .bind(run.finished_at)
+    .bind(run.parked)
     .execute(pool)
     .await?;
     Ok(())
@@ -163,6 +167,7 @@ type Row = (
     serde_json::Value,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
+    i64,
 );
 
 /// Runs of a connection, newest first, after the `before` run id.
@@ -174,7 +179,7 @@ pub async fn list(
 ) -> Result<Vec<Run>> {
     let rows: Vec<Row> = sqlx::query_as(
         "select id, connection_id, family, trigger, status, total, done, failed, applied, skipped,
-                errors, started_at, finished_at
+                errors, started_at, finished_at, parked
          from runs where connection_id = $1 and ($2::uuid is null or id < $2)
          order by id desc limit $3",
     )
@@ -196,6 +201,7 @@ pub async fn list(
             failed: r.7,
             applied: r.8,
             skipped: r.9,
+            parked: r.13,
             errors: serde_json::from_value(r.10).unwrap_or_default(),
             started_at: r.11,
             finished_at: r.12,

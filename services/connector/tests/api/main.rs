@@ -11,6 +11,7 @@ mod faults;
 mod fidelity;
 mod flows;
 mod isolation;
+mod full;
 mod orders;
 mod planning;
 mod reference_erp;
