@@ -71,6 +71,8 @@ pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::
             rec.version,
         )
         .await?;
+        // What both sides hold now: the base of the next merge.
+        crate::reconcile::on_pull(shared, c, "customer", &created.id).await?;
         return Ok(true);
     };
     if b.erp_version >= rec.version {

@@ -594,6 +594,10 @@ async fn apply_employee(
             .await
             .map_err(peer)?;
         bindings::record(pool, c.id, "worker", &w.id, &rec.id, w.version, rec.version).await?;
+        // What both sides hold now: the base of the next merge.
+        crate::reconcile::on_pull(shared, c, "worker", &w.id)
+            .await
+            .map_err(|e| Error::Unavailable(format!("{e:#}")))?;
         return Ok(Applied::Changed);
     };
     if b.erp_version >= rec.version {

@@ -617,6 +617,13 @@ impl Push<'_> {
         }
         // What each side must take.
         let to_shop = merge::differing(&merged.target, &s);
+        tracing::debug!(
+            entity, internal_id, ?trigger, ?to_shop,
+            to_erp = ?merge::differing(&merged.target, &e),
+            conflicts = ?merged.conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
+            agreed_known = agreed.is_some(),
+            "reconciling"
+        );
         let mut outcome = outcome;
         let shop = if to_shop.is_empty() {
             shop

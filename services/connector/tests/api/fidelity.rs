@@ -24,8 +24,10 @@ async fn erp_worker(stack: &Stack, connection: &str) -> (ErpRecord, Worker) {
             "employee",
             None,
             "erp-nina",
-            &fields(json!({ "first_name": "Nina", "last_name": "Petit", "active": true,
-                            "email": "nina@old.example", "phone": "01 00 00 00 00" })),
+            &fields(
+                json!({ "first_name": "Nina", "last_name": "Petit", "active": true,
+                            "email": "nina@old.example", "phone": "01 00 00 00 00" }),
+            ),
         )
         .await
         .unwrap();
@@ -358,7 +360,11 @@ async fn a_manual_conflict_holds_both_sides_until_staff_settle_it_with_the_curre
     tokio::time::sleep(Duration::from_secs(2)).await;
     let held = stack.erp().get("employee", &employee.id).await.unwrap();
     assert_eq!(text(&held, "email"), "nina@erp.example");
-    assert_eq!(text(&held, "phone"), "01 00 00 00 00", "nothing written while held");
+    assert_eq!(
+        text(&held, "phone"),
+        "01 00 00 00 00",
+        "nothing written while held"
+    );
     let shop = worker_now(&stack, &worker.id).await.fields.unwrap();
     assert_eq!(shop.email, "nina@shop.example", "the shop's side untouched");
     let report = stack.verify(&connection, false).await;
@@ -417,7 +423,10 @@ async fn an_erp_edit_of_a_shop_owned_record_is_reported_restored_and_recorded() 
     assert_eq!(report.differing, 1, "{report:?}");
     assert_eq!(report.drifts[0].fields, vec!["last_name".to_owned()]);
     assert_eq!(
-        text(&stack.erp().get("customer", &in_erp.id).await.unwrap(), "last_name"),
+        text(
+            &stack.erp().get("customer", &in_erp.id).await.unwrap(),
+            "last_name"
+        ),
         "Dupont",
         "a report changes nothing"
     );
