@@ -382,7 +382,7 @@ fn family_of(entity: &str) -> &'static str {
 /// The creation of one reference, claimed (migration create_claims) by one
 /// writer, which releases it when done; dropped unreleased (the write cut
 /// short by its time budget), it is released in the background.
-struct CreationClaim {
+pub(crate) struct CreationClaim {
     pool: sqlx::PgPool,
     connection: Uuid,
     reference: String,
@@ -393,7 +393,7 @@ struct CreationClaim {
 impl CreationClaim {
     /// None while another writer holds it; a claim older than `stale` (its
     /// writer died) is taken over.
-    async fn take(
+    pub(crate) async fn take(
         pool: &sqlx::PgPool,
         connection: Uuid,
         reference: &str,
@@ -423,7 +423,7 @@ impl CreationClaim {
         }))
     }
 
-    async fn release(mut self) {
+    pub(crate) async fn release(mut self) {
         self.released = true;
         release_claim(&self.pool, self.connection, &self.reference, self.token).await;
     }

@@ -7,9 +7,9 @@
 //! answers lost or not) are recognised by content, never taken for an
 //! edit.
 //!
-//! One record at a time: a transaction-scoped advisory lock per binding
-//! serialises a push and a pull of the same record (and two replicas);
-//! it is released if the connector dies.
+//! One record at a time: a claim per binding (`lock`) serialises a push
+//! and a pull of the same record (and two replicas); a dead holder's claim
+//! goes stale and is taken over.
 
 use chrono::{DateTime, Utc};
 use relais_proto::{
@@ -24,7 +24,7 @@ use crate::{
     bindings::{self, Binding},
     connections::Connection,
     merge::{self, Agreed, FieldConflict, Owner, Side},
-    push::{Push, PushError},
+    push::{CreationClaim, Push, PushError},
     runs,
 };
 
@@ -503,6 +503,29 @@ impl Push<'_> {
         })
     }
 
+    /// The record's lock (a claim row, so no database connection is held
+    /// while the ERP answers): a push and a pull of one record, or two
+    /// replicas, take turns. A holder that died is taken over once its
+    /// claim is stale; waiting longer than a few ERP calls is Busy.
+    async fn lock(&self, entity: &str, internal_id: &str) -> Result<CreationClaim, PushError> {
+        let key = format!("reconcile:{entity}:{internal_id}");
+        let timeout = self.shared.push.erp_timeout;
+        let deadline = tokio::time::Instant::now() + timeout * 3;
+        loop {
+            if let Some(claim) =
+                CreationClaim::take(&self.shared.pool, self.c.id, &key, timeout * 6).await?
+            {
+                return Ok(claim);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(PushError::Busy(format!(
+                    "{entity} {internal_id} is being brought in step by another writer"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Brings the bound record (`entity`, `internal_id`) in step; see the
     /// module's comment. `order_hint`: an intervention's booking, when the
     /// caller knows it.
@@ -517,11 +540,7 @@ impl Push<'_> {
         let c = self.c;
         let object = erp_object(entity)
             .ok_or_else(|| PushError::Fatal(format!("no ERP object for {entity}")))?;
-        let mut lock = pool.begin().await?;
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("{}:{entity}:{internal_id}", c.id))
-            .execute(&mut *lock)
-            .await?;
+        let lock = self.lock(entity, internal_id).await?;
         let b: Binding = bindings::by_internal(pool, c.id, entity, internal_id)
             .await?
             .ok_or_else(|| PushError::Fatal(format!("{entity} {internal_id} is not bound")))?;
@@ -609,7 +628,7 @@ impl Push<'_> {
             let id =
                 runs::record_conflict(pool, c, &seen("conflict", None, &merged.conflicts)).await?;
             bindings::hold(pool, c.id, entity, internal_id, id).await?;
-            lock.commit().await?;
+            lock.release().await;
             return Ok(Outcome {
                 held: true,
                 ..outcome
@@ -708,7 +727,7 @@ impl Push<'_> {
             &merged.target,
         )
         .await?;
-        lock.commit().await?;
+        lock.release().await;
         Ok(outcome)
     }
 }
