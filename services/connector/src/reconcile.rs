@@ -80,7 +80,9 @@ struct Decided {
     raised: bool,
 }
 
-/// The shop's side of a bound record, as it is now.
+/// The shop's side of a bound record, as it is now (one at a time, on the
+/// stack of one reconcile: the size of its largest record is no concern).
+#[allow(clippy::large_enum_variant)]
 enum Shop {
     Customer(Customer),
     Worker(Worker),
