@@ -9,6 +9,7 @@ mod customers;
 mod documents;
 mod faults;
 mod flows;
+mod model;
 mod orders;
 mod planning;
 mod reference_erp;
