@@ -332,6 +332,9 @@ struct Edit {
     rec: Rec,
     field: Field,
     value: String,
+    /// When the edit began: one begun after a conflict was detected is
+    /// none of that conflict's business.
+    began: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -649,7 +652,14 @@ impl World {
         Ok(s)
     }
 
-    fn record(&mut self, side: Side, rec: Rec, field: Field, value: &str) {
+    fn record(
+        &mut self,
+        side: Side,
+        rec: Rec,
+        field: Field,
+        value: &str,
+        began: chrono::DateTime<chrono::Utc>,
+    ) {
         let seq = self.edits.len() + 1;
         self.edits.push(Edit {
             seq,
@@ -657,6 +667,7 @@ impl World {
             rec,
             field,
             value: value.into(),
+            began,
         });
     }
 
@@ -770,10 +781,11 @@ impl World {
     }
 
     async fn apply(&mut self, op: &Op) -> String {
+        let began = chrono::Utc::now();
         match op {
             Op::ShopEdit { rec, field, value } => match self.shop_edit(*rec, *field, value).await {
                 Ok(true) => {
-                    self.record(Side::Shop, *rec, *field, value);
+                    self.record(Side::Shop, *rec, *field, value, began);
                     format!("edit #{}", self.edits.len())
                 }
                 Ok(false) => "held it already: no edit".into(),
@@ -781,7 +793,7 @@ impl World {
             },
             Op::ErpEdit { rec, field, value } => match self.erp_edit(*rec, *field, value).await {
                 Ok(true) => {
-                    self.record(Side::Erp, *rec, *field, value);
+                    self.record(Side::Erp, *rec, *field, value, began);
                     format!("edit #{}", self.edits.len())
                 }
                 Ok(false) => "held it already: no edit".into(),
@@ -977,6 +989,38 @@ async fn check(world: &World, s: &Snapshot, conflicts: &[Conflict]) -> Vec<Viola
             continue;
         }
         for c in held {
+            // Held: the connector writes neither side, so an edit begun
+            // after the conflict stays where it was made.
+            let detected = c
+                .detected_at
+                .as_ref()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+            for field in Field::ALL {
+                if listed(c).contains(&field.erp()) {
+                    // Checked below, whenever the edit was made.
+                    continue;
+                }
+                for (side, now) in [
+                    (Side::Shop, s.shop(rec, field)),
+                    (Side::Erp, s.erp(rec, field)),
+                ] {
+                    if let Some(e) = world.last_edit(rec, field, side)
+                        && detected.is_some_and(|d| e.began > d)
+                        && e.value != now
+                    {
+                        fail(
+                            "1 convergence",
+                            format!(
+                                "{rec:?}.{} is held (conflict {}), yet the connector wrote the {side:?} side over its edit #{} {:?} made since: it holds {now:?}",
+                                field.erp(),
+                                c.id,
+                                e.seq,
+                                e.value
+                            ),
+                        );
+                    }
+                }
+            }
             for name in listed(c) {
                 let Some(field) = Field::ALL.into_iter().find(|f| f.erp() == name) else {
                     continue;
