@@ -1665,6 +1665,8 @@ fn sync_fidelity_model() {
         };
         let result = runner.run(&case(policy, only), |case| {
             n.set(n.get() + 1);
+            // A case that panics leaves no outcome (not the previous one's).
+            *last.borrow_mut() = None;
             eprintln!("model: case {} of {cases}: {case}", n.get());
             let outcome = rt.block_on(run_case(&case, &totals));
             eprintln!(
@@ -1686,7 +1688,13 @@ fn sync_fidelity_model() {
         match result {
             Ok(()) => None,
             Err(TestError::Fail(_, case)) => {
-                let outcome = last.borrow_mut().take().unwrap_or_default();
+                let outcome = last.borrow_mut().take().unwrap_or_else(|| Outcome {
+                    violations: vec![Violation {
+                        invariant: "0 panicked",
+                        what: "the case panicked: see the panic above".into(),
+                    }],
+                    log: Vec::new(),
+                });
                 eprintln!(
                     "model: case failed:\n{case}{}model: replay it with RELAIS_MODEL_REPLAY='{}'",
                     outcome.report(),
