@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
 WITH_ENV := source .local/env &&
 
-.PHONY: run test lint fmt fmt-check clippy proto-lint k8s-check bench stack-up stack-down build
+.PHONY: run test soak lint fmt fmt-check clippy proto-lint k8s-check bench stack-up stack-down build
 
 build:
 	cargo build --workspace --bins
@@ -39,6 +39,15 @@ test: stack-up
 	@# The README's walkthrough, run as written against a relais dev of its
 	@# own (about 90 s).
 	scripts/readme-walkthrough.sh
+
+# The connector's sync-fidelity model test at length: 50 generated cases
+# (RELAIS_MODEL_CASES), each on a stack of its own (15 to 60 s a case).
+# The seed is printed; RELAIS_MODEL_SEED=<seed> generates the same cases.
+soak: stack-up
+	scripts/drop-test-databases.sh
+	$(WITH_ENV) RELAIS_MODEL_CASES=$${RELAIS_MODEL_CASES:-50} \
+	    cargo test -p relais-connector --test api model -- --nocapture
+	scripts/drop-test-databases.sh
 
 lint: fmt-check clippy proto-lint k8s-check
 

@@ -12,6 +12,7 @@ mod fidelity;
 mod flows;
 mod full;
 mod isolation;
+mod model;
 mod orders;
 mod planning;
 mod reference_erp;
