@@ -627,14 +627,53 @@ impl Push<'_> {
             rule,
         };
         if merged.held {
-            let id =
-                runs::record_conflict(pool, c, &seen("conflict", None, &merged.conflicts)).await?;
+            let id = runs::record_conflict(
+                &mut *pool.acquire().await?,
+                c,
+                &seen("conflict", None, &merged.conflicts),
+            )
+            .await?;
             bindings::hold(pool, c.id, entity, internal_id, id).await?;
             lock.release().await;
             return Ok(Outcome {
                 held: true,
                 ..outcome
             });
+        }
+        // Recorded before anything is written: a write that fails half
+        // way (its answer lost) is merged again next time, and by then the
+        // ERP may no longer show what it had. The same record twice is one.
+        if settle.is_none() {
+            if !merged.conflicts.is_empty() {
+                let winner = self.owner(entity, &merged.conflicts[0].field, shop_owned, None);
+                let winner = match (rule, winner) {
+                    (Some(_), _) => {
+                        // The rule's side: whose value the status took.
+                        if status_of(&merged.target) == status_of(&s) {
+                            Some("shop")
+                        } else {
+                            Some("erp")
+                        }
+                    }
+                    (None, Owner::Both { winner: Some(w) }) => Some(w.as_str()),
+                    (None, Owner::Erp) => Some("erp"),
+                    _ => Some("shop"),
+                };
+                runs::record_conflict(
+                    &mut *pool.acquire().await?,
+                    c,
+                    &seen("conflict", winner, &merged.conflicts),
+                )
+                .await?;
+            }
+            if !merged.overwritten.is_empty() {
+                runs::record_conflict(
+                    &mut *pool.acquire().await?,
+                    c,
+                    &seen("erp_overwritten", Some("shop"), &merged.overwritten),
+                )
+                .await?;
+            }
         }
         // What each side must take.
         let to_shop = merge::differing(&merged.target, &s);
@@ -690,34 +729,6 @@ impl Push<'_> {
                 "{entity} {internal_id}: after the merge the sides still differ on {}",
                 off.join(", ")
             )));
-        }
-        if settle.is_none() {
-            if !merged.conflicts.is_empty() {
-                let winner = self.owner(entity, &merged.conflicts[0].field, shop_owned, None);
-                let winner = match (rule, winner) {
-                    (Some(_), _) => {
-                        // The rule's side: whose value the status took.
-                        if status_of(&merged.target) == status_of(&s) {
-                            Some("shop")
-                        } else {
-                            Some("erp")
-                        }
-                    }
-                    (None, Owner::Both { winner: Some(w) }) => Some(w.as_str()),
-                    (None, Owner::Erp) => Some("erp"),
-                    _ => Some("shop"),
-                };
-                runs::record_conflict(pool, c, &seen("conflict", winner, &merged.conflicts))
-                    .await?;
-            }
-            if !merged.overwritten.is_empty() {
-                runs::record_conflict(
-                    pool,
-                    c,
-                    &seen("erp_overwritten", Some("shop"), &merged.overwritten),
-                )
-                .await?;
-            }
         }
         bindings::agree(
             pool,

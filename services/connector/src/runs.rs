@@ -242,7 +242,7 @@ pub struct Seen<'a> {
 
 /// Records a conflict; its id.
 pub async fn record_conflict(
-    db: impl PgExecutor<'_>,
+    db: &mut sqlx::PgConnection,
     c: &Connection,
     seen: &Seen<'_>,
 ) -> Result<Uuid> {
@@ -256,8 +256,6 @@ pub async fn record_conflict(
         rule = ?seen.rule,
         "changed on both sides"
     );
-    metrics::counter!("relais_connector_conflicts_total", "entity" => seen.entity.to_owned(), "kind" => seen.kind.to_owned())
-        .increment(1);
     let fields: Vec<serde_json::Value> = seen
         .fields
         .iter()
@@ -267,6 +265,25 @@ pub async fn record_conflict(
             })
         })
         .collect();
+    let fields = serde_json::Value::Array(fields);
+    // A merge tried again after a failed write sees the same sides: its
+    // conflict is the one recorded already.
+    let same: Option<Uuid> = sqlx::query_scalar(
+        "select id from (select id, kind, fields from conflicts
+                         where connection_id = $1 and entity = $2 and internal_id = $3
+                         order by detected_at desc limit 1) last
+         where kind = $4 and fields = $5",
+    )
+    .bind(c.id)
+    .bind(seen.entity)
+    .bind(seen.internal_id)
+    .bind(seen.kind)
+    .bind(&fields)
+    .fetch_optional(&mut *db)
+    .await?;
+    if let Some(id) = same {
+        return Ok(id);
+    }
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into conflicts (id, tenant_id, connection_id, entity, internal_id, external_id,
@@ -284,10 +301,12 @@ pub async fn record_conflict(
     .bind(seen.shop_version)
     .bind(seen.erp_version)
     .bind(seen.kind)
-    .bind(serde_json::Value::Array(fields))
+    .bind(fields)
     .bind(seen.rule)
-    .execute(db)
+    .execute(&mut *db)
     .await?;
+    metrics::counter!("relais_connector_conflicts_total", "entity" => seen.entity.to_owned(), "kind" => seen.kind.to_owned())
+        .increment(1);
     Ok(id)
 }
 
@@ -295,7 +314,7 @@ pub async fn record_conflict(
 /// Tryton's own shapes) shows it: by versions, no fields named.
 #[allow(clippy::too_many_arguments)]
 pub async fn conflict(
-    db: impl PgExecutor<'_>,
+    db: &sqlx::PgPool,
     c: &Connection,
     entity: &str,
     internal_id: &str,
@@ -305,7 +324,7 @@ pub async fn conflict(
     winner: Option<&str>,
 ) -> Result<()> {
     record_conflict(
-        db,
+        &mut *db.acquire().await?,
         c,
         &Seen {
             entity,
