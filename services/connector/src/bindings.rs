@@ -19,6 +19,9 @@ pub struct Binding {
     pub agreed: Option<serde_json::Map<String, serde_json::Value>>,
     /// The open manual conflict holding the record on both sides.
     pub held_by: Option<Uuid>,
+    /// What a merge not yet agreed was writing to the ERP, and to the shop.
+    pub sent_erp: Option<serde_json::Map<String, serde_json::Value>>,
+    pub sent_shop: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Binding {
@@ -43,7 +46,16 @@ type Row = (
     DateTime<Utc>,
     Option<serde_json::Value>,
     Option<Uuid>,
+    Option<serde_json::Value>,
+    Option<serde_json::Value>,
 );
+
+fn object(v: Option<serde_json::Value>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match v {
+        Some(serde_json::Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
 
 fn from_row(r: Row) -> Binding {
     Binding {
@@ -53,16 +65,16 @@ fn from_row(r: Row) -> Binding {
         shop_version: r.3,
         erp_version: r.4,
         synced_at: r.5,
-        agreed: match r.6 {
-            Some(serde_json::Value::Object(m)) => Some(m),
-            _ => None,
-        },
+        agreed: object(r.6),
         held_by: r.7,
+        sent_erp: object(r.8),
+        sent_shop: object(r.9),
     }
 }
 
 const COLUMNS: &str =
-    "entity, internal_id, external_id, shop_version, erp_version, synced_at, agreed, held_by";
+    "entity, internal_id, external_id, shop_version, erp_version, synced_at, agreed, held_by,
+     sent_erp, sent_shop";
 
 pub async fn by_internal(
     db: impl PgExecutor<'_>,
@@ -146,7 +158,7 @@ pub async fn agree(
 ) -> Result<()> {
     sqlx::query(
         "update bindings set shop_version = $4, erp_version = $5, agreed = $6, held_by = null,
-             synced_at = now()
+             sent_erp = null, sent_shop = null, synced_at = now()
          where connection_id = $1 and entity = $2 and internal_id = $3",
     )
     .bind(connection)
@@ -155,6 +167,29 @@ pub async fn agree(
     .bind(shop_version)
     .bind(erp_version)
     .bind(serde_json::Value::Object(agreed.clone()))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What a merge is about to write to each side (kept until `agree`).
+pub async fn sending(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    internal_id: &str,
+    to_erp: &serde_json::Map<String, serde_json::Value>,
+    to_shop: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    sqlx::query(
+        "update bindings set sent_erp = $4, sent_shop = $5
+         where connection_id = $1 and entity = $2 and internal_id = $3",
+    )
+    .bind(connection)
+    .bind(entity)
+    .bind(internal_id)
+    .bind(serde_json::Value::Object(to_erp.clone()))
+    .bind(serde_json::Value::Object(to_shop.clone()))
     .execute(db)
     .await?;
     Ok(())

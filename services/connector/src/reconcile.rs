@@ -577,7 +577,20 @@ impl Push<'_> {
         let shop_all = self.shop_fields(&shop).await?;
         let erp_all = self.erp_fields(&shop, &erp, &shop_all).await?;
         let (s, e) = (canonical_map(&shop_all), canonical_map(&erp_all));
-        let agreed = b.agreed.as_ref().map(canonical_map);
+        let mut agreed = b.agreed.as_ref().map(canonical_map);
+        if let Some(a) = agreed.as_mut() {
+            // A side that holds what the last unfinished merge wrote to it
+            // (its answer lost, say) took the connector's own write: both
+            // held that value then, whatever the other side did since.
+            for (sent, now) in [(&b.sent_erp, &e), (&b.sent_shop, &s)] {
+                for (k, v) in sent.iter().flatten() {
+                    let v = canonical(k, v);
+                    if now.get(k) == Some(&v) {
+                        a.insert(k.clone(), v);
+                    }
+                }
+            }
+        }
         let basis = match &agreed {
             Some(a) => Agreed::Known(a),
             None => Agreed::Unknown {
@@ -675,8 +688,25 @@ impl Push<'_> {
                 .await?;
             }
         }
-        // What each side must take.
+        // What each side must take, noted before it is written.
         let to_shop = merge::differing(&merged.target, &s);
+        let pick = |keys: &[String]| -> Map<String, Value> {
+            keys.iter()
+                .filter_map(|k| merged.target.get(k).map(|v| (k.clone(), v.clone())))
+                .collect()
+        };
+        let (erp_keys, shop_keys) = (merge::differing(&merged.target, &e), to_shop.clone());
+        if !erp_keys.is_empty() || !shop_keys.is_empty() {
+            bindings::sending(
+                pool,
+                c.id,
+                entity,
+                internal_id,
+                &pick(&erp_keys),
+                &pick(&shop_keys),
+            )
+            .await?;
+        }
         tracing::debug!(
             entity, internal_id, ?trigger, ?to_shop,
             to_erp = ?merge::differing(&merged.target, &e),

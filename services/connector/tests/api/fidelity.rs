@@ -137,6 +137,40 @@ async fn a_shop_edit_after_a_lost_answer_is_neither_lost_nor_a_conflict() {
     no_drift(&stack, &connection).await;
 }
 
+/// Found by the model test: the connector's write of a phone is committed
+/// but its answer lost, then the shop changes the same phone again before
+/// the write is retried. The ERP holding the connector's own value is not
+/// an ERP edit: the shop's newer phone wins, with no conflict.
+#[tokio::test]
+async fn a_newer_shop_edit_of_a_field_whose_write_lost_its_answer_is_kept() {
+    let stack = spawn_with(|cfg| cfg.push.retry_base = Duration::from_secs(20)).await;
+    let connection = stack.connect(ConflictPolicy::ErpWins).await;
+    let (employee, worker) = erp_worker(&stack, &connection).await;
+
+    stack
+        .faults(json!({ "lost_answer_rate": 1.0, "lost_answer_ms": 2500 }))
+        .await;
+    shop_edit(&stack, &worker.id, |f| f.phone = "02 22 22 22 22".into()).await;
+    stack
+        .erp_eventually("employee", 1, |e| {
+            e.id == employee.id && text(e, "phone") == "02 22 22 22 22"
+        })
+        .await;
+    stack.faults(json!({})).await;
+    shop_edit(&stack, &worker.id, |f| f.phone = "01 11 11 11 11".into()).await;
+    stack.sync(&connection, "workers", false).await.unwrap();
+    stack
+        .erp_eventually("employee", 1, |e| {
+            e.id == employee.id && text(e, "phone") == "01 11 11 11 11"
+        })
+        .await;
+    let now = worker_now(&stack, &worker.id).await.fields.unwrap();
+    assert_eq!(now.phone, "01 11 11 11 11", "the shop's newer edit stays");
+    let conflicts = stack.conflicts(&connection, false).await;
+    assert!(conflicts.is_empty(), "no false conflict: {conflicts:?}");
+    no_drift(&stack, &connection).await;
+}
+
 /// Different fields changed on each side merge, with no conflict.
 #[tokio::test]
 async fn edits_of_different_fields_on_each_side_merge_without_a_conflict() {
