@@ -742,9 +742,43 @@ impl Push<'_> {
                 .filter_map(|k| merged.target.get(k).map(|v| (k.clone(), v.clone())))
                 .collect();
             let reference = format!("relais:{}:{entity}:{internal_id}", c.id);
-            self.erp
+            let written = self
+                .erp
                 .upsert(object, Some(&b.external_id), &reference, &fields)
                 .await?;
+            if written.version > erp.version + 1 && settle.is_none() {
+                // Someone wrote the ERP's record between our read and our
+                // write (the ERP takes no condition on a write): an edit of
+                // these fields there may have been written over. Said to
+                // staff rather than lost unseen.
+                let seen: Vec<FieldConflict> = to_erp
+                    .iter()
+                    .map(|k| FieldConflict {
+                        field: k.clone(),
+                        shop: merged.target.get(k).cloned().unwrap_or(Value::Null),
+                        erp: e.get(k).cloned().unwrap_or(Value::Null),
+                        agreed: agreed
+                            .as_ref()
+                            .map(|a| a.get(k).cloned().unwrap_or(Value::Null)),
+                    })
+                    .collect();
+                runs::record_conflict(
+                    &mut *pool.acquire().await?,
+                    c,
+                    &runs::Seen {
+                        entity,
+                        internal_id,
+                        external_id: &b.external_id,
+                        shop_version: seen_shop,
+                        erp_version: written.version,
+                        winner: Some("shop"),
+                        kind: "erp_overwritten",
+                        fields: &seen,
+                        rule: Some("the ERP changed the record while the connector wrote it"),
+                    },
+                )
+                .await?;
+            }
             self.erp.get(object, &b.external_id).await?
         };
         // Read back: both sides must now hold the target.
