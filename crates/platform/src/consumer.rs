@@ -14,6 +14,7 @@ use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use bytes::Bytes;
+use futures::FutureExt;
 use futures::StreamExt;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -181,6 +182,14 @@ impl<H: Handler> ConsumerRunner<H> {
                 () = shutdown.cancelled() => {
                     while let Some(done) = in_flight.next().await {
                         done?;
+                    }
+                    // Fetched but not started: handed back at once, so
+                    // the next process takes them now rather than after
+                    // the ack wait.
+                    while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+                        if let Err(e) = ack(&message, AckKind::Nak(None)).await {
+                            tracing::debug!(error = ?e, "message not handed back");
+                        }
                     }
                     return Ok(());
                 }
