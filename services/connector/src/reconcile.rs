@@ -746,7 +746,16 @@ impl Push<'_> {
                 .erp
                 .upsert(object, Some(&b.external_id), &reference, &fields)
                 .await?;
-            if written.version > erp.version + 1 && settle.is_none() {
+            let after = self.erp.get(object, &b.external_id).await?;
+            // Someone else's write between our read and ours, not seen
+            // in the fields we did not write: it may have been written over.
+            let foreign = written.version - erp.version - 1;
+            let seen_elsewhere = {
+                let now = canonical_map(&self.erp_fields(&shop, &after, &shop_all).await?);
+                now.iter()
+                    .any(|(k, v)| !to_erp.contains(k) && e.get(k) != Some(v))
+            };
+            if foreign > 0 && !(foreign == 1 && seen_elsewhere) && settle.is_none() {
                 // Someone wrote the ERP's record between our read and our
                 // write (the ERP takes no condition on a write): an edit of
                 // these fields there may have been written over. Said to
@@ -779,7 +788,7 @@ impl Push<'_> {
                 )
                 .await?;
             }
-            self.erp.get(object, &b.external_id).await?
+            after
         };
         // Read back: both sides must now hold the target.
         let shop_now = canonical_map(&self.shop_fields(&shop).await?);
