@@ -182,7 +182,10 @@ pub async fn sending(
     to_shop: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<()> {
     sqlx::query(
-        "update bindings set sent_erp = $4, sent_shop = $5
+        // Added to what an earlier unfinished merge sent: that may have
+        // landed too.
+        "update bindings set sent_erp = coalesce(sent_erp, '{}') || $4,
+             sent_shop = coalesce(sent_shop, '{}') || $5
          where connection_id = $1 and entity = $2 and internal_id = $3",
     )
     .bind(connection)

@@ -342,6 +342,7 @@ impl Push<'_> {
         s: &Map<String, Value>,
         e: &Map<String, Value>,
         merged: &mut merge::Merged,
+        settle: Option<Side>,
     ) -> Option<Decided> {
         let (ss, es) = (status_of(s), status_of(e));
         if ss == es {
@@ -378,7 +379,21 @@ impl Push<'_> {
                 }
                 None
             }
-            ("order" | "quote", Shop::Order(o)) if o.kind == "product" => {
+            // Only where the ERP moves orders on (its states are pulled);
+            // elsewhere the status is the shop's alone.
+            ("order" | "quote", Shop::Order(o))
+                if o.kind == "product" && self.c.pulls("orders") =>
+            {
+                if let Some(side) = settle {
+                    // Staff decided which status stands.
+                    let chosen = if side == Side::Shop { &ss } else { &es };
+                    set(merged, chosen);
+                    return Some(Decided {
+                        rule: "settled by staff",
+                        fields: &["status"],
+                        raised: false,
+                    });
+                }
                 let shop_may_cancel = matches!(
                     o.status(),
                     OrderStatus::Quote | OrderStatus::Placed | OrderStatus::Confirmed
@@ -425,8 +440,12 @@ impl Push<'_> {
                         "cancelled in the ERP after the shop moved the order on",
                     ),
                     _ => {
-                        // Both moving forward: the furthest along.
-                        let furthest = if order_rank(&es) > order_rank(&ss) {
+                        // Both moving forward: the furthest along, if the
+                        // shop can take it from the ERP (payment is the
+                        // shop's own step).
+                        let erp_may_move =
+                            matches!(es.as_str(), "preparing" | "shipped" | "delivered");
+                        let furthest = if erp_may_move && order_rank(&es) > order_rank(&ss) {
                             &es
                         } else {
                             &ss
@@ -538,6 +557,29 @@ impl Push<'_> {
         trigger: Trigger,
         order_hint: Option<&str>,
     ) -> Result<Outcome, PushError> {
+        // Within the time a claim stays fresh: past it another writer may
+        // take the record over, so this one must have stopped.
+        let budget = self.shared.push.erp_timeout * 5;
+        tokio::time::timeout(
+            budget,
+            self.reconcile_now(entity, internal_id, trigger, order_hint),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(PushError::Retry(format!(
+                "{entity} {internal_id}: not in step within {} ms",
+                budget.as_millis()
+            )))
+        })
+    }
+
+    async fn reconcile_now(
+        &self,
+        entity: &str,
+        internal_id: &str,
+        trigger: Trigger,
+        order_hint: Option<&str>,
+    ) -> Result<Outcome, PushError> {
         let pool = &self.shared.pool;
         let c = self.c;
         let object = erp_object(entity)
@@ -598,9 +640,15 @@ impl Push<'_> {
                 erp_changed: erp.version != b.erp_version,
             },
         };
-        let shop_owned = matches!(&shop, Shop::Customer(r) if !r.read_only);
+        // A customer created online, a booking: the shop's (read-only in
+        // the ERP).
+        let shop_owned = match &shop {
+            Shop::Customer(r) => !r.read_only,
+            Shop::Order(o) => o.kind != "product",
+            _ => false,
+        };
         let mut merged = merge::merge(basis, &s, &e, |k| self.owner(entity, k, shop_owned, settle));
-        let decided = self.status_rules(entity, &shop, &s, &e, &mut merged);
+        let decided = self.status_rules(entity, &shop, &s, &e, &mut merged, settle);
         let rule = decided.as_ref().map(|d| d.rule);
         if let Some(d) = &decided
             && !d.raised
@@ -722,8 +770,8 @@ impl Push<'_> {
             let changed = self
                 .apply_to_shop(&shop, &erp, &merged.target, &to_shop)
                 .await?;
-            // What the shop derives from the change (an order's own
-            // status name) is the shop's to send.
+            // What the shop derives from the change (fields it alone
+            // owns) is the shop's to send.
             let derived = canonical_map(&self.shop_fields(&changed).await?);
             for (k, v) in derived {
                 if matches!(self.owner(entity, &k, shop_owned, settle), Owner::Shop) {
@@ -749,7 +797,10 @@ impl Push<'_> {
             let after = self.erp.get(object, &b.external_id).await?;
             // Someone else's write between our read and ours, not seen
             // in the fields we did not write: it may have been written over.
-            let foreign = written.version - erp.version - 1;
+            let foreign = written
+                .version
+                .saturating_sub(erp.version)
+                .saturating_sub(1);
             let seen_elsewhere = {
                 let now = canonical_map(&self.erp_fields(&shop, &after, &shop_all).await?);
                 now.iter()

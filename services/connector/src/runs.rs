@@ -268,19 +268,25 @@ pub async fn record_conflict(
     let fields = serde_json::Value::Array(fields);
     // A merge tried again after a failed write sees the same sides: its
     // conflict is the one recorded already.
-    let same: Option<Uuid> = sqlx::query_scalar(
-        "select id from (select id, kind, fields from conflicts
-                         where connection_id = $1 and entity = $2 and internal_id = $3
-                         order by detected_at desc limit 1) last
-         where kind = $4 and fields = $5",
-    )
-    .bind(c.id)
-    .bind(seen.entity)
-    .bind(seen.internal_id)
-    .bind(seen.kind)
-    .bind(&fields)
-    .fetch_optional(&mut *db)
-    .await?;
+    let same: Option<Uuid> = if seen.fields.is_empty() {
+        // Nothing to tell two of them apart: each is its own.
+        None
+    } else {
+        sqlx::query_scalar(
+            "select id from (select id, kind, fields, winner from conflicts
+                             where connection_id = $1 and entity = $2 and internal_id = $3
+                             order by detected_at desc limit 1) last
+             where kind = $4 and fields = $5 and winner is not distinct from $6",
+        )
+        .bind(c.id)
+        .bind(seen.entity)
+        .bind(seen.internal_id)
+        .bind(seen.kind)
+        .bind(&fields)
+        .bind(seen.winner)
+        .fetch_optional(&mut *db)
+        .await?
+    };
     if let Some(id) = same {
         return Ok(id);
     }

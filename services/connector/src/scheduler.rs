@@ -65,12 +65,20 @@ async fn verify_if_due(shared: &Shared, c: &connections::Connection) {
             return;
         }
     };
-    let every = chrono::Duration::from_std(shared.verify_every).unwrap_or(chrono::Duration::MAX);
-    if last + every > Utc::now() {
+    let due = chrono::Duration::from_std(shared.verify_every)
+        .ok()
+        .and_then(|every| last.checked_add_signed(every))
+        .is_some_and(|next| next <= Utc::now());
+    if !due {
         return;
     }
-    match crate::verify::verify(shared, c, false, "schedule").await {
-        Ok(_) | Err(relais_platform::error::Error::FailedPrecondition(_)) => {}
-        Err(e) => tracing::warn!(connection = %c.name, error = %e, "scheduled verify not done"),
-    }
+    // On its own: a large connection's verify holds up no pull. A second
+    // verify of the connection is refused while one runs.
+    let (shared, c) = (shared.clone(), c.clone());
+    shared.runs.clone().spawn(async move {
+        match crate::verify::verify(&shared, &c, false, "schedule").await {
+            Ok(_) | Err(relais_platform::error::Error::FailedPrecondition(_)) => {}
+            Err(e) => tracing::warn!(connection = %c.name, error = %e, "scheduled verify not done"),
+        }
+    });
 }
