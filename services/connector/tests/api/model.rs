@@ -575,6 +575,8 @@ struct Totals {
     dead_letters: usize,
     /// Violations of invariants set aside (RELAIS_MODEL_IGNORE).
     ignored: usize,
+    /// Conflicts seen by record and rule (or policy): what the cases reached.
+    seen: BTreeMap<String, usize>,
 }
 
 /// A broken rule: which invariant, and what was seen.
@@ -1599,7 +1601,14 @@ impl World {
     /// moved for a while (a stuck record would only spend the whole wait).
     /// The number replayed.
     async fn drain(&mut self, within: Duration) -> usize {
-        const STILL: Duration = Duration::from_secs(10);
+        // An event a stopped connector had taken but not acknowledged
+        // comes back after JetStream's ack wait (30 s): after a restart,
+        // stillness is only believed past it.
+        let (still, within) = if self.restarts > 0 {
+            (Duration::from_secs(35), within.max(Duration::from_secs(40)))
+        } else {
+            (Duration::from_secs(10), within)
+        };
         let deadline = Instant::now() + within;
         let mut replayed = 0;
         let mut last: Option<(String, usize, Instant)> = None;
@@ -1643,10 +1652,10 @@ impl World {
             };
             match &last {
                 Some((seen, n, since)) if *seen == state && *n == replayed => {
-                    if since.elapsed() >= STILL {
+                    if since.elapsed() >= still {
                         self.log.push(format!(
                             "drain: not settled, and nothing moved for {} s",
-                            STILL.as_secs()
+                            still.as_secs()
                         ));
                         return replayed;
                     }
@@ -2069,9 +2078,12 @@ async fn check(world: &World, s: &Snapshot, conflicts: &[Conflict]) -> Vec<Viola
         .iter()
         .find(|e| e.rec == order && e.side == Side::Shop && e.value == "cancelled");
     if let Some(cancel) = cancel
-        && let Some(moved) = world.edits.iter().rfind(|e| {
-            e.rec == order && e.side == Side::Erp && e.seq < cancel.seq && e.value != "cancelled"
-        })
+        && let Some(moved) = world
+            .edits
+            .iter()
+            .rfind(|e| e.rec == order && e.side == Side::Erp && e.seq < cancel.seq)
+        // Cancelled there too: the same value, no conflict.
+        && moved.value != "cancelled"
         && !conflicts.iter().any(|c| {
             world.rec_of(c) == Some(order) && listed(c).contains(&"status") && !c.rule.is_empty()
         })
@@ -2344,16 +2356,27 @@ async fn settle_held(
 }
 
 async fn resolve(world: &World, id: &str, winner: ConflictSide) -> Result<Conflict, tonic::Status> {
-    world
-        .stack
-        .connector
-        .clone()
-        .resolve_conflict(world.stack.admin(ResolveConflictRequest {
-            id: id.into(),
-            winner: winner as i32,
-        }))
-        .await
-        .map(|r| r.into_inner().conflict.unwrap_or_default())
+    let mut tries = 0;
+    loop {
+        let settled = world
+            .stack
+            .connector
+            .clone()
+            .resolve_conflict(world.stack.admin(ResolveConflictRequest {
+                id: id.into(),
+                winner: winner as i32,
+            }))
+            .await
+            .map(|r| r.into_inner().conflict.unwrap_or_default());
+        tries += 1;
+        match settled {
+            // "Retry later": staff would, a few times.
+            Err(s) if s.code() == Code::Unavailable && tries < 4 => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -2469,6 +2492,19 @@ async fn run_case(case: &Case, totals: &RefCell<Totals>) -> Outcome {
         t.restarts += world.restarts;
         t.conflicts += conflicts.len();
         t.dead_letters += replayed;
+        for c in &conflicts {
+            let what = format!(
+                "{:?} {} {}",
+                world.rec_of(c),
+                c.kind,
+                if c.rule.is_empty() {
+                    "(policy)"
+                } else {
+                    &c.rule
+                }
+            );
+            *t.seen.entry(what).or_default() += 1;
+        }
     }
     Outcome {
         violations,
@@ -2645,6 +2681,9 @@ fn sync_fidelity_model() {
         t.ignored,
         failures.len()
     );
+    for (what, n) in &t.seen {
+        eprintln!("model: {n:>4} conflicts on {what}");
+    }
     if !failures.is_empty() {
         let mut report = String::new();
         for (case, outcome, origin) in &failures {
