@@ -2072,7 +2072,8 @@ async fn check(world: &World, s: &Snapshot, conflicts: &[Conflict]) -> Vec<Viola
 
     // 2c. An order status changed on both sides is a conflict decided by
     // a rule: the shop could cancel only while the ERP's move had not
-    // reached it, so an ERP move before the shop's cancellation met it.
+    // reached it, so an ERP move before the shop's cancellation met it
+    // (unless the ERP cancelled as well).
     let cancel = world
         .edits
         .iter()
@@ -2082,8 +2083,12 @@ async fn check(world: &World, s: &Snapshot, conflicts: &[Conflict]) -> Vec<Viola
             .edits
             .iter()
             .rfind(|e| e.rec == order && e.side == Side::Erp && e.seq < cancel.seq)
-        // Cancelled there too: the same value, no conflict.
-        && moved.value != "cancelled"
+        // Cancelled there too, before or after: the two may have met on
+        // the same value, no conflict.
+        && !world
+            .edits
+            .iter()
+            .any(|e| e.rec == order && e.side == Side::Erp && e.value == "cancelled")
         && !conflicts.iter().any(|c| {
             world.rec_of(c) == Some(order) && listed(c).contains(&"status") && !c.rule.is_empty()
         })
