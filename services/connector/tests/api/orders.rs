@@ -62,7 +62,7 @@ pub(crate) async fn connect_orders_with(stack: &Stack, policy: ConflictPolicy) -
         .id
 }
 
-async fn product(stack: &Stack) -> String {
+pub(crate) async fn product(stack: &Stack) -> String {
     let id = stack
         .catalogue
         .clone()
