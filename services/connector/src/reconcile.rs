@@ -345,15 +345,19 @@ impl Push<'_> {
         settle: Option<Side>,
     ) -> Option<Decided> {
         let (ss, es) = (status_of(s), status_of(e));
-        if ss == es {
+        let final_in_shop =
+            matches!(shop, Shop::Intervention(i) if i.status() != InterventionStatus::Planned);
+        // An intervention closed in the shop cannot move there any more,
+        // whatever the ERP's status says.
+        if ss == es && !final_in_shop {
             return None;
         }
         let set = |m: &mut merge::Merged, v: &str| {
             m.target.insert("status".into(), v.into());
         };
         match (entity, shop) {
-            ("intervention", Shop::Intervention(i)) => {
-                if i.status() != InterventionStatus::Planned {
+            ("intervention", Shop::Intervention(_)) => {
+                if final_in_shop {
                     // Done or cancelled in the shop: final there, so its
                     // planning fields are the shop's.
                     for k in PLANNED {
@@ -376,6 +380,11 @@ impl Push<'_> {
                             merged.target.insert(k.into(), v.clone());
                         }
                     }
+                    return Some(Decided {
+                        rule: "closed in the ERP: the shop's time and worker stay",
+                        fields: &["start", "end", "employee"],
+                        raised: false,
+                    });
                 }
                 None
             }
@@ -650,6 +659,38 @@ impl Push<'_> {
         let mut merged = merge::merge(basis, &s, &e, |k| self.owner(entity, k, shop_owned, settle));
         let decided = self.status_rules(entity, &shop, &s, &e, &mut merged, settle);
         let rule = decided.as_ref().map(|d| d.rule);
+        if decided.is_some()
+            && let Some(a) = &agreed
+        {
+            // An edit a rule wrote over is recorded like any other: an ERP
+            // edit as written over, a shop edit as a conflict the ERP won.
+            for (k, t) in &merged.target {
+                let (sv, ev, av) = (
+                    s.get(k).cloned().unwrap_or(Value::Null),
+                    e.get(k).cloned().unwrap_or(Value::Null),
+                    a.get(k).cloned().unwrap_or(Value::Null),
+                );
+                let listed = merged
+                    .conflicts
+                    .iter()
+                    .chain(&merged.overwritten)
+                    .any(|c| &c.field == k);
+                if listed {
+                    continue;
+                }
+                let seen = FieldConflict {
+                    field: k.clone(),
+                    shop: sv.clone(),
+                    erp: ev.clone(),
+                    agreed: Some(av.clone()),
+                };
+                if ev != av && *t != ev {
+                    merged.overwritten.push(seen);
+                } else if sv != av && *t != sv {
+                    merged.conflicts.push(seen);
+                }
+            }
+        }
         if let Some(d) = &decided
             && !d.raised
         {
