@@ -662,8 +662,9 @@ impl Push<'_> {
         if decided.is_some()
             && let Some(a) = &agreed
         {
-            // An edit a rule wrote over is recorded like any other: an ERP
-            // edit as written over, a shop edit as a conflict the ERP won.
+            // An edit a rule wrote over is recorded like any other: as a
+            // conflict the rule decided, or, on a field the shop alone
+            // owns, as an ERP edit written over.
             for (k, t) in &merged.target {
                 let (sv, ev, av) = (
                     s.get(k).cloned().unwrap_or(Value::Null),
@@ -684,9 +685,10 @@ impl Push<'_> {
                     erp: ev.clone(),
                     agreed: Some(av.clone()),
                 };
-                if ev != av && *t != ev {
+                let erp_lost = ev != av && *t != ev;
+                if erp_lost && matches!(self.owner(entity, k, shop_owned, None), Owner::Shop) {
                     merged.overwritten.push(seen);
-                } else if sv != av && *t != sv {
+                } else if erp_lost || (sv != av && *t != sv) {
                     merged.conflicts.push(seen);
                 }
             }
