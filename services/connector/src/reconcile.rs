@@ -659,6 +659,8 @@ impl Push<'_> {
         let mut merged = merge::merge(basis, &s, &e, |k| self.owner(entity, k, shop_owned, settle));
         let decided = self.status_rules(entity, &shop, &s, &e, &mut merged, settle);
         let rule = decided.as_ref().map(|d| d.rule);
+        // Edits of one side a rule wrote over (recorded with the rule).
+        let mut ruled: Vec<FieldConflict> = Vec::new();
         if decided.is_some()
             && let Some(a) = &agreed
         {
@@ -689,7 +691,7 @@ impl Push<'_> {
                 if erp_lost && matches!(self.owner(entity, k, shop_owned, None), Owner::Shop) {
                     merged.overwritten.push(seen);
                 } else if erp_lost || (sv != av && *t != sv) {
-                    merged.conflicts.push(seen);
+                    ruled.push(seen);
                 }
             }
         }
@@ -752,8 +754,9 @@ impl Push<'_> {
                 let winner = self.owner(entity, &merged.conflicts[0].field, shop_owned, None);
                 let winner = match (rule, winner) {
                     (Some(_), _) => {
-                        // The rule's side: whose value the status took.
-                        if status_of(&merged.target) == status_of(&s) {
+                        // The rule's side: whose value the field kept.
+                        let first = &merged.conflicts[0];
+                        if merged.target.get(&first.field) == Some(&first.shop) {
                             Some("shop")
                         } else {
                             Some("erp")
@@ -767,6 +770,20 @@ impl Push<'_> {
                     &mut *pool.acquire().await?,
                     c,
                     &seen("conflict", winner, &merged.conflicts),
+                )
+                .await?;
+            }
+            if let Some(first) = ruled.first() {
+                // The side whose value the rule kept.
+                let kept = if merged.target.get(&first.field) == Some(&first.shop) {
+                    "shop"
+                } else {
+                    "erp"
+                };
+                runs::record_conflict(
+                    &mut *pool.acquire().await?,
+                    c,
+                    &seen("conflict", Some(kept), &ruled),
                 )
                 .await?;
             }

@@ -1957,7 +1957,10 @@ async fn check(world: &World, s: &Snapshot, conflicts: &[Conflict]) -> Vec<Viola
                     let both = field.is_some_and(|f| {
                         world.edited(rec, f, Side::Shop) && world.edited(rec, f, Side::Erp)
                     });
-                    if !both || sv == ev {
+                    // A rule may name an edit of one side it wrote over
+                    // (docs/sync.md: a conflict decided by a rule is
+                    // recorded).
+                    if (!both && c.rule.is_empty()) || sv == ev {
                         fail(
                             "2b conflicts",
                             format!(
