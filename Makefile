@@ -30,7 +30,11 @@ test: stack-up
 	@# Tryton for the connector's tests; where PyPI is out of reach they say
 	@# they skipped, and the rest runs.
 	scripts/tryton.sh up || echo "make test: Tryton could not be installed; its tests will skip" >&2
+	@# The sync model test: a fixed seed, so that CI runs the same cases;
+	@# the rule edge cases still open (docs/sync.md, Limits) are reported,
+	@# not failed, here; `make soak` fails on them.
 	$(WITH_ENV) if [ -f .local/tryton/env ]; then source .local/tryton/env; fi; \
+	export RELAIS_MODEL_SEED=$${RELAIS_MODEL_SEED:-20261207} RELAIS_MODEL_IGNORE=$${RELAIS_MODEL_IGNORE-2r,6}; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 	    cargo nextest run --workspace --no-fail-fast; \
 	else \
