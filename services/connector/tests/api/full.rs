@@ -4,14 +4,12 @@
 
 use relais_connector::adapter::ErpAdapter;
 use relais_proto::{
-    catalogue::{CreateProductRequest, ProductFields},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, OrderStatusRule, RunStatus, SendAs,
     },
     orders::{GetOrderRequest, OrderStatus},
     planning::ListInterventionsRequest,
-    types::Money,
 };
 use serde_json::json;
 use sqlx::Connection as _;
@@ -63,34 +61,6 @@ async fn connect_both_ways(stack: &Stack) -> String {
         .id
 }
 
-async fn gloves(stack: &Stack) -> String {
-    let id = stack
-        .catalogue
-        .clone()
-        .create_product(stack.admin(CreateProductRequest {
-            idempotency_key: String::new(),
-            fields: Some(ProductFields {
-                sku: "ENT-001".into(),
-                designation: "Gants".into(),
-                price: Some(Money {
-                    amount_cents: 1190,
-                    currency: "EUR".into(),
-                }),
-                vat_rate_bp: 2000,
-                active: true,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .product
-        .unwrap()
-        .id;
-    stack.in_stock(&id, 100).await;
-    id
-}
-
 #[tokio::test]
 async fn a_full_run_reads_again_everything_a_two_way_family_pulls() {
     let stack = spawn().await;
@@ -103,7 +73,7 @@ async fn a_full_run_reads_again_everything_a_two_way_family_pulls() {
         .erp_eventually("service", 2, |s| text(s, "status") == "planned")
         .await;
     stack.bound(&connection, "intervention", &services).await;
-    let gloves = gloves(&stack).await;
+    let gloves = crate::orders::product(&stack).await;
     let order = stack.paid_product_order(&paul, &gloves).await;
     let erp_order = stack
         .erp_eventually("order", 1, |o| text(o, "shop_id") == order.id)

@@ -10,23 +10,26 @@
 //! One record at a time: a claim per binding (`lock`) serialises a push
 //! and a pull of the same record (and two replicas); a dead holder's claim
 //! goes stale and is taken over.
+//!
+//! `shop.rs` reads, shows and writes the shop's side; `rules.rs` holds the
+//! domain rules that come before any policy.
+
+mod rules;
+mod shop;
 
 use chrono::{DateTime, Utc};
-use relais_proto::{
-    orders::{Customer, Order, OrderStatus},
-    planning::{Intervention, InterventionStatus, Worker},
-};
 use serde_json::{Map, Value};
 
 use crate::{
     Shared,
-    adapter::{ErpAdapter, ErpError, ErpRecord, text},
+    adapter::{ErpAdapter, ErpError},
     bindings::{self, Binding},
     connections::Connection,
     merge::{self, Agreed, FieldConflict, Owner, Side},
     push::{CreationClaim, Push, PushError},
     runs,
 };
+use shop::Shop;
 
 /// Who asked for the record to be reconciled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,44 +69,15 @@ pub fn erp_object(entity: &str) -> Option<&'static str> {
 /// Not merged: set once at creation (the shop's id, whether the ERP holds
 /// the record read-only), or the shop's own words for what the merged
 /// fields say (an order's status name in the shop).
-const IDENTITY: [&str; 3] = ["shop_id", "read_only", "shop_status"];
+pub(super) const IDENTITY: [&str; 3] = ["shop_id", "read_only", "shop_status"];
 
 /// Fields of an intervention both sides may change (planning is two-way);
 /// the rest is the booking's, the shop's.
-const PLANNED: [&str; 5] = ["start", "end", "employee", "status", "actual_minutes"];
-
-/// A domain rule that decided fields before the policy.
-struct Decided {
-    rule: &'static str,
-    fields: &'static [&'static str],
-    /// Raised to staff: the record is held.
-    raised: bool,
-}
-
-/// The shop's side of a bound record, as it is now (one at a time, on the
-/// stack of one reconcile: the size of its largest record is no concern).
-#[allow(clippy::large_enum_variant)]
-enum Shop {
-    Customer(Customer),
-    Worker(Worker),
-    Intervention(Intervention),
-    Order(Order),
-}
-
-impl Shop {
-    fn version(&self) -> i64 {
-        match self {
-            Shop::Customer(r) => r.version,
-            Shop::Worker(r) => r.version,
-            Shop::Intervention(r) => r.version,
-            Shop::Order(r) => r.version,
-        }
-    }
-}
+pub(super) const PLANNED: [&str; 5] = ["start", "end", "employee", "status", "actual_minutes"];
 
 /// A time field written as RFC 3339: compared as instants, whatever the
 /// offset an ERP user typed.
-fn canonical(field: &str, v: &Value) -> Value {
+pub(super) fn canonical(field: &str, v: &Value) -> Value {
     if matches!(field, "start" | "end" | "placed_at")
         && let Some(t) = v
             .as_str()
@@ -114,35 +88,23 @@ fn canonical(field: &str, v: &Value) -> Value {
     v.clone()
 }
 
-fn canonical_map(m: &Map<String, Value>) -> Map<String, Value> {
+pub(super) fn canonical_map(m: &Map<String, Value>) -> Map<String, Value> {
     m.iter()
         .filter(|(k, _)| !IDENTITY.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), canonical(k, v)))
         .collect()
 }
 
-fn order_rank(status: &str) -> Option<u8> {
-    match status {
-        "validated" => Some(0),
-        "paid" => Some(1),
-        "preparing" => Some(2),
-        "shipped" => Some(3),
-        "delivered" => Some(4),
-        _ => None,
-    }
-}
-
-fn status_of(m: &Map<String, Value>) -> String {
-    m.get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 impl Push<'_> {
     /// Who may change `field` of `entity` on this connection;
     /// `shop_owned`: a customer created online (read-only in the ERP).
-    fn owner(&self, entity: &str, field: &str, shop_owned: bool, settle: Option<Side>) -> Owner {
+    pub(super) fn owner(
+        &self,
+        entity: &str,
+        field: &str,
+        shop_owned: bool,
+        settle: Option<Side>,
+    ) -> Owner {
         let c = self.c;
         if shop_owned {
             return Owner::Shop;
@@ -171,366 +133,6 @@ impl Push<'_> {
             (false, true) => Owner::Erp,
             _ => Owner::Shop,
         }
-    }
-
-    /// The shop's record, read now.
-    async fn read_shop(
-        &self,
-        entity: &str,
-        internal_id: &str,
-        erp: &ErpRecord,
-        order_hint: Option<&str>,
-    ) -> Result<Shop, PushError> {
-        let (peers, tenant) = (&self.shared.peers, self.c.tenant);
-        Ok(match entity {
-            "customer" => Shop::Customer(peers.customer(tenant, internal_id).await?),
-            "worker" => Shop::Worker(peers.worker(tenant, internal_id).await?),
-            "quote" | "order" => Shop::Order(peers.order(tenant, internal_id).await?),
-            "intervention" => {
-                // Found through its booking: the hint, else the ERP's quote.
-                let order = match order_hint {
-                    Some(o) => o.to_owned(),
-                    None => {
-                        let quote = erp.text("quote");
-                        bindings::by_external(&self.shared.pool, self.c.id, "quote", &quote)
-                            .await?
-                            .map(|q| q.internal_id)
-                            .ok_or_else(|| {
-                                PushError::Fatal(format!(
-                                    "the ERP's quote {quote:?} is not bound to a shop booking"
-                                ))
-                            })?
-                    }
-                };
-                Shop::Intervention(
-                    peers
-                        .interventions_of_order(tenant, &order)
-                        .await?
-                        .into_iter()
-                        .find(|i| i.id == internal_id)
-                        .ok_or_else(|| {
-                            PushError::Fatal(format!("intervention {internal_id} is gone"))
-                        })?,
-                )
-            }
-            other => return Err(PushError::Fatal(format!("no ERP object for {other}"))),
-        })
-    }
-
-    /// The shop's record as the ERP's would show it (the fields a write
-    /// sends).
-    async fn shop_fields(&self, shop: &Shop) -> Result<Map<String, Value>, PushError> {
-        Ok(match shop {
-            Shop::Customer(r) => Push::customer_fields(r),
-            Shop::Worker(r) => {
-                let mut m = self.worker_fields(r).await?;
-                m.insert(
-                    "availability".into(),
-                    erp_hours(&r.fields.clone().unwrap_or_default()),
-                );
-                m
-            }
-            Shop::Intervention(r) => self.intervention_fields(r).await?,
-            Shop::Order(r) if r.kind == "product" => self
-                .product_order_fields(r)
-                .await?
-                .map(|(_, f)| f)
-                .unwrap_or_default(),
-            Shop::Order(r) => self.quote_fields(r).await?,
-        })
-    }
-
-    /// The ERP's record as the shop would hold it, shown the way
-    /// `shop_fields` shows the shop's: the ERP's values of the mapped
-    /// fields, through the same conversions a pull applies (an ERP record
-    /// without an email shows the shop's empty one).
-    async fn erp_fields(
-        &self,
-        shop: &Shop,
-        erp: &ErpRecord,
-        shop_fields: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, PushError> {
-        let keys: Vec<String> = shop_fields.keys().cloned().collect();
-        Ok(match shop {
-            Shop::Customer(r) => {
-                let mut f = r.fields.clone().unwrap_or_default();
-                customer_keys(&mut f, &erp.fields, &keys);
-                Push::customer_fields(&Customer {
-                    fields: Some(f),
-                    ..r.clone()
-                })
-            }
-            Shop::Worker(r) => {
-                let mut f = r.fields.clone().unwrap_or_default();
-                self.worker_keys(&mut f, &erp.fields, &keys).await?;
-                let mut m = self
-                    .worker_fields(&Worker {
-                        fields: Some(f.clone()),
-                        ..r.clone()
-                    })
-                    .await?;
-                m.insert("availability".into(), erp_hours(&f));
-                m
-            }
-            // Written by the connector whole: the same shape both ways.
-            Shop::Intervention(_) | Shop::Order(_) => keys
-                .iter()
-                .map(|k| (k.clone(), erp.fields.get(k).cloned().unwrap_or(Value::Null)))
-                .collect(),
-        })
-    }
-
-    /// Worker fields `keys` set from `m` (an ERP employee's shape).
-    async fn worker_keys(
-        &self,
-        f: &mut relais_proto::planning::WorkerFields,
-        m: &Map<String, Value>,
-        keys: &[String],
-    ) -> Result<(), PushError> {
-        let v = Value::Object(m.clone());
-        for k in keys {
-            match k.as_str() {
-                "first_name" => f.first_name = text(&v, k),
-                "last_name" => f.last_name = text(&v, k),
-                "email" => f.email = text(&v, k),
-                "phone" => f.phone = text(&v, k),
-                "photo_url" => f.photo_url = text(&v, k),
-                "provider" => f.provider = text(&v, k),
-                "active" => f.active = m.get(k).and_then(Value::as_bool).unwrap_or(true),
-                "availability" => crate::availability::apply(
-                    f,
-                    crate::availability::from_erp(m.get(k)),
-                    &self.shared.opening_hours,
-                ),
-                "tariffs" => {
-                    // Skills the ERP cannot show (no tariff mapped) stay.
-                    let mut skills = Vec::new();
-                    for s in &f.skill_service_ids {
-                        if crate::bindings::tariff_of(&self.shared.pool, self.c.id, s)
-                            .await?
-                            .is_none()
-                        {
-                            skills.push(s.clone());
-                        }
-                    }
-                    for t in m.get(k).and_then(Value::as_array).into_iter().flatten() {
-                        if let Some(t) = t.as_str()
-                            && let Some(s) =
-                                bindings::service_of(&self.shared.pool, self.c.id, t).await?
-                        {
-                            skills.push(s.to_string());
-                        }
-                    }
-                    skills.sort();
-                    skills.dedup();
-                    f.skill_service_ids = skills;
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Domain rules over the merged status, before any policy: a
-    /// cancellation is never left live on the other side, an order never
-    /// moves back, and what the shop cannot do is raised to staff. The
-    /// rule that decided, and the fields it decided.
-    fn status_rules(
-        &self,
-        entity: &str,
-        shop: &Shop,
-        s: &Map<String, Value>,
-        e: &Map<String, Value>,
-        merged: &mut merge::Merged,
-        settle: Option<Side>,
-    ) -> Option<Decided> {
-        let (ss, es) = (status_of(s), status_of(e));
-        let final_in_shop =
-            matches!(shop, Shop::Intervention(i) if i.status() != InterventionStatus::Planned);
-        // An intervention closed in the shop cannot move there any more,
-        // whatever the ERP's status says.
-        if ss == es && !final_in_shop {
-            return None;
-        }
-        let set = |m: &mut merge::Merged, v: &str| {
-            m.target.insert("status".into(), v.into());
-        };
-        match (entity, shop) {
-            ("intervention", Shop::Intervention(_)) => {
-                if final_in_shop {
-                    // Done or cancelled in the shop: final there, so its
-                    // planning fields are the shop's.
-                    for k in PLANNED {
-                        if let Some(v) = s.get(k) {
-                            merged.target.insert(k.into(), v.clone());
-                        }
-                    }
-                    return Some(Decided {
-                        rule: "the intervention is final in the shop (done or cancelled)",
-                        fields: &PLANNED,
-                        raised: false,
-                    });
-                }
-                let target = status_of(&merged.target);
-                if target != "planned" {
-                    // Cancelled or done in the ERP: the time and worker a
-                    // closed intervention had in the shop stay.
-                    for k in ["start", "end", "employee"] {
-                        if let Some(v) = s.get(k) {
-                            merged.target.insert(k.into(), v.clone());
-                        }
-                    }
-                    return Some(Decided {
-                        rule: "closed in the ERP: the shop's time and worker stay",
-                        fields: &["start", "end", "employee"],
-                        raised: false,
-                    });
-                }
-                None
-            }
-            // Only where the ERP moves orders on (its states are pulled);
-            // elsewhere the status is the shop's alone.
-            ("order" | "quote", Shop::Order(o))
-                if o.kind == "product" && self.c.pulls("orders") =>
-            {
-                if let Some(side) = settle {
-                    // Staff decided which status stands.
-                    let chosen = if side == Side::Shop { &ss } else { &es };
-                    set(merged, chosen);
-                    return Some(Decided {
-                        rule: "settled by staff",
-                        fields: &["status"],
-                        raised: false,
-                    });
-                }
-                let shop_may_cancel = matches!(
-                    o.status(),
-                    OrderStatus::Quote | OrderStatus::Placed | OrderStatus::Confirmed
-                );
-                let raise = |m: &mut merge::Merged, why| {
-                    set(m, &ss);
-                    if !m.conflicts.iter().any(|c| c.field == "status") {
-                        m.conflicts.push(FieldConflict {
-                            field: "status".into(),
-                            shop: ss.clone().into(),
-                            erp: es.clone().into(),
-                            agreed: None,
-                        });
-                    }
-                    m.held = true;
-                    Some(Decided {
-                        rule: why,
-                        fields: &["status"],
-                        raised: true,
-                    })
-                };
-                match (ss.as_str(), es.as_str()) {
-                    ("cancelled", "shipped" | "delivered") => {
-                        raise(merged, "cancelled in the shop after the ERP shipped it")
-                    }
-                    ("cancelled", _) => {
-                        set(merged, "cancelled");
-                        Some(Decided {
-                            rule: "a cancellation in the shop is sent to the ERP",
-                            fields: &["status"],
-                            raised: false,
-                        })
-                    }
-                    (_, "cancelled") if shop_may_cancel => {
-                        set(merged, "cancelled");
-                        Some(Decided {
-                            rule: "a cancellation in the ERP is taken by the shop",
-                            fields: &["status"],
-                            raised: false,
-                        })
-                    }
-                    (_, "cancelled") => raise(
-                        merged,
-                        "cancelled in the ERP after the shop moved the order on",
-                    ),
-                    _ => {
-                        // Both moving forward: the furthest along, if the
-                        // shop can take it from the ERP (payment is the
-                        // shop's own step).
-                        let erp_may_move =
-                            matches!(es.as_str(), "preparing" | "shipped" | "delivered");
-                        let furthest = if erp_may_move && order_rank(&es) > order_rank(&ss) {
-                            &es
-                        } else {
-                            &ss
-                        };
-                        set(merged, furthest);
-                        Some(Decided {
-                            rule: "an order never moves back",
-                            fields: &["status"],
-                            raised: false,
-                        })
-                    }
-                }
-            }
-            _ => None,
-        }
-    }
-
-    /// Writes `target`'s `keys` to the shop's record; the record after.
-    async fn apply_to_shop(
-        &self,
-        shop: &Shop,
-        erp: &ErpRecord,
-        target: &Map<String, Value>,
-        keys: &[String],
-    ) -> Result<Shop, PushError> {
-        let (shared, c) = (self.shared, self.c);
-        // The ERP's record as it will be: what the shop's converters read.
-        let mut rec = erp.clone();
-        for (k, v) in target {
-            rec.fields.insert(k.clone(), v.clone());
-        }
-        let failed = |e: anyhow::Error| PushError::Retry(format!("{e:#}"));
-        Ok(match shop {
-            Shop::Customer(r) => {
-                let mut f = r.fields.clone().unwrap_or_default();
-                customer_keys(&mut f, target, keys);
-                Shop::Customer(
-                    shared
-                        .peers
-                        .update_customer(c.tenant, &c.name, &r.id, r.version, f)
-                        .await?,
-                )
-            }
-            Shop::Worker(r) => {
-                let mut f = r.fields.clone().unwrap_or_default();
-                self.worker_keys(&mut f, target, keys).await?;
-                Shop::Worker(
-                    shared
-                        .peers
-                        .update_worker(c.tenant, &c.name, &r.id, r.version, f)
-                        .await?,
-                )
-            }
-            Shop::Intervention(r) => Shop::Intervention(
-                crate::planning::bring(shared, c, &rec, r.clone())
-                    .await
-                    .map_err(failed)?
-                    .0,
-            ),
-            Shop::Order(r) => {
-                let to = match status_of(target).as_str() {
-                    "preparing" => OrderStatus::Preparing,
-                    "shipped" => OrderStatus::Shipped,
-                    "delivered" => OrderStatus::Delivered,
-                    "cancelled" => OrderStatus::Cancelled,
-                    _ => return Ok(Shop::Order(r.clone())),
-                };
-                let f = Value::Object(rec.fields.clone());
-                Shop::Order(
-                    crate::customers::move_order(shared, c, r.clone(), to, &rec.id, &f)
-                        .await
-                        .map_err(failed)?
-                        .0,
-                )
-            }
-        })
     }
 
     /// The record's lock (a claim row, so no database connection is held
@@ -929,26 +531,6 @@ impl Push<'_> {
     }
 }
 
-/// Customer fields `keys` set from `m` (an ERP customer's shape).
-fn customer_keys(
-    f: &mut relais_proto::orders::CustomerFields,
-    m: &Map<String, Value>,
-    keys: &[String],
-) {
-    let v = Value::Object(m.clone());
-    for k in keys {
-        match k.as_str() {
-            "first_name" => f.first_name = text(&v, k),
-            "last_name" => f.last_name = text(&v, k),
-            "email" => f.email = text(&v, k),
-            "phone" => f.phone = text(&v, k),
-            "address" => f.billing_address = crate::customers::address(m.get(k)),
-            "price_group" => f.customer_family = text(&v, k),
-            _ => {}
-        }
-    }
-}
-
 /// A pull's bound record, reconciled: Some(true) when the shop changed;
 /// None when the connection's ERP is not merged by field (the caller
 /// compares it whole).
@@ -972,19 +554,4 @@ pub(crate) async fn on_pull(
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(Some(out.shop_written))
-}
-
-/// A worker's weekly hours as the ERP sends them, when they came from the
-/// ERP (hours set in the shop or the opening hours are not the ERP's to
-/// hold): the ERP alone changes them.
-fn erp_hours(f: &relais_proto::planning::WorkerFields) -> Value {
-    if f.availability_source() != relais_proto::planning::AvailabilitySource::Erp {
-        return Value::Null;
-    }
-    Value::Array(
-        f.availability
-            .iter()
-            .map(|s| serde_json::json!({"weekday": s.weekday, "start": s.start_time, "end": s.end_time}))
-            .collect(),
-    )
 }
