@@ -117,7 +117,7 @@ pub trait ErpAdapter: Send + Sync {
 
     /// True when the ERP shows a record with the fields the connector
     /// writes (the reference ERP): both sides are then merged field by
-    /// field (reconcile.rs). An ERP that keeps records in its own shape
+    /// field (reconcile/). An ERP that keeps records in its own shape
     /// (Tryton) is compared whole, by `holds` and versions.
     fn merges_fields(&self) -> bool {
         true

@@ -532,7 +532,7 @@ impl Push<'_> {
             return Ok(b.external_id);
         }
         if self.erp.reads_back() && self.erp.merges_fields() {
-            // Both sides read now and merged by field (reconcile.rs).
+            // Both sides read now and merged by field (reconcile/).
             // Boxed: reconciling an intervention may write its customer first.
             Box::pin(self.reconcile(entity, id, crate::reconcile::Trigger::Push, None)).await?;
             return Ok(b.external_id);

@@ -1,5 +1,5 @@
 //! `verify`: both sides compared under a connection's bindings, field by
-//! field, as a sync would compare them (reconcile.rs), and the drift
+//! field, as a sync would compare them (reconcile/), and the drift
 //! reported: bound records that differ, bound records gone from one side,
 //! ERP records made twice for one shop record. With `repair`, each
 //! difference is settled as a sync would settle it (merge, rules, then the
