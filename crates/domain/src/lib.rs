@@ -7,3 +7,4 @@ pub mod csv;
 pub mod money;
 pub mod pdf;
 pub mod schedule;
+pub mod violations;

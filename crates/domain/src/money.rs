@@ -9,8 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use relais_platform::error::Error;
-pub use relais_platform::validate::MAX_TOTAL_CENTS;
+use crate::violations::Violations;
+
+/// Above this (either sign) any amount — a line, a document's total, a sum
+/// of documents — is refused: 100,000,000,000.00, far above any real
+/// document, and small enough that adding up a million of them still fits
+/// in an i64 (so no sum of stored amounts can overflow either).
+pub const MAX_TOTAL_CENTS: i64 = 10_000_000_000_000;
 
 /// Why an amount was refused, for the field that made it too large.
 pub fn too_large() -> String {
@@ -85,8 +90,8 @@ pub fn sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
 
 /// [`sum`], or INVALID_ARGUMENT on `field` (the input that made it too
 /// large) when it leaves the range.
-pub fn total(field: &str, amounts: impl IntoIterator<Item = i64>) -> Result<i64, Error> {
-    sum(amounts).ok_or_else(|| Error::invalid(field, too_large()))
+pub fn total(field: &str, amounts: impl IntoIterator<Item = i64>) -> Result<i64, Violations> {
+    sum(amounts).ok_or_else(|| Violations::one(field, too_large()))
 }
 
 /// [`line`], or INVALID_ARGUMENT on `field` when it leaves the range.
@@ -96,9 +101,9 @@ pub fn checked_line(
     quantity: i32,
     discount_bp: i32,
     vat_bp: i32,
-) -> Result<(i64, i64), Error> {
+) -> Result<(i64, i64), Violations> {
     line(unit_cents, quantity, discount_bp, vat_bp)
-        .ok_or_else(|| Error::invalid(field, too_large()))
+        .ok_or_else(|| Violations::one(field, too_large()))
 }
 
 /// Per VAT rate: (base, VAT), from the lines' (rate, net, vat); `None` when

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use relais_platform::error::Violations;
+use crate::violations::Violations;
 use relais_proto::orders as pb;
 use serde::{Deserialize, Serialize};
 
@@ -384,11 +384,11 @@ mod tests {
         let out = Schedule::parse(&mut v, "schedule", Some(&s), now(), DEFAULT_HORIZON_DAYS);
         match v.into_result() {
             Ok(()) => Ok(out.unwrap()),
-            Err(relais_platform::error::Error::InvalidArgument(f)) => Err(f
+            Err(f) => Err(f
+                .into_fields()
                 .into_iter()
                 .map(|f| format!("{}: {}", f.field, f.description))
                 .collect()),
-            Err(e) => panic!("{e}"),
         }
     }
 

@@ -6,21 +6,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A bad field of a request: which one and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldViolation {
-    pub field: String,
-    pub description: String,
-}
-
-impl FieldViolation {
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
-    }
-}
+/// The bad fields a request can be refused for are the domain's
+/// vocabulary (`relais_domain::violations`); this crate maps them to a status.
+pub use relais_domain::violations::{FieldViolation, Violations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -82,41 +70,9 @@ impl Error {
     }
 }
 
-/// Collects field violations, so a request reports every bad field at once.
-#[derive(Debug, Default)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-
-    /// Adds the violation when `bad` holds.
-    pub fn check(&mut self, bad: bool, field: &str, description: impl Into<String>) {
-        if bad {
-            self.add(field, description);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many so far: a parser compares it before and after a part.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn into_result(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(self.0))
-        }
+impl From<Violations> for Error {
+    fn from(v: Violations) -> Self {
+        Self::InvalidArgument(v.into_fields())
     }
 }
 

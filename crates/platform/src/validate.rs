@@ -12,12 +12,7 @@ pub const VAT_RATES_BP: [i32; 5] = [2000, 1000, 550, 210, 0];
 pub const CURRENCY: &str = "EUR";
 /// Above this a price is a typo, not a price: 1,000,000.00.
 pub const MAX_PRICE_CENTS: i64 = 100_000_000;
-/// Above this (either sign) any amount — a line, a document's total, a sum
-/// of documents — is refused: 100,000,000,000.00, far above any real
-/// document, and small enough that adding up a million of them still fits
-/// in an i64 (so no sum of stored amounts can overflow either).
-/// `relais_domain::money` computes with it.
-pub const MAX_TOTAL_CENTS: i64 = 10_000_000_000_000;
+pub use relais_domain::money::MAX_TOTAL_CENTS;
 pub const MAX_TEXT: usize = 200;
 /// No date Relais records predates this year (the codec refuses earlier
 /// timestamps; text dates and months are held to the same range).

@@ -258,7 +258,7 @@ pub async fn insert(
                 l.vat_rate_bp,
             )
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     let total_net = money::total("lines", priced.iter().map(|p| p.0))?;
     let total_vat = money::total("lines", priced.iter().map(|p| p.1))?;
     let total_incl = money::total("lines", [total_net, total_vat])?;

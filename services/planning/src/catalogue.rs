@@ -108,7 +108,7 @@ impl Catalogue {
                 NOT_A_SERVICE,
             );
         }
-        v.into_result()
+        Ok(v.into_result()?)
     }
 
     async fn is_service(&self, tenant: Uuid, id: Uuid) -> Result<bool> {

@@ -388,8 +388,8 @@ impl PlanningService for PlanningApi {
                         );
                         slots.push((start, end));
                     }
-                    if let Err(Error::InvalidArgument(bad)) = one.into_result() {
-                        for f in bad {
+                    if let Err(bad) = one.into_result() {
+                        for f in bad.into_fields() {
                             v.add(format!("slots[{i}].{}", f.field), f.description);
                         }
                     }
