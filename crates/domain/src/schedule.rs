@@ -5,9 +5,9 @@
 //! occurrences; planning expands the same schedule, from the order's event,
 //! into interventions.
 
+use crate::violations::Violations;
 use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use crate::violations::Violations;
 use relais_proto::orders as pb;
 use serde::{Deserialize, Serialize};
 

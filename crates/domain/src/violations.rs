@@ -65,4 +65,3 @@ impl Violations {
         self.0
     }
 }
-

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::{
     stats::{Latencies, Rounds, Run},
-    support::{BenchDb, Task, drive},
+    support::{BenchDb, drive},
 };
 
 const KEYS: (&str, &str) = ("bench-public", "bench-private");
@@ -77,29 +77,34 @@ async fn channel(addr: std::net::SocketAddr) -> anyhow::Result<Channel> {
 }
 
 pub async fn run(p: &Params) -> anyhow::Result<Report> {
-    let nats = testing::nats_url();
-    let catalogue_cfg = testing::config(&nats).await?;
-    let ns = catalogue_cfg.namespace.clone();
-    let mut orders_cfg = testing::config(&nats).await?;
-    orders_cfg.namespace = ns.clone();
-    let mut connector_cfg = testing::config(&nats).await?;
-    connector_cfg.namespace = ns.clone();
-    let erp_url = testing::fresh_database().await?;
+    let kit = relais_testkit::Stack::builder()
+        .connector()
+        .with_erp(|cfg| {
+            cfg.keys = [(KEYS.0.to_owned(), KEYS.1.to_owned())]
+                .into_iter()
+                .collect();
+            cfg.token_ttl = Duration::from_secs(3600);
+            cfg.faults = false;
+        })
+        .with_connector(|cfg| {
+            cfg.push.erp_timeout = Duration::from_secs(10);
+            cfg.push.poll = Duration::from_millis(100);
+        })
+        .spawn()
+        .await
+        .context("the stack failed to start (is it up? `make bench` starts it)")?;
+    let erp_url = kit.erp_database_url();
     let dbs = [
-        BenchDb::new(&catalogue_cfg.database_url)?,
-        BenchDb::new(&orders_cfg.database_url)?,
-        BenchDb::new(&connector_cfg.database_url)?,
+        BenchDb::new(&kit.catalogue_part().database_url)?,
+        BenchDb::new(&kit.orders_part().database_url)?,
+        BenchDb::new(&kit.planning_part().database_url)?,
+        BenchDb::new(&kit.connector_part().database_url)?,
         BenchDb::new(&erp_url)?,
     ];
-    let result = measure(
-        p,
-        catalogue_cfg,
-        orders_cfg,
-        connector_cfg,
-        &erp_url,
-        &dbs[0],
-    )
-    .await;
+    let result = measure(p, &kit, &erp_url, &dbs[0]).await;
+    let (nats, ns) = (kit.nats_url.clone(), kit.ns.clone());
+    kit.stop();
+    let _ = kit.wait().await;
     if let Ok(client) = relais_platform::nats::connect_as(
         &nats,
         "relais-bench",
@@ -108,7 +113,6 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     .await
     {
         let js = async_nats::jetstream::new(client);
-        let ns = relais_platform::nats::Namespace::new(ns);
         for s in ["catalogue", "orders", "connector", "planning"] {
             let _ = js.delete_stream(ns.stream(s)).await;
         }
@@ -121,47 +125,14 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
 
 async fn measure(
     p: &Params,
-    catalogue_cfg: relais_platform::config::PlatformConfig,
-    orders_cfg: relais_platform::config::PlatformConfig,
-    connector_cfg: relais_platform::config::PlatformConfig,
+    kit: &relais_testkit::Stack,
     erp_url: &str,
     catalogue_db: &BenchDb,
 ) -> anyhow::Result<Report> {
-    let catalogue = relais_catalogue::App::build(catalogue_cfg).await?;
-    let catalogue_addr = catalogue.grpc_addr();
-    let _catalogue = Task::spawn(|s| catalogue.run(s));
-    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
-        platform: orders_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-        // Product orders never ask planning.
-        planning_addr: format!("http://{catalogue_addr}"),
-    })
-    .await?;
-    let orders_addr = orders.grpc_addr();
-    let _orders = Task::spawn(|s| orders.run(s));
-    let erp = relais_reference_erp::App::build(relais_reference_erp::Config {
-        database_url: erp_url.to_owned(),
-        db_password: relais_platform::testing::db_password(relais_reference_erp::SERVICE),
-        addr: "127.0.0.1:0".parse()?,
-        keys: relais_reference_erp::parse_keys(&format!("{}:{}", KEYS.0, KEYS.1))?,
-        token_ttl: Duration::from_secs(3600),
-        faults: false,
-    })
-    .await?;
-    let erp_base = format!("http://{}", erp.addr());
-    let _erp = Task::spawn(|s| erp.run(s));
-    let mut cfg = relais_connector::ConnectorConfig::quick(
-        connector_cfg,
-        format!("http://{catalogue_addr}"),
-        format!("http://{orders_addr}"),
-        format!("http://{catalogue_addr}"),
-    );
-    cfg.push.erp_timeout = Duration::from_secs(10);
-    cfg.push.poll = Duration::from_millis(100);
-    let connector = relais_connector::App::build(cfg).await?;
-    let connector_addr = connector.grpc_addr();
-    let _connector = Task::spawn(|s| connector.run(s));
-    let connector = ConnectorServiceClient::new(channel(connector_addr).await?);
+    let catalogue_addr = kit.catalogue_part().grpc_addr;
+    let orders_addr = kit.orders_part().grpc_addr;
+    let erp_base = kit.erp_base();
+    let connector = ConnectorServiceClient::new(channel(kit.connector_part().grpc_addr).await?);
 
     seed_articles(erp_url, p.articles).await?;
     let mut report = Report {

@@ -300,15 +300,20 @@ pub fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
 /// it by (`CATALOGUE_ADDR`, `ORDERS_ADDR`...) when that is set, its admin
 /// port then picked by the system (printed at start); the service's own
 /// defaults otherwise. So one set of variables moves a whole demo.
-fn dev_bind(cfg: &mut PlatformConfig, var: &str) -> anyhow::Result<()> {
+fn dev_bind(var: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
     let Some(url) = std::env::var(var).ok().filter(|u| !u.is_empty()) else {
-        return Ok(());
+        return Ok(None);
     };
-    let addr =
-        host_port(&url).with_context(|| format!("{var}={url}: expected http://HOST:PORT"))?;
-    cfg.grpc_addr = addr;
-    cfg.admin_addr = std::net::SocketAddr::new(addr.ip(), 0);
-    Ok(())
+    host_port(&url)
+        .with_context(|| format!("{var}={url}: expected http://HOST:PORT"))
+        .map(Some)
+}
+
+fn bind(cfg: &mut PlatformConfig, addr: Option<std::net::SocketAddr>) {
+    if let Some(addr) = addr {
+        cfg.grpc_addr = addr;
+        cfg.admin_addr = std::net::SocketAddr::new(addr.ip(), 0);
+    }
 }
 
 fn host_port(url: &str) -> Option<std::net::SocketAddr> {
@@ -322,56 +327,27 @@ fn host_port(url: &str) -> Option<std::net::SocketAddr> {
 async fn dev(seed: bool) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("relais-dev")?;
     let shutdown = shutdown::on_signal();
-    let mut catalogue_cfg = relais_catalogue::config_from_env()?;
-    dev_bind(&mut catalogue_cfg, "CATALOGUE_ADDR")?;
-    let catalogue = relais_catalogue::App::build(catalogue_cfg).await?;
-    let catalogue_grpc = catalogue.grpc_addr();
-    let catalogue_admin = catalogue.admin_addr();
-    let endpoint = format!("http://{catalogue_grpc}");
-    let mut planning_cfg = relais_planning::config_from_env()?;
-    dev_bind(&mut planning_cfg.platform, "PLANNING_ADDR")?;
-    // Skills are checked with the in-process catalogue.
-    planning_cfg.catalogue_addr = endpoint.clone();
-    let planning = relais_planning::App::build(planning_cfg).await?;
-    let planning_grpc = planning.grpc_addr();
-    let planning_admin = planning.admin_addr();
-    let mut billing_cfg = relais_billing::config_from_env()?;
-    dev_bind(&mut billing_cfg.platform, "BILLING_ADDR")?;
-    let billing = relais_billing::App::build(billing_cfg).await?;
-    // The demo tenant's ERP: the reference ERP, with the demo keys.
-    let mut erp_cfg = relais_reference_erp::Config::from_env()?;
-    if std::env::var_os("REFERENCE_ERP_ADDR").is_none()
-        && let Some(addr) = std::env::var("REFERENCE_ERP_URL")
+    let catalogue_bind = dev_bind("CATALOGUE_ADDR")?;
+    let planning_bind = dev_bind("PLANNING_ADDR")?;
+    let orders_bind = dev_bind("ORDERS_ADDR")?;
+    let billing_bind = dev_bind("BILLING_ADDR")?;
+    let connector_bind = dev_bind("CONNECTOR_ADDR")?;
+    // The demo tenant's ERP: the reference ERP, with the demo keys, where
+    // the commands reach it unless told where to listen.
+    let erp_bind = if std::env::var_os("REFERENCE_ERP_ADDR").is_none() {
+        std::env::var("REFERENCE_ERP_URL")
             .ok()
             .and_then(|u| host_port(&u))
-    {
-        erp_cfg.addr = addr;
-    }
-    let erp = relais_reference_erp::App::build(erp_cfg).await?;
-    let erp_addr = erp.addr();
-    let billing_grpc = billing.grpc_addr();
-    let billing_admin = billing.admin_addr();
-    // Orders calls the catalogue and planning running in this process,
-    // wherever they bound.
-    let mut orders_cfg = relais_orders::config_from_env()?;
-    dev_bind(&mut orders_cfg.platform, "ORDERS_ADDR")?;
-    orders_cfg.catalogue_addr = endpoint.clone();
-    orders_cfg.planning_addr = format!("http://{planning_grpc}");
-    let orders = relais_orders::App::build(orders_cfg).await?;
-    let orders_grpc = orders.grpc_addr();
-    let orders_admin = orders.admin_addr();
-    // The connector reads and writes the shop through the services above;
-    // the demo connection's credentials are the reference ERP's demo keys
+    } else {
+        None
+    };
+    // CSV exchange folders of the demo: .local/exchange/<tenant>/...
+    let exchange_root = std::env::var_os("RELAIS_CONNECTOR_EXCHANGE_ROOT")
+        .is_none()
+        .then(|| std::env::current_dir().map(|d| d.join(".local").join("exchange")))
+        .transpose()?;
+    // The demo connection's credentials are the reference ERP's demo keys
     // unless RELAIS_ERP_DEMO says otherwise.
-    let mut connector_cfg = relais_connector::config_from_env()?;
-    dev_bind(&mut connector_cfg.platform, "CONNECTOR_ADDR")?;
-    if std::env::var_os("RELAIS_CONNECTOR_EXCHANGE_ROOT").is_none() {
-        // CSV exchange folders of the demo: .local/exchange/<tenant>/...
-        connector_cfg.exchange_root = std::env::current_dir()?.join(".local").join("exchange");
-    }
-    connector_cfg.catalogue_addr = endpoint.clone();
-    connector_cfg.orders_addr = format!("http://{orders_grpc}");
-    connector_cfg.planning_addr = format!("http://{planning_grpc}");
     let demo_keys = match std::env::var(connector::DEMO_SECRET_REF) {
         Ok(keys) if !keys.is_empty() => keys,
         _ => relais_platform::config::var(
@@ -384,15 +360,36 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         .trim()
         .to_owned(),
     };
-    let connector_app = relais_connector::App::build(connector_cfg).await?;
-    let connector_grpc = connector_app.grpc_addr();
-    let connector_admin = connector_app.admin_addr();
-    let running = tokio::spawn(catalogue.run(shutdown.clone()));
-    let running_orders = tokio::spawn(orders.run(shutdown.clone()));
-    let running_planning = tokio::spawn(planning.run(shutdown.clone()));
-    let running_billing = tokio::spawn(billing.run(shutdown.clone()));
-    let running_erp = tokio::spawn(erp.run(shutdown.clone()));
-    let running_connector = tokio::spawn(connector_app.run(shutdown.clone()));
+    let stack = relais_testkit::Stack::builder()
+        .source(relais_testkit::Source::Env)
+        .shutdown(shutdown.clone())
+        .all()
+        .with_catalogue(move |c| bind(c, catalogue_bind))
+        .with_planning(move |c| bind(&mut c.platform, planning_bind))
+        .with_orders(move |c| bind(&mut c.platform, orders_bind))
+        .with_billing(move |c| bind(&mut c.platform, billing_bind))
+        .with_erp(move |c| {
+            if let Some(addr) = erp_bind {
+                c.addr = addr;
+            }
+        })
+        .with_connector(move |c| {
+            bind(&mut c.platform, connector_bind);
+            if let Some(root) = exchange_root {
+                c.exchange_root = root;
+            }
+        })
+        .spawn()
+        .await?;
+    let at = |p: &relais_testkit::Part| (p.grpc_addr, p.admin_addr);
+    let (catalogue_grpc, catalogue_admin) = at(stack.catalogue_part());
+    let (orders_grpc, orders_admin) = at(stack.orders_part());
+    let (planning_grpc, planning_admin) = at(stack.planning_part());
+    let (billing_grpc, billing_admin) = at(stack.billing_part());
+    let (connector_grpc, connector_admin) = at(stack.connector_part());
+    let erp_base = stack.erp_base();
+    let erp_addr = erp_base.trim_start_matches("http://").to_owned();
+    let endpoint = format!("http://{catalogue_grpc}");
     let mut demo_ids = None;
     if seed {
         let token = admin_token(demo::TENANT)?;
@@ -402,7 +399,6 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         if let Some(d) = &demo_ids {
             demo::seed_billing(&format!("http://{billing_grpc}"), &d.customer).await?;
         }
-        let erp_base = format!("http://{erp_addr}");
         connector::seed(
             &format!("http://{connector_grpc}"),
             &endpoint,
@@ -465,21 +461,7 @@ async fn dev(seed: bool) -> anyhow::Result<()> {
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
     );
-    let (catalogue, orders, planning, billing, erp, connector) = tokio::join!(
-        running,
-        running_orders,
-        running_planning,
-        running_billing,
-        running_erp,
-        running_connector
-    );
-    erp??;
-    connector??;
-    catalogue??;
-    orders??;
-    planning??;
-    billing??;
-    Ok(())
+    stack.wait().await
 }
 
 async fn list(what: Listing, query: &str, addr: &str, tenant: Uuid) -> anyhow::Result<()> {

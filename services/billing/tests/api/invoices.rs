@@ -26,7 +26,6 @@ use relais_proto::{
     },
     types::{Money, PageRequest},
 };
-use tokio_util::sync::CancellationToken;
 use tonic::{Code, transport::Channel};
 use uuid::Uuid;
 
@@ -47,19 +46,7 @@ pub(crate) struct Stack {
     /// The payment provider behind billing (in process unless `spawn_with`
     /// was given another).
     pub provider: relais_billing::Simulator,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
+    _kit: relais_testkit::Stack,
 }
 
 pub(crate) async fn spawn() -> Stack {
@@ -76,84 +63,44 @@ pub(crate) enum Provider {
 /// The stack with billing's provider reached as `provider`, and its mail
 /// sent to `smtp` (a URL) instead of the folder.
 pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stack {
-    testing::init_logging();
-    let shutdown = CancellationToken::new();
-    let url = testing::nats_url();
-    let mut billing_cfg = testing::config(&url).await.unwrap();
-    billing_cfg.mail.smtp_url = smtp;
-    let mail_dir = billing_cfg.mail.dir.clone();
-    let ns = billing_cfg.namespace.clone();
-    let mut catalogue_cfg = testing::config(&url).await.unwrap();
-    catalogue_cfg.namespace = ns.clone();
-    let mut orders_cfg = testing::config(&url).await.unwrap();
-    orders_cfg.namespace = ns.clone();
-    let mut planning_cfg = testing::config(&url).await.unwrap();
-    planning_cfg.namespace = ns.clone();
-    let billing_db = billing_cfg.database_url.clone();
-    let planning_db = planning_cfg.database_url.clone();
-    let catalogue = relais_catalogue::App::build(catalogue_cfg).await.unwrap();
-    let catalogue_addr = catalogue.grpc_addr();
-    tokio::spawn(catalogue.run(shutdown.clone()));
-    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
-        platform: planning_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-    })
-    .await
-    .unwrap();
-    let planning_addr = planning.grpc_addr();
-    tokio::spawn(planning.run(shutdown.clone()));
-    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
-        platform: orders_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-        planning_addr: format!("http://{planning_addr}"),
-    })
-    .await
-    .unwrap();
-    let orders_addr = orders.grpc_addr();
-    tokio::spawn(orders.run(shutdown.clone()));
     let simulator = relais_billing::Simulator::new();
     let provider: std::sync::Arc<dyn relais_billing::PaymentProvider> = match provider {
         Provider::InProcess => std::sync::Arc::new(simulator.clone()),
         Provider::OverHttp => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let router = simulator.router();
-            let stop = shutdown.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            });
+            // Served until the test's runtime ends.
+            tokio::spawn(axum::serve(listener, simulator.router()).into_future());
             std::sync::Arc::new(
                 relais_billing::StripeProvider::new(&format!("http://{addr}"), "sk_test_relais")
                     .unwrap(),
             )
         }
     };
-    let billing = relais_billing::App::build(relais_billing::BillingConfig::simulated(
-        billing_cfg,
-        provider,
-    ))
-    .await
-    .unwrap();
-    let billing_addr = billing.grpc_addr();
-    tokio::spawn(billing.run(shutdown.clone()));
-    let nats = testing::nats_client_on(&url).await;
+    let (mail_dir_tx, mail_dir) = std::sync::mpsc::channel();
+    let kit = relais_testkit::Stack::builder()
+        .orders()
+        .payment_provider(provider)
+        .with_billing(move |cfg| {
+            cfg.platform.mail.smtp_url = smtp;
+            let _ = mail_dir_tx.send(cfg.platform.mail.dir.clone());
+        })
+        .spawn()
+        .await
+        .unwrap();
     Stack {
-        tenant: Uuid::now_v7(),
-        orders: OrdersServiceClient::new(channel(orders_addr)),
-        catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
-        billing: BillingServiceClient::new(channel(billing_addr)),
-        planning: relais_proto::planning::planning_service_client::PlanningServiceClient::new(
-            channel(planning_addr),
-        ),
-        billing_db,
-        planning_db,
-        js: async_nats::jetstream::new(nats),
-        ns: relais_platform::nats::Namespace::new(ns),
-        mail_dir,
+        tenant: kit.tenant,
+        orders: kit.orders(),
+        catalogue: kit.catalogue(),
+        billing: kit.billing(),
+        planning: kit.planning(),
+        billing_db: kit.billing_part().database_url.clone(),
+        planning_db: kit.planning_part().database_url.clone(),
+        js: kit.jetstream().await,
+        ns: kit.ns.clone(),
+        mail_dir: mail_dir.recv().unwrap(),
         provider: simulator,
-        shutdown,
+        _kit: kit,
     }
 }
 

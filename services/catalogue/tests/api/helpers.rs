@@ -5,10 +5,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use relais_catalogue::App;
 use relais_platform::{auth::Role, nats::Namespace, testing};
 use relais_proto::catalogue::catalogue_service_client::CatalogueServiceClient;
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
@@ -19,8 +17,7 @@ pub struct TestApp {
     pub js: jetstream::Context,
     pub ns: Namespace,
     pub admin_addr: std::net::SocketAddr,
-    shutdown: CancellationToken,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    kit: relais_testkit::Stack,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -29,30 +26,21 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app on a given NATS (a private one a test can kill).
 pub async fn spawn_app_on(nats_url: &str) -> TestApp {
-    testing::init_logging();
-    let cfg = testing::config(nats_url).await.expect("test config");
-    let ns = Namespace::new(cfg.namespace.clone());
-    let nats_url = cfg.nats_url.clone();
-    let app = App::build(cfg).await.expect("app builds");
-    let grpc = app.grpc_addr();
-    let admin_addr = app.admin_addr();
-    let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(app.run(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{grpc}"))
-        .expect("uri")
-        .connect()
+    let kit = relais_testkit::Stack::builder()
+        .catalogue()
+        .nats_url(nats_url)
+        .spawn()
         .await
-        .expect("connects");
-    let nats = testing::nats_client_on(&nats_url).await;
+        .expect("catalogue starts");
+    let channel = relais_testkit::channel(kit.catalogue_part().grpc_addr);
     TestApp {
-        tenant: Uuid::now_v7(),
+        tenant: kit.tenant,
         client: CatalogueServiceClient::new(channel.clone()),
         channel,
-        js: jetstream::new(nats),
-        ns,
-        admin_addr,
-        shutdown,
-        handle: Some(handle),
+        js: kit.jetstream().await,
+        ns: kit.ns.clone(),
+        admin_addr: kit.catalogue_part().admin_addr,
+        kit,
     }
 }
 
@@ -78,18 +66,10 @@ impl TestApp {
             .collect()
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(h) = self.handle.take() {
-            h.await.expect("join").expect("app stopped cleanly");
-        }
+    pub async fn stop(self) {
+        self.kit.stop();
+        self.kit.wait().await.expect("app stopped cleanly");
     }
 }
 
 pub use relais_platform::testing::with_token;
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}

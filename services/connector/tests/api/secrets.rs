@@ -83,7 +83,8 @@ fn admin_of<T>(tenant: Uuid, msg: T) -> tonic::Request<T> {
 #[tokio::test]
 async fn another_tenants_credentials_and_the_process_variables_are_never_sent() {
     let a = Uuid::now_v7();
-    let stack = spawn_with(|cfg| cfg.secrets = Secrets::default().with(a, "ERP", A_KEYS)).await;
+    let stack =
+        spawn_with(move |cfg| cfg.secrets = Secrets::default().with(a, "ERP", A_KEYS)).await;
     let b = stack.tenant;
     assert_ne!(a, b);
     let (listener, seen) = capture().await;

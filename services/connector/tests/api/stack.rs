@@ -33,11 +33,10 @@ use relais_proto::{
     types::Money,
 };
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-pub const ERP_KEYS: &str = "conn-pub:conn-secret";
+pub use relais_testkit::ERP_KEYS;
 
 pub struct Stack {
     pub tenant: Uuid,
@@ -49,21 +48,7 @@ pub struct Stack {
     pub erp_base: String,
     /// The NATS namespace the stack's services share.
     pub ns: relais_platform::nats::Namespace,
-    shutdown: CancellationToken,
-    connector_stop: Option<CancellationToken>,
-    connector_cfg: relais_connector::ConnectorConfig,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
+    kit: relais_testkit::Stack,
 }
 
 pub async fn spawn() -> Stack {
@@ -71,112 +56,44 @@ pub async fn spawn() -> Stack {
 }
 
 /// The stack with the connector's settings changed by `configure`.
-pub async fn spawn_with(configure: impl FnOnce(&mut relais_connector::ConnectorConfig)) -> Stack {
-    testing::init_logging();
-    let shutdown = CancellationToken::new();
-    let url = testing::nats_url();
-    let connector_cfg = testing::config(&url).await.unwrap();
-    let ns = connector_cfg.namespace.clone();
-    let mut catalogue_cfg = testing::config(&url).await.unwrap();
-    catalogue_cfg.namespace = ns.clone();
-    let mut orders_cfg = testing::config(&url).await.unwrap();
-    orders_cfg.namespace = ns.clone();
-    let mut planning_cfg = testing::config(&url).await.unwrap();
-    planning_cfg.namespace = ns.clone();
-    let mut billing_cfg = testing::config(&url).await.unwrap();
-    billing_cfg.namespace = ns.clone();
-    let billing = relais_billing::App::build(relais_billing::BillingConfig::simulated(
-        billing_cfg,
-        std::sync::Arc::new(relais_billing::Simulator::new()),
-    ))
-    .await
-    .unwrap();
-    let billing_addr = billing.grpc_addr();
-    tokio::spawn(billing.run(shutdown.clone()));
-    let catalogue = relais_catalogue::App::build(catalogue_cfg).await.unwrap();
-    let catalogue_addr = catalogue.grpc_addr();
-    tokio::spawn(catalogue.run(shutdown.clone()));
-    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
-        platform: planning_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-    })
-    .await
-    .unwrap();
-    let planning_addr = planning.grpc_addr();
-    tokio::spawn(planning.run(shutdown.clone()));
-    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
-        platform: orders_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-        planning_addr: format!("http://{planning_addr}"),
-    })
-    .await
-    .unwrap();
-    let orders_addr = orders.grpc_addr();
-    tokio::spawn(orders.run(shutdown.clone()));
-    let erp = relais_reference_erp::App::build(relais_reference_erp::Config {
-        database_url: testing::fresh_database().await.unwrap(),
-        db_password: testing::db_password(relais_reference_erp::SERVICE),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        keys: relais_reference_erp::parse_keys(ERP_KEYS).unwrap(),
-        token_ttl: Duration::from_secs(600),
-        // These tests inject faults.
-        faults: true,
-    })
-    .await
-    .unwrap();
-    let erp_base = format!("http://{}", erp.addr());
-    tokio::spawn(erp.run(shutdown.clone()));
-    let mut cfg = relais_connector::ConnectorConfig::quick(
-        connector_cfg,
-        format!("http://{catalogue_addr}"),
-        format!("http://{orders_addr}"),
-        format!("http://{planning_addr}"),
-    );
-    configure(&mut cfg);
-    let mut stack = Stack {
-        tenant: Uuid::now_v7(),
-        orders: OrdersServiceClient::new(channel(orders_addr)),
-        catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
-        planning: PlanningServiceClient::new(channel(planning_addr)),
-        billing: relais_proto::billing::billing_service_client::BillingServiceClient::new(channel(
-            billing_addr,
-        )),
-        // Replaced by start_connector.
-        connector: ConnectorServiceClient::new(channel(orders_addr)),
-        erp_base,
-        ns: relais_platform::nats::Namespace(ns),
-        shutdown,
-        connector_stop: None,
-        connector_cfg: cfg,
-    };
-    stack.start_connector().await;
-    stack
+pub async fn spawn_with(
+    configure: impl FnOnce(&mut relais_connector::ConnectorConfig) + Send + 'static,
+) -> Stack {
+    let kit = relais_testkit::Stack::builder()
+        .all()
+        .with_connector(configure)
+        .spawn()
+        .await
+        .unwrap();
+    Stack {
+        tenant: kit.tenant,
+        orders: kit.orders(),
+        catalogue: kit.catalogue(),
+        planning: kit.planning(),
+        billing: kit.billing(),
+        connector: kit.connector(),
+        erp_base: kit.erp_base(),
+        ns: kit.ns.clone(),
+        kit,
+    }
 }
 
 impl Stack {
     /// Starts the connector (again, after `stop_connector`), on a new port.
     pub async fn start_connector(&mut self) {
-        let mut cfg = self.connector_cfg.clone();
-        cfg.platform.grpc_addr = "127.0.0.1:0".parse().unwrap();
-        cfg.platform.admin_addr = "127.0.0.1:0".parse().unwrap();
-        let app = relais_connector::App::build(cfg).await.unwrap();
-        self.connector = ConnectorServiceClient::new(channel(app.grpc_addr()));
-        let stop = self.shutdown.child_token();
-        tokio::spawn(app.run(stop.clone()));
-        self.connector_stop = Some(stop);
+        self.kit.start_connector().await.unwrap();
+        self.connector = self.kit.connector();
     }
 
     /// Stops the connector as a crash would leave things for the next one:
     /// whatever it was doing is cut short.
     pub fn stop_connector(&mut self) {
-        if let Some(s) = self.connector_stop.take() {
-            s.cancel();
-        }
+        self.kit.stop_connector();
     }
 
     /// The connector's database (its admin URL), to look at what it stores.
     pub fn connector_database_url(&self) -> String {
-        self.connector_cfg.platform.database_url.clone()
+        self.kit.connector_config().platform.database_url.clone()
     }
 
     pub fn token(&self, role: Role) -> String {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use relais_orders::{App, OrdersConfig};
 use relais_platform::{
     auth::{Claims, Role},
     nats::Namespace,
@@ -22,7 +21,6 @@ use relais_proto::planning::{
     CreateWorkerRequest, WeeklySlot, WorkerFields, planning_service_client::PlanningServiceClient,
 };
 use relais_proto::types::Money;
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
@@ -35,68 +33,23 @@ pub struct TestApp {
     pub planning: PlanningServiceClient<Channel>,
     js: async_nats::jetstream::Context,
     ns: Namespace,
-    shutdown: CancellationToken,
+    _kit: relais_testkit::Stack,
 }
 
 pub async fn spawn_app() -> TestApp {
-    testing::init_logging();
-    let shutdown = CancellationToken::new();
-    let cfg = testing::config(&testing::nats_url()).await.expect("config");
-    let mut catalogue_cfg = testing::config(&testing::nats_url()).await.expect("config");
-    // One namespace for both, as in a deployment: the catalogue follows the
-    // orders stream to hold stock.
-    catalogue_cfg.namespace = cfg.namespace.clone();
-    let catalogue = relais_catalogue::App::build(catalogue_cfg)
+    let kit = relais_testkit::Stack::builder()
+        .orders()
+        .spawn()
         .await
-        .expect("catalogue builds");
-    let catalogue_addr = format!("http://{}", catalogue.grpc_addr());
-    tokio::spawn(catalogue.run(shutdown.clone()));
-    let mut planning_cfg = testing::config(&testing::nats_url()).await.expect("config");
-    planning_cfg.namespace = cfg.namespace.clone();
-    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
-        platform: planning_cfg,
-        catalogue_addr: catalogue_addr.clone(),
-    })
-    .await
-    .expect("planning builds");
-    let planning_addr = format!("http://{}", planning.grpc_addr());
-    tokio::spawn(planning.run(shutdown.clone()));
-
-    let ns = Namespace::new(cfg.namespace.clone());
-    let nats = testing::nats_client_on(&cfg.nats_url).await;
-    let app = App::build(OrdersConfig {
-        platform: cfg,
-        catalogue_addr: catalogue_addr.clone(),
-        planning_addr: planning_addr.clone(),
-    })
-    .await
-    .expect("app builds");
-    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr()))
-        .expect("uri")
-        .connect_lazy();
-    tokio::spawn(app.run(shutdown.clone()));
+        .expect("stack");
     TestApp {
-        tenant: Uuid::now_v7(),
-        client: OrdersServiceClient::new(channel),
-        catalogue: CatalogueServiceClient::new(
-            Channel::from_shared(catalogue_addr)
-                .expect("uri")
-                .connect_lazy(),
-        ),
-        planning: PlanningServiceClient::new(
-            Channel::from_shared(planning_addr)
-                .expect("uri")
-                .connect_lazy(),
-        ),
-        js: async_nats::jetstream::new(nats),
-        ns,
-        shutdown,
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+        tenant: kit.tenant,
+        client: kit.orders(),
+        catalogue: kit.catalogue(),
+        planning: kit.planning(),
+        js: kit.jetstream().await,
+        ns: kit.ns.clone(),
+        _kit: kit,
     }
 }
 

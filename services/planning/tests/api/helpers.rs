@@ -21,7 +21,6 @@ use relais_proto::{
     },
     types::Money,
 };
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
@@ -34,64 +33,23 @@ pub struct Stack {
     pub catalogue: CatalogueServiceClient<Channel>,
     js: async_nats::jetstream::Context,
     pub ns: Namespace,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect_lazy()
+    _kit: relais_testkit::Stack,
 }
 
 pub async fn spawn() -> Stack {
-    testing::init_logging();
-    let shutdown = CancellationToken::new();
-    let nats_url = testing::nats_url();
-    let planning_cfg = testing::config(&nats_url).await.expect("config");
-    let ns = planning_cfg.namespace.clone();
-    let mut catalogue_cfg = testing::config(&nats_url).await.expect("config");
-    catalogue_cfg.namespace = ns.clone();
-    let mut orders_cfg = testing::config(&nats_url).await.expect("config");
-    orders_cfg.namespace = ns.clone();
-
-    let catalogue = relais_catalogue::App::build(catalogue_cfg)
+    let kit = relais_testkit::Stack::builder()
+        .orders()
+        .spawn()
         .await
-        .expect("catalogue");
-    let catalogue_addr = catalogue.grpc_addr();
-    tokio::spawn(catalogue.run(shutdown.clone()));
-    let planning = relais_planning::App::build(relais_planning::PlanningConfig {
-        platform: planning_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-    })
-    .await
-    .expect("planning");
-    let planning_addr = planning.grpc_addr();
-    tokio::spawn(planning.run(shutdown.clone()));
-    let orders = relais_orders::App::build(relais_orders::OrdersConfig {
-        platform: orders_cfg,
-        catalogue_addr: format!("http://{catalogue_addr}"),
-        planning_addr: format!("http://{planning_addr}"),
-    })
-    .await
-    .expect("orders");
-    let orders_addr = orders.grpc_addr();
-    tokio::spawn(orders.run(shutdown.clone()));
-
-    let nats = testing::nats_client_on(&nats_url).await;
+        .expect("stack");
     Stack {
-        tenant: Uuid::now_v7(),
-        planning: PlanningServiceClient::new(channel(planning_addr)),
-        orders: OrdersServiceClient::new(channel(orders_addr)),
-        catalogue: CatalogueServiceClient::new(channel(catalogue_addr)),
-        js: async_nats::jetstream::new(nats),
-        ns: Namespace::new(ns),
-        shutdown,
+        tenant: kit.tenant,
+        planning: kit.planning(),
+        orders: kit.orders(),
+        catalogue: kit.catalogue(),
+        js: kit.jetstream().await,
+        ns: kit.ns.clone(),
+        _kit: kit,
     }
 }
 
