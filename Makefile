@@ -5,7 +5,9 @@
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-# One build directory shared by every clone on the machine (CI included).
+# One build directory shared by every clone on the machine (CI included);
+# scripts/stack.sh writes it into .local/env, so that the README's
+# `cargo run -p relais-cli` reuses this build.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/relais/target
 export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
@@ -13,8 +15,11 @@ WITH_ENV := source .local/env &&
 
 .PHONY: run test soak lint fmt fmt-check clippy proto-lint k8s-check bench stack-up stack-down build
 
+# `relais dev` runs every service in one process: the relais command is
+# all `make run` needs, built with the features `cargo run -p relais-cli`
+# asks for (a workspace build would unify others in and force a rebuild).
 build:
-	cargo build --workspace --bins
+	cargo build -p relais-cli
 
 stack-up:
 	$(STACK) up

@@ -23,10 +23,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 README=${1:-$ROOT/README.md}
 cd "$ROOT"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/relais/target}
 [ -f .local/env ] || scripts/stack.sh up
 # shellcheck disable=SC1091
 source .local/env
+# The build the README's `cargo run` must reuse (.local/env names it).
+: "${CARGO_TARGET_DIR:?.local/env sets no CARGO_TARGET_DIR: run scripts/stack.sh up again}"
 # The stack's own URL (the README's blocks source the walkthrough's env).
 ADMIN_URL=$DATABASE_URL
 
@@ -124,6 +125,7 @@ mkdir -p "$WORK/.local"
 	printf 'export DATABASE_URL=%q\n' "$DB_URL"
 	printf 'export NATS_URL=%q\n' "$NATS_URL"
 	echo 'export RELAIS_ENV=dev'
+	printf 'export CARGO_TARGET_DIR=%q\n' "$CARGO_TARGET_DIR"
 	echo "export RELAIS_NAMESPACE=$NS"
 	echo "export CATALOGUE_ADDR=http://127.0.0.1:$P_CAT"
 	echo "export ORDERS_ADDR=http://127.0.0.1:$P_ORD"
@@ -135,13 +137,16 @@ mkdir -p "$WORK/.local"
 
 say "building the relais command"
 cargo build -q -p relais-cli
+# The README's commands must reuse this build, not make a second one.
+RELAIS_BIN="$CARGO_TARGET_DIR/debug/relais"
+built=$(stat -c %Y "$RELAIS_BIN")
 say "starting relais dev in $WORK (database $DB, namespace $NS)"
 set -m
 (
 	cd "$WORK"
 	# shellcheck disable=SC1091
 	source .local/env
-	exec "$CARGO_TARGET_DIR/debug/relais" dev
+	exec "$RELAIS_BIN" dev
 ) >"$WORK/dev.log" 2>&1 &
 DEV_PID=$!
 set +m
@@ -184,6 +189,8 @@ fail() { # STEP
 # (no pipefail, no nounset: a user's shell has neither).
 cd "$WORK"
 set +o pipefail +u
+# As a user's shell: the build directory comes from .local/env only.
+unset CARGO_TARGET_DIR
 CURRENT=""
 BG_STEPS=()
 for f in "$WORK"/steps/*.sh; do
@@ -241,4 +248,8 @@ for step in "${BG_STEPS[@]}"; do
 	say "step $step ok (background): $(head -n 1 "$WORK/steps/$step.sh" | cut -c1-80)"
 done
 BG_PIDS=()
+if [ "$(stat -c %Y "$RELAIS_BIN")" != "$built" ]; then
+	say "the README's commands built the relais command again instead of reusing make's build"
+	exit 1
+fi
 say "the README's walkthrough works as written ($(($(date +%s) - started)) s)"

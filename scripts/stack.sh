@@ -29,6 +29,8 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$SCRIPT_DIR/.." && pwd -P)
 LOCAL="$ROOT/.local"
 ENV_FILE="$LOCAL/env"
+# The build directory, as the Makefile's (which exports it to this script).
+TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/relais/target}
 LOCK_FILE="$LOCAL/stack.lock"
 VENV="$LOCAL/venv"
 NATS_DIR="$LOCAL/nats"
@@ -640,6 +642,10 @@ write_env() { # MODE DATABASE_URL NATS_URL
 		# Each service derives its own database and NATS passwords from it
 		# (docs/security.md); hence the file is readable by its owner only.
 		printf 'export RELAIS_DEV_SEED=%q\n' "$DEV_SEED"
+		# The build `make run` and `make test` use, so that the README's
+		# `cargo run` reuses it instead of building again into ./target.
+		# shellcheck disable=SC2016 # expanded when the file is sourced
+		printf 'export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-%s}"\n' "$TARGET_DIR"
 	} >"$tmp"
 	chmod 600 "$tmp"
 	mv -f "$tmp" "$ENV_FILE"
