@@ -84,7 +84,10 @@ pub struct App {
 impl App {
     pub async fn build(cfg: BillingConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?,
+            // Invoices, credit notes and failed debits are e-mailed.
+            runtime: Runtime::start(SERVICE, cfg.platform, &MIGRATIONS)
+                .await?
+                .with_mail(),
             seller: cfg.seller,
             payments: cfg.payments,
             close_months_every: cfg.close_months_every,

@@ -23,7 +23,8 @@ use relais_platform::{
     error::Result,
     mail::{self, Mail},
     nats::Namespace,
-    outbox::{Outbox, backoff_delay},
+    outbox::Outbox,
+    retry::backoff_delay,
     validate,
 };
 use relais_proto::{
