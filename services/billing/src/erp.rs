@@ -22,7 +22,7 @@ use relais_proto::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{SERVICE, certificates, documents::Seller, invoices};
+use crate::{SERVICE, certificates, invoices, pdfs::Seller};
 
 /// An ERP invoice, checked.
 pub struct ErpInvoiceIn {

@@ -16,9 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{
-    SERVICE, certificates, documents, documents::Seller, erp, invoices, payments, services,
-};
+use crate::{SERVICE, certificates, erp, invoices, payments, pdfs, pdfs::Seller, services};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -248,7 +246,7 @@ impl BillingService for BillingApi {
                 let id = validate::id("id", &req.get_ref().id)?;
                 let mut conn = self.pool.acquire().await?;
                 let invoice = visible_invoice(&mut conn, &caller, id).await?;
-                let (file_name, content) = documents::load(&mut conn, caller.tenant, id)
+                let (file_name, content) = pdfs::load(&mut conn, caller.tenant, id)
                     .await?
                     .ok_or_else(|| {
                         Error::FailedPrecondition(format!(

@@ -20,9 +20,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    SERVICE,
-    documents::{self, Seller},
-    payments,
+    SERVICE, payments,
+    pdfs::{self, Seller},
 };
 
 const ORDERS: &str = "orders";
@@ -256,7 +255,7 @@ pub async fn after_validation(
     invoice: Invoice,
 ) -> Result<Invoice> {
     let id = id("invoice.id", &invoice.id)?;
-    documents::store(conn, ctx.tenant, seller, &invoice).await?;
+    pdfs::store(conn, ctx.tenant, seller, &invoice).await?;
     let total = cents(invoice.total_incl_vat.as_ref());
     let debit = matches!(
         PaymentMode::try_from(invoice.payment_mode).unwrap_or_default(),
@@ -646,7 +645,7 @@ async fn credit_with(
         .await?
         .ok_or_else(|| Error::not_found(format!("credit note {credit_id}")))?;
     publish(conn, ctx, "credit_note", "issued", &note).await?;
-    documents::store(conn, ctx.tenant, seller, &note).await?;
+    pdfs::store(conn, ctx.tenant, seller, &note).await?;
     // A paid debit is refunded to the card it came from.
     let refunded = status == "paid"
         && payments::queue_refund(conn, ctx.tenant, invoice_id, credit_id, incl).await?;
