@@ -16,7 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{SERVICE, certificates, erp, invoices, payments, pdfs, pdfs::Seller, services};
+use crate::{SERVICE, certificates, erp, flows, invoices, payments, pdfs, pdfs::Seller, services};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -148,7 +148,7 @@ impl BillingService for BillingApi {
                 self.writer
                     .change(async |tx| {
                         let invoice =
-                            invoices::validate(tx, &ctx, &self.seller, id, r.expected_version)
+                            flows::issue::validate(tx, &ctx, &self.seller, id, r.expected_version)
                                 .await?;
                         Ok(pb::ValidateInvoiceResponse {
                             invoice: Some(invoice),
@@ -193,9 +193,15 @@ impl BillingService for BillingApi {
                         &r.idempotency_key,
                         r,
                         async |tx| {
-                            let note =
-                                invoices::credit(tx, &ctx, &self.seller, invoice, amount, &reason)
-                                    .await?;
+                            let note = flows::issue::credit(
+                                tx,
+                                &ctx,
+                                &self.seller,
+                                invoice,
+                                amount,
+                                &reason,
+                            )
+                            .await?;
                             Ok(pb::CreateCreditNoteResponse {
                                 credit_note: Some(note),
                             })
@@ -336,7 +342,8 @@ impl BillingService for BillingApi {
                 self.writer
                     .change(async |tx| {
                         let invoice =
-                            invoices::record_erp(tx, &ctx, &self.seller, &erp.borrow()).await?;
+                            flows::issue::record_erp_invoice(tx, &ctx, &self.seller, &erp.borrow())
+                                .await?;
                         Ok(pb::RecordErpInvoiceResponse {
                             invoice: Some(invoice),
                         })

@@ -9,6 +9,7 @@ mod certificates;
 mod config;
 mod customers;
 mod erp;
+mod flows;
 mod grpc;
 mod invoices;
 pub mod payments;
@@ -84,8 +85,8 @@ impl App {
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            invoices::spec(&rt.ns, max),
-            Arc::new(invoices::PaidOrders {
+            flows::paid_orders::spec(&rt.ns, max),
+            Arc::new(flows::paid_orders::PaidOrders {
                 ns: rt.ns.clone(),
                 seller: self.seller.clone(),
             }),
@@ -127,6 +128,7 @@ impl App {
             outbox: rt.outbox.clone(),
             ns: rt.ns.clone(),
             cfg: self.payments.clone(),
+            settle: flows::settle::InvoiceSettler,
         };
         let month_closer = services::MonthCloser {
             pool: rt.pool.clone(),
