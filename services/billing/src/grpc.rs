@@ -1,5 +1,11 @@
 //! `relais.billing.v1.BillingService`: authenticate, parse, run the domain
 //! function in a transaction with its events, commit through the outbox.
+//!
+//! One file though it is past 500 lines: tonic wants the service as one
+//! `impl` block, and each method is only the call's own checks (who may,
+//! which fields) around one domain call. Split by method, every method
+//! would become a forwarder to another file; the domain work is already
+//! elsewhere (invoices, flows, payments, services, certificates, erp).
 
 use relais_platform::{
     access::{self, Membership, Scope},
