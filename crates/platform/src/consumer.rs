@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{nats::Namespace, outbox::backoff_delay, telemetry};
+use crate::{nats::Namespace, retry::backoff_delay, telemetry};
 
 /// An event as a handler sees it.
 #[derive(Debug, Clone)]

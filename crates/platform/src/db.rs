@@ -81,7 +81,7 @@ pub async fn provision(
             Ok(()) => return Ok(()),
             Err(e) if attempt < 8 && is_catalog_race(&e) => {
                 attempt += 1;
-                let delay = crate::outbox::backoff_delay(
+                let delay = crate::retry::backoff_delay(
                     attempt,
                     Duration::from_millis(20),
                     Duration::from_millis(500),

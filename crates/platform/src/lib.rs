@@ -17,6 +17,8 @@ pub mod idempotency;
 pub mod mail;
 pub mod nats;
 pub mod outbox;
+pub mod retention;
+pub mod retry;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

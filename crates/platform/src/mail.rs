@@ -3,6 +3,17 @@
 //! `RELAIS_SMTP_URL` is set, otherwise written as `.eml` files to
 //! `RELAIS_MAIL_DIR` (dev and tests read them there).
 //!
+//! Only a service that sends mail runs the relay (`Runtime::with_mail`),
+//! and only its sent mails are pruned (crate::retention). The table is
+//! still in every service's schema: it is created by the platform's
+//! migration `4_mail.sql`, which databases already migrated have applied.
+//! Moving it to the services that send mail would mean dropping that
+//! migration from the platform's set, which sqlx refuses on those
+//! databases unless missing migrations are ignored (which would also hide
+//! any other platform migration lost by mistake), and an older binary
+//! meeting a new database (a rollback, a rolling update) would apply it
+//! again over the table a service created. An empty table costs nothing.
+//!
 //! Delivery is at least once: a mail is marked sent after the server took
 //! it, so a crash in between sends it again; a mail the server refuses for
 //! good (bad address) or that failed every attempt is kept with its error.
@@ -18,7 +29,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::outbox::backoff_delay;
+use crate::retry::backoff_delay;
 
 /// A mail to queue.
 #[derive(Clone, Debug, Default)]
@@ -261,13 +272,4 @@ impl MailRelay {
             }),
         }
     }
-}
-
-/// Deletes sent mails older than 30 days (their documents stay where they
-/// are kept).
-pub async fn upkeep(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("delete from mail_outbox where sent_at < now() - interval '30 days'")
-        .execute(conn)
-        .await
-        .map(|_| ())
 }

@@ -18,7 +18,6 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use anyhow::Context;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -27,7 +26,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::telemetry;
+use crate::{
+    retention::{self, Retention},
+    telemetry,
+};
+// Where they always were: services and tools import them from here.
+pub use crate::retry::{Backoff, backoff_delay};
 
 /// An event to publish, built by the service inside its transaction.
 #[derive(Debug, Clone)]
@@ -123,6 +127,8 @@ pub struct RelayConfig {
     pub batch_size: i64,
     pub poll: Duration,
     pub retention: Duration,
+    /// Whether upkeep prunes sent mails too (a service that sends mail).
+    pub prunes_mail: bool,
 }
 
 impl RelayConfig {
@@ -132,6 +138,7 @@ impl RelayConfig {
             batch_size: 512,
             poll,
             retention,
+            prunes_mail: false,
         }
     }
 
@@ -312,76 +319,23 @@ impl Relay {
         }
     }
 
-    /// Deletes published rows past retention, inbox rows and idempotency
-    /// keys past theirs.
+    /// Prunes the service's platform tables (crate::retention): the
+    /// active relay does it, so one process per service does.
     async fn upkeep(&self) {
+        let retention = Retention {
+            outbox: self.cfg.retention,
+            mail: self.cfg.prunes_mail,
+        };
         let result: anyhow::Result<()> = async {
             let mut conn = self.pool.acquire().await?;
             let conn = conn.acquire().await?;
-            sqlx::query(
-                "delete from outbox where published_at < now() - make_interval(secs => $1)",
-            )
-            .bind(self.cfg.retention.as_secs_f64())
-            .execute(&mut *conn)
-            .await
-            .context("outbox retention")?;
-            sqlx::query(
-                "delete from idempotency_keys where created_at < now() - interval '48 hours'",
-            )
-            .execute(&mut *conn)
-            .await
-            .context("idempotency retention")?;
-            sqlx::query("delete from inbox where handled_at < now() - interval '30 days'")
-                .execute(&mut *conn)
-                .await
-                .context("inbox retention")?;
-            crate::mail::upkeep(conn).await.context("mail retention")?;
-            Ok(())
+            retention::prune(conn, &retention).await
         }
         .await;
         if let Err(e) = result {
             tracing::warn!(error = ?e, "outbox upkeep failed");
         }
     }
-}
-
-/// Exponential backoff with full jitter, 100 ms up to 10 s.
-pub struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    pub fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    pub fn next_delay(&mut self) -> Duration {
-        let d = backoff_delay(
-            self.attempt,
-            Duration::from_millis(100),
-            Duration::from_secs(10),
-        );
-        self.attempt = self.attempt.saturating_add(1);
-        d
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// `base * 2^attempt`, capped, with jitter in [50 %, 100 %].
-pub fn backoff_delay(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(16));
-    let max = exp.min(cap);
-    let jitter = rand::random_range(0.5..=1.0);
-    max.mul_f64(jitter)
 }
 
 /// Headers of an outbox row, for tests and tools.

@@ -1,7 +1,9 @@
 //! What starting and stopping a service takes, once: database (role, schema,
 //! migrations), NATS and the service's stream, the gRPC and admin listeners
 //! (bound at build time, so tests pass port 0 and read the real port), the
-//! outbox relay, background tasks such as consumers, and one shutdown for all.
+//! outbox relay, the mail relay for a service that sends mail
+//! ([`Runtime::with_mail`]), background tasks such as consumers, and one
+//! shutdown for all.
 
 use std::net::SocketAddr;
 
@@ -30,6 +32,8 @@ pub struct Runtime {
     pub ns: Namespace,
     pub outbox: Outbox,
     pub auth: Authenticator,
+    /// Whether the service sends mail: then its mail relay runs.
+    mail: bool,
     grpc_listener: TcpListener,
     admin_listener: TcpListener,
 }
@@ -57,9 +61,17 @@ impl Runtime {
             ns,
             outbox: Outbox::new(),
             auth,
+            mail: false,
             grpc_listener,
             admin_listener,
         })
+    }
+
+    /// For a service that queues mail (crate::mail::enqueue): its mail
+    /// relay runs and its sent mails are pruned. Others have neither.
+    pub fn with_mail(mut self) -> Self {
+        self.mail = true;
+        self
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -97,13 +109,16 @@ impl Runtime {
             self.pool.clone(),
             self.js.clone(),
             self.outbox.clone(),
-            RelayConfig::new(self.name, self.cfg.outbox_poll, self.cfg.outbox_retention),
+            RelayConfig {
+                prunes_mail: self.mail,
+                ..RelayConfig::new(self.name, self.cfg.outbox_poll, self.cfg.outbox_retention)
+            },
         );
-        let mail = MailRelay::new(self.pool.clone(), &self.cfg.mail, self.cfg.outbox_poll)?;
-        let mut handles = vec![
-            tokio::spawn(relay.run(shutdown.clone())),
-            tokio::spawn(mail.run(shutdown.clone())),
-        ];
+        let mut handles = vec![tokio::spawn(relay.run(shutdown.clone()))];
+        if self.mail {
+            let mail = MailRelay::new(self.pool.clone(), &self.cfg.mail, self.cfg.outbox_poll)?;
+            handles.push(tokio::spawn(mail.run(shutdown.clone())));
+        }
         handles.extend(tasks.into_iter().map(tokio::spawn));
         let admin = tokio::spawn(admin::serve(
             self.admin_listener,

@@ -19,7 +19,7 @@ use relais_proto::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{customers, documents::Seller, invoices};
+use crate::{customers, invoices, pdfs::Seller};
 
 /// A year is certified once it is over in Europe/Paris.
 pub fn check_year(year: i32) -> Result<()> {

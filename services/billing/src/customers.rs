@@ -109,6 +109,23 @@ pub async fn mail(
     Ok(true)
 }
 
+/// The customer's saved card, if any: what a validated invoice is debited
+/// from.
+pub async fn saved_card(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    customer: Uuid,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "select payment_method_ref from customers
+         where tenant_id = $1 and id = $2 and payment_method_ref <> ''",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// The name and address block printed on a customer's documents.
 pub async fn addressee(
     conn: &mut PgConnection,

@@ -22,13 +22,13 @@ use relais_proto::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{SERVICE, certificates, documents::Seller, invoices};
+use crate::{SERVICE, certificates, flows, invoices, pdfs::Seller};
 
 /// An ERP invoice, checked.
 pub struct ErpInvoiceIn {
     pub number: String,
     pub customer: Uuid,
-    pub lines: Vec<invoices::ErpLine>,
+    pub lines: Vec<invoices::PricedLine>,
     pub validated_at: DateTime<Utc>,
     pub payment_mode: PaymentMode,
 }
@@ -100,18 +100,19 @@ impl ErpInvoiceIn {
                 &f("total_excl_vat"),
                 format!("is not quantity × unit price less the discount ({net} cents)"),
             );
-            lines.push((
+            lines.push(invoices::PricedLine {
                 reference,
                 description,
-                l.quantity,
-                unit,
-                rate,
-                l.discount_bp,
-                net,
-                vat,
-            ));
+                quantity: l.quantity,
+                unit_cents: unit,
+                vat_rate_bp: rate,
+                discount_bp: l.discount_bp,
+                net_cents: net,
+                vat_cents: vat,
+            });
         }
-        let total = relais_domain::money::sum(lines.iter().flat_map(|l| [l.6, l.7]));
+        let total =
+            relais_domain::money::sum(lines.iter().flat_map(|l| [l.net_cents, l.vat_cents]));
         v.check(total.is_none(), "lines", relais_domain::money::too_large());
         let stated = validate::stated_money(&mut v, "total_incl_vat", r.total_incl_vat.as_ref());
         v.check(r.total_incl_vat.is_none(), "total_incl_vat", "is required");
@@ -259,7 +260,7 @@ impl Handler for ErpDocuments {
             let ctx = Ctx::for_event(SERVICE, &meta, &self.ns, "connector".into())
                 .map_err(HandlerError::poison)?;
             let erp = ErpInvoiceIn::parse(&r).map_err(handler_error)?;
-            invoices::record_erp(tx, &ctx, &self.seller, &erp.borrow())
+            flows::issue::record_erp_invoice(tx, &ctx, &self.seller, &erp.borrow())
                 .await
                 .map_err(handler_error)?;
             return Ok(());

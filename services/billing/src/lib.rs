@@ -6,73 +6,37 @@
 //! (`<ns>.billing.v1.<tenant>.invoice.*`, `.payment.*`, `.credit_note.*`).
 
 mod certificates;
+mod config;
 mod customers;
-pub mod documents;
 mod erp;
+mod flows;
 mod grpc;
 mod invoices;
 pub mod payments;
+pub mod pdfs;
 mod services;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use anyhow::Context;
 use futures::FutureExt;
-use relais_platform::{
-    config::{PlatformConfig, var},
-    consumer::ConsumerRunner,
-    runtime::Runtime,
-};
+use relais_platform::{consumer::ConsumerRunner, runtime::Runtime};
 use relais_proto::billing::billing_service_server::BillingServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
-pub use documents::Seller;
+pub use config::{BillingConfig, config_from_env};
 pub use payments::{
     PaymentsConfig,
     provider::{PaymentProvider, StripeProvider},
     simulator::Simulator,
 };
+pub use pdfs::Seller;
 
 pub const SERVICE: &str = "billing";
 pub const DEFAULT_GRPC_PORT: u16 = 50054;
 pub const DEFAULT_ADMIN_PORT: u16 = 9104;
 
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-#[derive(Clone)]
-pub struct BillingConfig {
-    pub platform: PlatformConfig,
-    pub seller: Seller,
-    pub payments: PaymentsConfig,
-    /// `RELAIS_BILLING_CLOSE_MONTHS_SECS` (default 3600): how often months
-    /// that are over are drafted (residents' monthly billing, services done).
-    pub close_months_every: Duration,
-}
-
-impl BillingConfig {
-    /// Dev and test defaults around `platform`: the simulated provider,
-    /// quick retries.
-    pub fn simulated(platform: PlatformConfig, provider: Arc<dyn PaymentProvider>) -> Self {
-        Self {
-            platform,
-            seller: Seller {
-                name: "Relais Services à domicile".into(),
-                address: "1 place Bellecour\n69002 Lyon".into(),
-                legal: "SAS au capital de 10 000 € · SIRET 000 000 000 00000 · TVA FR00000000000"
-                    .into(),
-            },
-            payments: PaymentsConfig {
-                provider,
-                max_attempts: 3,
-                retry_base: Duration::from_millis(300),
-                max_calls: 4,
-                poll: Duration::from_millis(100),
-            },
-            close_months_every: Duration::from_millis(300),
-        }
-    }
-}
 
 pub struct App {
     runtime: Runtime,
@@ -84,7 +48,10 @@ pub struct App {
 impl App {
     pub async fn build(cfg: BillingConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Runtime::start(SERVICE, cfg.platform, &MIGRATIONS).await?,
+            // Invoices, credit notes and failed debits are e-mailed.
+            runtime: Runtime::start(SERVICE, cfg.platform, &MIGRATIONS)
+                .await?
+                .with_mail(),
             seller: cfg.seller,
             payments: cfg.payments,
             close_months_every: cfg.close_months_every,
@@ -118,8 +85,8 @@ impl App {
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            invoices::spec(&rt.ns, max),
-            Arc::new(invoices::PaidOrders {
+            flows::paid_orders::spec(&rt.ns, max),
+            Arc::new(flows::paid_orders::PaidOrders {
                 ns: rt.ns.clone(),
                 seller: self.seller.clone(),
             }),
@@ -161,6 +128,7 @@ impl App {
             outbox: rt.outbox.clone(),
             ns: rt.ns.clone(),
             cfg: self.payments.clone(),
+            settle: flows::settle::InvoiceSettler,
         };
         let month_closer = services::MonthCloser {
             pool: rt.pool.clone(),
@@ -186,49 +154,4 @@ impl App {
             )
             .await
     }
-}
-
-/// Config from the environment with the billing service's default ports
-/// (every variable is in docs/configuration.md).
-pub fn config_from_env() -> anyhow::Result<BillingConfig> {
-    let platform = PlatformConfig::from_env(DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT)?;
-    let provider: Arc<dyn PaymentProvider> =
-        match var("RELAIS_PAYMENT_PROVIDER", "simulator".to_owned())?.as_str() {
-            "simulator" => Arc::new(Simulator::new()),
-            "stripe" => {
-                let key = var("RELAIS_STRIPE_SECRET_KEY", String::new())?;
-                anyhow::ensure!(
-                    !key.is_empty(),
-                    "RELAIS_PAYMENT_PROVIDER=stripe needs RELAIS_STRIPE_SECRET_KEY"
-                );
-                Arc::new(
-                    StripeProvider::new(
-                        &var("RELAIS_STRIPE_URL", "https://api.stripe.com".to_owned())?,
-                        &key,
-                    )
-                    .context("payment provider")?,
-                )
-            }
-            other => {
-                anyhow::bail!("RELAIS_PAYMENT_PROVIDER={other:?}: use \"simulator\" or \"stripe\"")
-            }
-        };
-    let defaults = BillingConfig::simulated(platform, provider);
-    Ok(BillingConfig {
-        seller: Seller {
-            name: var("RELAIS_SELLER_NAME", defaults.seller.name.clone())?,
-            address: var("RELAIS_SELLER_ADDRESS", defaults.seller.address.clone())?
-                .replace("\\n", "\n"),
-            legal: var("RELAIS_SELLER_LEGAL", defaults.seller.legal.clone())?,
-        },
-        payments: PaymentsConfig {
-            max_attempts: var("RELAIS_PAYMENT_MAX_ATTEMPTS", 4)?,
-            retry_base: Duration::from_secs(var("RELAIS_PAYMENT_RETRY_SECS", 86_400)?),
-            max_calls: var("RELAIS_PAYMENT_MAX_CALLS", 8)?,
-            poll: Duration::from_millis(var("RELAIS_PAYMENT_POLL_MS", 500)?),
-            provider: defaults.payments.provider.clone(),
-        },
-        close_months_every: Duration::from_secs(var("RELAIS_BILLING_CLOSE_MONTHS_SECS", 3600)?),
-        platform: defaults.platform,
-    })
 }
