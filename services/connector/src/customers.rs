@@ -10,11 +10,11 @@ use relais_proto::orders::{Address, ChangeOrderStatusRequest, CustomerFields, Or
 use serde_json::Value;
 
 use crate::{
-    Shared,
     adapter::{ErpRecord, text},
     bindings,
     connections::Connection,
     runs,
+    shared::Shared,
 };
 
 pub(crate) fn address(v: Option<&Value>) -> Option<Address> {

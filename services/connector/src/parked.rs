@@ -18,11 +18,12 @@ use relais_platform::error::{Error, Result};
 use sqlx::PgPool;
 
 use crate::{
-    Shared,
-    adapter::{Erp, ErpAdapter, ErpError, ErpRecord},
+    adapter::{ErpAdapter, ErpError, ErpRecord},
+    adapters::Erp,
     connections::Connection,
     pull::{Object, apply_records},
     runs::Run,
+    shared::Shared,
 };
 
 /// A record of a page that could not be applied, and why.

@@ -100,8 +100,15 @@ impl Peers {
             As::Service => (Role::Service, None),
             As::Connection(name) => (Role::Connector, Some(name)),
         };
-        grpc::request_as(&self.auth, tenant, crate::SERVICE, role, connection, body)
-            .map_err(|e| PeerError::Unavailable(format!("request: {e}")))
+        grpc::request_as(
+            &self.auth,
+            tenant,
+            crate::config::SERVICE,
+            role,
+            connection,
+            body,
+        )
+        .map_err(|e| PeerError::Unavailable(format!("request: {e}")))
     }
 
     /// Whether `id` is a service of `tenant`'s catalogue: another tenant's

@@ -13,7 +13,7 @@ use relais_proto::planning::{
 use serde_json::Value;
 
 use crate::{
-    Shared, adapter::ErpRecord, bindings, connections::Connection, peers::PeerError, runs,
+    adapter::ErpRecord, bindings, connections::Connection, peers::PeerError, runs, shared::Shared,
 };
 
 pub enum Outcome {

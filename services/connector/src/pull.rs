@@ -13,13 +13,13 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::{
-    Shared,
     adapter::{ErpAdapter, ErpRecord},
     bindings,
     connections::Connection,
     parked::Failed,
     push::{Push, PushError},
     runs::{self, Run},
+    shared::Shared,
 };
 
 const PAGE: i64 = 200;

@@ -19,18 +19,19 @@ use relais_proto::{
     planning::{Intervention, InterventionStatus, Worker},
 };
 use serde_json::{Map, Value, json};
-use tokio::{sync::Mutex, task::JoinSet};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
-    Shared,
-    adapter::{Erp, ErpAdapter, ErpError, ErpRecord},
+    adapter::{ErpAdapter, ErpError, ErpRecord},
+    adapters::Erp,
     bindings,
     connections::{self, Connection},
     peers::PeerError,
     queue::{self, Item},
+    shared::Shared,
 };
 
 /// Why a write did not happen.
@@ -80,67 +81,6 @@ impl From<sqlx::Error> for PushError {
 impl From<relais_platform::error::Error> for PushError {
     fn from(e: relais_platform::error::Error) -> Self {
         PushError::Retry(format!("{e:#}"))
-    }
-}
-
-/// An open adapter and the connection version it was opened for.
-type OpenErp = (i64, Arc<Erp>);
-
-/// One open adapter per connection (it keeps its ERP token), reopened when
-/// the connection's settings change.
-#[derive(Clone)]
-pub struct Erps {
-    credentials: crate::secrets::Credentials,
-    egress: crate::egress::EgressPolicy,
-    exchange_root: std::path::PathBuf,
-    open: Arc<Mutex<HashMap<Uuid, OpenErp>>>,
-}
-
-impl Erps {
-    pub fn new(
-        credentials: crate::secrets::Credentials,
-        egress: crate::egress::EgressPolicy,
-        exchange_root: std::path::PathBuf,
-    ) -> Self {
-        Self {
-            credentials,
-            egress,
-            exchange_root,
-            open: Arc::default(),
-        }
-    }
-
-    /// Where connections may reach.
-    pub fn egress(&self) -> &crate::egress::EgressPolicy {
-        &self.egress
-    }
-
-    /// The keys that seal connections' credentials.
-    pub fn keys(&self) -> &crate::secrets::SecretKeys {
-        &self.credentials.keys
-    }
-
-    /// Where CSV connections' folders lie (one folder per tenant).
-    pub fn exchange_root(&self) -> &std::path::Path {
-        &self.exchange_root
-    }
-
-    pub async fn get(&self, c: &Connection, timeout: Duration) -> Result<Arc<Erp>, ErpError> {
-        let mut open = self.open.lock().await;
-        if let Some((version, erp)) = open.get(&c.id)
-            && *version == c.version
-        {
-            return Ok(erp.clone());
-        }
-        let erp = Arc::new(Erp::open(
-            c,
-            &self.credentials,
-            &self.egress,
-            &self.exchange_root,
-            timeout,
-        )?);
-        open.insert(c.id, (c.version, erp.clone()));
-        Ok(erp)
     }
 }
 

@@ -16,11 +16,11 @@ use relais_proto::connector as pb;
 use uuid::Uuid;
 
 use crate::{
-    Shared,
     adapter::{ErpAdapter, ErpError},
     bindings, connections, queue,
     reconcile::erp_object,
     runs,
+    shared::Shared,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

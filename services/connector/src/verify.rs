@@ -17,7 +17,6 @@ use relais_platform::{
 use relais_proto::connector as pb;
 
 use crate::{
-    Shared,
     adapter::ErpAdapter,
     bindings,
     connections::Connection,
@@ -25,6 +24,7 @@ use crate::{
     push::{Push, PushError},
     reconcile::Trigger,
     runs,
+    shared::Shared,
 };
 
 /// The entities a verify compares (tariffs, catalogue and documents go

@@ -21,13 +21,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::{
-    Shared,
     adapter::{ErpAdapter, ErpError},
     bindings::{self, Binding},
     connections::Connection,
     merge::{self, Agreed, FieldConflict, Owner, Side},
     push::{CreationClaim, Push, PushError},
     runs,
+    shared::Shared,
 };
 use shop::Shop;
 
