@@ -17,9 +17,9 @@ use crate::{
     bindings,
     connections::Connection,
     parked::Failed,
-    push::{Push, PushError},
     runs::{self, Run},
     shared::Shared,
+    writer::{Push, PushError},
 };
 
 const PAGE: i64 = 200;
@@ -446,9 +446,9 @@ pub(crate) async fn apply_records(
         Object::Customers | Object::OrderStates => {
             for rec in records {
                 let applied = if matches!(object, Object::Customers) {
-                    crate::customers::apply(shared, c, rec).await
+                    crate::customers_pull::apply(shared, c, rec).await
                 } else {
-                    crate::customers::order_state(shared, c, rec).await
+                    crate::customers_pull::order_state(shared, c, rec).await
                 };
                 match applied {
                     Ok(true) => run.applied += 1,
@@ -460,9 +460,9 @@ pub(crate) async fn apply_records(
         }
         Object::Interventions => {
             for rec in records {
-                match crate::planning::apply(shared, c, rec).await {
-                    Ok(crate::planning::Outcome::Changed) => run.applied += 1,
-                    Ok(crate::planning::Outcome::Unchanged) => run.skipped += 1,
+                match crate::planning_pull::apply(shared, c, rec).await {
+                    Ok(crate::planning_pull::Outcome::Changed) => run.applied += 1,
+                    Ok(crate::planning_pull::Outcome::Unchanged) => run.skipped += 1,
                     Err(e) => fail(rec, format!("{e:#}")),
                 }
                 run.done += 1;
@@ -470,16 +470,16 @@ pub(crate) async fn apply_records(
         }
         Object::Invoices | Object::Certificates => {
             for rec in records {
-                match crate::documents::send(shared, c, object.erp_object(), rec).await {
-                    Ok(crate::documents::Sent::Sent) => run.applied += 1,
-                    Ok(crate::documents::Sent::Skipped) => run.skipped += 1,
+                match crate::document_imports::send(shared, c, object.erp_object(), rec).await {
+                    Ok(crate::document_imports::Sent::Sent) => run.applied += 1,
+                    Ok(crate::document_imports::Sent::Skipped) => run.skipped += 1,
                     Err(e) => fail(rec, format!("{e:#}")),
                 }
                 run.done += 1;
             }
         }
         Object::Families | Object::Articles => {
-            return crate::catalogue::apply_page(shared, c, object.erp_object(), records, run)
+            return crate::catalogue_pull::apply_page(shared, c, object.erp_object(), records, run)
                 .await;
         }
     }

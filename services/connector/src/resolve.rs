@@ -76,7 +76,7 @@ pub async fn resolve(
         // Both sides' current states merged, the conflicting fields taken
         // from the chosen side, written, read back and agreed; the record
         // is no longer held.
-        let push = crate::push::Push {
+        let push = crate::writer::Push {
             shared,
             c: &c,
             erp: &erp,
@@ -93,7 +93,7 @@ pub async fn resolve(
         )
         .await
         .map_err(|e| match e {
-            crate::push::PushError::Retry(m) | crate::push::PushError::Busy(m) => {
+            crate::writer::PushError::Retry(m) | crate::writer::PushError::Busy(m) => {
                 Error::Unavailable(m)
             }
             other => Error::FailedPrecondition(other.to_string()),
@@ -211,7 +211,7 @@ pub async fn resolve(
             // conflict stays open and nothing else takes the ERP's side.
             bindings::set_versions(pool, c.id, entity, internal_id, shop_version, 0).await?;
             let applied = match entity {
-                "customer" => crate::customers::apply(shared, &c, &rec)
+                "customer" => crate::customers_pull::apply(shared, &c, &rec)
                     .await
                     .map_err(|e| Error::FailedPrecondition(format!("{e:#}")))
                     .and_then(|changed| {
@@ -224,7 +224,7 @@ pub async fn resolve(
                             )))
                         }
                     }),
-                "intervention" => crate::planning::apply(shared, &c, &rec)
+                "intervention" => crate::planning_pull::apply(shared, &c, &rec)
                     .await
                     .map(drop)
                     .map_err(|e| Error::FailedPrecondition(format!("{e:#}"))),

@@ -21,10 +21,10 @@ use crate::{
     bindings,
     connections::Connection,
     merge::Side,
-    push::{Push, PushError},
     reconcile::Trigger,
     runs,
     shared::Shared,
+    writer::{Push, PushError},
 };
 
 /// The entities a verify compares (tariffs, catalogue and documents go
