@@ -18,7 +18,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    adapter::ErpRecord, connections::Connection, parked::Failed, runs::Run, shared::Shared,
+    adapter::ErpRecord,
+    connections::Connection,
+    runs::{Failed, Run},
+    shared::Shared,
 };
 
 /// Bulk-import streams a page of articles is split over.

@@ -34,7 +34,6 @@ pub mod egress;
 mod events;
 mod grpc;
 mod merge;
-mod parked;
 mod peers;
 mod planning_pull;
 mod pull;
@@ -48,6 +47,7 @@ pub mod secrets;
 mod shared;
 mod shop_writes;
 mod verify;
+mod workers_pull;
 mod writer;
 
 // The adapters' old paths, which the CLI, the bench and the tests use.

@@ -167,7 +167,7 @@ pub async fn resolve(
                         .peers
                         .customer(c.tenant, internal_id)
                         .await
-                        .map_err(crate::pull::peer)?
+                        .map_err(crate::peers::peer)?
                         .version
                 }
                 "worker" => {
@@ -175,7 +175,7 @@ pub async fn resolve(
                         .peers
                         .worker(c.tenant, internal_id)
                         .await
-                        .map_err(crate::pull::peer)?
+                        .map_err(crate::peers::peer)?
                         .version
                 }
                 "intervention" => {
@@ -193,7 +193,7 @@ pub async fn resolve(
                         .peers
                         .interventions_of_order(c.tenant, &order)
                         .await
-                        .map_err(crate::pull::peer)?
+                        .map_err(crate::peers::peer)?
                         .into_iter()
                         .find(|i| i.id == internal_id)
                         .map(|i| i.version)
@@ -228,7 +228,7 @@ pub async fn resolve(
                     .await
                     .map(drop)
                     .map_err(|e| Error::FailedPrecondition(format!("{e:#}"))),
-                _ => crate::pull::apply_worker(shared, &c, &rec).await,
+                _ => crate::workers_pull::apply_worker(shared, &c, &rec).await,
             };
             if let Err(e) = applied {
                 bindings::set_versions(

@@ -15,6 +15,13 @@ use crate::connections::{Connection, Policy};
 /// At most this many error lines are kept per run.
 const MAX_ERRORS: usize = 200;
 
+/// A record of a page that could not be applied, and why.
+pub struct Failed {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub why: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Run {
     pub id: Uuid,

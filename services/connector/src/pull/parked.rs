@@ -17,21 +17,14 @@ use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result};
 use sqlx::PgPool;
 
+use super::apply::{Object, apply_records};
 use crate::{
     adapter::{ErpAdapter, ErpError, ErpRecord},
     adapters::Erp,
     connections::Connection,
-    pull::{Object, apply_records},
-    runs::Run,
+    runs::{Failed, Run},
     shared::Shared,
 };
-
-/// A record of a page that could not be applied, and why.
-pub struct Failed {
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub why: String,
-}
 
 /// The parked records of one object during a run.
 #[derive(Default)]
