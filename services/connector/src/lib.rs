@@ -182,7 +182,11 @@ impl App {
 /// connection's writes say so until an admin sets the secret again.
 async fn reseal_credentials(shared: &Shared) -> anyhow::Result<()> {
     let keys = shared.erps.keys();
-    for (tenant, id, old) in connections::sealed_with_old_keys(&shared.pool, keys.current()).await?
+    for connections::StoredCredentials {
+        tenant,
+        connection: id,
+        sealed: old,
+    } in connections::sealed_with_old_keys(&shared.pool, keys.current()).await?
     {
         match keys
             .open(tenant, id, &old)
