@@ -34,7 +34,7 @@ pub struct Run {
     pub failed: i64,
     pub applied: i64,
     pub skipped: i64,
-    /// Records of the family parked when the run ended (parked.rs).
+    /// Records of the family parked when the run ended (pull/parked.rs).
     pub parked: i64,
     pub errors: Vec<String>,
     pub started_at: DateTime<Utc>,
