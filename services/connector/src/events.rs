@@ -17,7 +17,7 @@ use relais_proto::events::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{SERVICE, connections, queue};
+use crate::{config::SERVICE, connections, queue};
 
 pub fn specs(ns: &Namespace, max_attempts: i64) -> Vec<ConsumerSpec> {
     let spec = |name: &str, source: &str, filters: Vec<String>| ConsumerSpec {

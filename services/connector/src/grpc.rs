@@ -14,7 +14,7 @@ use relais_proto::connector::{self as pb, connector_service_server::ConnectorSer
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{Shared, bindings, connections, pull, queue, runs};
+use crate::{bindings, connections, pull, queue, runs, shared::Shared};
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
@@ -48,7 +48,7 @@ impl ConnectorApi {
     /// allows.
     async fn check_endpoint(&self, caller: &Caller, f: &connections::Fields) -> Result<()> {
         let checked = if f.adapter == connections::AdapterKind::Csv {
-            crate::csv_exchange::tenant_folder(
+            crate::adapters::csv_exchange::tenant_folder(
                 self.shared.erps.exchange_root(),
                 caller.tenant,
                 &f.endpoint,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use relais_platform::{
     auth::{Authenticator, Role},
+    error::Error,
     grpc,
 };
 use relais_proto::{
@@ -100,8 +101,15 @@ impl Peers {
             As::Service => (Role::Service, None),
             As::Connection(name) => (Role::Connector, Some(name)),
         };
-        grpc::request_as(&self.auth, tenant, crate::SERVICE, role, connection, body)
-            .map_err(|e| PeerError::Unavailable(format!("request: {e}")))
+        grpc::request_as(
+            &self.auth,
+            tenant,
+            crate::config::SERVICE,
+            role,
+            connection,
+            body,
+        )
+        .map_err(|e| PeerError::Unavailable(format!("request: {e}")))
     }
 
     /// Whether `id` is a service of `tenant`'s catalogue: another tenant's
@@ -427,5 +435,14 @@ impl Peers {
             .into_inner()
             .worker
             .ok_or_else(|| PeerError::Unavailable("planning answered no worker".into()))
+    }
+}
+
+/// A peer's error as the API's: unavailable stays so, anything else is
+/// a precondition the caller must fix.
+pub(crate) fn peer(e: PeerError) -> Error {
+    match e {
+        PeerError::Unavailable(m) => Error::Unavailable(m),
+        other => Error::FailedPrecondition(other.to_string()),
     }
 }

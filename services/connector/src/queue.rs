@@ -240,7 +240,7 @@ pub async fn dead(
             failed_at: Some(timestamp(at)),
         };
         let event = relais_platform::outbox::OutboxEvent::new(
-            ns.dead_letter_subject(crate::SERVICE, DEAD_LETTER_SOURCE),
+            ns.dead_letter_subject(crate::config::SERVICE, DEAD_LETTER_SOURCE),
             item.id,
             prost::Message::encode_to_vec(&letter),
         );

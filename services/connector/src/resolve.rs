@@ -16,11 +16,11 @@ use relais_proto::connector as pb;
 use uuid::Uuid;
 
 use crate::{
-    Shared,
     adapter::{ErpAdapter, ErpError},
     bindings, connections, queue,
     reconcile::erp_object,
     runs,
+    shared::Shared,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub async fn resolve(
         // Both sides' current states merged, the conflicting fields taken
         // from the chosen side, written, read back and agreed; the record
         // is no longer held.
-        let push = crate::push::Push {
+        let push = crate::writer::Push {
             shared,
             c: &c,
             erp: &erp,
@@ -93,7 +93,7 @@ pub async fn resolve(
         )
         .await
         .map_err(|e| match e {
-            crate::push::PushError::Retry(m) | crate::push::PushError::Busy(m) => {
+            crate::writer::PushError::Retry(m) | crate::writer::PushError::Busy(m) => {
                 Error::Unavailable(m)
             }
             other => Error::FailedPrecondition(other.to_string()),
@@ -167,7 +167,7 @@ pub async fn resolve(
                         .peers
                         .customer(c.tenant, internal_id)
                         .await
-                        .map_err(crate::pull::peer)?
+                        .map_err(crate::peers::peer)?
                         .version
                 }
                 "worker" => {
@@ -175,7 +175,7 @@ pub async fn resolve(
                         .peers
                         .worker(c.tenant, internal_id)
                         .await
-                        .map_err(crate::pull::peer)?
+                        .map_err(crate::peers::peer)?
                         .version
                 }
                 "intervention" => {
@@ -193,7 +193,7 @@ pub async fn resolve(
                         .peers
                         .interventions_of_order(c.tenant, &order)
                         .await
-                        .map_err(crate::pull::peer)?
+                        .map_err(crate::peers::peer)?
                         .into_iter()
                         .find(|i| i.id == internal_id)
                         .map(|i| i.version)
@@ -211,7 +211,7 @@ pub async fn resolve(
             // conflict stays open and nothing else takes the ERP's side.
             bindings::set_versions(pool, c.id, entity, internal_id, shop_version, 0).await?;
             let applied = match entity {
-                "customer" => crate::customers::apply(shared, &c, &rec)
+                "customer" => crate::customers_pull::apply(shared, &c, &rec)
                     .await
                     .map_err(|e| Error::FailedPrecondition(format!("{e:#}")))
                     .and_then(|changed| {
@@ -224,11 +224,11 @@ pub async fn resolve(
                             )))
                         }
                     }),
-                "intervention" => crate::planning::apply(shared, &c, &rec)
+                "intervention" => crate::planning_pull::apply(shared, &c, &rec)
                     .await
                     .map(drop)
                     .map_err(|e| Error::FailedPrecondition(format!("{e:#}"))),
-                _ => crate::pull::apply_worker(shared, &c, &rec).await,
+                _ => crate::workers_pull::apply_worker(shared, &c, &rec).await,
             };
             if let Err(e) = applied {
                 bindings::set_versions(

@@ -15,6 +15,13 @@ use crate::connections::{Connection, Policy};
 /// At most this many error lines are kept per run.
 const MAX_ERRORS: usize = 200;
 
+/// A record of a page that could not be applied, and why.
+pub struct Failed {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub why: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Run {
     pub id: Uuid,
@@ -27,7 +34,7 @@ pub struct Run {
     pub failed: i64,
     pub applied: i64,
     pub skipped: i64,
-    /// Records of the family parked when the run ended (parked.rs).
+    /// Records of the family parked when the run ended (pull/parked.rs).
     pub parked: i64,
     pub errors: Vec<String>,
     pub started_at: DateTime<Utc>,

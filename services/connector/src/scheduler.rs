@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Shared, connections, cron::Schedule, pull, runs};
+use crate::{connections, cron::Schedule, pull, runs, shared::Shared};
 
 pub async fn run(shared: Shared, tick: Duration, shutdown: CancellationToken) {
     loop {

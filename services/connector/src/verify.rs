@@ -17,14 +17,14 @@ use relais_platform::{
 use relais_proto::connector as pb;
 
 use crate::{
-    Shared,
     adapter::ErpAdapter,
     bindings,
     connections::Connection,
     merge::Side,
-    push::{Push, PushError},
     reconcile::Trigger,
     runs,
+    shared::Shared,
+    writer::{Push, PushError},
 };
 
 /// The entities a verify compares (tariffs, catalogue and documents go

@@ -8,10 +8,13 @@ use serde_json::{Map, Value};
 
 use crate::{
     merge::{self, FieldConflict, Side},
-    push::Push,
+    writer::Push,
 };
 
-use super::{PLANNED, shop::Shop};
+use super::{
+    fields::{PLANNED, status_of},
+    shop::Shop,
+};
 
 /// A domain rule that decided fields before the policy.
 pub(super) struct Decided {
@@ -30,13 +33,6 @@ fn order_rank(status: &str) -> Option<u8> {
         "delivered" => Some(4),
         _ => None,
     }
-}
-
-pub(super) fn status_of(m: &Map<String, Value>) -> String {
-    m.get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 impl Push<'_> {

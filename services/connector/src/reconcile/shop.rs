@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use crate::{
     adapter::{ErpRecord, text},
     bindings,
-    push::{Push, PushError},
+    writer::{Push, PushError},
 };
 
-use super::rules::status_of;
+use super::fields::status_of;
 
 /// The shop's side of a bound record, as it is now (one at a time, on the
 /// stack of one reconcile: the size of its largest record is no concern).
@@ -233,7 +233,7 @@ impl Push<'_> {
                 )
             }
             Shop::Intervention(r) => Shop::Intervention(
-                crate::planning::bring(shared, c, &rec, r.clone())
+                crate::shop_writes::bring(shared, c, &rec, r.clone())
                     .await
                     .map_err(failed)?
                     .0,
@@ -248,7 +248,7 @@ impl Push<'_> {
                 };
                 let f = Value::Object(rec.fields.clone());
                 Shop::Order(
-                    crate::customers::move_order(shared, c, r.clone(), to, &rec.id, &f)
+                    crate::shop_writes::move_order(shared, c, r.clone(), to, &rec.id, &f)
                         .await
                         .map_err(failed)?
                         .0,
@@ -271,7 +271,7 @@ fn customer_keys(
             "last_name" => f.last_name = text(&v, k),
             "email" => f.email = text(&v, k),
             "phone" => f.phone = text(&v, k),
-            "address" => f.billing_address = crate::customers::address(m.get(k)),
+            "address" => f.billing_address = crate::shop_writes::address(m.get(k)),
             "price_group" => f.customer_family = text(&v, k),
             _ => {}
         }

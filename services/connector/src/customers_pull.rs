@@ -6,29 +6,17 @@
 //! An order the shop sent moves on as the ERP processes it (picking list,
 //! delivery note, delivered, cancelled).
 
-use relais_proto::orders::{Address, ChangeOrderStatusRequest, CustomerFields, OrderStatus};
+use relais_proto::orders::{CustomerFields, OrderStatus};
 use serde_json::Value;
 
 use crate::{
-    Shared,
     adapter::{ErpRecord, text},
     bindings,
     connections::Connection,
     runs,
+    shared::Shared,
+    shop_writes::{address, move_order},
 };
-
-pub(crate) fn address(v: Option<&Value>) -> Option<Address> {
-    let v = v.filter(|v| v.is_object())?;
-    Some(Address {
-        line1: text(v, "line1"),
-        line2: text(v, "line2"),
-        postal_code: text(v, "postal_code"),
-        city: text(v, "city"),
-        country: Some(text(v, "country"))
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "FR".into()),
-    })
-}
 
 fn fields(rec: &ErpRecord, base: Option<CustomerFields>) -> CustomerFields {
     let f = Value::Object(rec.fields.clone());
@@ -214,70 +202,4 @@ pub async fn order_state(shared: &Shared, c: &Connection, rec: &ErpRecord) -> an
     )
     .await?;
     Ok(changed)
-}
-
-/// Moves the shop's order to `to`, through the steps before it (an ERP
-/// that reports only where the order is now has passed them); never back.
-/// `f`: the ERP's record (its references and reason); the order as it is
-/// then, and whether it moved.
-pub(crate) async fn move_order(
-    shared: &Shared,
-    c: &Connection,
-    current: relais_proto::orders::Order,
-    to: OrderStatus,
-    erp_id: &str,
-    f: &Value,
-) -> anyhow::Result<(relais_proto::orders::Order, bool)> {
-    let reason = Some(text(f, "status_reason"))
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "cancelled in the ERP".into());
-    // An ERP that reports only where the order is now (shipped, say) has
-    // passed the steps before: the shop goes through them too, each one
-    // a status of its own, as its rules want.
-    const FORWARD: [OrderStatus; 3] = [
-        OrderStatus::Preparing,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-    ];
-    // Completed is past delivery; a cancelled order stays cancelled.
-    let now_at = match current.status() {
-        OrderStatus::Completed | OrderStatus::Cancelled => Some(FORWARD.len()),
-        s => FORWARD.iter().position(|f| *f == s),
-    };
-    let steps: Vec<OrderStatus> = match FORWARD.iter().position(|s| *s == to) {
-        // The shop is there or further already (a late export): the ERP's
-        // news is taken as seen, never as a step back.
-        Some(target) if now_at.is_some_and(|n| n >= target) => Vec::new(),
-        Some(target) => FORWARD[now_at.map_or(0, |p| p + 1)..=target].to_vec(),
-        None => vec![to],
-    };
-    if steps.is_empty() {
-        return Ok((current, false));
-    }
-    let mut moved = current;
-    for step in steps {
-        moved = shared
-            .peers
-            .change_order_status(
-                c.tenant,
-                &c.name,
-                ChangeOrderStatusRequest {
-                    id: moved.id.clone(),
-                    expected_version: 0,
-                    status: step as i32,
-                    reason: if step == OrderStatus::Cancelled {
-                        reason.clone()
-                    } else {
-                        String::new()
-                    },
-                    picking_list_ref: text(f, "picking_list"),
-                    delivery_note_ref: text(f, "delivery_note"),
-                    external_ref: Some(text(f, "erp_number"))
-                        .filter(|n| !n.is_empty())
-                        .unwrap_or_else(|| erp_id.to_owned()),
-                },
-            )
-            .await?;
-    }
-    Ok((moved, true))
 }

@@ -1,24 +1,102 @@
-//! ERP → shop planning changes (seed 000: "planning changes sync both
-//! ways"): an intervention the shop sent to the ERP and that the ERP then
-//! rescheduled, reassigned, cancelled or marked done is changed the same way
-//! in planning, as the connection (so the change is not sent back). The
-//! shop → ERP side is the intervention push. Interventions the ERP makes for
-//! its own customers are the ERP's alone: they are skipped.
+//! What an ERP record asks of the shop's, written as the connection: an
+//! order moved forward through its statuses, an intervention changed until
+//! it matches, an ERP address read as the shop's. Pulls comparing whole
+//! records and reconciles merging by field both write through here.
 
 use chrono::{DateTime, Utc};
-use relais_proto::planning::{
-    Cancel, ChangeInterventionsRequest, ChangeScope, Intervention, InterventionStatus, MarkDone,
-    Reassign, Reschedule, change_interventions_request::Change,
+use relais_proto::{
+    orders::{Address, ChangeOrderStatusRequest, Order, OrderStatus},
+    planning::{
+        Cancel, ChangeInterventionsRequest, ChangeScope, Intervention, InterventionStatus,
+        MarkDone, Reassign, Reschedule, change_interventions_request::Change,
+    },
 };
 use serde_json::Value;
 
 use crate::{
-    Shared, adapter::ErpRecord, bindings, connections::Connection, peers::PeerError, runs,
+    adapter::{ErpRecord, text},
+    bindings,
+    connections::Connection,
+    shared::Shared,
 };
 
-pub enum Outcome {
-    Changed,
-    Unchanged,
+pub(crate) fn address(v: Option<&Value>) -> Option<Address> {
+    let v = v.filter(|v| v.is_object())?;
+    Some(Address {
+        line1: text(v, "line1"),
+        line2: text(v, "line2"),
+        postal_code: text(v, "postal_code"),
+        city: text(v, "city"),
+        country: Some(text(v, "country"))
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "FR".into()),
+    })
+}
+
+/// Moves the shop's order to `to`, through the steps before it (an ERP
+/// that reports only where the order is now has passed them); never back.
+/// `f`: the ERP's record (its references and reason); the order as it is
+/// then, and whether it moved.
+pub(crate) async fn move_order(
+    shared: &Shared,
+    c: &Connection,
+    current: Order,
+    to: OrderStatus,
+    erp_id: &str,
+    f: &Value,
+) -> anyhow::Result<(Order, bool)> {
+    let reason = Some(text(f, "status_reason"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "cancelled in the ERP".into());
+    // An ERP that reports only where the order is now (shipped, say) has
+    // passed the steps before: the shop goes through them too, each one
+    // a status of its own, as its rules want.
+    const FORWARD: [OrderStatus; 3] = [
+        OrderStatus::Preparing,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+    ];
+    // Completed is past delivery; a cancelled order stays cancelled.
+    let now_at = match current.status() {
+        OrderStatus::Completed | OrderStatus::Cancelled => Some(FORWARD.len()),
+        s => FORWARD.iter().position(|f| *f == s),
+    };
+    let steps: Vec<OrderStatus> = match FORWARD.iter().position(|s| *s == to) {
+        // The shop is there or further already (a late export): the ERP's
+        // news is taken as seen, never as a step back.
+        Some(target) if now_at.is_some_and(|n| n >= target) => Vec::new(),
+        Some(target) => FORWARD[now_at.map_or(0, |p| p + 1)..=target].to_vec(),
+        None => vec![to],
+    };
+    if steps.is_empty() {
+        return Ok((current, false));
+    }
+    let mut moved = current;
+    for step in steps {
+        moved = shared
+            .peers
+            .change_order_status(
+                c.tenant,
+                &c.name,
+                ChangeOrderStatusRequest {
+                    id: moved.id.clone(),
+                    expected_version: 0,
+                    status: step as i32,
+                    reason: if step == OrderStatus::Cancelled {
+                        reason.clone()
+                    } else {
+                        String::new()
+                    },
+                    picking_list_ref: text(f, "picking_list"),
+                    delivery_note_ref: text(f, "delivery_note"),
+                    external_ref: Some(text(f, "erp_number"))
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| erp_id.to_owned()),
+                },
+            )
+            .await?;
+    }
+    Ok((moved, true))
 }
 
 fn time(r: &ErpRecord, field: &str) -> Option<DateTime<Utc>> {
@@ -86,88 +164,6 @@ async fn wanted(
         return Ok(Some(Change::Reassign(Reassign { worker_id: worker })));
     }
     Ok(None)
-}
-
-pub async fn apply(shared: &Shared, c: &Connection, rec: &ErpRecord) -> anyhow::Result<Outcome> {
-    let pool = &shared.pool;
-    let Some(b) = bindings::by_external(pool, c.id, "intervention", &rec.id).await? else {
-        // The ERP's own intervention (a customer it keeps), or one whose
-        // write to the ERP is finishing.
-        return Ok(Outcome::Unchanged);
-    };
-    if b.erp_version >= rec.version {
-        return Ok(Outcome::Unchanged);
-    }
-    if let Some(changed) =
-        crate::reconcile::on_pull(shared, c, "intervention", &b.internal_id).await?
-    {
-        return Ok(if changed {
-            Outcome::Changed
-        } else {
-            Outcome::Unchanged
-        });
-    }
-    let quote = rec.text("quote");
-    let order = bindings::by_external(pool, c.id, "quote", &quote)
-        .await?
-        .map(|q| q.internal_id)
-        .ok_or_else(|| anyhow::anyhow!("quote {quote:?} is not bound to a shop booking"))?;
-    let current = shared
-        .peers
-        .interventions_of_order(c.tenant, &order)
-        .await?
-        .into_iter()
-        .find(|i| i.id == b.internal_id)
-        .ok_or_else(|| PeerError::NotFound(format!("intervention {}", b.internal_id)))?;
-    if current.version != b.shop_version {
-        // Interventions go back to the ERP with bookings or planning.
-        let winner = if c.sends("bookings") {
-            c.policy().winner()
-        } else {
-            c.pull_winner("planning")
-        };
-        runs::conflict(
-            pool,
-            c,
-            "intervention",
-            &current.id,
-            &rec.id,
-            current.version,
-            rec.version,
-            winner,
-        )
-        .await?;
-        if winner != Some("erp") {
-            bindings::record(
-                pool,
-                c.id,
-                "intervention",
-                &current.id,
-                &rec.id,
-                b.shop_version,
-                rec.version,
-            )
-            .await?;
-            return Ok(Outcome::Unchanged);
-        }
-    }
-    let (current, changed) = bring(shared, c, rec, current).await?;
-    let outcome = if changed {
-        Outcome::Changed
-    } else {
-        Outcome::Unchanged
-    };
-    bindings::record(
-        pool,
-        c.id,
-        "intervention",
-        &current.id,
-        &rec.id,
-        current.version,
-        rec.version,
-    )
-    .await?;
-    Ok(outcome)
 }
 
 /// Changes the shop's intervention until it matches the ERP's record `rec`

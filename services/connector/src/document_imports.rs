@@ -18,7 +18,9 @@ use relais_proto::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{SERVICE, Shared, adapter::ErpRecord, bindings, connections::Connection};
+use crate::{
+    adapter::ErpRecord, bindings, config::SERVICE, connections::Connection, shared::Shared,
+};
 
 /// What became of one ERP document.
 pub enum Sent {

@@ -17,20 +17,14 @@ use chrono::{DateTime, Utc};
 use relais_platform::error::{Error, Result};
 use sqlx::PgPool;
 
+use super::apply::{Object, apply_records};
 use crate::{
-    Shared,
-    adapter::{Erp, ErpAdapter, ErpError, ErpRecord},
+    adapter::{ErpAdapter, ErpError, ErpRecord},
+    adapters::Erp,
     connections::Connection,
-    pull::{Object, apply_records},
-    runs::Run,
+    runs::{Failed, Run},
+    shared::Shared,
 };
-
-/// A record of a page that could not be applied, and why.
-pub struct Failed {
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub why: String,
-}
 
 /// The parked records of one object during a run.
 #[derive(Default)]
@@ -42,6 +36,15 @@ pub struct Parking {
     /// Read by id at the start of the run (id, version): the incremental
     /// read does not apply them a second time.
     pub retried: HashSet<(String, i64)>,
+}
+
+/// A parked record as stored.
+#[derive(sqlx::FromRow)]
+struct ParkedRow {
+    external_id: String,
+    reason: String,
+    attempts: i32,
+    parked_at: DateTime<Utc>,
 }
 
 /// Parks `id` (again): the reason is the latest, attempts count the tries.
@@ -100,7 +103,7 @@ pub async fn retry(
     run: &mut Run,
 ) -> Result<Parking> {
     let name = object.erp_object();
-    let parked: Vec<(String, String, i32, DateTime<Utc>)> = sqlx::query_as(
+    let parked: Vec<ParkedRow> = sqlx::query_as(
         "select external_id, reason, attempts, parked_at from parked_records
          where connection_id = $1 and object = $2 order by parked_at, external_id",
     )
@@ -109,10 +112,16 @@ pub async fn retry(
     .fetch_all(&shared.pool)
     .await?;
     let mut parking = Parking {
-        before: parked.iter().map(|p| p.0.clone()).collect(),
+        before: parked.iter().map(|p| p.external_id.clone()).collect(),
         ..Default::default()
     };
-    for (id, reason, attempts, since) in parked {
+    for ParkedRow {
+        external_id: id,
+        reason,
+        attempts,
+        parked_at: since,
+    } in parked
+    {
         if shared.stop.is_cancelled() {
             return Err(Error::Unavailable(
                 "interrupted: the connector is stopping (the next run goes on from here)".into(),

@@ -17,7 +17,12 @@ use relais_proto::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{Shared, adapter::ErpRecord, connections::Connection, parked::Failed, runs::Run};
+use crate::{
+    adapter::ErpRecord,
+    connections::Connection,
+    runs::{Failed, Run},
+    shared::Shared,
+};
 
 /// Bulk-import streams a page of articles is split over.
 const BULK_STREAMS: usize = 4;

@@ -7,19 +7,21 @@
 
 use chrono::{DateTime, Duration, Utc};
 use relais_platform::error::{Error, Result};
-use relais_proto::planning::{Worker, WorkerFields};
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+mod apply;
+mod parked;
+
+use apply::{Object, apply_records};
+
 use crate::{
-    Shared,
-    adapter::{ErpAdapter, ErpRecord},
-    bindings,
+    adapter::ErpAdapter,
     connections::Connection,
-    parked::Failed,
-    push::{Push, PushError},
+    peers::peer,
     runs::{self, Run},
+    shared::Shared,
+    writer::{Push, PushError},
 };
 
 const PAGE: i64 = 200;
@@ -123,7 +125,7 @@ pub async fn run(
     if c.pulls(family) {
         // What staff still have to look at, whatever became of the run.
         let objects: Vec<&str> = pulled(family).iter().map(|o| o.erp_object()).collect();
-        match crate::parked::count(&shared.pool, c, &objects).await {
+        match parked::count(&shared.pool, c, &objects).await {
             Ok(n) => run.parked = n,
             Err(e) => tracing::warn!(error = %e, "parked records not counted"),
         }
@@ -201,53 +203,6 @@ async fn set_cursor(
     Ok(())
 }
 
-enum Applied {
-    Changed,
-    Unchanged,
-}
-
-/// What a pull reads and how a page of it is applied.
-#[derive(Clone, Copy)]
-pub(crate) enum Object {
-    Employees,
-    Customers,
-    OrderStates,
-    Families,
-    Articles,
-    Invoices,
-    Certificates,
-    Interventions,
-}
-
-impl Object {
-    pub(crate) fn erp_object(self) -> &'static str {
-        match self {
-            Object::Employees => "employee",
-            Object::Customers => "customer",
-            Object::OrderStates => "order",
-            Object::Families => "family",
-            Object::Articles => "article",
-            Object::Invoices => "invoice",
-            Object::Certificates => "taxcertificate",
-            Object::Interventions => "service",
-        }
-    }
-
-    /// Where its cursor is kept.
-    fn cursor(self) -> &'static str {
-        match self {
-            Object::Employees => "workers",
-            Object::Customers => "customers",
-            Object::OrderStates => "orders",
-            Object::Families => "catalogue:family",
-            Object::Articles => "catalogue:article",
-            Object::Invoices => "invoices",
-            Object::Certificates => "certificates",
-            Object::Interventions => "planning",
-        }
-    }
-}
-
 /// Reads what changed (everything with `full`), a page at a time, applies
 /// each page, and moves the object's cursor up to the newest record read.
 /// A record that failed is parked (parked.rs) and the cursor goes past it;
@@ -269,7 +224,7 @@ async fn pull(
     // Parked records first, each read again by id (an ERP of files cannot
     // be: its pull stops before a failed record instead).
     let mut parking = if erp.reads_back() {
-        let p = crate::parked::retry(shared, c, &erp, object, run).await?;
+        let p = parked::retry(shared, c, &erp, object, run).await?;
         report.send(run).await;
         Some(p)
     } else {
@@ -412,246 +367,6 @@ async fn pull(
         }
     }
     Ok(())
-}
-
-/// Applies records of `object` (a page, or one parked record): counts
-/// what was applied or skipped; what failed is returned with why, for the
-/// caller to park or report.
-pub(crate) async fn apply_records(
-    shared: &Shared,
-    c: &Connection,
-    object: Object,
-    records: &[ErpRecord],
-    run: &mut Run,
-) -> Result<Vec<Failed>> {
-    let mut failed = Vec::new();
-    let mut fail = |rec: &ErpRecord, why: String| {
-        failed.push(Failed {
-            id: rec.id.clone(),
-            at: rec.updated_at,
-            why,
-        })
-    };
-    match object {
-        Object::Employees => {
-            for rec in records {
-                match apply_employee(shared, c, rec, run).await {
-                    Ok(Applied::Changed) => run.applied += 1,
-                    Ok(Applied::Unchanged) => run.skipped += 1,
-                    Err(e) => fail(rec, e.to_string()),
-                }
-                run.done += 1;
-            }
-        }
-        Object::Customers | Object::OrderStates => {
-            for rec in records {
-                let applied = if matches!(object, Object::Customers) {
-                    crate::customers::apply(shared, c, rec).await
-                } else {
-                    crate::customers::order_state(shared, c, rec).await
-                };
-                match applied {
-                    Ok(true) => run.applied += 1,
-                    Ok(false) => run.skipped += 1,
-                    Err(e) => fail(rec, format!("{e:#}")),
-                }
-                run.done += 1;
-            }
-        }
-        Object::Interventions => {
-            for rec in records {
-                match crate::planning::apply(shared, c, rec).await {
-                    Ok(crate::planning::Outcome::Changed) => run.applied += 1,
-                    Ok(crate::planning::Outcome::Unchanged) => run.skipped += 1,
-                    Err(e) => fail(rec, format!("{e:#}")),
-                }
-                run.done += 1;
-            }
-        }
-        Object::Invoices | Object::Certificates => {
-            for rec in records {
-                match crate::documents::send(shared, c, object.erp_object(), rec).await {
-                    Ok(crate::documents::Sent::Sent) => run.applied += 1,
-                    Ok(crate::documents::Sent::Skipped) => run.skipped += 1,
-                    Err(e) => fail(rec, format!("{e:#}")),
-                }
-                run.done += 1;
-            }
-        }
-        Object::Families | Object::Articles => {
-            return crate::catalogue::apply_page(shared, c, object.erp_object(), records, run)
-                .await;
-        }
-    }
-    Ok(failed)
-}
-
-/// The shop's worker fields from an ERP employee, over what the shop keeps
-/// that the ERP does not (time zone). Skills come through the tariff
-/// mapping; a tariff with no mapped service is reported. Availability: the
-/// ERP's, else the shop's, else the opening hours (availability.rs).
-async fn worker_fields(
-    shared: &Shared,
-    c: &Connection,
-    rec: &ErpRecord,
-    base: Option<WorkerFields>,
-    run: &mut Run,
-) -> Result<WorkerFields> {
-    let mut f = base.unwrap_or_default();
-    f.first_name = rec.text("first_name");
-    f.last_name = rec.text("last_name");
-    f.email = rec.text("email");
-    f.phone = rec.text("phone");
-    f.photo_url = rec.text("photo_url");
-    f.provider = rec.text("provider");
-    f.active = rec
-        .fields
-        .get("active")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    f.external_ref = rec.id.clone();
-    let mut skills = Vec::new();
-    for t in rec
-        .fields
-        .get("tariffs")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
-        let Some(t) = t.as_str() else { continue };
-        match bindings::service_of(&shared.pool, c.id, t).await? {
-            Some(s) => skills.push(s.to_string()),
-            None => run.error(format!(
-                "employee {}: tariff {t} is mapped to no service, so that skill is not synced (SetTariffMapping)",
-                rec.id
-            )),
-        }
-    }
-    skills.sort();
-    skills.dedup();
-    f.skill_service_ids = skills;
-    crate::availability::apply(
-        &mut f,
-        crate::availability::from_erp(rec.fields.get("availability")),
-        &shared.opening_hours,
-    );
-    Ok(f)
-}
-
-pub(crate) fn peer(e: crate::peers::PeerError) -> Error {
-    match e {
-        crate::peers::PeerError::Unavailable(m) => Error::Unavailable(m),
-        other => Error::FailedPrecondition(other.to_string()),
-    }
-}
-
-/// An ERP employee applied outside a run (a conflict staff settled for the
-/// ERP); what a run would report (an unmapped tariff) is logged.
-pub async fn apply_worker(shared: &Shared, c: &Connection, rec: &ErpRecord) -> Result<()> {
-    let mut run = Run {
-        id: uuid::Uuid::now_v7(),
-        connection: c.id,
-        family: "workers".into(),
-        trigger: "conflict".into(),
-        status: "running",
-        total: 1,
-        done: 0,
-        failed: 0,
-        applied: 0,
-        skipped: 0,
-        parked: 0,
-        errors: Vec::new(),
-        started_at: Utc::now(),
-        finished_at: None,
-    };
-    apply_employee(shared, c, rec, &mut run).await?;
-    for e in run.errors {
-        tracing::warn!(employee = %rec.id, "{e}");
-    }
-    Ok(())
-}
-
-async fn apply_employee(
-    shared: &Shared,
-    c: &Connection,
-    rec: &ErpRecord,
-    run: &mut Run,
-) -> Result<Applied> {
-    let pool = &shared.pool;
-    let Some(b) = bindings::by_external(pool, c.id, "worker", &rec.id).await? else {
-        if !rec.text("shop_id").is_empty() {
-            // A shop worker whose write to the ERP is finishing (its binding
-            // comes with it): not a new worker.
-            return Ok(Applied::Unchanged);
-        }
-        let fields = worker_fields(shared, c, rec, None, run).await?;
-        // The key makes a retry after a lost answer (or a restarted run)
-        // find the worker the first call created.
-        let key = format!("erp:{}:employee:{}", c.id, rec.id);
-        let w: Worker = shared
-            .peers
-            .create_worker(c.tenant, &c.name, key, fields)
-            .await
-            .map_err(peer)?;
-        bindings::record(pool, c.id, "worker", &w.id, &rec.id, w.version, rec.version).await?;
-        // What both sides hold now: the base of the next merge.
-        crate::reconcile::on_pull(shared, c, "worker", &w.id)
-            .await
-            .map_err(|e| Error::Unavailable(format!("{e:#}")))?;
-        return Ok(Applied::Changed);
-    };
-    if b.erp_version >= rec.version {
-        // Applied already, or our own write read back.
-        return Ok(Applied::Unchanged);
-    }
-    match crate::reconcile::on_pull(shared, c, "worker", &b.internal_id).await {
-        Ok(Some(true)) => return Ok(Applied::Changed),
-        Ok(Some(false)) => return Ok(Applied::Unchanged),
-        Ok(None) => {}
-        Err(e) => return Err(Error::Unavailable(format!("{e:#}"))),
-    }
-    let current = shared
-        .peers
-        .worker(c.tenant, &b.internal_id)
-        .await
-        .map_err(peer)?;
-    if current.version != b.shop_version {
-        let winner = c.pull_winner("workers");
-        runs::conflict(
-            pool,
-            c,
-            "worker",
-            &b.internal_id,
-            &rec.id,
-            current.version,
-            rec.version,
-            winner,
-        )
-        .await?;
-        if winner != Some("erp") {
-            // Not applied: the shop's version is written to the ERP (shop
-            // wins, by its own event) or staff settle it (manual).
-            bindings::record(
-                pool,
-                c.id,
-                "worker",
-                &b.internal_id,
-                &rec.id,
-                b.shop_version,
-                rec.version,
-            )
-            .await?;
-            return Ok(Applied::Unchanged);
-        }
-    }
-    let fields = worker_fields(shared, c, rec, current.fields.clone(), run).await?;
-    let w = shared
-        .peers
-        .update_worker(c.tenant, &c.name, &b.internal_id, current.version, fields)
-        .await
-        .map_err(peer)?;
-    bindings::record(pool, c.id, "worker", &w.id, &rec.id, w.version, rec.version).await?;
-    Ok(Applied::Changed)
 }
 
 /// Every shop record of the family written to the ERP now, page by page.
