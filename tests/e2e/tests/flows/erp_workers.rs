@@ -17,7 +17,32 @@ use relais_proto::{
 };
 use serde_json::json;
 
-use crate::support::{eur, fields, spawn, text};
+use crate::support::{Relais, eur, fields, spawn, text};
+
+/// An ERP tariff `name`, mapped to `service` on the connection.
+pub async fn mapped_tariff(stack: &Relais, connection: &str, service: &str, name: &str) -> String {
+    let tariff = stack
+        .erp()
+        .upsert(
+            "tariff",
+            None,
+            &format!("tariff-{name}"),
+            &fields(json!({ "name": name })),
+        )
+        .await
+        .unwrap()
+        .id;
+    stack
+        .connector()
+        .set_tariff_mapping(stack.admin(SetTariffMappingRequest {
+            connection_id: connection.into(),
+            service_id: service.into(),
+            tariff_id: tariff.clone(),
+        }))
+        .await
+        .unwrap();
+    tariff
+}
 
 #[tokio::test]
 async fn a_tariff_maps_to_a_service_of_the_tenant_only_so_erp_workers_get_its_skills() {
@@ -78,7 +103,7 @@ async fn a_tariff_maps_to_a_service_of_the_tenant_only_so_erp_workers_get_its_sk
     );
     // The tenant's own service maps.
     let own = stack.service("MENAGE", "Ménage à domicile").await;
-    stack.mapped_tariff(&connection, &own, "Ménage").await;
+    mapped_tariff(&stack, &connection, &own, "Ménage").await;
 }
 
 #[tokio::test]
@@ -86,9 +111,7 @@ async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
     let stack = spawn(relais_testkit::Stack::builder().connector().erp()).await;
     let connection = stack.connect(ConflictPolicy::ErpWins).await;
     let service = stack.service("REPASSAGE", "Repassage").await;
-    let tariff = stack
-        .mapped_tariff(&connection, &service, "Repassage")
-        .await;
+    let tariff = mapped_tariff(&stack, &connection, &service, "Repassage").await;
     let erp = stack.erp();
     let lea = erp
         .upsert(
@@ -104,11 +127,8 @@ async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
         .await
         .unwrap();
 
-    let progress = stack.sync(&connection, "workers").await;
+    let run = stack.run(&connection, "workers").await;
 
-    let last = progress.last().unwrap();
-    assert!(last.finished, "{progress:?}");
-    let run = last.run.clone().unwrap();
     assert_eq!(run.status(), RunStatus::Succeeded, "{run:?}");
     assert_eq!((run.total, run.applied, run.failed), (1, 1, 0));
     assert!(

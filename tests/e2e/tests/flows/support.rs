@@ -19,7 +19,7 @@ use relais_proto::{
     },
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
-        FamilySettings, Run, RunSyncRequest, RunSyncResponse, SetTariffMappingRequest,
+        FamilySettings, Run, RunSyncRequest,
     },
     orders::{
         Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, Order,
@@ -148,33 +148,9 @@ impl Relais {
         .await
     }
 
-    /// An ERP tariff `name`, mapped to `service` on the connection.
-    pub async fn mapped_tariff(&self, connection: &str, service: &str, name: &str) -> String {
-        let tariff = self
-            .erp()
-            .upsert(
-                "tariff",
-                None,
-                &format!("tariff-{name}"),
-                &fields(serde_json::json!({ "name": name })),
-            )
-            .await
-            .unwrap()
-            .id;
-        self.connector()
-            .set_tariff_mapping(self.admin(SetTariffMappingRequest {
-                connection_id: connection.into(),
-                service_id: service.into(),
-                tariff_id: tariff.clone(),
-            }))
-            .await
-            .unwrap();
-        tariff
-    }
-
-    /// Runs a family now, as staff do from the back office: every progress
-    /// message, the last one finished.
-    pub async fn sync(&self, connection: &str, family: &str) -> Vec<RunSyncResponse> {
+    /// Runs a family now, as staff do from the back office: the run, once
+    /// the last progress message says it finished.
+    pub async fn run(&self, connection: &str, family: &str) -> Run {
         let mut stream = self
             .connector()
             .run_sync(self.admin(RunSyncRequest {
@@ -185,17 +161,13 @@ impl Relais {
             .await
             .unwrap()
             .into_inner();
-        let mut all = Vec::new();
+        let mut last = None;
         while let Some(m) = stream.message().await.unwrap() {
-            all.push(m);
+            last = Some(m);
         }
-        all
-    }
-
-    /// Runs a family now; the finished run.
-    pub async fn run(&self, connection: &str, family: &str) -> Run {
-        let progress = self.sync(connection, family).await;
-        progress.last().unwrap().run.clone().unwrap()
+        let last = last.expect("progress messages");
+        assert!(last.finished, "{last:?}");
+        last.run.unwrap()
     }
 
     /// Every record of `object` in the ERP.
