@@ -35,10 +35,6 @@ pub(crate) struct Stack {
     pub catalogue: CatalogueServiceClient<Channel>,
     pub billing: BillingServiceClient<Channel>,
     pub planning: relais_proto::planning::planning_service_client::PlanningServiceClient<Channel>,
-    /// Billing's and planning's databases (admin URLs; the tables are in
-    /// schemas `billing` and `planning`), for tests that let time pass.
-    pub billing_db: String,
-    pub planning_db: String,
     pub js: async_nats::jetstream::Context,
     pub ns: relais_platform::nats::Namespace,
     /// Where the service writes the mails it sends.
@@ -50,33 +46,15 @@ pub(crate) struct Stack {
 }
 
 pub(crate) async fn spawn() -> Stack {
-    spawn_with(Provider::InProcess, None).await
+    spawn_with(None).await
 }
 
-pub(crate) enum Provider {
-    /// The simulator, called in process.
-    InProcess,
-    /// The simulator served over HTTP, called by the Stripe adapter.
-    OverHttp,
-}
-
-/// The stack with billing's provider reached as `provider`, and its mail
-/// sent to `smtp` (a URL) instead of the folder.
-pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stack {
+/// The stack with billing's mail sent to `smtp` (a URL) instead of the
+/// folder.
+pub(crate) async fn spawn_with(smtp: Option<String>) -> Stack {
     let simulator = relais_billing::Simulator::new();
-    let provider: std::sync::Arc<dyn relais_billing::PaymentProvider> = match provider {
-        Provider::InProcess => std::sync::Arc::new(simulator.clone()),
-        Provider::OverHttp => {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            // Served until the test's runtime ends.
-            tokio::spawn(axum::serve(listener, simulator.router()).into_future());
-            std::sync::Arc::new(
-                relais_billing::StripeProvider::new(&format!("http://{addr}"), "sk_test_relais")
-                    .unwrap(),
-            )
-        }
-    };
+    let provider: std::sync::Arc<dyn relais_billing::PaymentProvider> =
+        std::sync::Arc::new(simulator.clone());
     let (mail_dir_tx, mail_dir) = std::sync::mpsc::channel();
     let kit = relais_testkit::Stack::builder()
         .orders()
@@ -94,8 +72,6 @@ pub(crate) async fn spawn_with(provider: Provider, smtp: Option<String>) -> Stac
         catalogue: kit.catalogue(),
         billing: kit.billing(),
         planning: kit.planning(),
-        billing_db: kit.billing_part().database_url.clone(),
-        planning_db: kit.planning_part().database_url.clone(),
         js: kit.jetstream().await,
         ns: kit.ns.clone(),
         mail_dir: mail_dir.recv().unwrap(),
@@ -211,12 +187,6 @@ impl Stack {
                 shipping_method: "delivery".into(),
                 payment_mode: mode as i32,
                 terms_accepted: true,
-                // Residents have no e-mail: their residence's.
-                confirmation_email: if mode == PaymentMode::ResidenceMonthly {
-                    "accueil@tilleuls.example".into()
-                } else {
-                    String::new()
-                },
                 ..Default::default()
             }))
             .await
@@ -561,205 +531,4 @@ async fn refunds_and_cancellations_are_credit_notes_never_edits() {
         .await
         .expect_err("nothing left");
     assert_eq!(err.code(), Code::FailedPrecondition);
-}
-
-#[tokio::test]
-async fn residents_get_one_monthly_invoice_for_their_orders() {
-    use relais_proto::{
-        billing::DraftMonthlyInvoicesRequest,
-        orders::{AddResidenceStaffRequest, CreateResidenceRequest},
-    };
-    let stack = spawn().await;
-    let mut orders = stack.orders.clone();
-    let residence = orders
-        .create_residence(stack.admin(CreateResidenceRequest {
-            name: "Les Tilleuls".into(),
-            address: Some(Address {
-                line1: "4 allée des Tilleuls".into(),
-                postal_code: "69003".into(),
-                city: "Lyon".into(),
-                ..Default::default()
-            }),
-            email: "accueil@tilleuls.example".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .residence
-        .unwrap()
-        .id;
-    orders
-        .add_residence_staff(stack.admin(AddResidenceStaffRequest {
-            residence_id: residence.clone(),
-            staff_subject: "nurse-1".into(),
-            display_name: "Aline".into(),
-        }))
-        .await
-        .unwrap();
-    let jeanne = orders
-        .create_customer(stack.admin(CreateCustomerRequest {
-            idempotency_key: String::new(),
-            fields: Some(CustomerFields {
-                first_name: "Jeanne".into(),
-                last_name: "Martin".into(),
-                billing_address: Some(Address {
-                    line1: "4 allée des Tilleuls".into(),
-                    postal_code: "69003".into(),
-                    city: "Lyon".into(),
-                    ..Default::default()
-                }),
-                residence_id: residence.clone(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id;
-    let (paul, _) = stack.paid_orders(0).await;
-    let product = stack
-        .catalogue
-        .clone()
-        .list_products(stack.admin(relais_proto::catalogue::ListProductsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .products[0]
-        .id
-        .clone();
-    let mut placed = Vec::new();
-    for quantity in [1, 2, 5] {
-        let order = stack
-            .confirmed_order(
-                &jeanne,
-                &product,
-                quantity,
-                0,
-                PaymentMode::ResidenceMonthly,
-            )
-            .await;
-        placed.push(order);
-    }
-    // The third is cancelled before the month is billed: never invoiced.
-    let cancel = |id: &str| {
-        stack.admin(ChangeOrderStatusRequest {
-            id: id.into(),
-            status: OrderStatus::Cancelled as i32,
-            reason: "erreur".into(),
-            ..Default::default()
-        })
-    };
-    orders
-        .change_order_status(cancel(&placed[2].id))
-        .await
-        .unwrap();
-
-    let month = chrono::Utc::now().format("%Y-%m").to_string();
-    let mut billing = stack.billing.clone();
-    let draft = |month: &str| {
-        stack.admin(DraftMonthlyInvoicesRequest {
-            month: month.into(),
-            residence_id: residence.clone(),
-        })
-    };
-    // Billing handles the orders' events in the order they were published:
-    // once a later card order of Paul's is invoiced, Jeanne's three
-    // confirmations and the cancellation have been handled.
-    stack
-        .confirmed_order(&paul, &product, 1, 0, PaymentMode::Card)
-        .await;
-    stack.invoices(&paul, 1).await;
-    let invoices = billing
-        .draft_monthly_invoices(draft(&month))
-        .await
-        .unwrap()
-        .into_inner()
-        .invoices;
-    assert_eq!(invoices.len(), 1);
-    let monthly = &invoices[0];
-    assert_eq!(
-        (monthly.period.as_str(), monthly.order_id.as_str()),
-        (month.as_str(), "")
-    );
-    assert_eq!(monthly.customer_id, jeanne);
-    assert_eq!(monthly.lines.len(), 2, "the cancelled order is not billed");
-    // 1 + 2 gloves at 11.90: 35.70 + 7.14 VAT.
-    assert_eq!(monthly.total_incl_vat.as_ref().unwrap().amount_cents, 4284);
-    assert_eq!(monthly.payment_mode, PaymentMode::ResidenceMonthly as i32);
-    // Again: nothing new to bill.
-    let again = billing
-        .draft_monthly_invoices(draft(&month))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(again.invoices.is_empty());
-    let err = billing
-        .draft_monthly_invoices(draft("2026-13"))
-        .await
-        .expect_err("no such month");
-    testing::assert_bad_field(&err, "month");
-
-    // Validated, then one of its orders is cancelled: that order's lines
-    // are credited; the invoice stays as it was.
-    let validated = billing
-        .validate_invoice(stack.admin(ValidateInvoiceRequest {
-            id: monthly.id.clone(),
-            expected_version: 0,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .invoice
-        .unwrap();
-    orders
-        .change_order_status(cancel(&placed[1].id))
-        .await
-        .unwrap();
-    let all = stack.invoices(&jeanne, 2).await;
-    let note = all.iter().find(|i| i.kind == "credit_note").unwrap();
-    assert_eq!(note.credited_invoice_id, validated.id);
-    // 2 × 11.90 = 23.80 + 4.76 VAT.
-    assert_eq!(note.total_incl_vat.as_ref().unwrap().amount_cents, 2856);
-
-    // Nobody drafts the next month: once it is over, billing does.
-    let order = stack
-        .confirmed_order(&jeanne, &product, 4, 0, PaymentMode::ResidenceMonthly)
-        .await;
-    // The month ends (the order is moved a month back, as if it had been
-    // confirmed then) once billing holds it.
-    let db = sqlx::PgPool::connect(&stack.billing_db).await.unwrap();
-    let aged = testing::eventually(Duration::from_secs(10), || async {
-        let moved = sqlx::query(
-            "update billing.monthly_orders set confirmed_at = confirmed_at - interval '1 month'
-             where order_id = $1::uuid",
-        )
-        .bind(&order.id)
-        .execute(&db)
-        .await
-        .unwrap()
-        .rows_affected();
-        (moved == 1).then_some(())
-    })
-    .await;
-    assert!(aged.is_some(), "billing never held the order");
-    let last_month = (chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .date_naive()
-        .with_day(1)
-        .unwrap()
-        - chrono::Duration::days(1))
-    .format("%Y-%m")
-    .to_string();
-    let all = stack.invoices(&jeanne, 3).await;
-    let closed = all
-        .iter()
-        .find(|i| i.status == InvoiceStatus::Draft as i32)
-        .unwrap();
-    // 4 × 11.90 = 47.60 + 9.52 VAT.
-    assert_eq!(closed.total_incl_vat.as_ref().unwrap().amount_cents, 5712);
-    assert_eq!(closed.origin, "shop");
-    assert_eq!(closed.period, last_month);
 }

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
-mod certificates;
 mod invoices;
 mod limits;
 mod payments;

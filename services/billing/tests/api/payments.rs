@@ -22,7 +22,7 @@ use relais_proto::{
 };
 use tonic::Code;
 
-use crate::invoices::{Provider, Stack, spawn, spawn_with};
+use crate::invoices::{Stack, spawn, spawn_with};
 
 fn eur(cents: i64) -> Option<Money> {
     Some(Money {
@@ -228,89 +228,6 @@ pub(crate) fn pdf_text_of(bytes: &[u8]) -> String {
     let pdf = lopdf::Document::load_mem(bytes).unwrap();
     let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
     pdf.extract_text(&pages).unwrap()
-}
-
-#[tokio::test]
-async fn an_invoice_validated_in_the_erp_is_debited_mailed_and_paid() {
-    // The Stripe adapter, over HTTP, to the simulated provider.
-    let stack = spawn_with(Provider::OverHttp, None).await;
-    let claire = stack
-        .customer("Moreau", "claire@example.org", "pm_card_visa")
-        .await;
-    let recorded = stack.erp_invoice("OG-2026-0042", &claire).await;
-    assert_eq!(recorded.number, "OG-2026-0042");
-    assert_eq!(recorded.origin, "erp:demo-erp");
-    assert_eq!(recorded.customer_name, "Claire Moreau");
-    assert_eq!(
-        recorded.total_incl_vat.as_ref().unwrap().amount_cents,
-        12_000
-    );
-
-    let paid = stack.invoice_once(&recorded.id, InvoiceStatus::Paid).await;
-    assert!(paid.paid_at.is_some());
-    let payments = stack.payments(&recorded.id).await;
-    assert_eq!(payments.len(), 1);
-    assert_eq!(payments[0].status, PaymentStatus::Succeeded as i32);
-    assert_eq!(payments[0].amount.as_ref().unwrap().amount_cents, 12_000);
-    assert!(payments[0].provider_ref.starts_with("pi_"));
-    let charges = stack.provider.charges();
-    assert_eq!(charges.len(), 1);
-    assert_eq!(
-        (charges[0].invoice_id.as_str(), charges[0].amount_cents),
-        (recorded.id.as_str(), 12_000)
-    );
-
-    // The ERP sends it again (a redelivery): the same invoice, no new debit.
-    let again = stack
-        .billing
-        .clone()
-        .record_erp_invoice(stack.connector(stack.erp_request("OG-2026-0042", &claire)))
-        .await
-        .unwrap()
-        .into_inner()
-        .invoice
-        .unwrap();
-    assert_eq!(again.id, recorded.id);
-
-    // The document, as the customer reads it.
-    let (file, text) = stack.document_text(&recorded.id).await;
-    assert_eq!(file, "OG-2026-0042.pdf");
-    for expected in [
-        "Facture OG-2026-0042",
-        "Claire Moreau",
-        "12 rue de la République",
-        "Ménage à domicile, novembre",
-        "25,00 €",
-        "TVA 20 % sur 100,00 €",
-        "Total TTC",
-        "120,00 €",
-        "Prélevée sur la carte",
-    ] {
-        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
-    }
-    // The e-mail, with the same PDF attached.
-    let mail = stack.mails_about("OG-2026-0042", 1).await.remove(0);
-    assert_eq!(mail.to, "claire@example.org");
-    assert_eq!(mail.subject, "Votre facture OG-2026-0042");
-    assert!(
-        mail.body.contains("va être prélevé sur la carte"),
-        "{mail:?}"
-    );
-    assert_eq!(mail.attachments.len(), 1);
-    assert_eq!(mail.attachments[0].0, "OG-2026-0042.pdf");
-    assert!(pdf_text_of(&mail.attachments[0].1).contains("120,00 €"));
-
-    let events = stack.billing_events(3).await;
-    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(
-        names.starts_with(&["validated<invoice", "succeeded<payment", "paid<invoice"]),
-        "{names:?}"
-    );
-    let paid_event = InvoiceChanged::decode(events[2].1.as_slice()).unwrap();
-    assert_eq!(
-        paid_event.invoice.unwrap().status,
-        InvoiceStatus::Paid as i32
-    );
 }
 
 #[tokio::test]
@@ -551,7 +468,7 @@ async fn erp_invoices_that_do_not_add_up_or_belong_elsewhere_are_refused() {
 #[tokio::test]
 async fn an_order_paid_by_card_is_paid_on_validation_and_mailed_over_smtp() {
     let sink = testing::SmtpSink::start().await.unwrap();
-    let stack = spawn_with(Provider::InProcess, Some(sink.url())).await;
+    let stack = spawn_with(Some(sink.url())).await;
     let (customer, _) = stack.paid_orders(1).await;
     let draft = stack.invoices(&customer, 1).await.remove(0);
     assert!(draft.paid_at_order);

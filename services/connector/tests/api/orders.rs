@@ -1,18 +1,18 @@
 //! Shop → ERP product orders (seed 004): sent by status as the connection's
 //! rules say, as an order with its lines and line discounts; once sent, a
-//! cancellation follows it.
+//! cancellation follows it. (The ERP's statuses back to the shop's order,
+//! end to end: `tests/e2e`.)
 
-use relais_connector::adapter::ErpAdapter;
 use relais_proto::{
     catalogue::{CreateProductRequest, ProductFields},
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
         FamilySettings, OrderStatusRule, SendAs,
     },
-    orders::{ChangeOrderStatusRequest, GetOrderRequest, OrderStatus},
+    orders::{ChangeOrderStatusRequest, OrderStatus},
     types::Money,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::stack::{Stack, spawn, text};
 
@@ -147,63 +147,5 @@ async fn a_paid_product_order_reaches_the_erp_as_an_order_with_its_discounts_and
         stack.erp_records("order").await.len(),
         1,
         "the same order, updated"
-    );
-}
-
-#[tokio::test]
-async fn the_erps_picking_list_delivery_note_and_delivery_reach_the_shops_order() {
-    let stack = spawn().await;
-    let connection = connect_orders(&stack).await;
-    let placed = paid_order(&stack).await;
-    let sent = stack
-        .erp_eventually("order", 1, |o| text(o, "shop_id") == placed.id)
-        .await
-        .remove(0);
-    let erp = stack.erp();
-    let status_of = || async {
-        stack
-            .orders
-            .clone()
-            .get_order(stack.admin(GetOrderRequest {
-                id: placed.id.clone(),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .order
-            .unwrap()
-    };
-    for (fields, status) in [
-        (
-            json!({ "status": "preparing", "picking_list": "PL-0031" }),
-            OrderStatus::Preparing,
-        ),
-        (
-            json!({ "status": "shipped", "delivery_note": "BL-0042" }),
-            OrderStatus::Shipped,
-        ),
-        (json!({ "status": "delivered" }), OrderStatus::Delivered),
-    ] {
-        let Value::Object(fields) = fields else {
-            unreachable!()
-        };
-        erp.upsert("order", Some(&sent.id), "", &fields)
-            .await
-            .unwrap();
-        let run = stack.sync(&connection, "orders", false).await.unwrap();
-        let run = run.last().unwrap().run.clone().unwrap();
-        assert_eq!((run.applied, run.failed), (1, 0), "{run:?}");
-        assert_eq!(status_of().await.status(), status);
-    }
-    let order = status_of().await;
-    assert_eq!(
-        order.origin, "erp:shop-erp",
-        "the last change came from the ERP"
-    );
-    // Not echoed: the ERP's record is at the version the ERP left it.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        erp.get("order", &sent.id).await.unwrap().version,
-        sent.version + 3
     );
 }
