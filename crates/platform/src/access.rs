@@ -29,7 +29,7 @@
 //!   orders stream ([`Replica`]: `residence.staff_added` / `staff_removed`
 //!   and `customer.created` / `updated` for each customer's residence), and
 //!   reads it on each call ([`Membership::Replica`]), in its own schema
-//!   (DESIGN §1: no service reads another's).
+//!   (docs/architecture.md §1: no service reads another's).
 //!
 //! A revocation therefore reaches billing and planning as fast as an event
 //! does (the outbox relay wakes on commit; typically milliseconds, at worst

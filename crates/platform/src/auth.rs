@@ -1,5 +1,5 @@
 //! Bearer JWT authentication for gRPC: the tenant, role and subject of every
-//! call come from a verified token, never from a request body (DESIGN §3).
+//! call come from a verified token, never from a request body (docs/architecture.md §3).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Durable pull consumers with explicit ack and an inbox (DESIGN §4).
+//! Durable pull consumers with explicit ack and an inbox (docs/architecture.md §4).
 //!
 //! For each message: an `inbox` row (consumer, event id) and the handler's
 //! effects commit in one transaction, then the message is double-acked (the

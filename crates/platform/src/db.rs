@@ -1,4 +1,4 @@
-//! Postgres: each service has its own role and schema (DESIGN §1), a pool
+//! Postgres: each service has its own role and schema (docs/architecture.md §1), a pool
 //! whose `search_path` is that schema, and embedded migrations: the
 //! platform's tables (outbox, inbox, dead letters, idempotency keys), then
 //! the service's own.

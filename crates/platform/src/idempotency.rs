@@ -1,4 +1,4 @@
-//! Idempotency keys for creating calls (DESIGN §3), one helper for every
+//! Idempotency keys for creating calls (docs/architecture.md §3), one helper for every
 //! service. Inside the transaction of the effect:
 //!
 //! ```text

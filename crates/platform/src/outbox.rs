@@ -1,4 +1,4 @@
-//! Transactional outbox (DESIGN §4). A service writes its rows and the events
+//! Transactional outbox (docs/architecture.md §4). A service writes its rows and the events
 //! they cause in one transaction with [`enqueue`]; after the commit the
 //! [`Relay`] publishes them to JetStream in commit order, with many publishes
 //! in flight, `Nats-Msg-Id` set to the event id, and marks them published in

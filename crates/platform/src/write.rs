@@ -21,7 +21,7 @@ impl Writer {
         Self { pool, outbox }
     }
 
-    /// Runs a creating call once per `key` of `owner` (DESIGN §3): a replay
+    /// Runs a creating call once per `key` of `owner` (docs/architecture.md §3): a replay
     /// returns the stored answer without running `effect`.
     pub async fn create_once<Req, Resp, F>(
         &self,

@@ -1,5 +1,5 @@
 //! Bindings: a shop record and its ERP record, per connection, unique both
-//! ways, with each side's version as last synced (DESIGN §5).
+//! ways, with each side's version as last synced (docs/architecture.md §5).
 
 use chrono::{DateTime, Utc};
 use relais_platform::{context::timestamp, error::Result};

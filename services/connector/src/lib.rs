@@ -1,4 +1,4 @@
-//! The connector bridge (DESIGN §2, §5): the shop and each tenant's ERP kept
+//! The connector bridge (docs/architecture.md §2, §5): the shop and each tenant's ERP kept
 //! in step, with no double entry and nothing lost.
 //!
 //! - Shop → ERP: consumers of the orders and planning events put each

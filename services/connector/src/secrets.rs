@@ -1,5 +1,5 @@
 //! Connections' credentials belong to the tenant whose connection uses
-//! them (DESIGN §3). Two ways to give them, neither able to reach anything
+//! them (docs/architecture.md §3). Two ways to give them, neither able to reach anything
 //! else of the process:
 //!
 //! - **Stored with the connection** (`ConnectionFields.secret`, write-only):

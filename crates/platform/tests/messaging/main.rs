@@ -1,4 +1,4 @@
-//! The outbox and inbox promises (DESIGN §4), against real Postgres and a
+//! The outbox and inbox promises (docs/architecture.md §4), against real Postgres and a
 //! real nats-server: what a subscriber sees, whatever fails on the way.
 #![allow(clippy::unwrap_used)]
 

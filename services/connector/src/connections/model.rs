@@ -137,7 +137,7 @@ impl AdapterKind {
     pub fn families(self) -> Vec<&'static str> {
         match self {
             AdapterKind::ReferenceErp => FAMILIES.iter().map(|(f, _)| *f).collect(),
-            // Parties, products and sales (DESIGN §2 through Tryton's models).
+            // Parties, products and sales (docs/architecture.md §2 through Tryton's models).
             AdapterKind::Tryton => vec!["customers", "catalogue", "orders"],
             // What EBP / Sage style imports and exports hold.
             AdapterKind::Csv => vec!["customers", "catalogue", "orders"],

@@ -1,6 +1,6 @@
 //! Workers changed on both sides: a conflict, settled by the connection's
 //! policy or by staff; bad connection and sync requests are refused with
-//! the field. (DESIGN §2 flows 1 and 3 end to end: `tests/e2e`.)
+//! the field. (docs/architecture.md §2 flows 1 and 3 end to end: `tests/e2e`.)
 
 use std::time::Duration;
 

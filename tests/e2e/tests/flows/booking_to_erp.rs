@@ -1,4 +1,4 @@
-//! DESIGN §2 flow 1: a booking placed and paid in the shop reaches the ERP
+//! docs/architecture.md §2 flow 1: a booking placed and paid in the shop reaches the ERP
 //! as a read-only customer, an accepted quote and its interventions
 //! assigned to the worker, each written once.
 

@@ -1,4 +1,4 @@
-//! DESIGN §2 flow 3: a worker created in the ERP appears in the shop on a
+//! docs/architecture.md §2 flow 3: a worker created in the ERP appears in the shop on a
 //! manual sync, with her skills through the tariff mapping (a tariff maps
 //! to a service of the tenant only), and nothing echoes back.
 
