@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
 WITH_ENV := source .local/env &&
 
-.PHONY: run test soak lint fmt fmt-check clippy proto-lint k8s-check bench stack-up stack-down build
+.PHONY: run test soak lint fmt fmt-check clippy layers proto-lint k8s-check bench stack-up stack-down build
 
 # `relais dev` runs every service in one process: the relais command is
 # all `make run` needs, built with the features `cargo run -p relais-cli`
@@ -58,7 +58,7 @@ soak: stack-up
 	    cargo test -p relais-connector --test api model -- --nocapture
 	scripts/drop-test-databases.sh
 
-lint: fmt-check clippy proto-lint k8s-check
+lint: fmt-check clippy layers proto-lint k8s-check
 
 fmt:
 	cargo fmt --all
@@ -68,6 +68,10 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# crates/ and services/ depend only downwards (docs/architecture.md).
+layers:
+	scripts/check-layers.sh
 
 proto-lint:
 	scripts/buf-lint.sh
