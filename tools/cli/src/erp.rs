@@ -1,6 +1,8 @@
 //! `relais erp`: acting in the reference ERP as its users would (adding
 //! an employee, listing records).
 
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::Subcommand;
 use relais_connector::{
@@ -9,8 +11,6 @@ use relais_connector::{
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
-
-use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum ErpOp {
