@@ -1,6 +1,12 @@
 //! `relais.catalogue.v1.CatalogueService`: authenticates the caller, parses
 //! the request, runs the domain function in a transaction with its events,
 //! and commits through the outbox.
+//!
+//! One file though it is past 500 lines: tonic wants the service as one
+//! `impl` block, and each method is only the call's own checks (who may,
+//! which fields) around one domain call. Split by method, every method
+//! would become a forwarder to another file; the domain work is already
+//! elsewhere (categories, prestations, products, prices, packs, bulk).
 
 use std::pin::Pin;
 

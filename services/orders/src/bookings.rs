@@ -1,7 +1,7 @@
 //! Service bookings (seeds 000/001): a service at an address on a one-time
 //! or recurring schedule, with a chosen worker or any qualified one, priced
-//! from the service's hourly rate; and hour-pack purchases (seed 002), paid
-//! at order, whose hours later pay for bookings of eligible services.
+//! from the service's hourly rate, or paid with the hours of a pack
+//! ([`crate::pack_purchases`]).
 
 use chrono::Utc;
 use relais_domain::{money, schedule::Schedule};
@@ -12,7 +12,7 @@ use relais_platform::{
     validate,
 };
 use relais_proto::{
-    orders::{Order, OrderStatus, PaymentMode, PlaceBookingRequest, PlaceHourPackOrderRequest},
+    orders::{Order, OrderStatus, PaymentMode, PlaceBookingRequest},
     types::Money,
 };
 use sqlx::PgConnection;
@@ -22,8 +22,13 @@ use crate::{
     access::Scope,
     catalogue::Catalogue,
     customers,
-    orders::{self, BookingDetail, Buyer, NewLine, NewOrder, PackDetail, Who},
+    orders::{
+        self, Buyer, NewLine, NewOrder, Who, catalogue_error, duration_label, duration_label_long,
+        required_id,
+    },
+    pack_room::{paid_pack, room_on},
     planning::Planning,
+    stored_orders::{BookingDetail, PackDetail},
 };
 
 const MAX_NOTE: usize = 2000;
@@ -111,18 +116,6 @@ impl Booking {
             expected_total,
             allow_unassigned: r.allow_unassigned,
         })
-    }
-}
-
-fn required_id(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
-    v.check(value.trim().is_empty(), field, "is required");
-    validate::optional_id(v, field, value)
-}
-
-fn catalogue_error(field: &'static str, what: &'static str) -> impl Fn(Error) -> Error {
-    move |e| match e {
-        Error::NotFound(_) => Error::invalid(field, format!("no such {what} in the catalogue")),
-        other => other,
     }
 }
 
@@ -453,206 +446,4 @@ async fn staffed(
         "schedule"
     };
     Err(Error::invalid(field, why))
-}
-
-fn duration_label(minutes: i32) -> String {
-    match (minutes / 60, minutes % 60) {
-        (h, 0) => format!("{h} h"),
-        (0, m) => format!("{m} min"),
-        (h, m) => format!("{h} h {m:02}"),
-    }
-}
-
-fn duration_label_long(minutes: i64) -> String {
-    duration_label(i32::try_from(minutes).unwrap_or(i32::MAX))
-}
-
-/// The customer's paid pack purchase `id`, as bought, its row locked until
-/// the booking commits: bookings drawing on one pack are accepted one at a
-/// time, each counting those before it (see [`room_on`]).
-async fn paid_pack(
-    conn: &mut PgConnection,
-    tenant: Uuid,
-    customer: Uuid,
-    id: Uuid,
-) -> Result<PackDetail> {
-    let row: Option<(Uuid, String, Option<serde_json::Value>)> = sqlx::query_as(
-        "select customer_id, status, hour_pack from orders
-         where tenant_id = $1 and id = $2 and kind = 'hour_pack' for update",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let field = "hour_pack_order_id";
-    match row {
-        Some((owner, status, Some(pack))) if owner == customer => {
-            if !matches!(status.as_str(), "confirmed") {
-                return Err(Error::invalid(
-                    field,
-                    format!("the pack order is {status}: only a paid (confirmed) pack can be used"),
-                ));
-            }
-            orders::pack_detail(&pack)
-                .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("pack order {id}: bad detail")))
-        }
-        _ => Err(Error::invalid(
-            field,
-            "is not an hour-pack order of this customer",
-        )),
-    }
-}
-
-/// Minutes of a paid pack still free to book: the ledger's remaining less
-/// the minutes of the pack's live bookings planning has not drawn on it yet
-/// (placed, or confirmed with their planning still on its way). With the
-/// pack's row locked ([`paid_pack`]), two bookings racing for its last
-/// hours are counted one after the other, so they never both get them.
-async fn room_on(
-    conn: &mut PgConnection,
-    planning: &Planning,
-    tenant: Uuid,
-    customer: Uuid,
-    pack_order: Uuid,
-    pack: &PackDetail,
-) -> Result<i64> {
-    let (remaining, drawn) = match planning.pack_balance(tenant, pack_order).await? {
-        Some(b) => (
-            i64::from(b.remaining),
-            b.drawn_order_ids
-                .iter()
-                .filter_map(|s| Uuid::parse_str(s).ok())
-                .collect::<Vec<_>>(),
-        ),
-        // Not opened in planning yet: nothing was drawn on it.
-        None => (i64::from(pack.duration_minutes), Vec::new()),
-    };
-    let pending: i64 = sqlx::query_scalar(
-        "select coalesce(sum((booking->'schedule'->>'duration_minutes')::bigint
-                             * (booking->>'occurrences')::bigint), 0)::bigint
-         from orders
-         where tenant_id = $1 and customer_id = $2 and kind = 'booking' and status <> 'cancelled'
-           and booking->>'hour_pack_order_id' = ($3::uuid)::text and id <> all($4)",
-    )
-    .bind(tenant)
-    .bind(customer)
-    .bind(pack_order)
-    .bind(&drawn)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(remaining - pending)
-}
-
-pub struct PackPurchase {
-    who: Who,
-    hour_pack_id: Uuid,
-    confirmation_email: String,
-    expected_total: Option<Money>,
-}
-
-impl PackPurchase {
-    pub fn parse(r: &PlaceHourPackOrderRequest) -> Result<Self> {
-        let mut v = Violations::new();
-        let who = Who::parse(&mut v, &r.customer_id, r.new_customer.as_ref());
-        let hour_pack_id = required_id(&mut v, "hour_pack_id", &r.hour_pack_id);
-        v.check(
-            !r.terms_accepted,
-            "terms_accepted",
-            "the terms and conditions must be accepted",
-        );
-        let confirmation_email =
-            customers::email(&mut v, "confirmation_email", &r.confirmation_email);
-        let expected_total = orders::expected_total(
-            &mut v,
-            "expected_total_incl_vat",
-            r.expected_total_incl_vat.as_ref(),
-        );
-        v.into_result()?;
-        let who = who.ok_or_else(|| Error::invalid("customer_id", "is required"))?;
-        Ok(Self {
-            who,
-            hour_pack_id: hour_pack_id.unwrap_or_default(),
-            confirmation_email,
-            expected_total,
-        })
-    }
-}
-
-pub async fn place_pack(
-    conn: &mut PgConnection,
-    ctx: &Ctx,
-    caller: &Caller,
-    scope: &Scope,
-    catalogue: &Catalogue,
-    req: PackPurchase,
-) -> Result<Order> {
-    // Packs are paid at order, online (seed 002).
-    let payment_mode = PaymentMode::Card;
-    let customer_id = req.who.id(conn, ctx, scope).await?;
-    let buyer = Buyer::resolve(
-        conn,
-        ctx.tenant,
-        scope,
-        customer_id,
-        &req.confirmation_email,
-        payment_mode,
-    )
-    .await?;
-    let pack = catalogue
-        .hour_pack(ctx.tenant, req.hour_pack_id)
-        .await
-        .map_err(catalogue_error("hour_pack_id", "hour pack"))?;
-    if !pack.active {
-        return Err(Error::invalid(
-            "hour_pack_id",
-            format!("the pack \"{}\" is not on sale", pack.name),
-        ));
-    }
-    let price = pack
-        .price
-        .as_ref()
-        .map(|m| m.amount_cents)
-        .unwrap_or_default();
-    let detail = PackDetail {
-        hour_pack_id: req.hour_pack_id,
-        name: pack.name.clone(),
-        duration_minutes: pack.duration_minutes,
-        vat_rate_bp: pack.vat_rate_bp,
-        eligible_service_ids: pack
-            .eligible_service_ids
-            .iter()
-            .filter_map(|s| Uuid::parse_str(s).ok())
-            .collect(),
-    };
-    let ship_to = buyer.address();
-    orders::insert(
-        conn,
-        ctx,
-        caller,
-        NewOrder {
-            kind: "hour_pack",
-            status: OrderStatus::Placed,
-            buyer,
-            ship_to,
-            shipping_method: String::new(),
-            payment_mode,
-            lines: vec![NewLine {
-                item_id: req.hour_pack_id,
-                reference: format!(
-                    "PACK-{}",
-                    duration_label(pack.duration_minutes).replace(' ', "")
-                ),
-                name: pack.name,
-                quantity: 1,
-                unit_cents: price,
-                vat_rate_bp: pack.vat_rate_bp,
-                discount_bp: 0,
-                quantity_field: "hour_pack_id".into(),
-            }],
-            booking: None,
-            hour_pack: Some(detail),
-            expected_total: req.expected_total,
-        },
-    )
-    .await
 }

@@ -12,10 +12,13 @@ mod customers;
 mod grpc;
 mod lifecycle;
 mod orders;
+mod pack_purchases;
+mod pack_room;
 mod planning;
 mod product_orders;
 mod reports;
 mod residences;
+mod stored_orders;
 
 use std::net::SocketAddr;
 

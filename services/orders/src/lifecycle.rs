@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     access::Scope,
-    orders::{self, status_from_name, status_name},
+    stored_orders::{self, status_from_name, status_name},
 };
 
 use OrderStatus::*;
@@ -109,7 +109,7 @@ pub async fn change(
     let from = status_from_name(&status);
     if from == c.to {
         // Already there: a redelivered change is harmless.
-        return orders::get(conn, ctx.tenant, scope, c.id).await;
+        return stored_orders::get(conn, ctx.tenant, scope, c.id).await;
     }
     validate::expected_version(c.expected_version, version)?;
     let allowed = next(&kind, from);
@@ -185,7 +185,7 @@ pub async fn change(
     .bind(&ctx.actor)
     .execute(&mut *conn)
     .await?;
-    let order = orders::load(conn, ctx.tenant, c.id)
+    let order = stored_orders::load(conn, ctx.tenant, c.id)
         .await?
         .ok_or_else(|| Error::not_found(format!("order {}", c.id)))?;
     let meta = ctx.meta(c.id, new_version);

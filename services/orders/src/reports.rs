@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     access::Scope,
-    orders::{self, KINDS, ORDER_COLS, OrderRow, status_name},
+    stored_orders::{self, KINDS, ORDER_COLS, OrderRow, status_name},
 };
 
 /// A checked filter, with the caller's scope folded in.
@@ -147,7 +147,7 @@ pub async fn list(
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
-    orders::with_lines(conn, tenant, rows).await
+    stored_orders::with_lines(conn, tenant, rows).await
 }
 
 pub const CSV_HEADER: &[&str] = &[

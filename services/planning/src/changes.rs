@@ -19,7 +19,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    interventions::{self, COLS, Calendar, Row},
+    calendar::Calendar,
+    interventions::{self, COLS, Row},
     ledger, workers,
 };
 

@@ -7,12 +7,17 @@
 //! checked with the catalogue, over gRPC, when they are written
 //! (`catalogue.rs` says why).
 
+mod absences;
+mod calendar;
 mod catalogue;
 mod changes;
 mod exports;
+mod free_workers;
 mod grpc;
 mod interventions;
 mod ledger;
+mod planner;
+mod worker_input;
 mod workers;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -76,8 +81,8 @@ impl App {
             rt.pool.clone(),
             rt.js.clone(),
             rt.ns.clone(),
-            interventions::spec(&rt.ns, rt.cfg.consumer_max_deliver),
-            Arc::new(interventions::Bookings { ns: rt.ns.clone() }),
+            planner::spec(&rt.ns, rt.cfg.consumer_max_deliver),
+            Arc::new(planner::Bookings { ns: rt.ns.clone() }),
         );
         // Who may see which customer's records (relais_platform::access).
         let access = ConsumerRunner::new(

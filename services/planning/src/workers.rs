@@ -1,172 +1,21 @@
 //! Workers (intervenants): contact, photo, provider, skills (catalogue
 //! services), weekly availability in their time zone, dated absences.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use relais_domain::schedule::DEFAULT_TIME_ZONE;
 use relais_platform::{
     context::{Ctx, timestamp},
-    error::{Error, Result, Violations, on_constraint},
+    error::{Error, Result, on_constraint},
     validate,
 };
 use relais_proto::{
-    events::{AbsenceChanged, WorkerChanged},
-    planning::{Absence, AvailabilitySource, WeeklySlot, Worker, WorkerFields},
+    events::WorkerChanged,
+    planning::{AvailabilitySource, WeeklySlot, Worker, WorkerFields},
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-const MAX_SKILLS: usize = 200;
-const MAX_SLOTS: usize = 50;
-
-/// A weekly slot as stored: ISO weekday and local times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Slot {
-    pub weekday: u32,
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-}
-
-pub struct Input {
-    first_name: String,
-    last_name: String,
-    email: String,
-    phone: String,
-    photo_url: String,
-    provider: String,
-    skills: Vec<Uuid>,
-    availability: Vec<Slot>,
-    time_zone: String,
-    active: bool,
-    external_ref: Option<String>,
-    /// The source the caller named (see `source`).
-    source: AvailabilitySource,
-}
-
-fn time(v: &mut Violations, field: &str, value: &str) -> Option<NaiveTime> {
-    let t = NaiveTime::parse_from_str(value.trim(), "%H:%M").ok();
-    v.check(t.is_none(), field, "is not a time (HH:MM)");
-    t
-}
-
-impl Input {
-    /// The skills asked for, in the request's order (so that index `i` is
-    /// `fields.skill_service_ids[i]`).
-    pub fn skills(&self) -> &[Uuid] {
-        &self.skills
-    }
-
-    pub fn parse(f: Option<&WorkerFields>) -> Result<Self> {
-        let f = f.ok_or_else(|| Error::invalid("fields", "is required"))?;
-        let mut v = Violations::new();
-        let email = validate::email(&mut v, "fields.email", &f.email);
-        let phone = validate::phone(&mut v, "fields.phone", &f.phone);
-        let photo = f.photo_url.trim();
-        v.check(
-            !(photo.is_empty() || photo.starts_with("https://") || photo.starts_with("http://"))
-                || photo.len() > 2000,
-            "fields.photo_url",
-            "must be an http(s) URL of at most 2000 characters",
-        );
-        v.check(
-            f.provider.chars().count() > validate::MAX_TEXT,
-            "fields.provider",
-            "at most 200 characters",
-        );
-        v.check(
-            f.skill_service_ids.len() > MAX_SKILLS,
-            "fields.skill_service_ids",
-            format!("at most {MAX_SKILLS}"),
-        );
-        let mut skills = Vec::new();
-        for (i, s) in f.skill_service_ids.iter().enumerate() {
-            let field = format!("fields.skill_service_ids[{i}]");
-            match validate::optional_id(&mut v, &field, s) {
-                Some(id) if skills.contains(&id) => v.add(field, "is repeated"),
-                Some(id) => skills.push(id),
-                None => v.check(s.trim().is_empty(), &field, "is empty"),
-            }
-        }
-        v.check(
-            f.availability.len() > MAX_SLOTS,
-            "fields.availability",
-            format!("at most {MAX_SLOTS} slots"),
-        );
-        let mut availability: Vec<Slot> = Vec::new();
-        for (i, s) in f.availability.iter().enumerate() {
-            let field = format!("fields.availability[{i}]");
-            let weekday = u32::try_from(s.weekday)
-                .ok()
-                .filter(|d| (1..=7).contains(d));
-            v.check(
-                weekday.is_none(),
-                &format!("{field}.weekday"),
-                "must be 1 (Monday) to 7 (Sunday)",
-            );
-            let start = time(&mut v, &format!("{field}.start_time"), &s.start_time);
-            let end = time(&mut v, &format!("{field}.end_time"), &s.end_time);
-            if let (Some(weekday), Some(start), Some(end)) = (weekday, start, end) {
-                if end <= start {
-                    v.add(format!("{field}.end_time"), "must be after start_time");
-                } else if availability
-                    .iter()
-                    .any(|o| o.weekday == weekday && o.start < end && start < o.end)
-                {
-                    v.add(field, "overlaps another slot of the same day");
-                } else {
-                    availability.push(Slot {
-                        weekday,
-                        start,
-                        end,
-                    });
-                }
-            }
-        }
-        availability.sort_by_key(|s| (s.weekday, s.start));
-        let time_zone = if f.time_zone.trim().is_empty() {
-            DEFAULT_TIME_ZONE.to_owned()
-        } else {
-            f.time_zone.trim().to_owned()
-        };
-        v.check(
-            time_zone.parse::<Tz>().is_err(),
-            "fields.time_zone",
-            "is not an IANA time zone such as Europe/Paris",
-        );
-        let source = AvailabilitySource::try_from(f.availability_source).unwrap_or_else(|_| {
-            v.add(
-                "fields.availability_source",
-                "must be shop, erp or opening_hours",
-            );
-            AvailabilitySource::Unspecified
-        });
-        let external_ref = if f.external_ref.trim().is_empty() {
-            None
-        } else {
-            Some(validate::reference(
-                &mut v,
-                "fields.external_ref",
-                &f.external_ref,
-            ))
-        };
-        let input = Self {
-            first_name: validate::name(&mut v, "fields.first_name", &f.first_name),
-            last_name: validate::name(&mut v, "fields.last_name", &f.last_name),
-            email,
-            phone,
-            photo_url: photo.to_owned(),
-            provider: f.provider.trim().to_owned(),
-            skills,
-            availability,
-            time_zone,
-            active: f.active,
-            external_ref,
-            source,
-        };
-        v.into_result()?;
-        Ok(input)
-    }
-}
+pub use crate::worker_input::{Input, Slot};
 
 const COLS: &str =
     "id, first_name, last_name, email, phone, photo_url, provider, skills, availability,
@@ -448,99 +297,6 @@ pub async fn qualified(
                 tz.parse().unwrap_or(chrono_tz::Europe::Paris),
             )
         })
-        .collect())
-}
-
-fn absence(
-    id: Uuid,
-    worker: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    reason: String,
-) -> Absence {
-    Absence {
-        id: id.to_string(),
-        worker_id: worker.to_string(),
-        start: Some(timestamp(start)),
-        end: Some(timestamp(end)),
-        reason,
-    }
-}
-
-pub async fn add_absence(
-    conn: &mut PgConnection,
-    ctx: &Ctx,
-    worker: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    reason: &str,
-) -> Result<Absence> {
-    get(conn, ctx.tenant, worker).await?;
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into absences (tenant_id, id, worker_id, during, reason)
-         values ($1, $2, $3, tstzrange($4, $5), $6)",
-    )
-    .bind(ctx.tenant)
-    .bind(id)
-    .bind(worker)
-    .bind(start)
-    .bind(end)
-    .bind(reason)
-    .execute(&mut *conn)
-    .await?;
-    let a = absence(id, worker, start, end, reason.to_owned());
-    let meta = ctx.meta(worker, 0);
-    let payload = AbsenceChanged {
-        meta: Some(meta.clone()),
-        absence: Some(a.clone()),
-        present: true,
-    };
-    ctx.emit(conn, "worker", "absence_added", &meta, &payload)
-        .await?;
-    Ok(a)
-}
-
-pub async fn remove_absence(
-    conn: &mut PgConnection,
-    ctx: &Ctx,
-    worker: Uuid,
-    id: Uuid,
-) -> Result<()> {
-    let row: Option<(DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(
-        "delete from absences where tenant_id = $1 and worker_id = $2 and id = $3
-         returning lower(during), upper(during), reason",
-    )
-    .bind(ctx.tenant)
-    .bind(worker)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (start, end, reason) = row.ok_or_else(|| Error::not_found(format!("absence {id}")))?;
-    let meta = ctx.meta(worker, 0);
-    let payload = AbsenceChanged {
-        meta: Some(meta.clone()),
-        absence: Some(absence(id, worker, start, end, reason)),
-        present: false,
-    };
-    ctx.emit(conn, "worker", "absence_removed", &meta, &payload)
-        .await?;
-    Ok(())
-}
-
-pub async fn absences(conn: &mut PgConnection, tenant: Uuid, worker: Uuid) -> Result<Vec<Absence>> {
-    get(conn, tenant, worker).await?;
-    let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(
-        "select id, lower(during), upper(during), reason from absences
-         where tenant_id = $1 and worker_id = $2 order by lower(during)",
-    )
-    .bind(tenant)
-    .bind(worker)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, s, e, r)| absence(id, worker, s, e, r))
         .collect())
 }
 

@@ -16,9 +16,9 @@ use tonic::{
 use uuid::Uuid;
 
 use crate::{
+    pgbench::{PgBench, pgbench},
     stats::Rounds,
     support::{BenchDb, Task, drive, hex, random_bytes},
-    writes::{PgBench, pgbench},
 };
 
 const SCRIPT: &str = include_str!("../../../scripts/bench/billing_validate.sql");

@@ -28,6 +28,7 @@
 mod billing;
 mod connector;
 mod orders;
+mod pgbench;
 mod planning;
 mod relay;
 mod stats;

@@ -36,9 +36,9 @@ use tonic::{
 use uuid::Uuid;
 
 use crate::{
+    pgbench::{PgBench, pgbench},
     stats::{Rounds, Run},
-    support::{BenchDb, Task, drive, hex, random_bytes},
-    writes::{PgBench, drain, pgbench},
+    support::{BenchDb, Task, drain, drive, hex, random_bytes},
 };
 
 const SCRIPT: &str = include_str!("../../../scripts/bench/orders_place.sql");

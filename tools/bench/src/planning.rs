@@ -26,9 +26,9 @@ use tonic::{
 use uuid::Uuid;
 
 use crate::{
+    pgbench::{PgBench, pgbench},
     stats::{Rounds, Run},
     support::{BenchDb, Task, drive},
-    writes::{PgBench, pgbench},
 };
 
 const SCRIPT: &str = include_str!("../../../scripts/bench/planning_available.sql");

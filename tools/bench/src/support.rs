@@ -1,5 +1,6 @@
-//! What both benchmarks share: fresh databases they drop afterwards, spawned
-//! tasks that are always cancelled, random payloads.
+//! What the benchmarks share: fresh databases they drop afterwards, spawned
+//! tasks that are always cancelled, random payloads, waiting for the relay
+//! to publish everything.
 
 use std::{
     str::FromStr,
@@ -210,6 +211,24 @@ pub fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// Waits until the relay has published everything; how long it took.
+pub async fn drain(pool: &sqlx::PgPool, timeout: Duration) -> anyhow::Result<Option<Duration>> {
+    let start = Instant::now();
+    loop {
+        let (count, _) = relais_platform::outbox::backlog(pool)
+            .await
+            .context("failed to read the outbox backlog")?;
+        if count == 0 {
+            return Ok(Some(start.elapsed()));
+        }
+        if start.elapsed() > timeout {
+            eprintln!("bench: warning: {count} events still unpublished after {timeout:?}");
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[cfg(test)]

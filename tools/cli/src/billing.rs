@@ -14,7 +14,11 @@ use relais_proto::billing::{
 use relais_proto::types::{Money, PageRequest};
 use uuid::Uuid;
 
-use crate::{admin_token, authed, connect, demo};
+use crate::{
+    auth::admin_token,
+    client::{authed, connect},
+    demo,
+};
 
 const BILLING_ADDR: &str = "http://127.0.0.1:50054";
 

@@ -13,7 +13,11 @@ use relais_proto::planning::{
 use relais_proto::types::PageRequest;
 use uuid::Uuid;
 
-use crate::{admin_token, authed, connect, demo};
+use crate::{
+    auth::admin_token,
+    client::{authed, connect},
+    demo,
+};
 
 const PLANNING_ADDR: &str = "http://127.0.0.1:50053";
 
