@@ -43,6 +43,7 @@ type Hook<T> = Box<dyn FnOnce(&mut T) + Send>;
 pub struct StackBuilder {
     source: Source,
     nats_url: Option<String>,
+    namespace: Option<String>,
     catalogue: bool,
     planning: bool,
     orders: bool,
@@ -95,6 +96,7 @@ impl Stack {
         StackBuilder {
             source: Source::default(),
             nats_url: None,
+            namespace: None,
             catalogue: false,
             planning: false,
             orders: false,
@@ -123,6 +125,13 @@ impl StackBuilder {
     /// kill).
     pub fn nats_url(mut self, url: impl Into<String>) -> Self {
         self.nats_url = Some(url.into());
+        self
+    }
+
+    /// Joins an existing namespace (a service the caller starts itself,
+    /// e.g. the one a benchmark measures, round after round).
+    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
+        self.namespace = Some(ns.into());
         self
     }
 

@@ -72,6 +72,7 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         ),
     };
     let nats_url = b.nats_url.take().unwrap_or(nats_url);
+    let ns = b.namespace.take().unwrap_or(ns);
     let shutdown = b.shutdown.clone();
     let mut stack = Stack {
         tenant: Uuid::now_v7(),

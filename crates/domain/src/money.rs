@@ -1,4 +1,4 @@
-//! Order arithmetic in integer cents (DESIGN §3): each line rounds half-up
+//! Order arithmetic in integer cents (docs/architecture.md §3): each line rounds half-up
 //! to the cent, and the VAT breakdown sums the lines per rate.
 //!
 //! Every function here is checked: it answers `None` rather than panic

@@ -75,17 +75,25 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
         "failed to create the benchmark database (is the stack up? `make bench` starts it)",
     )?;
     cfg.db_max_connections = u32::try_from(p.concurrency).unwrap_or(u32::MAX);
-    let mut catalogue_cfg = testing::config(&testing::nats_url()).await?;
-    // One namespace, as in a deployment: the catalogue's stock consumer
-    // follows the orders stream while orders are placed.
-    catalogue_cfg.namespace = cfg.namespace.clone();
+    // The catalogue runs through every round, as a neighbour service would;
+    // one namespace, as in a deployment: its stock consumer follows the
+    // orders stream while orders are placed.
+    let neighbours = relais_testkit::Stack::builder()
+        .catalogue()
+        .namespace(cfg.namespace.clone())
+        .spawn()
+        .await
+        .context("the catalogue failed to start")?;
     let db = BenchDb::new(&cfg.database_url)?;
-    let catalogue_db = BenchDb::new(&catalogue_cfg.database_url)?;
+    let catalogue_db = BenchDb::new(&neighbours.catalogue_part().database_url)?;
     let ns = Namespace::new(cfg.namespace.clone());
     let nats_url = cfg.nats_url.clone();
     let dir = std::env::temp_dir().join(format!("relais-bench-{}", Uuid::new_v4().simple()));
 
-    let result = measure(p, &cfg, catalogue_cfg, &db, &ns, &dir).await;
+    let catalogue_addr = format!("http://{}", neighbours.catalogue_part().grpc_addr);
+    let result = measure(p, &cfg, catalogue_addr, &db, &ns, &dir).await;
+    neighbours.stop();
+    let stopped = neighbours.wait().await;
 
     if let Ok(nats) = relais_platform::nats::connect_as(
         &nats_url,
@@ -102,6 +110,7 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     let dropped = db.drop_now(p.keep).await;
     let catalogue_dropped = catalogue_db.drop_now(p.keep).await;
     let report = result?;
+    stopped?;
     dropped?;
     catalogue_dropped?;
     Ok(report)
@@ -131,18 +140,11 @@ fn authed<T>(auth: &MetadataValue<Ascii>, msg: T) -> Request<T> {
 async fn measure(
     p: &Params,
     cfg: &PlatformConfig,
-    catalogue_cfg: PlatformConfig,
+    catalogue_addr: String,
     db: &BenchDb,
     ns: &Namespace,
     dir: &Path,
 ) -> anyhow::Result<Report> {
-    // The catalogue runs through every round, as a neighbour service would.
-    let catalogue = relais_catalogue::App::build(catalogue_cfg)
-        .await
-        .context("the catalogue failed to start")?;
-    let catalogue_addr = format!("http://{}", catalogue.grpc_addr());
-    let catalogue = Task::spawn(|shutdown| catalogue.run(shutdown));
-
     let tenant = Uuid::now_v7();
     let admin = bearer(tenant, Role::Admin, "bench-admin")?;
     let staff = bearer(tenant, Role::Staff, STAFF)?;
@@ -242,7 +244,6 @@ async fn measure(
         .await?;
         report.raw.push(raw);
     }
-    catalogue.stop().await??;
     Ok(report)
 }
 
