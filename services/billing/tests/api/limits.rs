@@ -13,7 +13,7 @@ use relais_proto::{
     types::Money,
 };
 
-use crate::invoices::{Stack, spawn};
+use crate::stack::{Stack, spawn};
 
 fn eur(cents: i64) -> Option<Money> {
     Some(Money {

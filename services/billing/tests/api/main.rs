@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod helpers;
 mod invoices;
 mod limits;
 mod payments;
+mod stack;
