@@ -1,4 +1,4 @@
-//! Sync fidelity, model-based (DESIGN §5): proptest generates sequences of
+//! Sync fidelity, model-based (docs/architecture.md §5): proptest generates sequences of
 //! edits on both sides, pulls, ERP faults and connector restarts, each run
 //! against a whole stack of its own; the model records every edit, and at
 //! the end both sides must agree, no edit may be lost without a conflict
