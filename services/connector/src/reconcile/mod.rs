@@ -428,7 +428,14 @@ impl Push<'_> {
                         shop_version: seen_shop,
                         erp_version: written.version,
                         winner: Some("shop"),
-                        kind: "erp_overwritten",
+                        // On a record the shop owns, an ERP edit is written
+                        // over anyway; on one both sides edit, it met the
+                        // shop's edit: a conflict, decided by the timing.
+                        kind: if shop_owned {
+                            "erp_overwritten"
+                        } else {
+                            "conflict"
+                        },
                         fields: &seen,
                         rule: Some("the ERP changed the record while the connector wrote it"),
                     },
