@@ -382,6 +382,10 @@ pub fn channel(addr: SocketAddr) -> Channel {
 }
 
 #[cfg(feature = "testing")]
+pub mod erp;
+#[cfg(feature = "testing")]
+mod shop;
+#[cfg(feature = "testing")]
 mod testing;
 #[cfg(feature = "testing")]
 pub use testing::*;

@@ -16,7 +16,7 @@ async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and
     let connection = stack.connect(ConflictPolicy::ErpWins).await;
     let service = stack.service("MENAGE", "Ménage à domicile").await;
     let tariff = crate::erp_workers::mapped_tariff(&stack, &connection, &service, "Ménage").await;
-    let awa = stack.worker("Awa", "Diallo", &service).await;
+    let awa = stack.shop_worker("Awa", "Diallo", &service).await;
     let paul = stack
         .customer("Paul", "Durand", "durand@example.org", "")
         .await;

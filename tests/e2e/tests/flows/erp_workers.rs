@@ -162,7 +162,7 @@ async fn a_worker_created_in_the_erp_appears_in_the_shop_after_a_manual_sync() {
 
     // Nothing echoes back: a worker created in the shop afterwards reaches
     // the ERP (so Léa's event was handled before it), and Léa is still one.
-    let omar = stack.worker("Omar", "Diallo", &service).await;
+    let omar = stack.shop_worker("Omar", "Diallo", &service).await;
     stack
         .erp_eventually("employee", 1, |e| text(e, "shop_id") == omar)
         .await;

@@ -123,7 +123,7 @@ async fn balance(stack: &Relais, pack: &str) -> PackBalance {
 async fn a_pack_counts_planned_time_and_is_never_over_planned() {
     let stack = spawn_with_billing(relais_testkit::Stack::builder().orders()).await;
     let cleaning = stack.service("MENAGE", "Ménage à domicile").await;
-    stack.worker("Awa", "Diallo", &cleaning).await;
+    stack.shop_worker("Awa", "Diallo", &cleaning).await;
     let paul = stack
         .customer("Paul", "Durand", "paul@example.org", "pm_card_visa")
         .await;

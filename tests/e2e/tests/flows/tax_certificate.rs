@@ -67,7 +67,7 @@ async fn done_interventions_are_invoiced_and_a_past_year_is_certified() {
         .await;
     let mut billing = stack.billing();
     let service = stack.service("MENAGE", "Ménage à domicile").await;
-    let worker = stack.worker("Awa", "Diallo", &service).await;
+    let worker = stack.shop_worker("Awa", "Diallo", &service).await;
     let customer = stack
         .customer("Claire", "Petit", "jules@example.org", "pm_card_visa")
         .await;

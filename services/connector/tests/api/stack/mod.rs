@@ -6,10 +6,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use relais_connector::{
-    adapter::{ErpAdapter, ErpRecord},
-    reference_erp::ReferenceErpClient,
-};
+use relais_connector::{adapter::ErpRecord, reference_erp::ReferenceErpClient};
 use relais_platform::{
     auth::{Claims, Role},
     testing::{self, with_token},
@@ -42,7 +39,7 @@ pub struct Stack {
     pub erp_base: String,
     /// The NATS namespace the stack's services share.
     pub ns: relais_platform::nats::Namespace,
-    kit: relais_testkit::Stack,
+    pub(super) kit: relais_testkit::Stack,
 }
 
 pub async fn spawn() -> Stack {
@@ -108,35 +105,16 @@ impl Stack {
 
     /// The ERP as the connector reaches it.
     pub fn erp(&self) -> ReferenceErpClient {
-        let (public, private) = ERP_KEYS.split_once(':').unwrap();
-        ReferenceErpClient::new(&self.erp_base, public, private, Duration::from_secs(5)).unwrap()
+        self.kit.erp()
     }
 
     pub async fn faults(&self, faults: Value) {
-        relais_platform::http::client(Duration::from_secs(5))
-            .unwrap()
-            .post(format!("{}/_faults", self.erp_base))
-            .json(&faults)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap();
+        self.kit.faults(faults).await;
     }
 
     /// Every record of `object` in the ERP.
     pub async fn erp_records(&self, object: &str) -> Vec<ErpRecord> {
-        let erp = self.erp();
-        let mut all = Vec::new();
-        let mut page = 1;
-        loop {
-            let changes = erp.changed_since(object, None, page, 500).await.unwrap();
-            all.extend(changes.records);
-            match changes.next {
-                Some(n) => page = n,
-                None => return all,
-            }
-        }
+        self.kit.erp_records(object).await
     }
 
     /// Waits until the ERP holds `n` records of `object` that `check` accepts.
@@ -146,8 +124,7 @@ impl Stack {
         n: usize,
         check: impl Fn(&ErpRecord) -> bool,
     ) -> Vec<ErpRecord> {
-        self.erp_within(Duration::from_secs(30), object, n, check)
-            .await
+        self.kit.erp_eventually(object, n, check).await
     }
 
     pub async fn erp_within(
@@ -157,13 +134,7 @@ impl Stack {
         n: usize,
         check: impl Fn(&ErpRecord) -> bool,
     ) -> Vec<ErpRecord> {
-        testing::eventually(timeout, || async {
-            let records = self.erp_records(object).await;
-            let ok: Vec<ErpRecord> = records.into_iter().filter(&check).collect();
-            (ok.len() == n).then_some(ok)
-        })
-        .await
-        .unwrap_or_else(|| panic!("the ERP never held {n} such {object} records"))
+        self.kit.erp_within(timeout, object, n, check).await
     }
 
     /// A connection to the test ERP: customers, workers and bookings pushed;
@@ -313,17 +284,4 @@ impl Stack {
     }
 }
 
-pub fn text<'a>(r: &'a ErpRecord, field: &str) -> &'a str {
-    r.fields
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-/// A JSON object's fields, as the ERP adapter takes them.
-pub fn fields(v: Value) -> serde_json::Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
-}
+pub use relais_testkit::erp::{fields, text};

@@ -3,14 +3,9 @@
 //! back from its catalogue and customers.
 
 use chrono::Utc;
-use relais_proto::{
-    catalogue::{CreateServiceRequest, ServiceFields},
-    orders::{
-        Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, Order,
-        OrderStatus, PaymentMode, PlaceBookingRequest, Recurrence, Schedule,
-    },
-    planning::{CreateWorkerRequest, WeeklySlot, WorkerFields},
-    types::Money,
+use relais_proto::orders::{
+    Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, Order, OrderStatus,
+    PaymentMode, PlaceBookingRequest, Recurrence, Schedule,
 };
 use uuid::Uuid;
 
@@ -18,61 +13,12 @@ use super::Stack;
 
 impl Stack {
     pub async fn service(&self, code: &str) -> String {
-        self.catalogue
-            .clone()
-            .create_service(self.admin(CreateServiceRequest {
-                idempotency_key: String::new(),
-                fields: Some(ServiceFields {
-                    code: code.into(),
-                    name: format!("Service {code}"),
-                    hourly_price: Some(Money {
-                        amount_cents: 2500,
-                        currency: "EUR".into(),
-                    }),
-                    vat_rate_bp: 1000,
-                    active: true,
-                    tax_credit_eligible: true,
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap()
-            .id
+        self.kit.service(code, &format!("Service {code}")).await
     }
 
     /// A worker created in the shop, available every day.
     pub async fn shop_worker(&self, first_name: &str, skill: &str) -> String {
-        self.planning
-            .clone()
-            .create_worker(
-                self.admin(CreateWorkerRequest {
-                    idempotency_key: String::new(),
-                    fields: Some(WorkerFields {
-                        first_name: first_name.into(),
-                        last_name: "Diallo".into(),
-                        email: format!("{}@example.org", first_name.to_lowercase()),
-                        skill_service_ids: vec![skill.into()],
-                        availability: (1..=7)
-                            .map(|d| WeeklySlot {
-                                weekday: d,
-                                start_time: "07:00".into(),
-                                end_time: "20:00".into(),
-                            })
-                            .collect(),
-                        active: true,
-                        ..Default::default()
-                    }),
-                }),
-            )
-            .await
-            .unwrap()
-            .into_inner()
-            .worker
-            .unwrap()
-            .id
+        self.kit.shop_worker(first_name, "Diallo", skill).await
     }
 
     pub async fn customer(&self, last_name: &str) -> String {

@@ -7,14 +7,9 @@
 //! Here: the stack, the ERP and the connection to it; what staff make in
 //! the shop is in `shop.rs`, billing's invoices and mails in `billing.rs`.
 
-use std::{ops::Deref, path::PathBuf, time::Duration};
+use std::{ops::Deref, path::PathBuf};
 
 use chrono::NaiveDate;
-use relais_connector::{
-    adapter::{ErpAdapter, ErpRecord},
-    reference_erp::ReferenceErpClient,
-};
-use relais_platform::testing;
 use relais_proto::{
     connector::{
         AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
@@ -23,7 +18,6 @@ use relais_proto::{
     types::Money,
 };
 use relais_testkit::{ERP_KEYS, StackBuilder};
-use serde_json::Value;
 
 mod billing;
 mod shop;
@@ -94,12 +88,6 @@ pub fn family(name: &str, direction: Direction) -> FamilySettings {
 impl Relais {
     // The ERP.
 
-    /// The ERP as the connector reaches it.
-    pub fn erp(&self) -> ReferenceErpClient {
-        let (public, private) = ERP_KEYS.split_once(':').unwrap();
-        ReferenceErpClient::new(&self.erp_base(), public, private, Duration::from_secs(5)).unwrap()
-    }
-
     /// A connection named `name` to the stack's ERP with `families`.
     pub async fn connection(&self, name: &str, fields: ConnectionFields) -> String {
         let fields = ConnectionFields {
@@ -167,51 +155,6 @@ impl Relais {
         assert!(last.finished, "{last:?}");
         last.run.unwrap()
     }
-
-    /// Every record of `object` in the ERP.
-    pub async fn erp_records(&self, object: &str) -> Vec<ErpRecord> {
-        let erp = self.erp();
-        let mut all = Vec::new();
-        let mut page = 1;
-        loop {
-            let changes = erp.changed_since(object, None, page, 500).await.unwrap();
-            all.extend(changes.records);
-            match changes.next {
-                Some(n) => page = n,
-                None => return all,
-            }
-        }
-    }
-
-    /// Waits until the ERP holds `n` records of `object` that `check` accepts.
-    pub async fn erp_eventually(
-        &self,
-        object: &str,
-        n: usize,
-        check: impl Fn(&ErpRecord) -> bool,
-    ) -> Vec<ErpRecord> {
-        testing::eventually(Duration::from_secs(30), || async {
-            let records = self.erp_records(object).await;
-            let ok: Vec<ErpRecord> = records.into_iter().filter(&check).collect();
-            (ok.len() == n).then_some(ok)
-        })
-        .await
-        .unwrap_or_else(|| panic!("the ERP never held {n} such {object} records"))
-    }
 }
 
-/// A text field of an ERP record ("" when absent).
-pub fn text<'a>(r: &'a ErpRecord, field: &str) -> &'a str {
-    r.fields
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-/// A JSON object's fields, as the ERP adapter takes them.
-pub fn fields(v: Value) -> serde_json::Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
-}
+pub use relais_testkit::erp::{fields, text};

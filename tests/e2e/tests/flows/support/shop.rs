@@ -1,16 +1,14 @@
-//! The shop as staff fill it: services, workers, customers with a card,
-//! products in stock, orders confirmed or cancelled, bookings.
+//! The shop as staff fill it: customers with a card, products in stock,
+//! orders confirmed or cancelled, bookings (services and workers are the
+//! testkit's `service` and `shop_worker`).
 
 use chrono::NaiveDate;
 use relais_proto::{
-    catalogue::{
-        CreateProductRequest, CreateServiceRequest, ProductFields, ServiceFields, SetStockRequest,
-    },
+    catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
     orders::{
         Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, Order,
         OrderStatus, PaymentMode, PlaceBookingRequest, Recurrence, Schedule,
     },
-    planning::{CreateWorkerRequest, WeeklySlot, WorkerFields},
 };
 use uuid::Uuid;
 
@@ -18,60 +16,6 @@ use super::{Relais, eur};
 
 impl Relais {
     // The shop, as staff fill it.
-
-    /// A service at 25 €/h, 10 % VAT, eligible to the tax credit.
-    pub async fn service(&self, code: &str, name: &str) -> String {
-        self.catalogue()
-            .create_service(self.admin(CreateServiceRequest {
-                idempotency_key: String::new(),
-                fields: Some(ServiceFields {
-                    code: code.into(),
-                    name: name.into(),
-                    hourly_price: eur(2500),
-                    vat_rate_bp: 1000,
-                    active: true,
-                    tax_credit_eligible: true,
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .service
-            .unwrap()
-            .id
-    }
-
-    /// A worker created in the shop, available every day from 7:00 to 20:00.
-    pub async fn worker(&self, first_name: &str, last_name: &str, skill: &str) -> String {
-        self.planning()
-            .create_worker(
-                self.admin(CreateWorkerRequest {
-                    idempotency_key: String::new(),
-                    fields: Some(WorkerFields {
-                        first_name: first_name.into(),
-                        last_name: last_name.into(),
-                        email: format!("{}@example.org", first_name.to_lowercase()),
-                        skill_service_ids: vec![skill.into()],
-                        availability: (1..=7)
-                            .map(|d| WeeklySlot {
-                                weekday: d,
-                                start_time: "07:00".into(),
-                                end_time: "20:00".into(),
-                            })
-                            .collect(),
-                        active: true,
-                        ..Default::default()
-                    }),
-                }),
-            )
-            .await
-            .unwrap()
-            .into_inner()
-            .worker
-            .unwrap()
-            .id
-    }
 
     /// An online customer in Lyon with `email` and, unless empty, a saved
     /// card.
