@@ -384,6 +384,8 @@ pub fn channel(addr: SocketAddr) -> Channel {
 #[cfg(feature = "testing")]
 pub mod erp;
 #[cfg(feature = "testing")]
+pub mod reading;
+#[cfg(feature = "testing")]
 mod shop;
 #[cfg(feature = "testing")]
 mod testing;
