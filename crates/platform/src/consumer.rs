@@ -174,7 +174,17 @@ impl<H: Handler> ConsumerRunner<H> {
 
     async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let consumer = self.provision().await?;
-        let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!(e))?;
+        // Pull requests of 10 s with a 2 s heartbeat: after the broker
+        // restarts, a request it lost is noticed in seconds (two missed
+        // heartbeats) and the consumer starts again, instead of waiting out
+        // the client's defaults (30 s, 15 s) with events piling up.
+        let mut messages = consumer
+            .stream()
+            .expires(Duration::from_secs(10))
+            .heartbeat(Duration::from_secs(2))
+            .messages()
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         let mut in_flight = futures::stream::FuturesUnordered::new();
         loop {
             tokio::select! {
