@@ -4,7 +4,7 @@
 
 use relais_platform::{
     auth::{Claims, Role},
-    testing::{self, with_token},
+    testing::with_token,
 };
 use relais_proto::{
     billing::billing_service_client::BillingServiceClient,
@@ -27,7 +27,7 @@ pub(crate) struct Stack {
     /// The payment provider behind billing (in process unless `spawn_with`
     /// was given another).
     pub provider: relais_billing::Simulator,
-    _kit: relais_testkit::Stack,
+    kit: relais_testkit::Stack,
 }
 
 pub(crate) async fn spawn() -> Stack {
@@ -61,20 +61,15 @@ pub(crate) async fn spawn_with(smtp: Option<String>) -> Stack {
         ns: kit.ns.clone(),
         mail_dir: mail_dir.recv().unwrap(),
         provider: simulator,
-        _kit: kit,
+        kit,
     }
 }
 
 impl Stack {
     pub fn token(&self, role: Role, customer: Option<Uuid>) -> String {
-        testing::token_with(&Claims {
-            sub: "tester".into(),
-            tenant: self.tenant,
-            role,
+        relais_testkit::sign(&Claims {
             customer_id: customer,
-            residences: vec![],
-            connection: None,
-            exp: chrono::Utc::now().timestamp() + 600,
+            ..self.kit.claims(role)
         })
     }
 
@@ -85,14 +80,10 @@ impl Stack {
     /// A request as the connector sends it (a connector token).
     pub(crate) fn connector<T>(&self, msg: T) -> tonic::Request<T> {
         with_token(
-            &testing::token_with(&Claims {
+            &relais_testkit::sign(&Claims {
                 sub: "connector".into(),
-                tenant: self.tenant,
-                role: Role::Connector,
-                customer_id: None,
-                residences: vec![],
                 connection: Some("demo-erp".into()),
-                exp: chrono::Utc::now().timestamp() + 600,
+                ..self.kit.claims(Role::Connector)
             }),
             msg,
         )

@@ -5,12 +5,8 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use relais_connector::{adapter::ErpRecord, reference_erp::ReferenceErpClient};
-use relais_platform::{
-    auth::{Claims, Role},
-    testing::{self, with_token},
-};
+use relais_platform::{auth::Role, testing};
 use relais_proto::{
     catalogue::catalogue_service_client::CatalogueServiceClient,
     connector::{
@@ -88,19 +84,11 @@ impl Stack {
     }
 
     pub fn token(&self, role: Role) -> String {
-        testing::token_with(&Claims {
-            sub: "tester".into(),
-            tenant: self.tenant,
-            role,
-            customer_id: None,
-            residences: vec![],
-            connection: None,
-            exp: Utc::now().timestamp() + 600,
-        })
+        self.kit.token(role)
     }
 
     pub fn admin<T>(&self, msg: T) -> tonic::Request<T> {
-        with_token(&self.token(Role::Admin), msg)
+        self.kit.admin(msg)
     }
 
     /// The ERP as the connector reaches it.
