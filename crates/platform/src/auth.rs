@@ -3,12 +3,15 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status, service::Interceptor};
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::{
+    error::Error,
+    keys::{SigningKey, TEST_ISSUER, Trust, TrustedKeys},
+};
 
 /// The origin of changes made on the shop's side (not by the ERP).
 pub const SHOP_ORIGIN: &str = "shop";
@@ -126,12 +129,18 @@ pub fn caller<T>(req: &Request<T>) -> Result<Caller, Error> {
         .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
 }
 
-/// How tokens are signed and which ones are accepted.
+/// How tokens are signed and which ones are accepted (docs/keys.md).
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
-    /// The HS256 key. Never a built-in value outside development mode
-    /// (see [`crate::config::token_settings`]).
-    pub secret: String,
+    /// `RELAIS_SIGNING_KEY`: this issuer's own private key,
+    /// `<kid>:<base64url seed>`. Empty: derived from `dev_seed` in
+    /// development mode, or none (the process verifies but cannot mint).
+    pub signing_key: String,
+    /// The development stack's seed (development mode only), from which
+    /// every issuer's key derives when none is given.
+    pub dev_seed: String,
+    /// The public keys accepted, and what each may sign.
+    pub trust: Trust,
     /// `iss` stamped on minted tokens and required on verified ones.
     pub issuer: String,
     /// `aud` likewise: a token minted for another system is refused.
@@ -146,10 +155,16 @@ impl TokenSettings {
     pub const AUDIENCE: &'static str = "relais";
     pub const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-    /// The standard issuer, audience and lifetime cap with `secret`.
-    pub fn with_secret(secret: &str) -> Self {
+    /// A development stack's settings: every key derived from `seed`; with
+    /// `testing`, the tests' own issuer trusted too.
+    pub fn dev(seed: &str, testing: bool) -> Self {
         Self {
-            secret: secret.to_owned(),
+            signing_key: String::new(),
+            dev_seed: seed.to_owned(),
+            trust: Trust::Dev {
+                seed: seed.to_owned(),
+                testing,
+            },
             issuer: Self::ISSUER.into(),
             audience: Self::AUDIENCE.into(),
             max_ttl: Self::MAX_TTL,
@@ -157,17 +172,19 @@ impl TokenSettings {
     }
 }
 
-/// Verifies tokens (HS256 with the configured secret, `iss`, `aud` and a
-/// capped lifetime) and mints them for tests, the CLI and service-to-service
-/// calls.
+/// Verifies tokens (EdDSA with a trusted key named by the token's `kid`,
+/// a role that key may grant, `iss`, `aud` and a capped lifetime) and
+/// signs this process's own with its key, if it holds one.
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Keys>,
 }
 
 struct Keys {
-    decoding: DecodingKey,
-    encoding: EncodingKey,
+    /// Who this process is, as an issuer (`gateway`, `orders`...).
+    name: String,
+    signing: Option<SigningKey>,
+    trusted: TrustedKeys,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -189,46 +206,78 @@ struct Stamped<'a> {
 const LEEWAY_SECS: u64 = 30;
 
 impl Authenticator {
-    pub fn new(settings: &TokenSettings) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
+    /// The authenticator of `name`: it signs with `name`'s key and accepts
+    /// what `settings` trusts. Fails when the key or the trusted keys are
+    /// unusable, saying which.
+    pub fn new(settings: &TokenSettings, name: &str) -> anyhow::Result<Self> {
+        let signing = if !settings.signing_key.trim().is_empty() {
+            Some(SigningKey::parse(name, &settings.signing_key)?)
+        } else if !settings.dev_seed.is_empty() {
+            Some(SigningKey::derived(&settings.dev_seed, name)?)
+        } else {
+            None
+        };
+        let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         validation.set_issuer(&[settings.issuer.as_str()]);
         validation.set_audience(&[settings.audience.as_str()]);
-        Self {
+        Ok(Self {
             inner: Arc::new(Keys {
-                decoding: DecodingKey::from_secret(settings.secret.as_bytes()),
-                encoding: EncodingKey::from_secret(settings.secret.as_bytes()),
+                name: name.to_owned(),
+                signing,
+                trusted: TrustedKeys::load(&settings.trust)?,
                 validation,
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 max_ttl: i64::try_from(settings.max_ttl.as_secs()).unwrap_or(i64::MAX),
             }),
-        }
+        })
     }
 
-    /// The standard settings with `secret`.
-    pub fn hs256(secret: &str) -> Self {
-        Self::new(&TokenSettings::with_secret(secret))
+    /// The public keys this process accepts, as a JWKS document.
+    pub fn trusted_keys(&self) -> serde_json::Value {
+        self.inner.trusted.current().document()
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, Error> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
-                .map_err(|e| Error::Unauthenticated(format!("invalid token: {e}")))?;
+        let invalid = |why: String| Error::Unauthenticated(format!("invalid token: {why}"));
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(e.to_string()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| invalid("no kid: which key signed it?".into()))?;
+        let keys = self.inner.trusted.current();
+        let key = keys
+            .get(&kid)
+            .ok_or_else(|| invalid(format!("key {kid:?} is not trusted")))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.inner.validation)
+            .map_err(|e| invalid(e.to_string()))?;
         let c = data.claims;
         let now = chrono::Utc::now().timestamp();
         let longest = self.inner.max_ttl.saturating_add(LEEWAY_SECS as i64);
         if c.exp.saturating_sub(now) > longest {
-            return Err(Error::Unauthenticated(format!(
-                "invalid token: valid for longer than the {} s a token may be",
+            return Err(invalid(format!(
+                "valid for longer than the {} s a token may be",
                 self.inner.max_ttl
             )));
         }
+        // What the key may sign: a service's key only its own service
+        // tokens, so a compromised service signs as nobody else.
+        let issuer = &key.jwk.relais_issuer;
+        if !key.jwk.relais_roles.contains(&c.role) {
+            return Err(invalid(format!(
+                "{issuer}'s key may not sign {} tokens",
+                c.role.as_str()
+            )));
+        }
+        if c.role == Role::Service && issuer != TEST_ISSUER && &c.sub != issuer {
+            return Err(invalid(format!(
+                "{issuer}'s key may not sign for {:?}",
+                c.sub
+            )));
+        }
         if c.role == Role::Customer && c.customer_id.is_none() {
-            return Err(Error::Unauthenticated(
-                "invalid token: a customer token needs customer_id".into(),
-            ));
+            return Err(invalid("a customer token needs customer_id".into()));
         }
         Ok(Caller {
             subject: c.sub,
@@ -240,18 +289,26 @@ impl Authenticator {
         })
     }
 
-    /// Signs `claims`, stamped with this authenticator's issuer and
+    /// Signs `claims` with this process's key, stamped with the issuer and
     /// audience and the time of issue.
     pub fn mint(&self, claims: &Claims) -> anyhow::Result<String> {
+        let key = self.inner.signing.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} holds no signing key: set RELAIS_SIGNING_KEY (docs/keys.md)",
+                self.inner.name
+            )
+        })?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
         Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
+            &header,
             &Stamped {
                 claims,
                 iss: &self.inner.issuer,
                 aud: &self.inner.audience,
                 iat: chrono::Utc::now().timestamp(),
             },
-            &self.inner.encoding,
+            key.encoding(),
         )?)
     }
 
@@ -300,11 +357,11 @@ impl Interceptor for Authenticator {
 mod tests {
     use super::*;
 
-    fn claims(exp_in: i64) -> Claims {
+    fn claims(role: Role, sub: &str, exp_in: i64) -> Claims {
         Claims {
-            sub: "u".into(),
+            sub: sub.into(),
             tenant: Uuid::nil(),
-            role: Role::Admin,
+            role,
             customer_id: None,
             residences: vec![],
             connection: None,
@@ -312,47 +369,100 @@ mod tests {
         }
     }
 
+    fn auth(name: &str, settings: &TokenSettings) -> Authenticator {
+        Authenticator::new(settings, name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn a_token_valid_for_centuries_is_refused() {
-        let auth = Authenticator::hs256("k");
-        let ok = auth.mint(&claims(600)).unwrap_or_default();
-        assert!(auth.verify(&ok).is_ok());
-        let forever = auth
-            .mint(&claims(200 * 365 * 24 * 3600))
+        let gateway = auth("gateway", &TokenSettings::dev("s", false));
+        let ok = gateway.mint(&claims(Role::Admin, "a", 600)).unwrap_or_default();
+        assert!(gateway.verify(&ok).is_ok());
+        let forever = gateway
+            .mint(&claims(Role::Admin, "a", 200 * 365 * 24 * 3600))
             .unwrap_or_default();
-        let err = auth.verify(&forever).err().map(|e| e.to_string());
+        let err = gateway.verify(&forever).err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("longer")));
     }
 
     #[test]
-    fn another_issuer_or_audience_is_refused() {
-        let ours = Authenticator::hs256("k");
+    fn a_service_signs_only_its_own_service_tokens() {
+        let settings = TokenSettings::dev("s", false);
+        let orders = auth("orders", &settings);
+        let own = orders.mint(&claims(Role::Service, "orders", 60)).unwrap_or_default();
+        assert!(orders.verify(&own).is_ok());
+        for (role, sub) in [
+            (Role::Admin, "orders"),
+            (Role::Staff, "orders"),
+            (Role::Connector, "orders"),
+            (Role::Service, "connector"),
+        ] {
+            let forged = orders.mint(&claims(role, sub, 60)).unwrap_or_default();
+            let err = orders.verify(&forged).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains("may not sign")), "{role:?} {sub}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_another_issuer_or_audience_is_refused() {
+        let ours = auth("orders", &TokenSettings::dev("s", false));
+        // Another stack's keys: same kid, other key.
+        let theirs = auth("gateway", &TokenSettings::dev("other", false));
+        let token = theirs.mint(&claims(Role::Admin, "a", 600)).unwrap_or_default();
+        assert!(ours.verify(&token).is_err());
+        // The tests' issuer is not trusted outside the tests.
+        let tests = auth(TEST_ISSUER, &TokenSettings::dev("s", true));
+        let token = tests.mint(&claims(Role::Admin, "a", 600)).unwrap_or_default();
+        assert!(ours.verify(&token).is_err());
         for other in [
             TokenSettings {
                 issuer: "someone-else".into(),
-                ..TokenSettings::with_secret("k")
+                ..TokenSettings::dev("s", false)
             },
             TokenSettings {
                 audience: "another-system".into(),
-                ..TokenSettings::with_secret("k")
+                ..TokenSettings::dev("s", false)
             },
         ] {
-            let token = Authenticator::new(&other)
-                .mint(&claims(600))
+            let token = auth("gateway", &other)
+                .mint(&claims(Role::Admin, "a", 600))
                 .unwrap_or_default();
             assert!(ours.verify(&token).is_err(), "{other:?}");
         }
     }
 
     #[test]
-    fn a_token_without_issuer_and_audience_is_refused() {
-        // Signed with the right key but minted without the stamp.
-        let bare = jsonwebtoken::encode(
+    fn an_hs256_token_or_one_without_kid_is_refused() {
+        let ours = auth("orders", &TokenSettings::dev("s", false));
+        let hs = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            &claims(600),
-            &EncodingKey::from_secret(b"k"),
+            &claims(Role::Admin, "a", 600),
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
         )
         .unwrap_or_default();
-        assert!(Authenticator::hs256("k").verify(&bare).is_err());
+        assert!(ours.verify(&hs).is_err());
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("dev-gateway".into());
+        let confused = jsonwebtoken::encode(
+            &header,
+            &claims(Role::Admin, "a", 600),
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap_or_default();
+        assert!(ours.verify(&confused).is_err());
+    }
+
+    #[test]
+    fn a_process_without_a_key_verifies_but_cannot_mint() {
+        let settings = TokenSettings {
+            dev_seed: String::new(),
+            ..TokenSettings::dev("s", false)
+        };
+        let verifier = auth("billing", &settings);
+        let err = verifier
+            .mint(&claims(Role::Service, "billing", 60))
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("RELAIS_SIGNING_KEY")));
     }
 }

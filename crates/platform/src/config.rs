@@ -44,8 +44,8 @@ pub struct PlatformConfig {
     pub grpc_addr: SocketAddr,
     /// `ADMIN_ADDR` (default per service): `/livez`, `/readyz`, `/metrics`.
     pub admin_addr: SocketAddr,
-    /// Bearer tokens: `RELAIS_JWT_SECRET` (required outside development
-    /// mode), `RELAIS_JWT_ISSUER`, `RELAIS_JWT_AUDIENCE`,
+    /// Bearer tokens: `RELAIS_SIGNING_KEY`, `RELAIS_TRUSTED_KEYS`,
+    /// `RELAIS_JWT_ISSUER`, `RELAIS_JWT_AUDIENCE`,
     /// `RELAIS_JWT_MAX_TTL_SECS`; see [`token_settings`].
     pub tokens: crate::auth::TokenSettings,
     /// `RELAIS_OUTBOX_POLL_MS` (default 250): how often the relay looks for
@@ -194,23 +194,27 @@ pub fn dev_mode() -> bool {
     std::env::var("RELAIS_ENV").is_ok_and(|v| v.trim() == "dev")
 }
 
-/// The development key: public (it is in this file), so accepted only in
-/// development mode.
-pub const DEV_JWT_SECRET: &str = "relais-dev-secret";
-/// The shortest key accepted outside development mode (HS256 keys should
-/// be at least as long as the hash).
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
-
-/// How bearer tokens are signed and checked, from `RELAIS_JWT_SECRET`,
+/// How bearer tokens are signed and checked (docs/keys.md):
+/// `RELAIS_SIGNING_KEY` (this process's private key, `<kid>:<seed>`),
+/// `RELAIS_TRUSTED_KEYS` (the JWKS file of accepted public keys),
 /// `RELAIS_JWT_ISSUER` (default `relais`), `RELAIS_JWT_AUDIENCE` (default
-/// `relais`) and `RELAIS_JWT_MAX_TTL_SECS` (default 86400). Without a key
-/// (or with the development one, or a short one) outside development mode
-/// this fails and says why: a service that silently accepted tokens signed
-/// with a key anyone can read would let anyone in.
+/// `relais`), `RELAIS_JWT_MAX_TTL_SECS` (default 86400). In development
+/// mode both keys default to ones derived from `RELAIS_DEV_SEED`; outside
+/// it, no trusted keys is an error when a service starts serving, saying
+/// what to set; the
+/// retired shared secret `RELAIS_JWT_SECRET` (a deployment still giving it
+/// believes something it no longer gets).
 pub fn token_settings() -> anyhow::Result<crate::auth::TokenSettings> {
-    let secret = signing_secret(dev_mode(), &var("RELAIS_JWT_SECRET", String::new())?)?;
+    let seed = dev_seed()?;
+    let trust = resolve_trust(
+        &var("RELAIS_JWT_SECRET", String::new())?,
+        &var("RELAIS_TRUSTED_KEYS", String::new())?,
+        &seed,
+    )?;
     Ok(crate::auth::TokenSettings {
-        secret,
+        signing_key: var("RELAIS_SIGNING_KEY", String::new())?,
+        dev_seed: seed,
+        trust,
         issuer: var(
             "RELAIS_JWT_ISSUER",
             crate::auth::TokenSettings::ISSUER.to_owned(),
@@ -226,29 +230,32 @@ pub fn token_settings() -> anyhow::Result<crate::auth::TokenSettings> {
     })
 }
 
-/// The key to sign tokens with, given the mode and `RELAIS_JWT_SECRET`.
-fn signing_secret(dev: bool, given: &str) -> anyhow::Result<String> {
-    if dev {
-        return Ok(if given.is_empty() {
-            DEV_JWT_SECRET.to_owned()
-        } else {
-            given.to_owned()
-        });
+/// Which public keys to trust, given `RELAIS_JWT_SECRET` (retired),
+/// `RELAIS_TRUSTED_KEYS` and the development seed.
+fn resolve_trust(
+    jwt_secret: &str,
+    trusted: &str,
+    seed: &str,
+) -> anyhow::Result<crate::keys::Trust> {
+    anyhow::ensure!(
+        jwt_secret.is_empty(),
+        "RELAIS_JWT_SECRET is no longer used: tokens are signed with each issuer's own key \
+         (RELAIS_SIGNING_KEY) and checked with the public keys in RELAIS_TRUSTED_KEYS; \
+         see docs/keys.md, and remove the variable"
+    );
+    if !trusted.is_empty() {
+        return Ok(crate::keys::Trust::File(trusted.into()));
     }
-    if given.is_empty() {
-        anyhow::bail!(
-            "RELAIS_JWT_SECRET is not set: a service needs the key that signs its bearer \
-             tokens (at least {MIN_JWT_SECRET_BYTES} random bytes, from a secret store); \
-             for local development set RELAIS_ENV=dev, which uses a built-in key"
-        );
+    // No keys at all is refused when a service starts serving (the
+    // authenticator says what to set), not here: `<service> migrate`
+    // reads the same configuration and needs no keys.
+    if seed.is_empty() {
+        return Ok(crate::keys::Trust::Unset);
     }
-    if given == DEV_JWT_SECRET || given.len() < MIN_JWT_SECRET_BYTES {
-        anyhow::bail!(
-            "RELAIS_JWT_SECRET is the public development key or shorter than \
-             {MIN_JWT_SECRET_BYTES} bytes: outside RELAIS_ENV=dev give a random key"
-        );
-    }
-    Ok(given.to_owned())
+    Ok(crate::keys::Trust::Dev {
+        seed: seed.to_owned(),
+        testing: false,
+    })
 }
 
 /// Reads `name`, or `default` when unset or empty; a value that does not
@@ -274,13 +281,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outside_development_a_service_needs_a_real_key() {
-        let err = signing_secret(false, "").expect_err("no key").to_string();
-        assert!(err.contains("RELAIS_JWT_SECRET is not set"), "{err}");
-        assert!(signing_secret(false, DEV_JWT_SECRET).is_err());
-        assert!(signing_secret(false, "short").is_err());
-        let key = "k".repeat(MIN_JWT_SECRET_BYTES);
-        assert_eq!(signing_secret(false, &key).ok(), Some(key));
+    fn outside_development_a_service_needs_trusted_keys() {
+        let unset = resolve_trust("", "", "").unwrap();
+        let err = crate::auth::Authenticator::new(
+            &crate::auth::TokenSettings {
+                trust: unset,
+                ..crate::auth::TokenSettings::dev("", false)
+            },
+            "orders",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("RELAIS_TRUSTED_KEYS is not set"), "{err}");
+        let err = resolve_trust("old-shared-secret", "/k.json", "").unwrap_err().to_string();
+        assert!(err.contains("RELAIS_JWT_SECRET is no longer used"), "{err}");
+        assert!(matches!(
+            resolve_trust("", "/k.json", "seed").unwrap(),
+            crate::keys::Trust::File(_)
+        ));
+        assert!(matches!(
+            resolve_trust("", "", "seed").unwrap(),
+            crate::keys::Trust::Dev { testing: false, .. }
+        ));
     }
 
     #[test]
@@ -314,14 +337,5 @@ mod tests {
             .to_string();
         assert!(err.contains("RELAIS_DB_PASSWORD is not set"), "{err}");
         assert!(nats_auth("", "", "", "orders").is_none());
-    }
-
-    #[test]
-    fn development_mode_falls_back_to_the_built_in_key() {
-        assert_eq!(
-            signing_secret(true, "").ok().as_deref(),
-            Some(DEV_JWT_SECRET)
-        );
-        assert_eq!(signing_secret(true, "mine").ok().as_deref(), Some("mine"));
     }
 }

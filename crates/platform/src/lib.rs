@@ -14,6 +14,7 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod idempotency;
+pub mod keys;
 pub mod mail;
 pub mod nats;
 pub mod outbox;

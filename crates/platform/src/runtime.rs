@@ -51,7 +51,7 @@ impl Runtime {
         ns.ensure_stream(&js, name).await?;
         let grpc_listener = TcpListener::bind(cfg.grpc_addr).await?;
         let admin_listener = TcpListener::bind(cfg.admin_addr).await?;
-        let auth = Authenticator::new(&cfg.tokens);
+        let auth = Authenticator::new(&cfg.tokens, name)?;
         Ok(Self {
             name,
             cfg,

@@ -21,8 +21,6 @@ use crate::{
     config::PlatformConfig,
 };
 
-pub const JWT_SECRET: &str = "relais-test-secret";
-
 /// Logs to stderr when `TEST_LOG` is set; quiet otherwise.
 pub fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -148,16 +146,26 @@ pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
         namespace,
         grpc_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
-        tokens: crate::auth::TokenSettings::with_secret(JWT_SECRET),
+        tokens: crate::auth::TokenSettings::dev(&dev_seed(), true),
         outbox_poll: Duration::from_millis(50),
         outbox_retention: Duration::from_secs(600),
         consumer_max_deliver: 3,
     })
 }
 
-/// A token for `role` in `tenant` signed with the test secret.
+/// What the tests sign with: the tests' own issuer, which the test
+/// configuration (and only it) trusts for every role.
+pub fn authenticator() -> Authenticator {
+    Authenticator::new(
+        &crate::auth::TokenSettings::dev(&dev_seed(), true),
+        crate::keys::TEST_ISSUER,
+    )
+    .unwrap_or_else(|e| panic!("the tests' keys: {e}"))
+}
+
+/// A token for `role` in `tenant` signed with the tests' key.
 pub fn token(tenant: Uuid, role: Role) -> String {
-    Authenticator::hs256(JWT_SECRET)
+    authenticator()
         .mint_for(
             tenant,
             role,
@@ -169,7 +177,7 @@ pub fn token(tenant: Uuid, role: Role) -> String {
 
 /// A token with every claim chosen by the test.
 pub fn token_with(claims: &Claims) -> String {
-    Authenticator::hs256(JWT_SECRET)
+    authenticator()
         .mint(claims)
         .unwrap_or_default()
 }

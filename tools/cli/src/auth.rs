@@ -8,9 +8,10 @@ use relais_platform::auth::{Authenticator, Claims, Role};
 use uuid::Uuid;
 
 pub fn authenticator() -> anyhow::Result<Authenticator> {
-    Ok(Authenticator::new(
-        &relais_platform::config::token_settings()?,
-    ))
+    // The CLI signs as `relais-cli`: in development with the key derived
+    // from the stack's seed; elsewhere with the operator's own
+    // RELAIS_SIGNING_KEY, which the trusted keys must list (docs/keys.md).
+    Authenticator::new(&relais_platform::config::token_settings()?, "relais-cli")
 }
 
 pub fn admin_token(tenant: Uuid) -> anyhow::Result<String> {

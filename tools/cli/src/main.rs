@@ -53,7 +53,21 @@ enum Command {
         #[arg(long, env = "ORDERS_ADDR", default_value = "http://127.0.0.1:50052")]
         orders: String,
     },
-    /// Print a bearer token signed with RELAIS_JWT_SECRET (for grpcurl).
+    /// Make a new token signing key for an issuer (docs/keys.md): prints
+    /// the RELAIS_SIGNING_KEY value for its Secret, and the public key to
+    /// add to the trusted keys.
+    Keys {
+        /// Who will hold it: gateway, a service's name, relais-cli.
+        #[arg(long)]
+        issuer: String,
+        /// Its key id; rotate by making a key with a new one.
+        #[arg(long)]
+        kid: String,
+        /// The roles its tokens may carry (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+    },
+    /// Print a bearer token signed with the CLI's key (for grpcurl).
     Token {
         #[arg(long, default_value = "admin")]
         role: String,
@@ -172,6 +186,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed { catalogue } => {
             seed::seed(&catalogue, &auth::admin_token(demo::TENANT)?).await
+        }
+        Command::Keys { issuer, kid, roles } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    serde_json::from_value::<Role>(serde_json::Value::String(r.trim().to_owned()))
+                        .with_context(|| format!("unknown role {r:?}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (key, secret) = relais_platform::keys::SigningKey::generate(&issuer, &kid)?;
+            println!("RELAIS_SIGNING_KEY={secret}");
+            println!("{}", serde_json::to_string_pretty(&key.public(&roles).jwk)?);
+            Ok(())
         }
         Command::Token {
             role,

@@ -21,8 +21,13 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
         .expect_err("no token");
     assert_eq!(none.code(), Code::Unauthenticated);
 
-    let forged = relais_platform::auth::Authenticator::hs256("another-secret")
-        .mint_for(
+    // Signed by a key this stack does not trust (another stack's).
+    let forged = relais_platform::auth::Authenticator::new(
+        &relais_platform::auth::TokenSettings::dev("another-stack", true),
+        relais_platform::keys::TEST_ISSUER,
+    )
+    .unwrap()
+    .mint_for(
             app.tenant,
             Role::Admin,
             "mallory",

@@ -93,7 +93,7 @@ async fn another_tenants_credentials_and_the_process_variables_are_never_sent() 
     for (name, secret_ref) in [
         ("steal-a", "ERP"),
         ("steal-db", "DATABASE_URL"),
-        ("steal-jwt", "RELAIS_JWT_SECRET"),
+        ("steal-key", "RELAIS_SIGNING_KEY"),
         ("steal-path", "PATH"),
     ] {
         let created = connector
