@@ -34,7 +34,12 @@ use crate::auth::Role;
 /// The issuers a development stack knows, and the roles each may grant.
 /// Outside development mode the trusted-keys file says this instead.
 pub const DEV_ISSUERS: &[(&str, &[Role])] = &[
-    ("gateway", &[Role::Customer, Role::Staff, Role::Admin]),
+    // People's tokens after sign-in; `service` for what the gateway does
+    // itself (creating the customer of a sign-up).
+    (
+        "gateway",
+        &[Role::Customer, Role::Staff, Role::Admin, Role::Service],
+    ),
     // The CLI acts as whoever a command names (docs/cli.md).
     (
         "relais-cli",
