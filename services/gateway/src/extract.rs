@@ -87,9 +87,13 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 /// unknown field is named in the message, its parent in the path.
 fn bad_field(path: &str, message: &str) -> Problem {
     let parent = if path == "." { "" } else { path };
+    // serde_path_to_error ends the path with an unknown field's name, and
+    // stops at the parent of a missing one.
     let join = |name: &str| {
         if parent.is_empty() {
             name.to_owned()
+        } else if parent == name || parent.ends_with(&format!(".{name}")) {
+            parent.to_owned()
         } else {
             format!("{parent}.{name}")
         }
@@ -230,6 +234,8 @@ mod tests {
         assert_eq!(p.errors[0].reason, "is required");
         let p = bad_field(".", "unknown field `colour`, expected one of `a`, `b`");
         assert_eq!(p.errors[0].field, "colour");
+        let p = bad_field("lines[0].colour", "unknown field `colour`, expected `a`");
+        assert_eq!(p.errors[0].field, "lines[0].colour");
         let p = bad_field(
             "lines[0].quantity",
             "invalid type: string \"x\", expected i32 at line 1 column 30",

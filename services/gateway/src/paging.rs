@@ -6,6 +6,8 @@ use relais_proto::types::PageRequest;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::problem::Problem;
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -17,15 +19,18 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    pub fn page(&self) -> Option<PageRequest> {
-        Some(PageRequest {
-            // Out of range: the service names `page.page_size`, which the
-            // problem calls `limit` again (problem::client_field).
-            page_size: self
-                .limit
-                .map_or(0, |l| i32::try_from(l).unwrap_or(i32::MAX)),
+    /// The services' page; a `limit` of 0 is refused here, where a
+    /// service would read it as "the default".
+    pub fn page(&self) -> Result<Option<PageRequest>, Problem> {
+        let page_size = match self.limit {
+            None => 0,
+            Some(l @ 1..=500) => i32::try_from(l).unwrap_or(500),
+            Some(_) => return Err(Problem::field("limit", "1 to 500")),
+        };
+        Ok(Some(PageRequest {
+            page_size,
             page_token: self.cursor.clone().unwrap_or_default(),
-        })
+        }))
     }
 }
 

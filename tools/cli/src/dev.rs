@@ -74,6 +74,8 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
         .source(relais_testkit::Source::Env)
         .shutdown(shutdown.clone())
         .all()
+        // The public API on HTTP_ADDR (127.0.0.1:8080 unless set).
+        .gateway()
         .with_catalogue(move |c| bind(c, catalogue_bind))
         .with_planning(move |c| bind(&mut c.platform, planning_bind))
         .with_orders(move |c| bind(&mut c.platform, orders_bind))
@@ -97,6 +99,8 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
     let (planning_grpc, planning_admin) = at(stack.planning_part());
     let (billing_grpc, billing_admin) = at(stack.billing_part());
     let (connector_grpc, connector_admin) = at(stack.connector_part());
+    let gateway_url = stack.gateway_url();
+    let gateway_admin = stack.gateway_admin_addr();
     let erp_base = stack.erp_base();
     let erp_addr = erp_base.trim_start_matches("http://").to_owned();
     let endpoint = format!("http://{catalogue_grpc}");
@@ -160,7 +164,9 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
          \n  billing    gRPC {billing_grpc}   admin http://{billing_admin}\
          \n  connector  gRPC {connector_grpc}   admin http://{connector_admin}\
+         \n  gateway    HTTP {gateway_url}   admin http://{gateway_admin}\
          \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public; /_faults only with REFERENCE_ERP_FAULTS=1)\
+         \n\nAPI docs: {gateway_url}/docs\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  cargo run -q -p relais-cli -- catalogue categories\

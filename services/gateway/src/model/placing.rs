@@ -15,7 +15,7 @@ use super::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceBooking {
-    /// Empty for a customer's own booking.
+    /// Empty: the token's customer (a customer booking for themselves).
     #[serde(default)]
     pub customer_id: String,
     pub service_id: String,
@@ -83,7 +83,7 @@ pub struct OrderLineRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceProductOrder {
-    /// Empty for a customer's own order.
+    /// Empty: the token's customer (a customer ordering for themselves).
     #[serde(default)]
     pub customer_id: String,
     pub lines: Vec<OrderLineRequest>,
@@ -131,7 +131,7 @@ impl PlaceProductOrder {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceHourPackOrder {
-    /// Empty for a customer's own purchase.
+    /// Empty: the token's customer (a customer buying for themselves).
     #[serde(default)]
     pub customer_id: String,
     pub hour_pack_id: String,

@@ -69,7 +69,7 @@ async fn my_orders(
     let req = api.peers.request(
         &who,
         ord::ListOrdersRequest {
-            page: page.page(),
+            page: page.page()?,
             filter: Some(ord::OrderFilter {
                 customer_id,
                 kind: f.kind.unwrap_or_default(),
@@ -127,7 +127,7 @@ async fn my_interventions(
     let req = api.peers.request(
         &who,
         plan::ListInterventionsRequest {
-            page: page.page(),
+            page: page.page()?,
             customer_id,
             order_id: f.order_id.unwrap_or_default(),
             from: f.from.map(timestamp),

@@ -73,7 +73,7 @@ async fn my_invoices(
     let req = api.peers.request(
         &who,
         bill::ListInvoicesRequest {
-            page: page.page(),
+            page: page.page()?,
             customer_id,
         },
     )?;

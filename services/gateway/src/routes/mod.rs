@@ -173,8 +173,8 @@ impl IntoResponses for WriteProblems {
 #[cfg(test)]
 mod tests {
     /// The promise that the document describes every route holds only if
-    /// routes are added with `routes!`: `.route(` (axum's, or
-    /// OpenApiRouter's undocumented one) would add a path the document
+    /// routes are added with `routes!`: axum's `route` (or the
+    /// undocumented one OpenApiRouter keeps) would add a path the document
     /// never names.
     #[test]
     fn every_route_is_added_with_its_description() {

@@ -30,6 +30,16 @@ pub fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(place_hour_pack_order))
 }
 
+/// The customer an order is for: the body's, or, when it names none, the
+/// token's own customer (a customer orders for themselves). Whether the
+/// caller may order for that customer is the orders service's to say.
+fn for_customer(named: String, who: &Bearer) -> String {
+    match (named.trim().is_empty(), who.caller.customer_id) {
+        (true, Some(me)) => me.to_string(),
+        _ => named,
+    }
+}
+
 /// 201 with the order, and where the customer reads it again.
 fn created(order: Option<relais_proto::orders::Order>) -> Result<Response, Problem> {
     let order: Order = order
@@ -60,8 +70,9 @@ async fn place_booking(
     State(api): State<Api>,
     who: Bearer,
     IdempotencyKey(key): IdempotencyKey,
-    JsonBody(body): JsonBody<PlaceBooking>,
+    JsonBody(mut body): JsonBody<PlaceBooking>,
 ) -> Result<Response, Problem> {
+    body.customer_id = for_customer(body.customer_id, &who);
     let req = api.peers.request(&who, body.into_pb(key))?;
     let r = answer("orders", api.peers.orders.clone().place_booking(req).await)?;
     created(r.order)
@@ -81,8 +92,9 @@ async fn place_product_order(
     State(api): State<Api>,
     who: Bearer,
     IdempotencyKey(key): IdempotencyKey,
-    JsonBody(body): JsonBody<PlaceProductOrder>,
+    JsonBody(mut body): JsonBody<PlaceProductOrder>,
 ) -> Result<Response, Problem> {
+    body.customer_id = for_customer(body.customer_id, &who);
     let req = api.peers.request(&who, body.into_pb(key))?;
     let r = answer(
         "orders",
@@ -105,8 +117,9 @@ async fn place_hour_pack_order(
     State(api): State<Api>,
     who: Bearer,
     IdempotencyKey(key): IdempotencyKey,
-    JsonBody(body): JsonBody<PlaceHourPackOrder>,
+    JsonBody(mut body): JsonBody<PlaceHourPackOrder>,
 ) -> Result<Response, Problem> {
+    body.customer_id = for_customer(body.customer_id, &who);
     let req = api.peers.request(&who, body.into_pb(key))?;
     let r = answer(
         "orders",

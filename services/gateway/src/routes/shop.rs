@@ -57,7 +57,7 @@ async fn list_services(
     let req = api.peers.request(
         &who,
         cat::ListServicesRequest {
-            page: page.page(),
+            page: page.page()?,
             include_inactive: false,
             category_id: f.category_id.unwrap_or_default(),
             query: f.query.unwrap_or_default(),
@@ -102,7 +102,7 @@ async fn list_products(
     let req = api.peers.request(
         &who,
         cat::ListProductsRequest {
-            page: page.page(),
+            page: page.page()?,
             include_inactive: false,
             category_id: f.category_id.unwrap_or_default(),
             query: f.query.unwrap_or_default(),
