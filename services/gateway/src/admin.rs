@@ -51,7 +51,9 @@ type Trace = TraceLayer<
 pub fn trace_layer() -> Trace {
     TraceLayer::new_for_http()
         .make_span_with(make_span as fn(&axum::http::Request<axum::body::Body>) -> tracing::Span)
-        .on_response(on_response as fn(&axum::http::Response<axum::body::Body>, Duration, &tracing::Span))
+        .on_response(
+            on_response as fn(&axum::http::Response<axum::body::Body>, Duration, &tracing::Span),
+        )
 }
 
 fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
@@ -74,7 +76,11 @@ fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     span
 }
 
-fn on_response(res: &axum::http::Response<axum::body::Body>, latency: Duration, span: &tracing::Span) {
+fn on_response(
+    res: &axum::http::Response<axum::body::Body>,
+    latency: Duration,
+    span: &tracing::Span,
+) {
     span.record("http.response.status_code", res.status().as_u16());
     metrics::histogram!("relais_http_request_duration_seconds").record(latency.as_secs_f64());
 }

@@ -161,10 +161,9 @@ impl FromRequestParts<Api> for Bearer {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, Problem> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| Problem::unauthenticated("missing bearer token (Authorization: Bearer <token>)"))?;
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            Problem::unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+        })?;
         let value = header
             .to_str()
             .map_err(|_| Problem::unauthenticated("the Authorization header is not text"))?;
@@ -212,7 +211,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .to_str()
             .ok()
             .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN && k.chars().all(|c| c.is_ascii_graphic()))
+            .filter(|k| {
+                !k.is_empty() && k.len() <= MAX_KEY_LEN && k.chars().all(|c| c.is_ascii_graphic())
+            })
             .ok_or_else(|| {
                 Problem::field(
                     IDEMPOTENCY_KEY,
@@ -241,6 +242,9 @@ mod tests {
             "invalid type: string \"x\", expected i32 at line 1 column 30",
         );
         assert_eq!(p.errors[0].field, "lines[0].quantity");
-        assert_eq!(p.errors[0].reason, "invalid type: string \"x\", expected i32");
+        assert_eq!(
+            p.errors[0].reason,
+            "invalid type: string \"x\", expected i32"
+        );
     }
 }

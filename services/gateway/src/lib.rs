@@ -77,7 +77,9 @@ impl App {
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.local_addr().unwrap_or(([127, 0, 0, 1], 0).into())
+        self.admin
+            .local_addr()
+            .unwrap_or(([127, 0, 0, 1], 0).into())
     }
 
     /// Serves until `shutdown`, then finishes the requests in flight.

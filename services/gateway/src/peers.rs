@@ -45,10 +45,9 @@ impl Peers {
     /// `body` as `who` sends it.
     pub fn request<T>(&self, who: &Bearer, body: T) -> Result<tonic::Request<T>, Problem> {
         let mut req = tonic::Request::new(body);
-        let value: MetadataValue<_> = who
-            .authorization
-            .parse()
-            .map_err(|_| Problem::unauthenticated("the bearer token is not a valid header value"))?;
+        let value: MetadataValue<_> = who.authorization.parse().map_err(|_| {
+            Problem::unauthenticated("the bearer token is not a valid header value")
+        })?;
         req.metadata_mut().insert("authorization", value);
         req.set_timeout(self.deadline);
         telemetry::inject_into_request(&mut req);

@@ -157,7 +157,9 @@ impl Problem {
             _ => Kind::BadGateway,
         };
         let detail = match kind {
-            Kind::Unavailable => format!("the {service} service did not answer in time; retry later"),
+            Kind::Unavailable => {
+                format!("the {service} service did not answer in time; retry later")
+            }
             Kind::BadGateway => {
                 tracing::error!(service, code = ?status.code(), message = status.message(), "service failed");
                 format!("the {service} service failed")

@@ -31,7 +31,10 @@ pub fn parse_days(days: &str) -> Result<Vec<NaiveDate>, Problem> {
         }
     }
     if out.is_empty() {
-        return Err(Problem::field("days", "is required: one or more dates, YYYY-MM-DD, comma-separated"));
+        return Err(Problem::field(
+            "days",
+            "is required: one or more dates, YYYY-MM-DD, comma-separated",
+        ));
     }
     if out.len() > MAX_DAYS {
         return Err(Problem::field("days", format!("at most {MAX_DAYS} days")));
@@ -68,7 +71,10 @@ pub fn candidates(
             let start_time = NaiveTime::from_num_seconds_from_midnight_opt(offset * 60, 0)
                 .unwrap_or(NaiveTime::MIN);
             offset += step;
-            let Some(start) = zone.from_local_datetime(&day.and_time(start_time)).earliest() else {
+            let Some(start) = zone
+                .from_local_datetime(&day.and_time(start_time))
+                .earliest()
+            else {
                 continue;
             };
             let start = start.with_timezone(&Utc);
@@ -84,7 +90,9 @@ pub fn candidates(
             if out.len() > MAX_SLOTS {
                 return Err(Problem::field(
                     "days",
-                    format!("more than {MAX_SLOTS} slots to check: ask for fewer days or a longer step_minutes"),
+                    format!(
+                        "more than {MAX_SLOTS} slots to check: ask for fewer days or a longer step_minutes"
+                    ),
                 ));
             }
         }
@@ -103,8 +111,14 @@ mod tests {
     #[test]
     fn a_day_gives_each_start_that_fits_in_it() {
         let past = DateTime::<Utc>::MIN_UTC;
-        let c = candidates(&[date("2030-06-03")], chrono_tz::Europe::Paris, 120, 30, past)
-            .unwrap_or_default();
+        let c = candidates(
+            &[date("2030-06-03")],
+            chrono_tz::Europe::Paris,
+            120,
+            30,
+            past,
+        )
+        .unwrap_or_default();
         // 00:00 ... 22:00, every half hour.
         assert_eq!(c.len(), 45);
         assert_eq!(c[18].start_time.format("%H:%M").to_string(), "09:00");
@@ -117,9 +131,18 @@ mod tests {
     fn a_time_the_clock_skips_is_left_out() {
         let past = DateTime::<Utc>::MIN_UTC;
         // 29 March 2026: 02:00 to 03:00 does not exist in Paris.
-        let c = candidates(&[date("2026-03-29")], chrono_tz::Europe::Paris, 60, 30, past)
-            .unwrap_or_default();
-        assert!(!c.iter().any(|s| s.start_time.format("%H").to_string() == "02"));
+        let c = candidates(
+            &[date("2026-03-29")],
+            chrono_tz::Europe::Paris,
+            60,
+            30,
+            past,
+        )
+        .unwrap_or_default();
+        assert!(
+            !c.iter()
+                .any(|s| s.start_time.format("%H").to_string() == "02")
+        );
         assert_eq!(c.len(), 47 - 2);
     }
 
@@ -129,7 +152,9 @@ mod tests {
         let today = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
         let c = candidates(&[today], chrono_tz::Europe::Paris, 60, 30, now).unwrap_or_default();
         assert!(c.iter().all(|s| s.start > now));
-        let days: Vec<NaiveDate> = (0..14).map(|i| date("2030-01-01") + Duration::days(i)).collect();
+        let days: Vec<NaiveDate> = (0..14)
+            .map(|i| date("2030-01-01") + Duration::days(i))
+            .collect();
         assert!(candidates(&days, chrono_tz::Europe::Paris, 30, 15, now).is_err());
         assert!(parse_days("2030-01-01,nope").is_err());
         assert!(parse_days("").is_err());

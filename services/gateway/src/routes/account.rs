@@ -58,7 +58,7 @@ pub struct OrderFilter {
 /// My orders, newest first.
 #[utoipa::path(get, path = "/v1/me/orders", tag = "account",
     params(PageQuery, OrderFilter), security(("bearer" = [])),
-    responses((status = 200, body = OrderPage), ReadProblems))]
+    responses((status = 200, body = OrderPage, description = "A page of my orders."), ReadProblems))]
 async fn my_orders(
     State(api): State<Api>,
     who: Bearer,
@@ -89,7 +89,7 @@ async fn my_orders(
 #[utoipa::path(get, path = "/v1/me/orders/{id}", tag = "account",
     params(("id" = uuid::Uuid, Path, description = "The order's id.")),
     security(("bearer" = [])),
-    responses((status = 200, body = Order), ReadProblems))]
+    responses((status = 200, body = Order, description = "The order."), ReadProblems))]
 async fn my_order(State(api): State<Api>, who: Bearer, Id(id): Id) -> Result<Json<Order>, Problem> {
     me(&who)?;
     let req = api
@@ -116,7 +116,7 @@ pub struct InterventionFilter {
 /// My interventions (the occurrences of my bookings), in start order.
 #[utoipa::path(get, path = "/v1/me/interventions", tag = "account",
     params(PageQuery, InterventionFilter), security(("bearer" = [])),
-    responses((status = 200, body = InterventionPage), ReadProblems))]
+    responses((status = 200, body = InterventionPage, description = "A page of my interventions."), ReadProblems))]
 async fn my_interventions(
     State(api): State<Api>,
     who: Bearer,
@@ -140,7 +140,11 @@ async fn my_interventions(
         api.peers.planning.clone().list_interventions(req).await,
     )?;
     Ok(Json(InterventionPage {
-        items: r.interventions.into_iter().map(Intervention::from).collect(),
+        items: r
+            .interventions
+            .into_iter()
+            .map(Intervention::from)
+            .collect(),
         next_cursor: next_cursor(r.next_page_token),
     }))
 }
@@ -148,7 +152,7 @@ async fn my_interventions(
 /// My hour packs: bought, planned, consumed and remaining minutes.
 #[utoipa::path(get, path = "/v1/me/packs", tag = "account",
     security(("bearer" = [])),
-    responses((status = 200, body = PackBalanceList), ReadProblems))]
+    responses((status = 200, body = PackBalanceList, description = "My packs."), ReadProblems))]
 async fn my_packs(State(api): State<Api>, who: Bearer) -> Result<Json<PackBalanceList>, Problem> {
     let customer_id = me(&who)?;
     let req = api

@@ -41,10 +41,15 @@ pub struct Pdf(Vec<u8>);
 /// sent under.
 fn document(content_type: &str, file_name: &str, content: Vec<u8>) -> Response {
     if content.is_empty() {
-        return Problem::new(Kind::BadGateway, "billing answered an empty document").into_response();
+        return Problem::new(Kind::BadGateway, "billing answered an empty document")
+            .into_response();
     }
     let mut res = content.into_response();
-    let kind = if content_type.is_empty() { "application/pdf" } else { content_type };
+    let kind = if content_type.is_empty() {
+        "application/pdf"
+    } else {
+        content_type
+    };
     if let Ok(v) = HeaderValue::from_str(kind) {
         res.headers_mut().insert(header::CONTENT_TYPE, v);
     }
@@ -63,7 +68,7 @@ fn document(content_type: &str, file_name: &str, content: Vec<u8>) -> Response {
 /// My invoices and credit notes (`kind`), newest first.
 #[utoipa::path(get, path = "/v1/me/invoices", tag = "account",
     params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = InvoicePage), ReadProblems))]
+    responses((status = 200, body = InvoicePage, description = "A page of my invoices and credit notes."), ReadProblems))]
 async fn my_invoices(
     State(api): State<Api>,
     who: Bearer,
@@ -77,7 +82,10 @@ async fn my_invoices(
             customer_id,
         },
     )?;
-    let r = answer("billing", api.peers.billing.clone().list_invoices(req).await)?;
+    let r = answer(
+        "billing",
+        api.peers.billing.clone().list_invoices(req).await,
+    )?;
     Ok(Json(InvoicePage {
         items: r.invoices.into_iter().map(Invoice::from).collect(),
         next_cursor: next_cursor(r.next_page_token),
@@ -88,8 +96,12 @@ async fn my_invoices(
 #[utoipa::path(get, path = "/v1/me/invoices/{id}", tag = "account",
     params(("id" = uuid::Uuid, Path, description = "The invoice's or credit note's id.")),
     security(("bearer" = [])),
-    responses((status = 200, body = Invoice), ReadProblems))]
-async fn my_invoice(State(api): State<Api>, who: Bearer, Id(id): Id) -> Result<Json<Invoice>, Problem> {
+    responses((status = 200, body = Invoice, description = "The invoice or credit note."), ReadProblems))]
+async fn my_invoice(
+    State(api): State<Api>,
+    who: Bearer,
+    Id(id): Id,
+) -> Result<Json<Invoice>, Problem> {
     me(&who)?;
     let req = api
         .peers
@@ -100,16 +112,22 @@ async fn my_invoice(State(api): State<Api>, who: Bearer, Id(id): Id) -> Result<J
         .ok_or_else(|| Problem::not_found(format!("invoice {id} not found")))
 }
 
-/// The PDF of one of my validated invoices or credit notes, as it was
-/// mailed. A draft has none yet (409).
+/// The PDF of one of my invoices or credit notes.
+///
+/// The document as it was mailed once the invoice was validated; a draft
+/// has none yet (409).
 #[utoipa::path(get, path = "/v1/me/invoices/{id}/pdf", tag = "account",
     params(("id" = uuid::Uuid, Path, description = "The invoice's or credit note's id.")),
     security(("bearer" = [])),
-    responses((status = 200, content_type = "application/pdf", body = Pdf,
+    responses((status = 200, content_type = "application/pdf", body = Pdf, description = "The PDF.",
         headers(("Content-Disposition" = String, description = "inline, with the document's file name, e.g. F2026-000001.pdf"))),
         (status = 409, description = "A draft: no document yet.", content_type = "application/problem+json", body = Problem),
         ReadProblems))]
-async fn my_invoice_pdf(State(api): State<Api>, who: Bearer, Id(id): Id) -> Result<Response, Problem> {
+async fn my_invoice_pdf(
+    State(api): State<Api>,
+    who: Bearer,
+    Id(id): Id,
+) -> Result<Response, Problem> {
     me(&who)?;
     let req = api
         .peers
@@ -124,7 +142,7 @@ async fn my_invoice_pdf(State(api): State<Api>, who: Bearer, Id(id): Id) -> Resu
 /// My annual tax certificates, newest year first.
 #[utoipa::path(get, path = "/v1/me/tax-certificates", tag = "account",
     security(("bearer" = [])),
-    responses((status = 200, body = TaxCertificateList), ReadProblems))]
+    responses((status = 200, body = TaxCertificateList, description = "My certificates."), ReadProblems))]
 async fn my_certificates(
     State(api): State<Api>,
     who: Bearer,
@@ -138,7 +156,11 @@ async fn my_certificates(
         api.peers.billing.clone().list_tax_certificates(req).await,
     )?;
     Ok(Json(TaxCertificateList {
-        items: r.certificates.into_iter().map(TaxCertificate::from).collect(),
+        items: r
+            .certificates
+            .into_iter()
+            .map(TaxCertificate::from)
+            .collect(),
     }))
 }
 
@@ -146,7 +168,7 @@ async fn my_certificates(
 #[utoipa::path(get, path = "/v1/me/tax-certificates/{id}/pdf", tag = "account",
     params(("id" = uuid::Uuid, Path, description = "The certificate's id.")),
     security(("bearer" = [])),
-    responses((status = 200, content_type = "application/pdf", body = Pdf,
+    responses((status = 200, content_type = "application/pdf", body = Pdf, description = "The PDF.",
         headers(("Content-Disposition" = String, description = "inline, with the document's file name"))),
         ReadProblems))]
 async fn my_certificate_pdf(
@@ -161,7 +183,11 @@ async fn my_certificate_pdf(
     )?;
     let r = answer(
         "billing",
-        api.peers.billing.clone().get_tax_certificate_document(req).await,
+        api.peers
+            .billing
+            .clone()
+            .get_tax_certificate_document(req)
+            .await,
     )?;
     Ok(document(&r.content_type, &r.file_name, r.content))
 }

@@ -42,9 +42,12 @@ fn for_customer(named: String, who: &Bearer) -> String {
 
 /// 201 with the order, and where the customer reads it again.
 fn created(order: Option<relais_proto::orders::Order>) -> Result<Response, Problem> {
-    let order: Order = order
-        .map(Order::from)
-        .ok_or_else(|| Problem::new(crate::problem::Kind::BadGateway, "the orders service answered no order"))?;
+    let order: Order = order.map(Order::from).ok_or_else(|| {
+        Problem::new(
+            crate::problem::Kind::BadGateway,
+            "the orders service answered no order",
+        )
+    })?;
     let location = HeaderValue::from_str(&format!("/v1/me/orders/{}", order.id)).ok();
     let mut res = (StatusCode::CREATED, Json(order)).into_response();
     if let Some(l) = location {
@@ -53,8 +56,9 @@ fn created(order: Option<relais_proto::orders::Order>) -> Result<Response, Probl
     Ok(res)
 }
 
-/// Books a service: one-time, or recurring (weekly on chosen weekdays, or
-/// monthly). Placed, not yet confirmed: paying (or the shop's acceptance)
+/// Books a service, one-time or recurring.
+///
+/// Recurring: weekly on chosen weekdays, or monthly. Placed, not yet confirmed: paying (or the shop's acceptance)
 /// confirms it, and then each occurrence is planned with a worker. Refused
 /// (400, naming the field) when no qualified worker (the chosen one, if
 /// any) is free for an occurrence, with the next free slots in the reason.
@@ -78,7 +82,9 @@ async fn place_booking(
     created(r.order)
 }
 
-/// Orders products. Prices, VAT rates and stock are the catalogue's at
+/// Orders products.
+///
+/// Prices, VAT rates and stock are the catalogue's at
 /// placement and are kept on the lines.
 #[utoipa::path(post, path = "/v1/shop/product-orders", tag = "shop",
     params(("Idempotency-Key" = String, Header,
@@ -103,7 +109,9 @@ async fn place_product_order(
     created(r.order)
 }
 
-/// Buys an hour pack, paid by card at order; once confirmed, its hours pay
+/// Buys an hour pack.
+///
+/// Paid by card at order; once confirmed, its hours pay
 /// for bookings (`payment_mode: hour_pack`).
 #[utoipa::path(post, path = "/v1/shop/hour-pack-orders", tag = "shop",
     params(("Idempotency-Key" = String, Header,

@@ -47,7 +47,7 @@ pub struct CatalogueFilter {
 /// The services on sale.
 #[utoipa::path(get, path = "/v1/shop/services", tag = "shop",
     params(PageQuery, CatalogueFilter), security(("bearer" = [])),
-    responses((status = 200, body = ServicePage), ReadProblems))]
+    responses((status = 200, body = ServicePage, description = "A page of services."), ReadProblems))]
 async fn list_services(
     State(api): State<Api>,
     who: Bearer,
@@ -63,7 +63,10 @@ async fn list_services(
             query: f.query.unwrap_or_default(),
         },
     )?;
-    let r = answer("catalogue", api.peers.catalogue.clone().list_services(req).await)?;
+    let r = answer(
+        "catalogue",
+        api.peers.catalogue.clone().list_services(req).await,
+    )?;
     Ok(Json(ServicePage {
         items: r.services.into_iter().map(Service::from).collect(),
         next_cursor: next_cursor(r.next_page_token),
@@ -74,7 +77,7 @@ async fn list_services(
 #[utoipa::path(get, path = "/v1/shop/services/{id}", tag = "shop",
     params(("id" = uuid::Uuid, Path, description = "The service's id.")),
     security(("bearer" = [])),
-    responses((status = 200, body = Service), ReadProblems))]
+    responses((status = 200, body = Service, description = "The service."), ReadProblems))]
 async fn get_service(
     State(api): State<Api>,
     who: Bearer,
@@ -83,7 +86,10 @@ async fn get_service(
     let req = api
         .peers
         .request(&who, cat::GetServiceRequest { id: id.to_string() })?;
-    let r = answer("catalogue", api.peers.catalogue.clone().get_service(req).await)?;
+    let r = answer(
+        "catalogue",
+        api.peers.catalogue.clone().get_service(req).await,
+    )?;
     r.service
         .map(|s| Json(s.into()))
         .ok_or_else(|| Problem::not_found(format!("service {id} not found")))
@@ -92,7 +98,7 @@ async fn get_service(
 /// The products on sale.
 #[utoipa::path(get, path = "/v1/shop/products", tag = "shop",
     params(PageQuery, CatalogueFilter), security(("bearer" = [])),
-    responses((status = 200, body = ProductPage), ReadProblems))]
+    responses((status = 200, body = ProductPage, description = "A page of products."), ReadProblems))]
 async fn list_products(
     State(api): State<Api>,
     who: Bearer,
@@ -108,7 +114,10 @@ async fn list_products(
             query: f.query.unwrap_or_default(),
         },
     )?;
-    let r = answer("catalogue", api.peers.catalogue.clone().list_products(req).await)?;
+    let r = answer(
+        "catalogue",
+        api.peers.catalogue.clone().list_products(req).await,
+    )?;
     Ok(Json(ProductPage {
         items: r.products.into_iter().map(Product::from).collect(),
         next_cursor: next_cursor(r.next_page_token),
@@ -119,7 +128,7 @@ async fn list_products(
 #[utoipa::path(get, path = "/v1/shop/products/{id}", tag = "shop",
     params(("id" = uuid::Uuid, Path, description = "The product's id.")),
     security(("bearer" = [])),
-    responses((status = 200, body = Product), ReadProblems))]
+    responses((status = 200, body = Product, description = "The product."), ReadProblems))]
 async fn get_product(
     State(api): State<Api>,
     who: Bearer,
@@ -128,7 +137,10 @@ async fn get_product(
     let req = api
         .peers
         .request(&who, cat::GetProductRequest { id: id.to_string() })?;
-    let r = answer("catalogue", api.peers.catalogue.clone().get_product(req).await)?;
+    let r = answer(
+        "catalogue",
+        api.peers.catalogue.clone().get_product(req).await,
+    )?;
     r.product
         .map(|p| Json(p.into()))
         .ok_or_else(|| Problem::not_found(format!("product {id} not found")))
@@ -137,7 +149,7 @@ async fn get_product(
 /// The hour packs on sale.
 #[utoipa::path(get, path = "/v1/shop/hour-packs", tag = "shop",
     security(("bearer" = [])),
-    responses((status = 200, body = HourPackList), ReadProblems))]
+    responses((status = 200, body = HourPackList, description = "The hour packs."), ReadProblems))]
 async fn list_hour_packs(
     State(api): State<Api>,
     who: Bearer,
@@ -148,7 +160,10 @@ async fn list_hour_packs(
             include_inactive: false,
         },
     )?;
-    let r = answer("catalogue", api.peers.catalogue.clone().list_hour_packs(req).await)?;
+    let r = answer(
+        "catalogue",
+        api.peers.catalogue.clone().list_hour_packs(req).await,
+    )?;
     Ok(Json(HourPackList {
         items: r.hour_packs.into_iter().map(HourPack::from).collect(),
     }))
@@ -173,15 +188,16 @@ pub struct SlotQuery {
     step_minutes: Option<u32>,
 }
 
-/// The free slots of a service on the given days: the starts on a step
-/// through each day for which a qualified worker (the chosen one, if
+/// The free slots of a service on the given days.
+///
+/// The starts on a step through each day for which a qualified worker (the chosen one, if
 /// named) is free for the whole booking, in their weekly hours, not away,
 /// not booked. A slot's `date` and `start_time` are what a booking's
 /// schedule names.
 #[utoipa::path(get, path = "/v1/shop/services/{id}/slots", tag = "shop",
     params(("id" = uuid::Uuid, Path, description = "The service's id."), SlotQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = SlotList), ReadProblems))]
+    responses((status = 200, body = SlotList, description = "The free slots."), ReadProblems))]
 async fn free_slots(
     State(api): State<Api>,
     who: Bearer,
@@ -215,7 +231,10 @@ async fn free_slots(
                     .collect(),
             },
         )?;
-        let r = answer("planning", api.peers.planning.clone().check_slots(req).await)?;
+        let r = answer(
+            "planning",
+            api.peers.planning.clone().check_slots(req).await,
+        )?;
         // One answer per slot asked, in order.
         for (c, check) in candidates.iter().zip(r.slots) {
             if !check.free_worker_ids.is_empty() {
@@ -246,12 +265,14 @@ pub struct SlotTimes {
     end: DateTime<Utc>,
 }
 
-/// The workers with the skill free for a whole slot, to choose one:
-/// their name, photo and skills, never their e-mail or phone.
+/// The workers free for a slot, to choose one.
+///
+/// The active workers with the skill free for the whole slot: their name,
+/// photo and skills, never their e-mail or phone.
 #[utoipa::path(get, path = "/v1/shop/services/{id}/workers", tag = "shop",
     params(("id" = uuid::Uuid, Path, description = "The service's id."), SlotTimes),
     security(("bearer" = [])),
-    responses((status = 200, body = WorkerList), ReadProblems))]
+    responses((status = 200, body = WorkerList, description = "The free workers."), ReadProblems))]
 async fn free_workers(
     State(api): State<Api>,
     who: Bearer,

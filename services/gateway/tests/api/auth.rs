@@ -31,7 +31,10 @@ async fn a_missing_garbage_forged_or_expired_token_is_401() {
             let a = api.get(path).await;
             let p = a.problem(401, "unauthenticated");
             assert_eq!(a.headers["www-authenticate"], "Bearer", "{what}");
-            assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {p}");
+            assert!(
+                p["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{what}: {p}"
+            );
         }
         // Refused before the body or the key is even read.
         api.post("/v1/shop/bookings", &key(), &json!({}))

@@ -24,7 +24,10 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
     let listed = &services["items"][0];
     assert_eq!(listed["id"], cleaning.as_str());
     assert_eq!(listed["name"], "Ménage à domicile");
-    assert_eq!(listed["hourly_price"], json!({"amount_cents": 2500, "currency": "EUR"}));
+    assert_eq!(
+        listed["hourly_price"],
+        json!({"amount_cents": 2500, "currency": "EUR"})
+    );
     assert_eq!(services["next_cursor"], json!(null));
 
     // Free slots on a Monday: Awa works 7:00 to 20:00, so 9:00 is free
@@ -56,7 +59,10 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
         ))
         .await;
     assert_eq!(workers["items"][0]["first_name"], "Awa");
-    assert!(workers["items"][0].get("email").is_none(), "never a worker's e-mail");
+    assert!(
+        workers["items"][0].get("email").is_none(),
+        "never a worker's e-mail"
+    );
 
     // Three Mondays at 9:00 with Awa, by card.
     let placed = api
@@ -76,7 +82,12 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
             }),
         )
         .await;
-    assert_eq!(placed.status.as_u16(), 201, "{}", String::from_utf8_lossy(&placed.bytes));
+    assert_eq!(
+        placed.status.as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&placed.bytes)
+    );
     let booking = placed.json();
     let id = booking["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -96,7 +107,10 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
     assert_eq!(mine["items"][0]["id"], id.as_str());
     assert_eq!(mine["items"][0]["status"], "confirmed");
-    assert_eq!(api.ok(&format!("/v1/me/orders/{id}")).await["status"], "confirmed");
+    assert_eq!(
+        api.ok(&format!("/v1/me/orders/{id}")).await["status"],
+        "confirmed"
+    );
     let interventions = eventually("three interventions planned", || async {
         let page = api.ok("/v1/me/interventions").await;
         let items = page["items"].as_array().cloned().unwrap_or_default();
@@ -130,7 +144,10 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
         .hour_pack
         .unwrap()
         .id;
-    assert_eq!(api.ok("/v1/shop/hour-packs").await["items"][0]["id"], pack.as_str());
+    assert_eq!(
+        api.ok("/v1/shop/hour-packs").await["items"][0]["id"],
+        pack.as_str()
+    );
     let bought = api
         .post(
             "/v1/shop/hour-pack-orders",
@@ -138,7 +155,12 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
             &json!({"hour_pack_id": pack, "terms_accepted": true}),
         )
         .await;
-    assert_eq!(bought.status.as_u16(), 201, "{}", String::from_utf8_lossy(&bought.bytes));
+    assert_eq!(
+        bought.status.as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&bought.bytes)
+    );
     let bought = bought.json()["id"].as_str().unwrap().to_owned();
     confirm(&stack, &bought).await;
     let invoice = eventually("the pack's invoice", || async {
@@ -162,7 +184,10 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
         .await
         .unwrap();
     let validated = api.ok(&format!("/v1/me/invoices/{invoice_id}")).await;
-    assert!(validated["number"].as_str().unwrap().starts_with('F'), "{validated}");
+    assert!(
+        validated["number"].as_str().unwrap().starts_with('F'),
+        "{validated}"
+    );
     assert!(
         ["validated", "paid"].contains(&validated["status"].as_str().unwrap()),
         "{validated}"
@@ -172,7 +197,10 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
     assert_eq!(pdf.content_type(), "application/pdf");
     assert!(pdf.bytes.starts_with(b"%PDF"), "a PDF");
     let disposition = pdf.headers["content-disposition"].to_str().unwrap();
-    assert!(disposition.contains(validated["number"].as_str().unwrap()), "{disposition}");
+    assert!(
+        disposition.contains(validated["number"].as_str().unwrap()),
+        "{disposition}"
+    );
 
     // The pack is mine, open, with its ten hours.
     let packs = eventually("the pack opened", || async {
@@ -181,5 +209,8 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
     })
     .await;
     assert_eq!(packs["pack_order_id"], bought.as_str());
-    assert_eq!((packs["bought"].clone(), packs["status"].clone()), (json!(600), json!("open")));
+    assert_eq!(
+        (packs["bought"].clone(), packs["status"].clone()),
+        (json!(600), json!("open"))
+    );
 }

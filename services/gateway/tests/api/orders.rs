@@ -30,18 +30,30 @@ async fn a_product_order_is_placed_once_per_key_and_only_its_customer_sees_it() 
     assert_eq!(products["items"][0]["stock_available"], 100);
 
     let k = key();
-    let first = api.post("/v1/shop/product-orders", &k, &two_gloves(&item)).await;
-    assert_eq!(first.status.as_u16(), 201, "{}", String::from_utf8_lossy(&first.bytes));
+    let first = api
+        .post("/v1/shop/product-orders", &k, &two_gloves(&item))
+        .await;
+    assert_eq!(
+        first.status.as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&first.bytes)
+    );
     let order = first.json();
     assert_eq!(order["kind"], "product");
     assert_eq!(order["lines"][0]["quantity"], 2);
     // 2 × 11.90 € + 20 % VAT.
-    assert_eq!(order["total_incl_vat"], json!({"amount_cents": 2856, "currency": "EUR"}));
+    assert_eq!(
+        order["total_incl_vat"],
+        json!({"amount_cents": 2856, "currency": "EUR"})
+    );
     let id = order["id"].as_str().unwrap().to_owned();
 
     // A retry with the same key (the answer was lost): the same order,
     // not a second one.
-    let again = api.post("/v1/shop/product-orders", &k, &two_gloves(&item)).await;
+    let again = api
+        .post("/v1/shop/product-orders", &k, &two_gloves(&item))
+        .await;
     assert_eq!(again.status.as_u16(), 201);
     assert_eq!(again.json()["id"], id.as_str());
     let mine = api.ok("/v1/me/orders?kind=product").await;
@@ -53,15 +65,28 @@ async fn a_product_order_is_placed_once_per_key_and_only_its_customer_sees_it() 
     assert_eq!(reused.bad_fields(), ["Idempotency-Key"]);
 
     // Paging: one per page, the second page from the first's cursor.
-    let second = api.post("/v1/shop/product-orders", &key(), &two_gloves(&item)).await;
+    let second = api
+        .post("/v1/shop/product-orders", &key(), &two_gloves(&item))
+        .await;
     let second = second.json()["id"].as_str().unwrap().to_owned();
     let page1 = api.ok("/v1/me/orders?limit=1").await;
     assert_eq!(page1["items"][0]["id"], second.as_str(), "newest first");
-    let cursor = page1["next_cursor"].as_str().expect("a next page").to_owned();
-    let page2 = api.ok(&format!("/v1/me/orders?limit=1&cursor={cursor}")).await;
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let page2 = api
+        .ok(&format!("/v1/me/orders?limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(page2["items"][0]["id"], id.as_str());
-    assert_eq!(api.get("/v1/me/orders?limit=0").await.bad_fields(), ["limit"]);
-    assert_eq!(api.get("/v1/me/orders?limit=many").await.bad_fields(), ["limit"]);
+    assert_eq!(
+        api.get("/v1/me/orders?limit=0").await.bad_fields(),
+        ["limit"]
+    );
+    assert_eq!(
+        api.get("/v1/me/orders?limit=many").await.bad_fields(),
+        ["limit"]
+    );
 
     // Another customer of the tenant, and a customer of another tenant,
     // get 404 for it, exactly as for an order that does not exist.
@@ -76,14 +101,25 @@ async fn a_product_order_is_placed_once_per_key_and_only_its_customer_sees_it() 
         })),
     );
     for who in [&paul, &stranger] {
-        let p = who.get(&format!("/v1/me/orders/{id}")).await.problem(404, "not-found");
+        let p = who
+            .get(&format!("/v1/me/orders/{id}"))
+            .await
+            .problem(404, "not-found");
         assert!(p.get("errors").is_none(), "{p}");
-        assert!(who.ok("/v1/me/orders").await["items"].as_array().unwrap().is_empty());
+        assert!(
+            who.ok("/v1/me/orders").await["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
     }
     api.get(&format!("/v1/me/orders/{}", Uuid::now_v7()))
         .await
         .problem(404, "not-found");
-    assert_eq!(api.get("/v1/me/orders/not-a-uuid").await.bad_fields(), ["id"]);
+    assert_eq!(
+        api.get("/v1/me/orders/not-a-uuid").await.bad_fields(),
+        ["id"]
+    );
 }
 
 #[tokio::test]
@@ -115,12 +151,20 @@ async fn a_bad_order_is_refused_naming_the_field_and_nothing_is_placed() {
             Method::POST,
             "/v1/shop/product-orders",
             None,
-            &[("Idempotency-Key", "k1"), ("content-type", "application/json")],
+            &[
+                ("Idempotency-Key", "k1"),
+                ("content-type", "application/json"),
+            ],
         )
         .await;
     assert_eq!(not_json.bad_fields(), ["body"]);
     let no_key = api
-        .send(Method::POST, "/v1/shop/product-orders", Some(&two_gloves(&item)), &[])
+        .send(
+            Method::POST,
+            "/v1/shop/product-orders",
+            Some(&two_gloves(&item)),
+            &[],
+        )
         .await;
     assert_eq!(no_key.bad_fields(), ["Idempotency-Key"]);
 
@@ -129,16 +173,31 @@ async fn a_bad_order_is_refused_naming_the_field_and_nothing_is_placed() {
     zero["lines"][0]["quantity"] = json!(0);
     let refused = post(zero).await;
     assert!(
-        refused.bad_fields().iter().any(|f| f.starts_with("lines[0]")),
+        refused
+            .bad_fields()
+            .iter()
+            .any(|f| f.starts_with("lines[0]")),
         "{}",
         refused.json()
     );
     let mut too_many = two_gloves(&item);
     too_many["lines"][0]["quantity"] = json!(1000);
     let refused = post(too_many).await;
-    assert!(refused.bad_fields().iter().any(|f| f.starts_with("lines")), "{}", refused.json());
+    assert!(
+        refused.bad_fields().iter().any(|f| f.starts_with("lines")),
+        "{}",
+        refused.json()
+    );
 
     // Nothing was placed, and the stock is untouched.
-    assert!(api.ok("/v1/me/orders").await["items"].as_array().unwrap().is_empty());
-    assert_eq!(api.ok(&format!("/v1/shop/products/{item}")).await["stock_available"], 100);
+    assert!(
+        api.ok("/v1/me/orders").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        api.ok(&format!("/v1/shop/products/{item}")).await["stock_available"],
+        100
+    );
 }

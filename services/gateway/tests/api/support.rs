@@ -119,7 +119,12 @@ impl Api {
     /// GET that must succeed: its JSON.
     pub async fn ok(&self, path: &str) -> Value {
         let a = self.get(path).await;
-        assert_eq!(a.status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&a.bytes));
+        assert_eq!(
+            a.status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&a.bytes)
+        );
         a.json()
     }
 
