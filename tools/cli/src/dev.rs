@@ -42,6 +42,9 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
     let orders_bind = dev_bind("ORDERS_ADDR")?;
     let billing_bind = dev_bind("BILLING_ADDR")?;
     let connector_bind = dev_bind("CONNECTOR_ADDR")?;
+    // The gateway reads HTTP_ADDR itself; when it is moved, its admin port
+    // moves off the default too, as the services' do.
+    let gateway_moved = std::env::var_os("HTTP_ADDR").is_some_and(|a| !a.is_empty());
     // The demo tenant's ERP: the reference ERP, with the demo keys, where
     // the commands reach it unless told where to listen.
     let erp_bind = if std::env::var_os("REFERENCE_ERP_ADDR").is_none() {
@@ -75,7 +78,11 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
         .shutdown(shutdown.clone())
         .all()
         // The public API on HTTP_ADDR (127.0.0.1:8080 unless set).
-        .gateway()
+        .with_gateway(move |c| {
+            if gateway_moved {
+                c.platform.admin_addr = std::net::SocketAddr::new(c.http_addr.ip(), 0);
+            }
+        })
         .with_catalogue(move |c| bind(c, catalogue_bind))
         .with_planning(move |c| bind(&mut c.platform, planning_bind))
         .with_orders(move |c| bind(&mut c.platform, orders_bind))
