@@ -4,7 +4,9 @@
 //! pack bought, its invoice in my account and its PDF once the office has
 //! validated it.
 
-use relais_proto::{billing::ValidateInvoiceRequest, catalogue::CreateHourPackRequest};
+use relais_platform::auth::Role;
+use relais_proto::catalogue::CreateHourPackRequest;
+use reqwest::Method;
 use serde_json::json;
 
 use crate::support::{
@@ -175,14 +177,28 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
     api.get(&format!("/v1/me/invoices/{invoice_id}/pdf"))
         .await
         .problem(409, "conflict");
-    stack
-        .billing()
-        .validate_invoice(stack.admin(ValidateInvoiceRequest {
-            id: invoice_id.clone(),
-            expected_version: 0,
-        }))
+    let office = Api::new(&stack, Some(stack.token(Role::Admin)));
+    let validate = format!("/v1/office/invoices/{invoice_id}/validate");
+    let numbered = office
+        .send(Method::POST, &validate, Some(&json!({})), &[])
+        .await;
+    assert_eq!(
+        numbered.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&numbered.bytes)
+    );
+    // Twice is refused, naming the number it has; nothing changes.
+    let number = numbered.json()["number"].as_str().unwrap().to_owned();
+    let again = office
+        .send(Method::POST, &validate, Some(&json!({})), &[])
+        .await;
+    let p = again.problem(409, "conflict");
+    assert!(p["detail"].as_str().unwrap().contains(&number), "{p}");
+    // A customer may never validate.
+    api.send(Method::POST, &validate, Some(&json!({})), &[])
         .await
-        .unwrap();
+        .problem(403, "forbidden");
     let validated = api.ok(&format!("/v1/me/invoices/{invoice_id}")).await;
     assert!(
         validated["number"].as_str().unwrap().starts_with('F'),

@@ -9,5 +9,6 @@ mod support;
 
 mod auth;
 mod journey;
+mod office;
 mod openapi;
 mod orders;
