@@ -12,3 +12,4 @@ mod journey;
 mod office;
 mod openapi;
 mod orders;
+mod unavailable;
