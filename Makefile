@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
 WITH_ENV := source .local/env &&
 
-.PHONY: run test soak lint fmt fmt-check clippy layers proto-lint k8s-check bench stack-up stack-down build
+.PHONY: run test soak lint fmt fmt-check clippy layers proto-lint k8s-check openapi-check bench stack-up stack-down build
 
 # `relais dev` runs every service in one process: the relais command is
 # all `make run` needs, built with the features `cargo run -p relais-cli`
@@ -58,7 +58,7 @@ soak: stack-up
 	    cargo test -p relais-connector --test api model -- --nocapture
 	scripts/drop-test-databases.sh
 
-lint: fmt-check clippy layers proto-lint k8s-check
+lint: fmt-check clippy layers proto-lint k8s-check openapi-check
 
 fmt:
 	cargo fmt --all
@@ -78,6 +78,13 @@ proto-lint:
 
 k8s-check:
 	scripts/k8s-check.sh
+
+# The committed OpenAPI document is the API the gateway's handlers
+# describe, so a change to the API shows in review (the gateway's test
+# `the_committed_document_is_the_generated_one` checks the same).
+openapi-check:
+	@cargo run -q -p relais-gateway -- openapi | diff -u services/gateway/openapi.json - \
+	    || { echo "services/gateway/openapi.json is stale: cargo run -p relais-gateway -- openapi > services/gateway/openapi.json" >&2; exit 1; }
 
 bench: stack-up
 	$(WITH_ENV) scripts/bench.sh

@@ -12,7 +12,7 @@ allowed() {
 	relais-proto) echo "" ;;
 	relais-domain) echo "relais-proto" ;;
 	relais-platform) echo "relais-domain relais-proto" ;;
-	relais-catalogue | relais-orders | relais-planning | relais-billing | relais-connector | relais-reference-erp)
+	relais-catalogue | relais-orders | relais-planning | relais-billing | relais-connector | relais-gateway | relais-reference-erp)
 		echo "relais-domain relais-platform relais-proto" ;;
 	*) return 1 ;;
 	esac
@@ -20,7 +20,7 @@ allowed() {
 
 bad=0
 for crate in relais-proto relais-domain relais-platform relais-catalogue relais-orders \
-	relais-planning relais-billing relais-connector relais-reference-erp; do
+	relais-planning relais-billing relais-connector relais-gateway relais-reference-erp; do
 	ok=$(allowed "$crate")
 	tree=$(cargo tree -q -e normal -p "$crate" --prefix none --format '{p}')
 	for dep in $(grep -o '^relais-[a-z-]*' <<<"$tree" | sort -u); do

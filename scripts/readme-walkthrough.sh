@@ -112,9 +112,9 @@ if n == 0:
 PY
 
 # Ports of its own for every service.
-read -r P_CAT P_ORD P_PLA P_BIL P_CON P_ERP < <(python3 -c '
+read -r P_CAT P_ORD P_PLA P_BIL P_CON P_ERP P_GW < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(6)]
+socks = [socket.socket() for _ in range(7)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')
@@ -133,6 +133,7 @@ mkdir -p "$WORK/.local"
 	echo "export BILLING_ADDR=http://127.0.0.1:$P_BIL"
 	echo "export CONNECTOR_ADDR=http://127.0.0.1:$P_CON"
 	echo "export REFERENCE_ERP_URL=http://127.0.0.1:$P_ERP"
+	echo "export HTTP_ADDR=127.0.0.1:$P_GW"
 } >"$WORK/.local/env"
 
 say "building the relais command"

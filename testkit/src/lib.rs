@@ -9,9 +9,10 @@
 //!
 //! A part brings what it needs: orders starts the catalogue and planning
 //! (it prices from one and asks the other about workers), planning the
-//! catalogue (skills), the connector the three shop services. They start in
+//! catalogue (skills), the connector the three shop services, the gateway
+//! orders and billing (its routes call them). They start in
 //! that order (catalogue, planning, orders, billing, reference ERP,
-//! connector), each told where the others bound, all in one NATS namespace
+//! connector, gateway), each told where the others bound, all in one NATS namespace
 //! as in a deployment. With `Source::Testing` (the default) each part gets a
 //! fresh database and port 0; `relais dev` uses `Source::Env` and each
 //! service's settings from the environment. Production runs each service's
@@ -50,6 +51,7 @@ pub struct StackBuilder {
     billing: bool,
     erp: bool,
     connector: bool,
+    gateway: bool,
     shutdown: CancellationToken,
     provider: Option<Arc<dyn relais_billing::PaymentProvider>>,
     catalogue_hook: Option<Hook<relais_platform::config::PlatformConfig>>,
@@ -58,6 +60,7 @@ pub struct StackBuilder {
     billing_hook: Option<Hook<relais_billing::BillingConfig>>,
     erp_hook: Option<Hook<relais_reference_erp::Config>>,
     connector_hook: Option<Hook<relais_connector::ConnectorConfig>>,
+    gateway_hook: Option<Hook<relais_gateway::GatewayConfig>>,
 }
 
 /// A started service: where it listens, its database, its task.
@@ -83,6 +86,7 @@ pub struct Stack {
     billing: Option<Part>,
     connector: Option<Part>,
     erp: Option<parts::Erp>,
+    gateway: Option<parts::Gateway>,
     /// The in-process payment simulator behind billing, unless the builder
     /// was given another provider.
     simulator: Option<relais_billing::Simulator>,
@@ -103,6 +107,7 @@ impl Stack {
             billing: false,
             erp: false,
             connector: false,
+            gateway: false,
             shutdown: CancellationToken::new(),
             provider: None,
             catalogue_hook: None,
@@ -111,6 +116,7 @@ impl Stack {
             billing_hook: None,
             erp_hook: None,
             connector_hook: None,
+            gateway_hook: None,
         }
     }
 }
@@ -173,7 +179,15 @@ impl StackBuilder {
         self.orders()
     }
 
-    /// Every part: what `relais dev` runs.
+    /// The gateway (the public HTTP API), and the services its routes
+    /// call: orders (with the catalogue and planning) and billing.
+    pub fn gateway(mut self) -> Self {
+        self.gateway = true;
+        self.orders().billing()
+    }
+
+    /// Every service and the reference ERP (`relais dev` adds the
+    /// gateway).
     pub fn all(self) -> Self {
         self.connector().billing().erp()
     }
@@ -230,6 +244,14 @@ impl StackBuilder {
     ) -> Self {
         self.connector_hook = Some(Box::new(f));
         self.connector()
+    }
+
+    pub fn with_gateway(
+        mut self,
+        f: impl FnOnce(&mut relais_gateway::GatewayConfig) + Send + 'static,
+    ) -> Self {
+        self.gateway_hook = Some(Box::new(f));
+        self.gateway()
     }
 
     /// Builds and starts the parts asked for, in dependency order.
@@ -304,6 +326,23 @@ impl Stack {
         erp.database_url.clone()
     }
 
+    /// The gateway's base URL (`http://127.0.0.1:PORT`), where the public
+    /// API, `/openapi.json` and `/docs` are served.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway_part().http_addr)
+    }
+
+    /// The gateway's admin address (`/livez`, `/readyz`, `/metrics`).
+    pub fn gateway_admin_addr(&self) -> SocketAddr {
+        self.gateway_part().admin_addr
+    }
+
+    fn gateway_part(&self) -> &parts::Gateway {
+        self.gateway
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}", missing("gateway")))
+    }
+
     /// The payment simulator billing calls in process.
     pub fn simulator(&self) -> relais_billing::Simulator {
         self.simulator
@@ -351,6 +390,7 @@ impl Stack {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first = Ok(());
         let tasks = [
+            self.gateway.take().map(|g| g.task),
             self.erp.take().map(|e| e.task),
             self.connector.take().map(|p| p.task),
             self.catalogue.take().map(|p| p.task),

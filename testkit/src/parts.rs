@@ -29,6 +29,12 @@ pub enum Source {
     Env,
 }
 
+pub(crate) struct Gateway {
+    pub http_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
 pub(crate) struct Erp {
     pub addr: SocketAddr,
     pub database_url: String,
@@ -84,6 +90,7 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         billing: None,
         connector: None,
         erp: None,
+        gateway: None,
         simulator: None,
         connector_cfg: None,
         connector_stop: None,
@@ -240,6 +247,36 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         let stop = shutdown.child_token();
         stack.connector = Some(start_connector(cfg, stop.clone()).await?);
         stack.connector_stop = Some(stop);
+    }
+
+    // Last: the API calls the services started above, wherever they bound.
+    if b.gateway {
+        let mut cfg = match b.source {
+            Source::Env => relais_gateway::config_from_env()?,
+            #[cfg(feature = "testing")]
+            Source::Testing => {
+                let mut cfg = relais_gateway::GatewayConfig::new(platform(&ns, &nats_url).await?);
+                cfg.http_addr = "127.0.0.1:0".parse()?;
+                cfg
+            }
+        };
+        let at = |p: &Option<Part>| p.as_ref().map(|p| url(p.grpc_addr)).unwrap_or_default();
+        cfg.catalogue_addr = at(&stack.catalogue);
+        cfg.orders_addr = at(&stack.orders);
+        cfg.planning_addr = at(&stack.planning);
+        cfg.billing_addr = at(&stack.billing);
+        if stack.connector.is_some() {
+            cfg.connector_addr = at(&stack.connector);
+        }
+        if let Some(hook) = b.gateway_hook.take() {
+            hook(&mut cfg);
+        }
+        let app = relais_gateway::App::build(cfg).await?;
+        stack.gateway = Some(Gateway {
+            http_addr: app.http_addr(),
+            admin_addr: app.admin_addr(),
+            task: run(app.run(shutdown.clone())),
+        });
     }
     Ok(stack)
 }

@@ -42,6 +42,9 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
     let orders_bind = dev_bind("ORDERS_ADDR")?;
     let billing_bind = dev_bind("BILLING_ADDR")?;
     let connector_bind = dev_bind("CONNECTOR_ADDR")?;
+    // The gateway reads HTTP_ADDR itself; when it is moved, its admin port
+    // moves off the default too, as the services' do.
+    let gateway_moved = std::env::var_os("HTTP_ADDR").is_some_and(|a| !a.is_empty());
     // The demo tenant's ERP: the reference ERP, with the demo keys, where
     // the commands reach it unless told where to listen.
     let erp_bind = if std::env::var_os("REFERENCE_ERP_ADDR").is_none() {
@@ -74,6 +77,12 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
         .source(relais_testkit::Source::Env)
         .shutdown(shutdown.clone())
         .all()
+        // The public API on HTTP_ADDR (127.0.0.1:8080 unless set).
+        .with_gateway(move |c| {
+            if gateway_moved {
+                c.platform.admin_addr = std::net::SocketAddr::new(c.http_addr.ip(), 0);
+            }
+        })
         .with_catalogue(move |c| bind(c, catalogue_bind))
         .with_planning(move |c| bind(&mut c.platform, planning_bind))
         .with_orders(move |c| bind(&mut c.platform, orders_bind))
@@ -97,6 +106,8 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
     let (planning_grpc, planning_admin) = at(stack.planning_part());
     let (billing_grpc, billing_admin) = at(stack.billing_part());
     let (connector_grpc, connector_admin) = at(stack.connector_part());
+    let gateway_url = stack.gateway_url();
+    let gateway_admin = stack.gateway_admin_addr();
     let erp_base = stack.erp_base();
     let erp_addr = erp_base.trim_start_matches("http://").to_owned();
     let endpoint = format!("http://{catalogue_grpc}");
@@ -160,7 +171,9 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  planning   gRPC {planning_grpc}   admin http://{planning_admin}\
          \n  billing    gRPC {billing_grpc}   admin http://{billing_admin}\
          \n  connector  gRPC {connector_grpc}   admin http://{connector_admin}\
+         \n  gateway    HTTP {gateway_url}   admin http://{gateway_admin}\
          \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public; /_faults only with REFERENCE_ERP_FAULTS=1)\
+         \n\nAPI docs: {gateway_url}/docs\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  cargo run -q -p relais-cli -- catalogue categories\

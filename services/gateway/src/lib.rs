@@ -1,0 +1,104 @@
+//! Gateway: the public HTTP/JSON API over the services' gRPC APIs
+//! (docs/architecture.md §1). A request's bearer token is verified here,
+//! so a bad one is refused before any service is called, then forwarded as
+//! is: the services decide what the caller may do (crates/platform/src/
+//! access.rs), and the gateway never grants more than the token does. Each
+//! call carries a deadline and the request's trace context. Errors are RFC
+//! 9457 problems; the OpenAPI 3.1 document is generated from the handlers
+//! (`routes/`), served at `/openapi.json` with an interactive page at
+//! `/docs`, and committed as `services/gateway/openapi.json`.
+//!
+//! The gateway owns a Postgres schema (for accounts and sign-in, to come)
+//! and serves an admin port like every service: `/livez`, `/readyz`
+//! (Postgres reachable; never another service), `/metrics`.
+
+mod admin;
+pub mod config;
+mod extract;
+mod model;
+mod paging;
+mod peers;
+mod problem;
+mod routes;
+mod slots;
+
+use std::net::SocketAddr;
+
+use relais_platform::{auth::Authenticator, db};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{GatewayConfig, SERVICE, config_from_env};
+pub use routes::openapi;
+
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What every handler reaches: the token verifier and the services.
+#[derive(Clone)]
+pub struct Api {
+    auth: Authenticator,
+    peers: peers::Peers,
+}
+
+/// The OpenAPI document as committed (`cargo run -p relais-gateway --
+/// openapi > services/gateway/openapi.json`): pretty JSON and a final
+/// newline, so a change reads well in review.
+pub fn openapi_json() -> anyhow::Result<String> {
+    Ok(format!("{}\n", openapi().to_pretty_json()?))
+}
+
+pub struct App {
+    api: Api,
+    pool: PgPool,
+    http: TcpListener,
+    admin: TcpListener,
+}
+
+impl App {
+    /// Connects to its database (role, schema, migrations) and binds its
+    /// ports, so tests pass port 0 and read the real ones.
+    pub async fn build(cfg: GatewayConfig) -> anyhow::Result<Self> {
+        let pool = db::connect(&cfg.platform, SERVICE, &MIGRATIONS).await?;
+        let api = Api {
+            auth: Authenticator::new(&cfg.platform.tokens),
+            peers: peers::Peers::new(&cfg)?,
+        };
+        Ok(Self {
+            api,
+            pool,
+            http: TcpListener::bind(cfg.http_addr).await?,
+            admin: TcpListener::bind(cfg.platform.admin_addr).await?,
+        })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().unwrap_or(([127, 0, 0, 1], 0).into())
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+            .local_addr()
+            .unwrap_or(([127, 0, 0, 1], 0).into())
+    }
+
+    /// Serves until `shutdown`, then finishes the requests in flight.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(service = SERVICE, http = %self.http_addr(), "serving");
+        let admin = tokio::spawn(relais_platform::admin::serve(
+            self.admin,
+            admin::router(self.pool.clone()),
+            shutdown.clone(),
+        ));
+        let app = routes::router(self.api).layer(admin::trace_layer());
+        let stop = shutdown.clone();
+        let served = axum::serve(self.http, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        shutdown.cancel();
+        let _ = admin.await;
+        self.pool.close().await;
+        tracing::info!(service = SERVICE, "stopped");
+        Ok(served?)
+    }
+}

@@ -1,0 +1,37 @@
+//! `gateway serve` runs the API; `gateway migrate` provisions its database
+//! role and schema, applies migrations and exits; `gateway openapi` prints
+//! the OpenAPI document (`> services/gateway/openapi.json` to commit it).
+
+use relais_gateway::{App, GatewayConfig, MIGRATIONS, SERVICE, config_from_env, openapi_json};
+use relais_platform::{db, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match std::env::args().nth(1).as_deref() {
+        Some("openapi") => {
+            // No configuration needed: the document is the code's.
+            print!("{}", openapi_json()?);
+            Ok(())
+        }
+        Some("serve") | None => {
+            let _telemetry = telemetry::init(SERVICE)?;
+            let cfg: GatewayConfig = config_from_env()?;
+            let app = App::build(cfg).await?;
+            app.run(shutdown::on_signal()).await
+        }
+        Some("migrate") => {
+            let _telemetry = telemetry::init(SERVICE)?;
+            let mut cfg = config_from_env()?;
+            cfg.platform.db_migrate = true;
+            db::connect(&cfg.platform, SERVICE, &MIGRATIONS)
+                .await?
+                .close()
+                .await;
+            tracing::info!("gateway migrations applied");
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!("unknown command {other:?}: use `serve`, `migrate` or `openapi`")
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The gateway over real HTTP, in front of the real services (the
+//! testkit's stack: Postgres, NATS, catalogue, orders, planning, billing),
+//! asserting what an API client sees: statuses, JSON, problem details,
+//! PDFs (`make test`; or `cargo test -p relais-gateway` after
+//! `scripts/stack.sh up` and `. .local/env`).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod auth;
+mod journey;
+mod office;
+mod openapi;
+mod orders;
+mod unavailable;
