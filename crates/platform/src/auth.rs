@@ -376,7 +376,9 @@ mod tests {
     #[test]
     fn a_token_valid_for_centuries_is_refused() {
         let gateway = auth("gateway", &TokenSettings::dev("s", false));
-        let ok = gateway.mint(&claims(Role::Admin, "a", 600)).unwrap_or_default();
+        let ok = gateway
+            .mint(&claims(Role::Admin, "a", 600))
+            .unwrap_or_default();
         assert!(gateway.verify(&ok).is_ok());
         let forever = gateway
             .mint(&claims(Role::Admin, "a", 200 * 365 * 24 * 3600))
@@ -389,7 +391,9 @@ mod tests {
     fn a_service_signs_only_its_own_service_tokens() {
         let settings = TokenSettings::dev("s", false);
         let orders = auth("orders", &settings);
-        let own = orders.mint(&claims(Role::Service, "orders", 60)).unwrap_or_default();
+        let own = orders
+            .mint(&claims(Role::Service, "orders", 60))
+            .unwrap_or_default();
         assert!(orders.verify(&own).is_ok());
         for (role, sub) in [
             (Role::Admin, "orders"),
@@ -399,7 +403,10 @@ mod tests {
         ] {
             let forged = orders.mint(&claims(role, sub, 60)).unwrap_or_default();
             let err = orders.verify(&forged).err().map(|e| e.to_string());
-            assert!(err.is_some_and(|e| e.contains("may not sign")), "{role:?} {sub}");
+            assert!(
+                err.is_some_and(|e| e.contains("may not sign")),
+                "{role:?} {sub}"
+            );
         }
     }
 
@@ -408,11 +415,15 @@ mod tests {
         let ours = auth("orders", &TokenSettings::dev("s", false));
         // Another stack's keys: same kid, other key.
         let theirs = auth("gateway", &TokenSettings::dev("other", false));
-        let token = theirs.mint(&claims(Role::Admin, "a", 600)).unwrap_or_default();
+        let token = theirs
+            .mint(&claims(Role::Admin, "a", 600))
+            .unwrap_or_default();
         assert!(ours.verify(&token).is_err());
         // The tests' issuer is not trusted outside the tests.
         let tests = auth(TEST_ISSUER, &TokenSettings::dev("s", true));
-        let token = tests.mint(&claims(Role::Admin, "a", 600)).unwrap_or_default();
+        let token = tests
+            .mint(&claims(Role::Admin, "a", 600))
+            .unwrap_or_default();
         assert!(ours.verify(&token).is_err());
         for other in [
             TokenSettings {

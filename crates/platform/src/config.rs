@@ -294,7 +294,9 @@ mod tests {
         .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(err.contains("RELAIS_TRUSTED_KEYS is not set"), "{err}");
-        let err = resolve_trust("old-shared-secret", "/k.json", "").unwrap_err().to_string();
+        let err = resolve_trust("old-shared-secret", "/k.json", "")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("RELAIS_JWT_SECRET is no longer used"), "{err}");
         assert!(matches!(
             resolve_trust("", "/k.json", "seed").unwrap(),

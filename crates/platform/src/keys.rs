@@ -184,8 +184,14 @@ impl TrustedKey {
         anyhow::ensure!(x.len() == 32, "key {kid}: x must be 32 bytes");
         ed25519_dalek::VerifyingKey::from_bytes(&x.clone().try_into().unwrap_or([0; 32]))
             .with_context(|| format!("key {kid}: not an Ed25519 public key"))?;
-        anyhow::ensure!(!jwk.relais_issuer.is_empty(), "key {kid}: relais_issuer is empty");
-        anyhow::ensure!(!jwk.relais_roles.is_empty(), "key {kid}: relais_roles is empty");
+        anyhow::ensure!(
+            !jwk.relais_issuer.is_empty(),
+            "key {kid}: relais_issuer is empty"
+        );
+        anyhow::ensure!(
+            !jwk.relais_roles.is_empty(),
+            "key {kid}: relais_roles is empty"
+        );
         Ok(Self {
             decoding: DecodingKey::from_ed_der(&x),
             jwk,
@@ -215,7 +221,8 @@ impl KeySet {
     /// twice, fails the whole document (a half-read key set would refuse
     /// tokens that the operator believes accepted, or the reverse).
     pub fn parse(json: &str) -> anyhow::Result<Self> {
-        let doc: Document = serde_json::from_str(json).context("trusted keys: not a JWKS document")?;
+        let doc: Document =
+            serde_json::from_str(json).context("trusted keys: not a JWKS document")?;
         let mut keys = BTreeMap::new();
         for jwk in doc.keys {
             let kid = jwk.kid.clone();
@@ -336,8 +343,12 @@ impl TrustedKeys {
                         state.set = Arc::new(set);
                         state.modified = m;
                     }
-                    Ok(_) => tracing::error!(path = %path.display(), "trusted keys file is empty; keeping the previous keys"),
-                    Err(e) => tracing::error!(path = %path.display(), error = %e, "trusted keys file unreadable; keeping the previous keys"),
+                    Ok(_) => {
+                        tracing::error!(path = %path.display(), "trusted keys file is empty; keeping the previous keys")
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), error = %e, "trusted keys file unreadable; keeping the previous keys")
+                    }
                 }
             }
         }
@@ -356,8 +367,8 @@ fn read(path: &Path) -> anyhow::Result<(KeySet, Option<SystemTime>)> {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("RELAIS_TRUSTED_KEYS: reading {}", path.display()))?;
-    let set = KeySet::parse(&text)
-        .with_context(|| format!("RELAIS_TRUSTED_KEYS: {}", path.display()))?;
+    let set =
+        KeySet::parse(&text).with_context(|| format!("RELAIS_TRUSTED_KEYS: {}", path.display()))?;
     Ok((set, modified))
 }
 
@@ -390,9 +401,13 @@ mod tests {
 
     #[test]
     fn a_signing_key_spec_parses_and_says_what_is_wrong() {
-        let (_, spec) = SigningKey::generate("orders", "orders-1").unwrap_or_else(|e| panic!("{e}"));
+        let (_, spec) =
+            SigningKey::generate("orders", "orders-1").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            SigningKey::parse("orders", &spec).map(|k| k.kid).ok().as_deref(),
+            SigningKey::parse("orders", &spec)
+                .map(|k| k.kid)
+                .ok()
+                .as_deref(),
             Some("orders-1")
         );
         for bad in ["", "no-colon", ":abc", "k:short"] {
@@ -405,8 +420,10 @@ mod tests {
         use crate::auth::{Authenticator, Claims, TokenSettings};
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("trusted-keys.json");
-        let (old, old_spec) = SigningKey::generate("gateway", "gw-1").unwrap_or_else(|e| panic!("{e}"));
-        let (new, new_spec) = SigningKey::generate("gateway", "gw-2").unwrap_or_else(|e| panic!("{e}"));
+        let (old, old_spec) =
+            SigningKey::generate("gateway", "gw-1").unwrap_or_else(|e| panic!("{e}"));
+        let (new, new_spec) =
+            SigningKey::generate("gateway", "gw-2").unwrap_or_else(|e| panic!("{e}"));
         let write = |keys: &[&SigningKey]| {
             let set = KeySet::from_keys(keys.iter().map(|k| k.public(&[Role::Admin])));
             std::fs::write(&path, set.document().to_string()).unwrap_or_else(|e| panic!("{e}"));
@@ -433,7 +450,8 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"))
         };
         write(&[&old]);
-        let verifier = Authenticator::new(&settings(""), "orders").unwrap_or_else(|e| panic!("{e}"));
+        let verifier =
+            Authenticator::new(&settings(""), "orders").unwrap_or_else(|e| panic!("{e}"));
         let (before, after) = (token(&old_spec), token(&new_spec));
         assert!(verifier.verify(&before).is_ok());
         assert!(verifier.verify(&after).is_err(), "not published yet");

@@ -177,9 +177,7 @@ pub fn token(tenant: Uuid, role: Role) -> String {
 
 /// A token with every claim chosen by the test.
 pub fn token_with(claims: &Claims) -> String {
-    authenticator()
-        .mint(claims)
-        .unwrap_or_default()
+    authenticator().mint(claims).unwrap_or_default()
 }
 
 /// The users and permissions a private test server loads, as the local

@@ -4,6 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use relais_platform::config::{PlatformConfig, var};
 
+use crate::accounts::AccountSettings;
+
 pub const SERVICE: &str = "gateway";
 /// The gateway serves no gRPC: `GRPC_ADDR` is read by the platform's
 /// settings like every service's, and unused here.
@@ -33,6 +35,11 @@ pub struct GatewayConfig {
     /// `RELAIS_GATEWAY_DEADLINE_MS` (default 5000): how long a service may
     /// take to answer one call before the client gets a 503.
     pub deadline: Duration,
+    /// Sign-in, sessions and lockout (`RELAIS_ACCESS_TOKEN_SECS`,
+    /// `RELAIS_SESSION_DAYS`, `RELAIS_LOCK_AFTER_FAILURES`,
+    /// `RELAIS_LOCK_MINUTES`, `RELAIS_SIGN_INS_PER_MINUTE`,
+    /// `RELAIS_COOKIE_SECURE`, `RELAIS_PUBLIC_URL`, `RELAIS_BEHIND_PROXY`).
+    pub accounts: AccountSettings,
 }
 
 impl GatewayConfig {
@@ -47,6 +54,7 @@ impl GatewayConfig {
             billing_addr: "http://127.0.0.1:50054".into(),
             connector_addr: "http://127.0.0.1:50055".into(),
             deadline: Duration::from_millis(5000),
+            accounts: AccountSettings::default(),
         }
     }
 }
@@ -64,6 +72,22 @@ pub fn config_from_env() -> anyhow::Result<GatewayConfig> {
         billing_addr: var("BILLING_ADDR", defaults.billing_addr)?,
         connector_addr: var("CONNECTOR_ADDR", defaults.connector_addr)?,
         deadline: Duration::from_millis(var("RELAIS_GATEWAY_DEADLINE_MS", 5000)?),
+        accounts: accounts_from_env(&defaults.accounts)?,
         platform: defaults.platform,
+    })
+}
+
+fn accounts_from_env(d: &AccountSettings) -> anyhow::Result<AccountSettings> {
+    Ok(AccountSettings {
+        access_ttl: Duration::from_secs(var("RELAIS_ACCESS_TOKEN_SECS", d.access_ttl.as_secs())?),
+        session_ttl: Duration::from_secs(
+            var("RELAIS_SESSION_DAYS", d.session_ttl.as_secs() / 86400)? * 86400,
+        ),
+        lock_after: var("RELAIS_LOCK_AFTER_FAILURES", d.lock_after)?.max(1),
+        lock_for: Duration::from_secs(var("RELAIS_LOCK_MINUTES", d.lock_for.as_secs() / 60)? * 60),
+        sign_ins_per_minute: var("RELAIS_SIGN_INS_PER_MINUTE", d.sign_ins_per_minute)?,
+        cookie_secure: var("RELAIS_COOKIE_SECURE", d.cookie_secure)?,
+        public_url: var("RELAIS_PUBLIC_URL", d.public_url.clone())?,
+        behind_proxy: var("RELAIS_BEHIND_PROXY", d.behind_proxy)?,
     })
 }

@@ -8,10 +8,13 @@
 //! (`routes/`), served at `/openapi.json` with an interactive page at
 //! `/docs`, and committed as `services/gateway/openapi.json`.
 //!
-//! The gateway owns a Postgres schema (for accounts and sign-in, to come)
-//! and serves an admin port like every service: `/livez`, `/readyz`
+//! The gateway owns a Postgres schema: people's accounts and sessions
+//! (`accounts/`, docs/accounts.md), and the mails they are sent, which it
+//! relays itself. It signs people's access tokens with its own key (the
+//! only one trusted for them: docs/keys.md). It serves an admin port like every service: `/livez`, `/readyz`
 //! (Postgres reachable; never another service), `/metrics`.
 
+pub mod accounts;
 mod admin;
 pub mod config;
 mod extract;
@@ -34,11 +37,13 @@ pub use routes::openapi;
 
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// What every handler reaches: the token verifier and the services.
+/// What every handler reaches: the token verifier, the services, and
+/// accounts.
 #[derive(Clone)]
 pub struct Api {
     auth: Authenticator,
     peers: peers::Peers,
+    accounts: accounts::Accounts,
 }
 
 /// The OpenAPI document as committed (`cargo run -p relais-gateway --
@@ -51,6 +56,7 @@ pub fn openapi_json() -> anyhow::Result<String> {
 pub struct App {
     api: Api,
     pool: PgPool,
+    mail: relais_platform::mail::MailRelay,
     http: TcpListener,
     admin: TcpListener,
 }
@@ -60,13 +66,28 @@ impl App {
     /// ports, so tests pass port 0 and read the real ones.
     pub async fn build(cfg: GatewayConfig) -> anyhow::Result<Self> {
         let pool = db::connect(&cfg.platform, SERVICE, &MIGRATIONS).await?;
+        let auth = Authenticator::new(&cfg.platform.tokens, SERVICE)?;
+        let peers = peers::Peers::new(&cfg)?;
+        let accounts = accounts::Accounts::new(
+            pool.clone(),
+            auth.clone(),
+            peers.clone(),
+            cfg.accounts.clone(),
+        )?;
+        let mail = relais_platform::mail::MailRelay::new(
+            pool.clone(),
+            &cfg.platform.mail,
+            cfg.platform.outbox_poll,
+        )?;
         let api = Api {
-            auth: Authenticator::new(&cfg.platform.tokens),
-            peers: peers::Peers::new(&cfg)?,
+            auth,
+            peers,
+            accounts,
         };
         Ok(Self {
             api,
             pool,
+            mail,
             http: TcpListener::bind(cfg.http_addr).await?,
             admin: TcpListener::bind(cfg.platform.admin_addr).await?,
         })
@@ -90,13 +111,19 @@ impl App {
             admin::router(self.pool.clone()),
             shutdown.clone(),
         ));
+        let mail = tokio::spawn(self.mail.run(shutdown.clone()));
         let app = routes::router(self.api).layer(admin::trace_layer());
         let stop = shutdown.clone();
-        let served = axum::serve(self.http, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
+        // With each connection's address: the sign-in limit counts per client.
+        let served = axum::serve(
+            self.http,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
         shutdown.cancel();
         let _ = admin.await;
+        let _ = mail.await;
         self.pool.close().await;
         tracing::info!(service = SERVICE, "stopped");
         Ok(served?)

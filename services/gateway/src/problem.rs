@@ -106,11 +106,15 @@ pub struct Problem {
     pub status: u16,
     #[schema(example = "invalid argument: schedule.first_date: is in the past")]
     pub detail: String,
-    /// The bad fields (invalid-request only; empty otherwise).
+    /// The bad fields (of an invalid request, or the field a conflict is
+    /// about; empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     #[serde(skip)]
     www_authenticate: bool,
+    /// Seconds to wait, sent as `Retry-After` (429 and 503).
+    #[serde(skip)]
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -122,7 +126,50 @@ impl Problem {
             detail: detail.into(),
             errors: vec![],
             www_authenticate: kind == Kind::Unauthenticated,
+            retry_after: None,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY)
+    }
+
+    /// With a `Retry-After` of `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// With one more bad field listed (a conflict on a field, e.g. an
+    /// e-mail already taken).
+    pub fn with_field(mut self, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.errors.push(FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        });
+        self
+    }
+
+    /// With the fields a service named under `prefix` (its request's
+    /// message) named as the client's body has them, at the top.
+    pub fn unprefixed(mut self, prefix: &str) -> Self {
+        for e in &mut self.errors {
+            if let Some(rest) = e.field.strip_prefix(prefix) {
+                e.field = rest.to_owned();
+            }
+        }
+        self
+    }
+
+    /// With the field a service called `from` named `to`, as the client
+    /// sent it in this request.
+    pub fn renamed(mut self, from: &str, to: &str) -> Self {
+        for e in &mut self.errors {
+            if e.field == from {
+                e.field = to.to_owned();
+            }
+        }
+        self
     }
 
     /// A request refused for one bad field.
@@ -203,6 +250,11 @@ impl IntoResponse for Problem {
         let mut res = (status, body).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(wait) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&wait.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if bearer {
             // RFC 6750: a 401 names the scheme the client should use.
             res.headers_mut()

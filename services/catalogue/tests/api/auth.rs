@@ -28,12 +28,12 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     )
     .unwrap()
     .mint_for(
-            app.tenant,
-            Role::Admin,
-            "mallory",
-            std::time::Duration::from_secs(60),
-        )
-        .unwrap();
+        app.tenant,
+        Role::Admin,
+        "mallory",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     let status = app
         .client
         .list_products(with_token(&forged, ListProductsRequest::default()))

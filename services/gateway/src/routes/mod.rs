@@ -5,6 +5,7 @@
 //! `/docs` are served beside them.
 
 mod account;
+mod auth;
 mod documents;
 mod office;
 mod ordering;
@@ -54,6 +55,7 @@ use crate::{
     modifiers(&BearerAuth),
     components(schemas(Problem, FieldError)),
     tags(
+        (name = "auth", description = "Accounts and sign-in: sign-up, sign-in, refresh, sign-out, password reset, invitations."),
         (name = "shop", description = "The catalogue, free slots, and placing orders."),
         (name = "account", description = "The signed-in customer's own records."),
         (name = "office", description = "Staff and the office: customers, workers, invoices to validate."),
@@ -76,6 +78,7 @@ impl Modify for BearerAuth {
 /// The routes of the API and their descriptions, not yet split.
 fn api() -> OpenApiRouter<Api> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::routes())
         .merge(shop::routes())
         .merge(ordering::routes())
         .merge(account::routes())
@@ -179,6 +182,7 @@ mod tests {
     #[test]
     fn every_route_is_added_with_its_description() {
         let sources = [
+            include_str!("auth.rs"),
             include_str!("shop.rs"),
             include_str!("ordering.rs"),
             include_str!("account.rs"),
