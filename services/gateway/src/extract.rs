@@ -186,6 +186,77 @@ impl FromRequestParts<Api> for Bearer {
     }
 }
 
+/// Who browses the shop: a signed-in caller (their bearer token, as
+/// [`Bearer`]), or a visitor without one, who names the company whose shop
+/// it is (`?tenant=`). For a visitor the gateway signs a token of a minute
+/// for this request alone: a customer of that tenant with the nil customer
+/// id, which the services' rules (crates/platform/src/access.rs) let read
+/// the catalogue and who is free (without their contacts), and scope to a
+/// customer who never exists for anything else. Only the shop's read
+/// routes take a `Shopper`; ordering needs an account.
+pub struct Shopper(pub Bearer);
+
+/// The subject of a visitor's token, in the services' logs.
+pub const VISITOR: &str = "visitor";
+
+impl FromRequestParts<Api> for Shopper {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, Problem> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Bearer::from_request_parts(parts, api).await.map(Shopper);
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        let raw = form_urlencoded_parse(query)
+            .find(|(k, _)| k == "tenant")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| {
+                Problem::field(
+                    "tenant",
+                    "is required without a bearer token: the company whose shop to browse",
+                )
+            })?;
+        let tenant =
+            Uuid::parse_str(raw.trim()).map_err(|_| Problem::field("tenant", "is not a UUID"))?;
+        let token = api
+            .auth
+            .mint(&relais_platform::auth::Claims {
+                sub: VISITOR.into(),
+                tenant,
+                role: relais_platform::auth::Role::Customer,
+                customer_id: Some(Uuid::nil()),
+                residences: vec![],
+                connection: None,
+                exp: chrono::Utc::now().timestamp() + 60,
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "signing a visitor's token");
+                Problem::new(
+                    crate::problem::Kind::Unavailable,
+                    "the shop is unavailable; retry later",
+                )
+            })?;
+        let caller = api
+            .auth
+            .verify(&token)
+            .map_err(|e| Problem::unauthenticated(e.to_string()))?;
+        Ok(Shopper(Bearer {
+            caller,
+            authorization: format!("Bearer {token}"),
+        }))
+    }
+}
+
+/// The `?tenant=` a visitor names, as the document describes it.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShopTenant {
+    /// Without a bearer token: the company (tenant) whose shop to browse.
+    /// Ignored with one (the token says whose shop it is).
+    #[allow(dead_code)]
+    pub tenant: Option<Uuid>,
+}
+
 /// The `Idempotency-Key` of a request that creates something: the
 /// services' `idempotency_key` (docs/architecture.md §3). Required: a
 /// client on a flaky network retries, and only the key tells a retry from

@@ -1,5 +1,7 @@
 //! The shop's window: services, products and hour packs (catalogue), the
-//! free slots of a service and the workers free for one (planning).
+//! free slots of a service and the workers free for one (planning). A
+//! visitor browses without an account, naming the shop's company
+//! (`?tenant=`: extract::Shopper); a signed-in customer with their token.
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
@@ -11,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::ReadProblems;
 use crate::{
     Api,
-    extract::{Bearer, Id, Query},
+    extract::{Id, Query, ShopTenant, Shopper},
     model::{
         catalogue::{HourPack, HourPackList, Product, ProductPage, Service, ServicePage},
         planning::{Slot, SlotList, Worker, WorkerList},
@@ -46,11 +48,11 @@ pub struct CatalogueFilter {
 
 /// The services on sale.
 #[utoipa::path(get, path = "/v1/shop/services", tag = "shop",
-    params(PageQuery, CatalogueFilter), security(("bearer" = [])),
+    params(PageQuery, CatalogueFilter, ShopTenant), security((), ("bearer" = [])),
     responses((status = 200, body = ServicePage, description = "A page of services."), ReadProblems))]
 async fn list_services(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
     Query(page): Query<PageQuery>,
     Query(f): Query<CatalogueFilter>,
 ) -> Result<Json<ServicePage>, Problem> {
@@ -75,12 +77,12 @@ async fn list_services(
 
 /// One service.
 #[utoipa::path(get, path = "/v1/shop/services/{id}", tag = "shop",
-    params(("id" = uuid::Uuid, Path, description = "The service's id.")),
-    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The service's id."), ShopTenant),
+    security((), ("bearer" = [])),
     responses((status = 200, body = Service, description = "The service."), ReadProblems))]
 async fn get_service(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
     Id(id): Id,
 ) -> Result<Json<Service>, Problem> {
     let req = api
@@ -97,11 +99,11 @@ async fn get_service(
 
 /// The products on sale.
 #[utoipa::path(get, path = "/v1/shop/products", tag = "shop",
-    params(PageQuery, CatalogueFilter), security(("bearer" = [])),
+    params(PageQuery, CatalogueFilter, ShopTenant), security((), ("bearer" = [])),
     responses((status = 200, body = ProductPage, description = "A page of products."), ReadProblems))]
 async fn list_products(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
     Query(page): Query<PageQuery>,
     Query(f): Query<CatalogueFilter>,
 ) -> Result<Json<ProductPage>, Problem> {
@@ -126,12 +128,12 @@ async fn list_products(
 
 /// One product.
 #[utoipa::path(get, path = "/v1/shop/products/{id}", tag = "shop",
-    params(("id" = uuid::Uuid, Path, description = "The product's id.")),
-    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The product's id."), ShopTenant),
+    security((), ("bearer" = [])),
     responses((status = 200, body = Product, description = "The product."), ReadProblems))]
 async fn get_product(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
     Id(id): Id,
 ) -> Result<Json<Product>, Problem> {
     let req = api
@@ -148,11 +150,11 @@ async fn get_product(
 
 /// The hour packs on sale.
 #[utoipa::path(get, path = "/v1/shop/hour-packs", tag = "shop",
-    security(("bearer" = [])),
+    params(ShopTenant), security((), ("bearer" = [])),
     responses((status = 200, body = HourPackList, description = "The hour packs."), ReadProblems))]
 async fn list_hour_packs(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
 ) -> Result<Json<HourPackList>, Problem> {
     let req = api.peers.request(
         &who,
@@ -195,12 +197,12 @@ pub struct SlotQuery {
 /// not booked. A slot's `date` and `start_time` are what a booking's
 /// schedule names.
 #[utoipa::path(get, path = "/v1/shop/services/{id}/slots", tag = "shop",
-    params(("id" = uuid::Uuid, Path, description = "The service's id."), SlotQuery),
-    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The service's id."), SlotQuery, ShopTenant),
+    security((), ("bearer" = [])),
     responses((status = 200, body = SlotList, description = "The free slots."), ReadProblems))]
 async fn free_slots(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
     Id(service): Id,
     Query(q): Query<SlotQuery>,
 ) -> Result<Json<SlotList>, Problem> {
@@ -270,12 +272,12 @@ pub struct SlotTimes {
 /// The active workers with the skill free for the whole slot: their name,
 /// photo and skills, never their e-mail or phone.
 #[utoipa::path(get, path = "/v1/shop/services/{id}/workers", tag = "shop",
-    params(("id" = uuid::Uuid, Path, description = "The service's id."), SlotTimes),
-    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The service's id."), SlotTimes, ShopTenant),
+    security((), ("bearer" = [])),
     responses((status = 200, body = WorkerList, description = "The free workers."), ReadProblems))]
 async fn free_workers(
     State(api): State<Api>,
-    who: Bearer,
+    Shopper(who): Shopper,
     Id(service): Id,
     Query(slot): Query<SlotTimes>,
 ) -> Result<Json<WorkerList>, Problem> {

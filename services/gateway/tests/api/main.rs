@@ -14,3 +14,4 @@ mod office;
 mod openapi;
 mod orders;
 mod unavailable;
+mod visitor;
