@@ -337,6 +337,11 @@ impl Stack {
         self.gateway_part().admin_addr
     }
 
+    /// The gateway's accounts: the demo's are made there (`relais dev`).
+    pub fn gateway_accounts(&self) -> &relais_gateway::accounts::Accounts {
+        &self.gateway_part().accounts
+    }
+
     fn gateway_part(&self) -> &parts::Gateway {
         self.gateway
             .as_ref()

@@ -32,6 +32,7 @@ pub enum Source {
 pub(crate) struct Gateway {
     pub http_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    pub accounts: relais_gateway::accounts::Accounts,
     pub task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -275,6 +276,7 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         stack.gateway = Some(Gateway {
             http_addr: app.http_addr(),
             admin_addr: app.admin_addr(),
+            accounts: app.accounts(),
             task: run(app.run(shutdown.clone())),
         });
     }

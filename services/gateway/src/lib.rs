@@ -93,6 +93,11 @@ impl App {
         })
     }
 
+    /// The accounts, to create the demo's (`relais dev`) before serving.
+    pub fn accounts(&self) -> accounts::Accounts {
+        self.api.accounts.clone()
+    }
+
     pub fn http_addr(&self) -> SocketAddr {
         self.http.local_addr().unwrap_or(([127, 0, 0, 1], 0).into())
     }

@@ -119,6 +119,14 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
         seed::seed_planning(&format!("http://{planning_grpc}"), &endpoint, &token).await?;
         if let Some(d) = &demo_ids {
             seed::seed_billing(&format!("http://{billing_grpc}"), &d.customer).await?;
+            seed::accounts::seed_accounts(
+                stack.gateway_accounts(),
+                &format!("http://{orders_grpc}"),
+                &token,
+                d,
+            )
+            .await
+            .context("demo accounts")?;
         }
         seed::connector::seed(
             &format!("http://{connector_grpc}"),
@@ -173,7 +181,7 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  connector  gRPC {connector_grpc}   admin http://{connector_admin}\
          \n  gateway    HTTP {gateway_url}   admin http://{gateway_admin}\
          \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public; /_faults only with REFERENCE_ERP_FAULTS=1)\
-         \n\nAPI docs: {gateway_url}/docs\
+         \n\nAPI docs: {gateway_url}/docs{accounts}\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  cargo run -q -p relais-cli -- catalogue categories\
@@ -183,6 +191,24 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
          \n\nCtrl-C stops everything.\n",
         tenant = demo::TENANT,
         stream = format!("{ns}_CATALOGUE").to_uppercase(),
+        accounts = if demo_ids.is_some() {
+            use seed::accounts::{OFFICE, PAUL, STAFF};
+            format!(
+                "\nDemo accounts (POST {gateway_url}/v1/auth/sign-in with tenant {tenant}, email, password):\
+                 \n  customer Paul Durand   {}   {}\
+                 \n  residence staff        {}   {}\
+                 \n  office (admin)         {}   {}",
+                PAUL.email,
+                PAUL.password,
+                STAFF.email,
+                STAFF.password,
+                OFFICE.email,
+                OFFICE.password,
+                tenant = demo::TENANT,
+            )
+        } else {
+            String::new()
+        },
     );
     stack.wait().await
 }

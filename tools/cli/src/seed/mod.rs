@@ -1,5 +1,6 @@
 //! Seeding the demo tenant in every service `relais dev` runs (idempotent).
 
+pub mod accounts;
 mod billing;
 mod catalogue;
 pub mod connector;
