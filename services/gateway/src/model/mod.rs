@@ -10,6 +10,7 @@ pub mod office;
 pub mod orders;
 pub mod placing;
 pub mod planning;
+pub mod residences;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -213,6 +213,9 @@ pub struct Order {
     pub customer_id: String,
     pub customer_name: String,
     pub residence_id: Option<String>,
+    /// Who placed it: their token's subject, and their role.
+    pub placed_by: String,
+    pub placed_by_role: String,
     pub ship_to: Option<Address>,
     pub payment_mode: PaymentMode,
     pub lines: Vec<OrderLine>,
@@ -238,6 +241,8 @@ impl From<pb::Order> for Order {
             status: OrderStatus::from_pb(o.status),
             status_reason: some(o.status_reason),
             customer_id: o.customer_id,
+            placed_by: o.placed_by,
+            placed_by_role: o.placed_by_role,
             customer_name: o.customer_name,
             residence_id: some(o.residence_id),
             ship_to: Address::from_pb(o.ship_to),

@@ -9,6 +9,7 @@ mod auth;
 mod documents;
 mod office;
 mod ordering;
+mod residences;
 mod shop;
 
 use std::collections::BTreeMap;
@@ -84,6 +85,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(account::routes())
         .merge(documents::routes())
         .merge(office::routes())
+        .merge(residences::routes())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as
@@ -188,6 +190,7 @@ mod tests {
             include_str!("account.rs"),
             include_str!("documents.rs"),
             include_str!("office.rs"),
+            include_str!("residences.rs"),
             include_str!("mod.rs"),
         ];
         let needle = concat!(".route", "(");

@@ -13,5 +13,6 @@ mod journey;
 mod office;
 mod openapi;
 mod orders;
+mod residences;
 mod unavailable;
 mod visitor;
