@@ -3,11 +3,15 @@
 //! never shown), a sync run now followed live as server-sent events, its
 //! runs and bindings; what customers and staff get (the connector's
 //! refusal), another tenant's connection (404), a bad body (the field
-//! named); a write the ERP keeps refusing becomes a dead letter, replayed.
+//! named); a write the ERP keeps refusing becomes a dead letter, replayed;
+//! a worker changed on both sides under `manual` waits for the office,
+//! which settles it.
 
 use std::time::Duration;
 
+use relais_connector::adapter::ErpAdapter;
 use relais_platform::auth::{Claims, Role};
+use relais_proto::planning::{ListWorkersRequest, UpdateWorkerRequest};
 use relais_testkit::{ERP_KEYS, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -518,6 +522,24 @@ async fn a_write_the_erp_keeps_refusing_is_a_dead_letter_the_office_replays() {
     assert_eq!(letter["connection_id"], id.as_str());
     let letter_id = letter["id"].as_str().unwrap();
 
+    // A run while the ERP is down streams to its end: a failed result.
+    let res = run_now(
+        &stack,
+        &stack.token(Role::Admin),
+        &id,
+        &json!({ "family": "customers" }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let evs = events(res).await;
+    let last = evs.last().unwrap();
+    assert_eq!(last.name, "result", "{evs:?}");
+    assert_eq!(last.data["status"], "failed", "{evs:?}");
+    assert!(
+        !last.data["errors"].as_array().unwrap().is_empty(),
+        "{evs:?}"
+    );
+
     // Staff may not replay it; the office does, once the ERP is back.
     let staff = Api::new(&stack, Some(stack.token(Role::Staff)));
     staff
@@ -571,4 +593,142 @@ async fn a_write_the_erp_keeps_refusing_is_a_dead_letter_the_office_replays() {
         )
         .await
         .problem(404, "not-found");
+}
+
+#[tokio::test]
+async fn the_office_settles_a_conflict_left_to_it() {
+    let stack = stack_with(false).await;
+    let office = Api::new(&stack, Some(stack.token(Role::Admin)));
+    let mut body = connection_body(&stack, "erp-lyon");
+    body["families"] = json!([{ "family": "workers", "direction": "both" }]);
+    body["conflict_policy"] = json!("manual");
+    let a = office.post("/v1/office/connections", &key(), &body).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let id = a.json()["id"].as_str().unwrap().to_owned();
+    let run = |family: &'static str| {
+        let office = office.clone();
+        let path = format!("/v1/office/connections/{id}/runs");
+        async move {
+            let a = office
+                .send(Method::POST, &path, Some(&json!({ "family": family })), &[])
+                .await;
+            assert_eq!(
+                a.status,
+                StatusCode::OK,
+                "{}",
+                String::from_utf8_lossy(&a.bytes)
+            );
+            assert_eq!(a.json()["status"], "succeeded", "{}", a.json());
+        }
+    };
+
+    // Nina, pulled from the ERP, then given another e-mail on each side.
+    let erp = stack.erp();
+    let object = |v: Value| v.as_object().unwrap().clone();
+    let employee = erp
+        .upsert(
+            "employee",
+            None,
+            "erp-nina",
+            &object(json!({ "first_name": "Nina", "last_name": "Petit", "active": true })),
+        )
+        .await
+        .unwrap();
+    run("workers").await;
+    let worker = stack
+        .planning()
+        .list_workers(stack.admin(ListWorkersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .workers
+        .pop()
+        .unwrap();
+    erp.upsert(
+        "employee",
+        Some(&employee.id),
+        "",
+        &object(json!({ "email": "nina@erp.example" })),
+    )
+    .await
+    .unwrap();
+    let mut f = worker.fields.clone().unwrap();
+    f.email = "nina@shop.example".into();
+    stack
+        .planning()
+        .update_worker(stack.admin(UpdateWorkerRequest {
+            id: worker.id.clone(),
+            expected_version: worker.version,
+            fields: Some(f),
+        }))
+        .await
+        .unwrap();
+    run("workers").await;
+
+    // Held for the office, each side's value shown.
+    let open = eventually("the conflict waits for the office", || async {
+        let c = office
+            .ok(&format!(
+                "/v1/office/connections/{id}/conflicts?open_only=true"
+            ))
+            .await;
+        c["items"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(open["entity"], "worker");
+    assert_eq!(open["internal_id"], worker.id.as_str());
+    assert_eq!(open["policy"], "manual");
+    assert_eq!(open["winner"], json!(null));
+    let email = open["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["field"] == "email")
+        .unwrap_or_else(|| panic!("{open}"));
+    assert!(
+        email["shop"]
+            .as_str()
+            .unwrap()
+            .contains("nina@shop.example"),
+        "{email}"
+    );
+    assert!(
+        email["erp"].as_str().unwrap().contains("nina@erp.example"),
+        "{email}"
+    );
+
+    // Settled for the shop: the ERP takes the shop's e-mail.
+    let path = format!(
+        "/v1/office/connections/conflicts/{}/resolve",
+        open["id"].as_str().unwrap()
+    );
+    let a = office
+        .send(Method::POST, &path, Some(&json!({ "winner": "shop" })), &[])
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.bytes)
+    );
+    let settled = a.json();
+    assert_eq!(settled["winner"], "shop");
+    assert_eq!(settled["resolved_by"], "tester");
+    assert!(settled["resolved_at"].is_string());
+    let written = erp.get("employee", &employee.id).await.unwrap();
+    assert_eq!(written.text("email"), "nina@shop.example");
+    office
+        .send(Method::POST, &path, Some(&json!({ "winner": "erp" })), &[])
+        .await
+        .problem(409, "conflict");
+    let open = office
+        .ok(&format!(
+            "/v1/office/connections/{id}/conflicts?open_only=true"
+        ))
+        .await;
+    assert_eq!(open["items"], json!([]));
+    let all = office
+        .ok(&format!("/v1/office/connections/{id}/conflicts"))
+        .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1, "{all}");
 }
