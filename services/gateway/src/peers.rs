@@ -9,6 +9,7 @@ use relais_platform::{grpc::peer_channel, telemetry};
 use relais_proto::{
     billing::billing_service_client::BillingServiceClient,
     catalogue::catalogue_service_client::CatalogueServiceClient,
+    connector::connector_service_client::ConnectorServiceClient,
     orders::orders_service_client::OrdersServiceClient,
     planning::planning_service_client::PlanningServiceClient,
 };
@@ -25,6 +26,7 @@ pub struct Peers {
     pub orders: OrdersServiceClient<Channel>,
     pub planning: PlanningServiceClient<Channel>,
     pub billing: BillingServiceClient<Channel>,
+    pub connector: ConnectorServiceClient<Channel>,
     pub deadline: Duration,
 }
 
@@ -38,6 +40,7 @@ impl Peers {
             orders: OrdersServiceClient::new(peer_channel(&cfg.orders_addr, timeout)?),
             planning: PlanningServiceClient::new(peer_channel(&cfg.planning_addr, timeout)?),
             billing: BillingServiceClient::new(peer_channel(&cfg.billing_addr, timeout)?),
+            connector: ConnectorServiceClient::new(peer_channel(&cfg.connector_addr, timeout)?),
             deadline: cfg.deadline,
         })
     }

@@ -6,6 +6,7 @@
 
 pub mod billing;
 pub mod catalogue;
+pub mod connector;
 pub mod office;
 pub mod orders;
 pub mod placing;

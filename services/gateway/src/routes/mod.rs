@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod connections;
 mod documents;
 mod office;
 mod ordering;
@@ -60,6 +61,7 @@ use crate::{
         (name = "shop", description = "The catalogue, free slots, and placing orders."),
         (name = "account", description = "The signed-in customer's own records."),
         (name = "office", description = "Staff and the office: customers, workers, invoices to validate."),
+        (name = "connections", description = "The office's ERP connections: settings, runs with live progress, bindings, dead letters, conflicts, tariff mappings, verify."),
     )
 )]
 struct ApiDoc;
@@ -86,6 +88,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(documents::routes())
         .merge(office::routes())
         .merge(residences::routes())
+        .merge(connections::routes())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as
@@ -191,6 +194,7 @@ mod tests {
             include_str!("documents.rs"),
             include_str!("office.rs"),
             include_str!("residences.rs"),
+            include_str!("connections.rs"),
             include_str!("mod.rs"),
         ];
         let needle = concat!(".route", "(");

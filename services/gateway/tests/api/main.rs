@@ -9,6 +9,7 @@ mod support;
 
 mod accounts;
 mod auth;
+mod connections;
 mod journey;
 mod office;
 mod openapi;
