@@ -17,6 +17,7 @@
 pub mod accounts;
 mod admin;
 pub mod config;
+mod cors;
 mod extract;
 mod model;
 mod paging;
@@ -44,6 +45,7 @@ pub struct Api {
     auth: Authenticator,
     peers: peers::Peers,
     accounts: accounts::Accounts,
+    origins: cors::Origins,
 }
 
 /// The OpenAPI document as committed (`cargo run -p relais-gateway --
@@ -83,6 +85,7 @@ impl App {
             auth,
             peers,
             accounts,
+            origins: cors::Origins::new(pool.clone()),
         };
         Ok(Self {
             api,

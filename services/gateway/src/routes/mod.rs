@@ -7,6 +7,7 @@
 mod account;
 mod auth;
 mod connections;
+mod cors;
 mod documents;
 mod office;
 mod ordering;
@@ -89,6 +90,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(office::routes())
         .merge(residences::routes())
         .merge(connections::routes())
+        .merge(cors::routes())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as
@@ -101,7 +103,7 @@ pub fn openapi() -> Document {
 /// and problem answers for what matches no route.
 pub fn router(state: Api) -> Router {
     let (api, doc) = api().split_for_parts();
-    api.with_state(state)
+    api.with_state(state.clone())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { Problem::not_found("no such route: see /openapi.json") })
         .method_not_allowed_fallback(|| async {
@@ -110,6 +112,11 @@ pub fn router(state: Api) -> Router {
                 "this route does not take that method: see /openapi.json",
             )
         })
+        // Outermost: a preflight is answered before any route sees it.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::cors::layer,
+        ))
 }
 
 /// What any operation may answer besides its success: each a problem.
@@ -195,6 +202,7 @@ mod tests {
             include_str!("office.rs"),
             include_str!("residences.rs"),
             include_str!("connections.rs"),
+            include_str!("cors.rs"),
             include_str!("mod.rs"),
         ];
         let needle = concat!(".route", "(");

@@ -10,6 +10,7 @@ mod support;
 mod accounts;
 mod auth;
 mod connections;
+mod cors;
 mod journey;
 mod office;
 mod openapi;
