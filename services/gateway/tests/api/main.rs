@@ -7,6 +7,7 @@
 
 mod support;
 
+mod access_table;
 mod accounts;
 mod auth;
 mod connections;
