@@ -1,10 +1,25 @@
 //! What many tests first make in the shop, as the tenant's admin would.
 
 use relais_proto::{
-    catalogue::{CreateServiceRequest, ServiceFields},
+    catalogue::{CreateHourPackRequest, CreateServiceRequest, ServiceFields},
+    orders::{
+        AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
+        CustomerFields,
+    },
     planning::{CreateWorkerRequest, WeeklySlot, WorkerFields},
     types::Money,
 };
+
+/// An address in Lyon, for residences and residents.
+pub fn lyon() -> Address {
+    Address {
+        line1: "4 allée des Tilleuls".into(),
+        postal_code: "69003".into(),
+        city: "Lyon".into(),
+        country: "FR".into(),
+        ..Default::default()
+    }
+}
 
 use crate::Stack;
 
@@ -64,6 +79,81 @@ impl Stack {
             .into_inner()
             .worker
             .map(|w| w.id)
+            .unwrap_or_default()
+    }
+
+    /// A care residence in Lyon.
+    pub async fn residence(&self, name: &str) -> String {
+        self.orders()
+            .create_residence(self.admin(CreateResidenceRequest {
+                idempotency_key: String::new(),
+                name: name.into(),
+                address: Some(lyon()),
+                email: "accueil@residence.example".into(),
+                phone: String::new(),
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("residence {name}: {e}"))
+            .into_inner()
+            .residence
+            .map(|r| r.id)
+            .unwrap_or_default()
+    }
+
+    /// A resident of `residence` named `first` Martin, with an e-mail.
+    pub async fn resident(&self, residence: &str, first: &str) -> String {
+        self.orders()
+            .create_customer(self.admin(CreateCustomerRequest {
+                idempotency_key: String::new(),
+                fields: Some(CustomerFields {
+                    first_name: first.into(),
+                    last_name: "Martin".into(),
+                    email: format!("{}@example.org", first.to_lowercase()),
+                    residence_id: residence.into(),
+                    billing_address: Some(lyon()),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("resident {first}: {e}"))
+            .into_inner()
+            .customer
+            .map(|c| c.id)
+            .unwrap_or_default()
+    }
+
+    /// `subject` (a staff token's `sub`) made a member of `residence`.
+    pub async fn member(&self, residence: &str, subject: &str) {
+        self.orders()
+            .add_residence_staff(self.admin(AddResidenceStaffRequest {
+                residence_id: residence.into(),
+                staff_subject: subject.into(),
+                display_name: subject.into(),
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("staff {subject}: {e}"));
+    }
+
+    /// A pack of 10 h for 220 €, for `service`.
+    pub async fn hour_pack(&self, name: &str, service: &str) -> String {
+        self.catalogue()
+            .create_hour_pack(self.admin(CreateHourPackRequest {
+                idempotency_key: String::new(),
+                name: name.into(),
+                duration_minutes: 600,
+                price: Some(Money {
+                    amount_cents: 22_000,
+                    currency: "EUR".into(),
+                }),
+                eligible_service_ids: vec![service.into()],
+                vat_rate_bp: None,
+                active_on_creation: true,
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("hour pack {name}: {e}"))
+            .into_inner()
+            .hour_pack
+            .map(|p| p.id)
             .unwrap_or_default()
     }
 }

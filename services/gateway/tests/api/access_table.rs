@@ -7,18 +7,11 @@
 //! gateway adds no rule of its own to these: it forwards the token.
 
 use relais_platform::auth::{Claims, Role};
-use relais_proto::{
-    catalogue::CreateHourPackRequest,
-    orders::{
-        AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
-        CustomerFields, PlaceHourPackOrderRequest,
-    },
-};
-use relais_testkit::Stack;
+use relais_proto::orders::PlaceHourPackOrderRequest;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::{Answer, Api, confirm, eur, eventually, stack};
+use crate::support::{Answer, Api, confirm, eventually, stack};
 
 const TABLE: &str = include_str!("../../../../docs/access.md");
 const CALLERS: [&str; 7] = [
@@ -43,68 +36,6 @@ fn row(service: &str, rpc: &str) -> Vec<String> {
         .collect()
 }
 
-fn lyon() -> Option<Address> {
-    Some(Address {
-        line1: "4 allée des Tilleuls".into(),
-        postal_code: "69003".into(),
-        city: "Lyon".into(),
-        country: "FR".into(),
-        ..Default::default()
-    })
-}
-
-async fn residence(stack: &Stack, name: &str) -> String {
-    stack
-        .orders()
-        .create_residence(stack.admin(CreateResidenceRequest {
-            idempotency_key: String::new(),
-            name: name.into(),
-            address: lyon(),
-            email: "accueil@example.org".into(),
-            phone: String::new(),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .residence
-        .unwrap()
-        .id
-}
-
-async fn resident(stack: &Stack, residence: &str, first: &str) -> String {
-    stack
-        .orders()
-        .create_customer(stack.admin(CreateCustomerRequest {
-            idempotency_key: String::new(),
-            fields: Some(CustomerFields {
-                first_name: first.into(),
-                last_name: "Martin".into(),
-                email: format!("{}@example.org", first.to_lowercase()),
-                residence_id: residence.into(),
-                billing_address: lyon(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id
-}
-
-async fn member(stack: &Stack, residence: &str, subject: &str) {
-    stack
-        .orders()
-        .add_residence_staff(stack.admin(AddResidenceStaffRequest {
-            residence_id: residence.into(),
-            staff_subject: subject.into(),
-            display_name: subject.into(),
-        }))
-        .await
-        .unwrap();
-}
-
 /// What a caller got, in the table's words.
 fn outcome(a: &Answer, has_a: impl Fn(&Answer) -> bool) -> String {
     match a.status.as_u16() {
@@ -126,32 +57,16 @@ fn lists(a: &Answer, key: &str, id: &str) -> bool {
 #[tokio::test]
 async fn the_access_table_holds_through_the_gateway() {
     let stack = stack().await;
-    let r1 = residence(&stack, "R1").await;
-    let r2 = residence(&stack, "R2").await;
-    let a = resident(&stack, &r1, "Alice").await;
-    let b = resident(&stack, &r2, "Bruno").await;
-    member(&stack, &r1, "staff-r1").await;
-    member(&stack, &r2, "staff-r2").await;
+    let r1 = stack.residence("R1").await;
+    let r2 = stack.residence("R2").await;
+    let a = stack.resident(&r1, "Alice").await;
+    let b = stack.resident(&r2, "Bruno").await;
+    stack.member(&r1, "staff-r1").await;
+    stack.member(&r2, "staff-r2").await;
 
     // A's order (an hour pack, paid) and its invoice.
     let cleaning = stack.service("MENAGE", "Ménage à domicile").await;
-    let pack = stack
-        .catalogue()
-        .create_hour_pack(stack.admin(CreateHourPackRequest {
-            idempotency_key: String::new(),
-            name: "10 h".into(),
-            duration_minutes: 600,
-            price: eur(22_000),
-            eligible_service_ids: vec![cleaning],
-            vat_rate_bp: None,
-            active_on_creation: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .hour_pack
-        .unwrap()
-        .id;
+    let pack = stack.hour_pack("10 h", &cleaning).await;
     let order = stack
         .orders()
         .place_hour_pack_order(stack.admin(PlaceHourPackOrderRequest {

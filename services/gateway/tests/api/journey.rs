@@ -5,13 +5,10 @@
 //! validated it.
 
 use relais_platform::auth::Role;
-use relais_proto::catalogue::CreateHourPackRequest;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{
-    Api, confirm, customer, customer_token, eur, eventually, key, next_monday, stack,
-};
+use crate::support::{Api, confirm, customer, customer_token, eventually, key, next_monday, stack};
 
 #[tokio::test]
 async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
@@ -129,23 +126,7 @@ async fn a_customer_books_a_recurring_cleaning_and_reads_it_in_their_account() {
 
     // An hour pack: paid at order, invoiced; validated by the office, its
     // PDF is in my account.
-    let pack = stack
-        .catalogue()
-        .create_hour_pack(stack.admin(CreateHourPackRequest {
-            idempotency_key: String::new(),
-            name: "10 h de ménage".into(),
-            duration_minutes: 600,
-            price: eur(22_000),
-            eligible_service_ids: vec![cleaning.clone()],
-            vat_rate_bp: None,
-            active_on_creation: true,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .hour_pack
-        .unwrap()
-        .id;
+    let pack = stack.hour_pack("10 h de ménage", &cleaning).await;
     assert_eq!(
         api.ok("/v1/shop/hour-packs").await["items"][0]["id"],
         pack.as_str()

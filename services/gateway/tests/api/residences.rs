@@ -4,83 +4,19 @@
 //! for.
 
 use relais_platform::auth::{Claims, Role};
-use relais_proto::orders::{
-    AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
-    CustomerFields,
-};
-use relais_testkit::Stack;
 use serde_json::json;
 
 use crate::support::{Api, gloves, key, stack};
-
-async fn residence(stack: &Stack, name: &str) -> String {
-    stack
-        .orders()
-        .create_residence(stack.admin(CreateResidenceRequest {
-            idempotency_key: String::new(),
-            name: name.into(),
-            address: Some(Address {
-                line1: "4 allée des Tilleuls".into(),
-                postal_code: "69003".into(),
-                city: "Lyon".into(),
-                country: "FR".into(),
-                ..Default::default()
-            }),
-            email: "accueil@tilleuls.example".into(),
-            phone: String::new(),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .residence
-        .unwrap()
-        .id
-}
-
-async fn resident(stack: &Stack, residence: &str, first: &str) -> String {
-    stack
-        .orders()
-        .create_customer(stack.admin(CreateCustomerRequest {
-            idempotency_key: String::new(),
-            fields: Some(CustomerFields {
-                first_name: first.into(),
-                last_name: "Martin".into(),
-                residence_id: residence.into(),
-                billing_address: Some(Address {
-                    line1: "4 allée des Tilleuls".into(),
-                    postal_code: "69003".into(),
-                    city: "Lyon".into(),
-                    country: "FR".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id
-}
 
 #[tokio::test]
 async fn staff_order_for_their_residents_and_read_their_residence_only() {
     let stack = stack().await;
     let item = gloves(&stack).await;
-    let tilleuls = residence(&stack, "Résidence Les Tilleuls").await;
-    let other = residence(&stack, "Résidence Les Chênes").await;
-    let jeanne = resident(&stack, &tilleuls, "Jeanne").await;
-    let someone_else = resident(&stack, &other, "Louise").await;
-    stack
-        .orders()
-        .add_residence_staff(stack.admin(AddResidenceStaffRequest {
-            residence_id: tilleuls.clone(),
-            staff_subject: "claire".into(),
-            display_name: "Claire".into(),
-        }))
-        .await
-        .unwrap();
+    let tilleuls = stack.residence("Résidence Les Tilleuls").await;
+    let other = stack.residence("Résidence Les Chênes").await;
+    let jeanne = stack.resident(&tilleuls, "Jeanne").await;
+    let someone_else = stack.resident(&other, "Louise").await;
+    stack.member(&tilleuls, "claire").await;
     let claire = Api::new(
         &stack,
         Some(relais_testkit::sign(&Claims {
