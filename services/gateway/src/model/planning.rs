@@ -98,6 +98,8 @@ pub struct Intervention {
     pub pack_note: Option<String>,
     /// Worth excl. VAT, as planned.
     pub price: Option<Money>,
+    /// Changes with every change (a change may name it: expected_version).
+    pub version: i64,
 }
 
 impl From<pb::Intervention> for Intervention {
@@ -118,8 +120,15 @@ impl From<pb::Intervention> for Intervention {
             hour_pack_order_id: some(i.hour_pack_order_id),
             pack_note: some(i.pack_note),
             price: Money::from_pb(i.price),
+            version: i.version,
         }
     }
+}
+
+/// Interventions, in start order (the ones a change touched).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterventionList {
+    pub items: Vec<Intervention>,
 }
 
 page!(

@@ -9,6 +9,7 @@ mod auth;
 mod connections;
 mod cors;
 mod documents;
+mod interventions;
 mod office;
 mod ordering;
 mod residences;
@@ -89,6 +90,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(documents::routes())
         .merge(office::routes())
         .merge(residences::routes())
+        .merge(interventions::routes())
         .merge(connections::routes())
         .merge(cors::routes())
 }
@@ -201,6 +203,7 @@ mod tests {
             include_str!("documents.rs"),
             include_str!("office.rs"),
             include_str!("residences.rs"),
+            include_str!("interventions.rs"),
             include_str!("connections.rs"),
             include_str!("cors.rs"),
             include_str!("mod.rs"),

@@ -12,6 +12,7 @@ mod accounts;
 mod auth;
 mod connections;
 mod cors;
+mod interventions;
 mod journey;
 mod office;
 mod openapi;

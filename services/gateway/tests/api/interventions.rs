@@ -1,0 +1,153 @@
+//! The office plans over HTTP: what nobody is assigned to, assigning a
+//! worker, a change that would clash refused whole (409) with nothing
+//! changed, cancelling the following ones; a customer may not.
+
+use relais_platform::auth::Role;
+use serde_json::json;
+
+use crate::support::{Api, confirm, customer, customer_token, eventually, key, next_monday, stack};
+
+#[tokio::test]
+async fn the_office_assigns_moves_and_cancels_interventions() {
+    let stack = stack().await;
+    let cleaning = stack.service("MENAGE", "Ménage à domicile").await;
+    let awa = stack.shop_worker("Awa", "Diallo", &cleaning).await;
+    let paul = customer(&stack, "Paul", "paul@example.org").await;
+    let shop = Api::new(&stack, Some(customer_token(&stack, &paul)));
+    let office = Api::new(&stack, Some(stack.token(Role::Admin)));
+
+    // A weekly booking of three Mondays with Awa.
+    let monday = next_monday();
+    let placed = shop
+        .post(
+            "/v1/shop/bookings",
+            &key(),
+            &json!({"service_id": cleaning, "worker_id": awa,
+                    "schedule": {"first_date": monday.to_string(), "start_time": "09:00",
+                                 "duration_minutes": 120,
+                                 "recurrence": {"interval_weeks": 1, "weekdays": [1], "count": 3}},
+                    "payment_mode": "card", "terms_accepted": true}),
+        )
+        .await;
+    assert_eq!(
+        placed.status.as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&placed.bytes)
+    );
+    let order = placed.json()["id"].as_str().unwrap().to_owned();
+    confirm(&stack, &order).await;
+    let planned = eventually("three interventions", || async {
+        let page = office
+            .ok(&format!("/v1/office/interventions?order_id={order}"))
+            .await;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 3).then_some(items)
+    })
+    .await;
+    let first = planned[0]["id"].as_str().unwrap().to_owned();
+    let changes = format!("/v1/office/interventions/{first}/changes");
+
+    // Unassign the first: it is in the office's list of what needs someone.
+    let un = office
+        .send(
+            reqwest::Method::POST,
+            &changes,
+            Some(&json!({"change": {"reassign": {"worker_id": ""}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        un.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&un.bytes)
+    );
+    let todo = office
+        .ok("/v1/office/interventions?unassigned_only=true")
+        .await;
+    assert!(
+        todo["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == first.as_str()),
+        "{todo}"
+    );
+
+    // Assign Awa again.
+    let back = office
+        .send(
+            reqwest::Method::POST,
+            &changes,
+            Some(&json!({"change": {"reassign": {"worker_id": awa}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(back.json()["items"][0]["worker_id"], awa.as_str());
+
+    // Moving it to 19:00 for 2 h would end after Awa's 20:00: refused
+    // whole, nothing changed.
+    // 9:00 in Paris is 08:00Z in winter (07:00Z in summer): 19:00 local.
+    let late = planned[0]["start"]
+        .as_str()
+        .unwrap()
+        .replace("T08:00:00", "T18:00:00")
+        .replace("T07:00:00", "T17:00:00");
+    let clash = office
+        .send(
+            reqwest::Method::POST,
+            &changes,
+            Some(&json!({"change": {"reschedule": {"start": late}}})),
+            &[],
+        )
+        .await;
+    clash.problem(409, "conflict");
+    let still = office
+        .ok(&format!("/v1/office/interventions?order_id={order}"))
+        .await;
+    assert_eq!(still["items"][0]["start"], planned[0]["start"]);
+
+    // Bad input names its field; a customer may not change the planning.
+    let bad = office
+        .send(
+            reqwest::Method::POST,
+            &changes,
+            Some(&json!({"change": {"paint": {}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 400);
+    shop.send(
+        reqwest::Method::POST,
+        &changes,
+        Some(&json!({"change": {"cancel": {"reason": "x"}}})),
+        &[],
+    )
+    .await
+    .problem(403, "forbidden");
+
+    // Cancel the second and the following.
+    let second = planned[1]["id"].as_str().unwrap();
+    let cancelled = office
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/office/interventions/{second}/changes"),
+            Some(&json!({"scope": "following", "change": {"cancel": {"reason": "moving out"}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        cancelled.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&cancelled.bytes)
+    );
+    let items = cancelled.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["status"] == "cancelled" && i["status_reason"] == "moving out")
+    );
+}
