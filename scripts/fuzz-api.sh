@@ -203,7 +203,7 @@ for caller in "${CALLERS[@]}"; do
 	*) die "unknown caller '$caller' (anonymous, customer, staff, admin)" ;;
 	esac
 done
-say "fuzzing as ${CALLERS[*]} at once: schemathesis $ST_VERSION, seed $SEED, $EXAMPLES examples per operation and phase"
+say "fuzzing as: ${CALLERS[*]} (at once); schemathesis $ST_VERSION, seed $SEED, $EXAMPLES examples per operation and phase"
 t0=$(date +%s)
 declare -A PIDS
 for caller in "${CALLERS[@]}"; do
@@ -227,6 +227,14 @@ ST_PIDS=()
 say "the fuzz took $(($(date +%s) - t0)) s"
 
 if [ "${#failed[@]}" -ne 0 ]; then
+	# What the services said of it: a server error's cause is in their log
+	# (the gateway answers only which service failed).
+	errors=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/dev.log" |
+		grep -aE 'panicked|Code: (2|4|12|13|14|15)\b|relais_gateway::problem' | tail -n 40 || true)
+	if [ -n "$errors" ]; then
+		say "relais dev's errors (the last 40; RELAIS_FUZZ_KEEP=1 keeps its whole log):"
+		printf '%s\n' "$errors" >&2
+	fi
 	say "the API fuzz FAILED as: ${failed[*]} ($(($(date +%s) - started)) s in all; seed $SEED)"
 	say "the same cases again: RELAIS_FUZZ_CALLERS=\"${failed[*]}\" RELAIS_FUZZ_KEEP=1 scripts/fuzz-api.sh"
 	exit 1
