@@ -55,7 +55,7 @@ test: stack-up
 # The property-based fuzz of the gateway's HTTP API from its OpenAPI
 # document, with schemathesis (PyPI, pinned, in .local/schemathesis) against
 # a relais dev of its own, as an anonymous caller, a customer, staff and an
-# admin (about 3 minutes): 0 server errors, 0 answers outside the document.
+# admin (2 to 4 minutes): 0 server errors, 0 answers outside the document.
 # Fails where schemathesis cannot be installed (make test skips instead).
 fuzz: stack-up
 	scripts/fuzz-api.sh
