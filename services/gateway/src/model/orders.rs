@@ -81,7 +81,7 @@ pub struct Schedule {
     #[schema(example = "09:00")]
     pub start_time: String,
     /// 30 to 720.
-    #[schema(example = 120)]
+    #[schema(example = 120, minimum = 30, maximum = 720)]
     pub duration_minutes: i32,
     /// Absent: one-time.
     #[serde(default)]

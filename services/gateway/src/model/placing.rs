@@ -17,7 +17,12 @@ use super::{
 pub struct PlaceBooking {
     /// Empty: the token's customer (a customer booking for themselves).
     #[serde(default)]
+    // A UUID or empty (`format: uuid` would refuse the empty string).
+    #[schema(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub customer_id: String,
+    #[schema(format = Uuid)]
     pub service_id: String,
     /// Absent: the customer's delivery (or billing) address.
     #[serde(default)]
@@ -26,6 +31,10 @@ pub struct PlaceBooking {
     /// The worker the customer chose (see the service's free slots);
     /// empty: any qualified worker.
     #[serde(default)]
+    // A UUID or empty (`format: uuid` would refuse the empty string).
+    #[schema(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub worker_id: String,
     /// Absent: the customer's open hour pack that covers the service, or
     /// refused when none does.
@@ -33,6 +42,10 @@ pub struct PlaceBooking {
     pub payment_mode: Option<PaymentMode>,
     /// With `hour_pack`: the confirmed hour-pack order that pays.
     #[serde(default)]
+    // A UUID or empty (`format: uuid` would refuse the empty string).
+    #[schema(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub hour_pack_order_id: String,
     /// Instructions for the worker (door code, pets...).
     #[serde(default)]
@@ -71,6 +84,7 @@ impl PlaceBooking {
 #[serde(deny_unknown_fields)]
 pub struct OrderLineRequest {
     /// A product id.
+    #[schema(format = Uuid)]
     pub item_id: String,
     #[schema(example = 2)]
     pub quantity: i32,
@@ -85,6 +99,10 @@ pub struct OrderLineRequest {
 pub struct PlaceProductOrder {
     /// Empty: the token's customer (a customer ordering for themselves).
     #[serde(default)]
+    // A UUID or empty (`format: uuid` would refuse the empty string).
+    #[schema(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub customer_id: String,
     pub lines: Vec<OrderLineRequest>,
     /// e.g. "delivery", "pickup".
@@ -133,7 +151,12 @@ impl PlaceProductOrder {
 pub struct PlaceHourPackOrder {
     /// Empty: the token's customer (a customer buying for themselves).
     #[serde(default)]
+    // A UUID or empty (`format: uuid` would refuse the empty string).
+    #[schema(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub customer_id: String,
+    #[schema(format = Uuid)]
     pub hour_pack_id: String,
     pub terms_accepted: bool,
     #[serde(default)]

@@ -6,8 +6,9 @@ use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
 use relais_proto::{orders as ord, planning as plan};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use super::ReadProblems;
 use crate::{
@@ -46,12 +47,33 @@ pub fn me(who: &Bearer) -> Result<String, Problem> {
         })
 }
 
+/// What an order is of.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    Product,
+    Booking,
+    HourPack,
+}
+
+impl OrderKind {
+    /// The orders service's name for it.
+    fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Product => "product",
+            OrderKind::Booking => "booking",
+            OrderKind::HourPack => "hour_pack",
+        }
+    }
+}
+
 /// Narrows my orders.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrderFilter {
-    /// "product", "booking" or "hour_pack".
-    kind: Option<String>,
+    /// Only orders of this kind.
+    #[param(inline)]
+    kind: Option<OrderKind>,
     status: Option<OrderStatus>,
 }
 
@@ -72,13 +94,16 @@ async fn my_orders(
             page: page.page()?,
             filter: Some(ord::OrderFilter {
                 customer_id,
-                kind: f.kind.unwrap_or_default(),
+                kind: f.kind.map(OrderKind::as_str).unwrap_or_default().to_owned(),
                 status: f.status.map_or(0, OrderStatus::into_pb),
                 ..Default::default()
             }),
         },
     )?;
-    let r = answer("orders", api.peers.orders.clone().list_orders(req).await)?;
+    // The service names the filter's fields `filter.<name>`; the client
+    // sent them as query parameters.
+    let r = answer("orders", api.peers.orders.clone().list_orders(req).await)
+        .map_err(|p| p.unprefixed("filter."))?;
     Ok(Json(OrderPage {
         items: r.orders.into_iter().map(Order::from).collect(),
         next_cursor: next_cursor(r.next_page_token),
@@ -110,7 +135,7 @@ pub struct InterventionFilter {
     /// Starting before (RFC 3339).
     to: Option<DateTime<Utc>>,
     /// Only this booking's.
-    order_id: Option<String>,
+    order_id: Option<Uuid>,
 }
 
 /// My interventions (the occurrences of my bookings), in start order.
@@ -129,7 +154,7 @@ async fn my_interventions(
         plan::ListInterventionsRequest {
             page: page.page()?,
             customer_id,
-            order_id: f.order_id.unwrap_or_default(),
+            order_id: f.order_id.map(|o| o.to_string()).unwrap_or_default(),
             from: f.from.map(timestamp),
             to: f.to.map(timestamp),
             ..Default::default()

@@ -189,6 +189,37 @@ impl IntoResponses for WriteProblems {
 
 #[cfg(test)]
 mod tests {
+    /// Every `$ref` of the document names a schema it has: utoipa adds the
+    /// schemas a handler's bodies and answers use, not those of a query
+    /// parameter's type (such a type is `#[param(inline)]`), and a client
+    /// or a fuzzer cannot read a reference to nothing.
+    #[test]
+    fn every_reference_resolves() {
+        fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                        out.push(r);
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = serde_json::to_value(super::openapi()).unwrap_or_default();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let pointer = r.strip_prefix('#').unwrap_or(r);
+            assert!(
+                doc.pointer(pointer).is_some(),
+                "{r} names nothing in the document"
+            );
+        }
+    }
+
     /// The promise that the document describes every route holds only if
     /// routes are added with `routes!`: axum's `route` (or the
     /// undocumented one OpenApiRouter keeps) would add a path the document

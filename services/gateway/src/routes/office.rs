@@ -8,6 +8,7 @@ use relais_proto::{billing as bill, orders as ord, planning as plan};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use super::{ReadProblems, WriteProblems};
 use crate::{
@@ -35,7 +36,7 @@ pub fn routes() -> OpenApiRouter<Api> {
 #[into_params(parameter_in = Query)]
 pub struct CustomerFilter {
     /// Required for staff: one of their residences.
-    residence_id: Option<String>,
+    residence_id: Option<Uuid>,
     /// Case-insensitive match on name or e-mail.
     query: Option<String>,
 }
@@ -57,7 +58,7 @@ async fn list_customers(
         &who,
         ord::ListCustomersRequest {
             page: page.page()?,
-            residence_id: f.residence_id.unwrap_or_default(),
+            residence_id: f.residence_id.map(|r| r.to_string()).unwrap_or_default(),
             query: f.query.unwrap_or_default(),
         },
     )?;
@@ -73,7 +74,7 @@ async fn list_customers(
 #[into_params(parameter_in = Query)]
 pub struct WorkerFilter {
     /// Only the workers with this skill (a service id).
-    skill_service_id: Option<String>,
+    skill_service_id: Option<Uuid>,
     /// Only active workers.
     active_only: Option<bool>,
 }
@@ -95,7 +96,10 @@ async fn list_workers(
         &who,
         plan::ListWorkersRequest {
             page: page.page()?,
-            skill_service_id: f.skill_service_id.unwrap_or_default(),
+            skill_service_id: f
+                .skill_service_id
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             active_only: f.active_only.unwrap_or(false),
         },
     )?;
@@ -114,7 +118,7 @@ async fn list_workers(
 #[into_params(parameter_in = Query)]
 pub struct InvoiceFilter {
     /// The customer (staff: one of their residences' residents).
-    customer_id: String,
+    customer_id: Uuid,
 }
 
 /// A customer's invoices and credit notes, newest first.
@@ -131,7 +135,7 @@ async fn list_invoices(
         &who,
         bill::ListInvoicesRequest {
             page: page.page()?,
-            customer_id: f.customer_id,
+            customer_id: f.customer_id.to_string(),
         },
     )?;
     let r = answer(

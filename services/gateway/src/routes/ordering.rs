@@ -64,7 +64,8 @@ fn created(order: Option<relais_proto::orders::Order>) -> Result<Response, Probl
 /// any) is free for an occurrence, with the next free slots in the reason.
 #[utoipa::path(post, path = "/v1/shop/bookings", tag = "shop",
     params(("Idempotency-Key" = String, Header,
-        description = "Required. A new unique value (e.g. a UUID) per booking, sent again unchanged when retrying it; 1 to 255 visible ASCII characters.")),
+        description = "Required. A new unique value (e.g. a UUID) per booking, sent again unchanged when retrying it; 1 to 255 visible ASCII characters.",
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body = PlaceBooking,
     security(("bearer" = [])),
     responses((status = 201, body = Order, description = "The booking placed (or, for a repeated key, the one placed the first time).",
@@ -88,7 +89,8 @@ async fn place_booking(
 /// placement and are kept on the lines.
 #[utoipa::path(post, path = "/v1/shop/product-orders", tag = "shop",
     params(("Idempotency-Key" = String, Header,
-        description = "Required. A new unique value (e.g. a UUID) per order, sent again unchanged when retrying it; 1 to 255 visible ASCII characters.")),
+        description = "Required. A new unique value (e.g. a UUID) per order, sent again unchanged when retrying it; 1 to 255 visible ASCII characters.",
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body = PlaceProductOrder,
     security(("bearer" = [])),
     responses((status = 201, body = Order, description = "The order placed (or, for a repeated key, the one placed the first time).",
@@ -115,7 +117,8 @@ async fn place_product_order(
 /// for bookings (`payment_mode: hour_pack`).
 #[utoipa::path(post, path = "/v1/shop/hour-pack-orders", tag = "shop",
     params(("Idempotency-Key" = String, Header,
-        description = "Required. A new unique value (e.g. a UUID) per purchase, sent again unchanged when retrying it; 1 to 255 visible ASCII characters.")),
+        description = "Required. A new unique value (e.g. a UUID) per purchase, sent again unchanged when retrying it; 1 to 255 visible ASCII characters.",
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body = PlaceHourPackOrder,
     security(("bearer" = [])),
     responses((status = 201, body = Order, description = "The purchase placed (or, for a repeated key, the one placed the first time).",
