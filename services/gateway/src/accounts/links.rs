@@ -20,12 +20,21 @@ use crate::problem::{Kind, Problem};
 const RESET_MINUTES: i64 = 30;
 const INVITATION_DAYS: i64 = 7;
 
+/// The role of an invited account.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitedRole {
+    Customer,
+    Staff,
+    Admin,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invitation {
     pub email: String,
-    /// `customer`, `staff` or `admin`. Staff invite customers only.
-    pub role: String,
+    /// Staff invite customers only.
+    pub role: InvitedRole,
     /// For a customer: the customer (orders) the account speaks for.
     pub customer_id: Option<Uuid>,
     /// For staff: the residences they become a member of.
@@ -78,6 +87,13 @@ async fn store(
     Ok(token)
 }
 
+fn invalid_token() -> Problem {
+    Problem::field(
+        "token",
+        "is not valid: it is unknown, used or expired; ask for a new one",
+    )
+}
+
 /// The account a valid, unused link of `purpose` opens, the link then
 /// used (in the caller's transaction).
 async fn redeem(conn: &mut PgConnection, token: &str, purpose: &str) -> Result<Row, Problem> {
@@ -91,12 +107,7 @@ async fn redeem(conn: &mut PgConnection, token: &str, purpose: &str) -> Result<R
     .fetch_optional(&mut *conn)
     .await
     .map_err(internal)?;
-    let (tenant, account) = found.ok_or_else(|| {
-        Problem::field(
-            "token",
-            "is not valid: it is unknown, used or expired; ask for a new one",
-        )
-    })?;
+    let (tenant, account) = found.ok_or_else(invalid_token)?;
     sqlx::query_as::<_, Row>(
         "select id, tenant_id, email, password_hash, role, customer_id, status, failed_attempts, locked_until from accounts where tenant_id = $1 and id = $2 for update",
     )
@@ -202,7 +213,21 @@ impl Accounts {
                 format!("must be at most {} characters", passwords::MAX_LEN),
             ));
         }
-        // Hashed before the transaction: it takes a while, and holds no lock.
+        // A made-up token is refused before the (costly) hash; the hash is
+        // computed before the transaction, which then holds no lock while
+        // it runs, and the token is spent in it (a race is settled there).
+        let live: Option<(i32,)> = sqlx::query_as(
+            "select 1 from account_links
+             where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()",
+        )
+        .bind(sessions::digest(token.trim()))
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        if live.is_none() {
+            return Err(invalid_token());
+        }
         let hash = self.hasher.hash(password).await.map_err(internal)?;
         let mut tx = self.pool.begin().await.map_err(internal)?;
         let row = redeem(&mut tx, token, purpose).await?;
@@ -223,11 +248,10 @@ impl Accounts {
         who: &crate::extract::Bearer,
         inv: Invitation,
     ) -> Result<Account, Problem> {
-        let role = match inv.role.as_str() {
-            "customer" => Role::Customer,
-            "staff" => Role::Staff,
-            "admin" => Role::Admin,
-            _ => return Err(Problem::field("role", "must be customer, staff or admin")),
+        let role = match inv.role {
+            InvitedRole::Customer => Role::Customer,
+            InvitedRole::Staff => Role::Staff,
+            InvitedRole::Admin => Role::Admin,
         };
         may_invite(&who.caller, role)?;
         let email = email("email", &inv.email)?;

@@ -115,13 +115,22 @@ fn issued(status: StatusCode, i: Issued) -> Response {
 }
 
 /// The `Idempotency-Key` header, when sent: sign-up passes it on to the
-/// customer it creates.
-fn idempotency_key(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(crate::extract::IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(|k| k.trim().to_owned())
-        .filter(|k| !k.is_empty() && k.len() <= 255)
+/// customer it creates. One that is sent must be valid, as on every POST.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(v) = headers.get(crate::extract::IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            Problem::field(
+                crate::extract::IDEMPOTENCY_KEY,
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })
 }
 
 /// Opens a customer account on a company's shop: the customer is created
@@ -144,7 +153,7 @@ async fn sign_up(
     JsonBody(body): JsonBody<SignUp>,
 ) -> Result<Response, Problem> {
     api.accounts.attempt(addr)?;
-    let key = idempotency_key(&headers);
+    let key = idempotency_key(&headers)?;
     let (i, created) = api.accounts.sign_up(body, key.as_deref()).await?;
     Ok(issued(
         if created {
@@ -207,7 +216,7 @@ async fn refresh(State(api): State<Api>, s: CookieSession) -> Result<Response, P
 /// Ends the session of the refresh cookie and clears the cookies. Needs
 /// the session's CSRF token in `X-CSRF-Token`.
 #[utoipa::path(post, path = "/v1/auth/sign-out", tag = "auth",
-    params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token.")),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token: required with the refresh cookie (without a session there is nothing to sign out, and the answer is the same 204).")),
     responses((status = 204, description = "Signed out; the cookies are cleared."), WriteProblems))]
 async fn sign_out(State(api): State<Api>, s: CookieSession) -> Result<Response, Problem> {
     let cookies = api

@@ -41,7 +41,7 @@ pub fn routes() -> OpenApiRouter<Api> {
 #[into_params(parameter_in = Query)]
 pub struct CatalogueFilter {
     /// Only this category's.
-    category_id: Option<String>,
+    category_id: Option<uuid::Uuid>,
     /// Case-insensitive match on code or name (SKU or designation).
     query: Option<String>,
 }
@@ -61,7 +61,7 @@ async fn list_services(
         cat::ListServicesRequest {
             page: page.page()?,
             include_inactive: false,
-            category_id: f.category_id.unwrap_or_default(),
+            category_id: f.category_id.map(|c| c.to_string()).unwrap_or_default(),
             query: f.query.unwrap_or_default(),
         },
     )?;
@@ -112,7 +112,7 @@ async fn list_products(
         cat::ListProductsRequest {
             page: page.page()?,
             include_inactive: false,
-            category_id: f.category_id.unwrap_or_default(),
+            category_id: f.category_id.map(|c| c.to_string()).unwrap_or_default(),
             query: f.query.unwrap_or_default(),
         },
     )?;
@@ -182,7 +182,7 @@ pub struct SlotQuery {
     #[param(minimum = 30, maximum = 720)]
     duration_minutes: Option<u32>,
     /// Only this worker's free slots; absent: any qualified worker's.
-    worker_id: Option<String>,
+    worker_id: Option<uuid::Uuid>,
     /// IANA zone of the days and start times (default Europe/Paris).
     time_zone: Option<String>,
     /// Minutes between two candidate starts, 15 to 240 (default 30).
@@ -223,7 +223,7 @@ async fn free_slots(
             &who,
             plan::CheckSlotsRequest {
                 service_id: service.to_string(),
-                worker_id: q.worker_id.unwrap_or_default(),
+                worker_id: q.worker_id.map(|w| w.to_string()).unwrap_or_default(),
                 slots: candidates
                     .iter()
                     .map(|c| plan::TimeSlot {
@@ -233,10 +233,20 @@ async fn free_slots(
                     .collect(),
             },
         )?;
+        // The slots asked for are the client's days: a refusal of one (a
+        // date planning will not plan) is about `days`.
         let r = answer(
             "planning",
             api.peers.planning.clone().check_slots(req).await,
-        )?;
+        )
+        .map_err(|mut p| {
+            for e in &mut p.errors {
+                if e.field.starts_with("slots") {
+                    e.field = "days".into();
+                }
+            }
+            p
+        })?;
         // One answer per slot asked, in order.
         for (c, check) in candidates.iter().zip(r.slots) {
             if !check.free_worker_ids.is_empty() {
