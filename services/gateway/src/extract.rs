@@ -203,21 +203,24 @@ impl FromRequestParts<Api> for Shopper {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, Problem> {
+        // A `tenant` that is sent must be a company's id, token or not:
+        // the document says so, and a typo should not pass unnoticed.
+        let query = parts.uri.query().unwrap_or_default();
+        let named = form_urlencoded_parse(query)
+            .find(|(k, _)| k == "tenant")
+            .map(|(_, v)| {
+                Uuid::parse_str(v.trim()).map_err(|_| Problem::field("tenant", "is not a UUID"))
+            })
+            .transpose()?;
         if parts.headers.contains_key(header::AUTHORIZATION) {
             return Bearer::from_request_parts(parts, api).await.map(Shopper);
         }
-        let query = parts.uri.query().unwrap_or_default();
-        let raw = form_urlencoded_parse(query)
-            .find(|(k, _)| k == "tenant")
-            .map(|(_, v)| v.into_owned())
-            .ok_or_else(|| {
-                Problem::field(
-                    "tenant",
-                    "is required without a bearer token: the company whose shop to browse",
-                )
-            })?;
-        let tenant =
-            Uuid::parse_str(raw.trim()).map_err(|_| Problem::field("tenant", "is not a UUID"))?;
+        let tenant = named.ok_or_else(|| {
+            Problem::field(
+                "tenant",
+                "is required without a bearer token: the company whose shop to browse",
+            )
+        })?;
         let token = api
             .auth
             .mint(&relais_platform::auth::Claims {

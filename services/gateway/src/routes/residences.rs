@@ -122,6 +122,7 @@ async fn order_history(
 #[into_params(parameter_in = Query)]
 pub struct StatisticsQuery {
     /// What the orders are grouped by.
+    #[param(inline)]
     dimension: Dimension,
     /// IANA zone of the periods (default Europe/Paris).
     time_zone: Option<String>,
