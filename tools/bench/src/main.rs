@@ -21,12 +21,17 @@
 //!    reference ERP against a plain `COPY` of the same rows, and product
 //!    orders' time from placement to the ERP under load against the ERP's
 //!    own write latency.
+//! 7. Gateway: a booking and a product order through the public HTTP/JSON
+//!    API against the same calls straight to the orders service's gRPC, on
+//!    one stack; sign-ins against bare argon2id hashes with the gateway's
+//!    parameters.
 //!
 //! A benchmark, not a test: it asserts nothing about speed, only that every
 //! write and every message arrived.
 
 mod billing;
 mod connector;
+mod gateway;
 mod orders;
 mod pgbench;
 mod planning;
@@ -97,6 +102,17 @@ struct Args {
     /// Product orders placed per second for the push latency.
     #[arg(long, env = "BENCH_PUSH_RATE", default_value_t = 100)]
     push_rate: usize,
+    /// Bookings, and product orders, per side (gateway, direct gRPC) and round.
+    #[arg(long, env = "BENCH_GATEWAY_CALLS", default_value_t = 2_000)]
+    gateway_calls: usize,
+    /// Sign-ins through the gateway (and bare argon2id hashes) per round;
+    /// as many accounts are signed up first.
+    #[arg(long, env = "BENCH_SIGN_INS", default_value_t = 300)]
+    sign_ins: usize,
+    /// Bare argon2id hashes computed at once on the raw side of the
+    /// sign-ins (0: two per core, the gateway's own limit).
+    #[arg(long, env = "BENCH_HASH_SLOTS", default_value_t = 0)]
+    hash_slots: usize,
     /// Times each measurement is repeated (alternating with its baseline);
     /// the figures are the median round's.
     #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3)]
@@ -124,6 +140,7 @@ enum Only {
     Billing,
     Relay,
     Connector,
+    Gateway,
 }
 
 #[tokio::main]
@@ -145,6 +162,8 @@ async fn main() -> anyhow::Result<()> {
         args.warmup = args.warmup.min(100);
         args.articles = args.articles.min(5_000);
         args.push_orders = args.push_orders.min(300);
+        args.gateway_calls = args.gateway_calls.min(300);
+        args.sign_ins = args.sign_ins.min(64);
         args.rounds = 1;
     }
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
@@ -268,6 +287,24 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let gateway = if matches!(args.only, Only::All | Only::Gateway) {
+        Some(
+            gateway::run(&gateway::Params {
+                calls: args.gateway_calls,
+                sign_ins: args.sign_ins,
+                hash_slots: args.hash_slots,
+                warmup: args.warmup,
+                concurrency: args.concurrency,
+                rounds: args.rounds,
+                keep: args.keep,
+            })
+            .await
+            .context("gateway benchmark failed")?,
+        )
+    } else {
+        None
+    };
+
     print_summary(
         &args,
         &env,
@@ -278,6 +315,7 @@ async fn main() -> anyhow::Result<()> {
             billing,
             relay,
             connector,
+            gateway,
         },
     );
     eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
@@ -336,6 +374,7 @@ struct Reports {
     billing: Option<billing::Report>,
     relay: Option<relay::Report>,
     connector: Option<connector::Report>,
+    gateway: Option<gateway::Report>,
 }
 
 fn print_summary(args: &Args, env: &Environment, reports: &Reports) {
@@ -345,6 +384,7 @@ fn print_summary(args: &Args, env: &Environment, reports: &Reports) {
     let billing = reports.billing.as_ref();
     let relay = reports.relay.as_ref();
     let connector = reports.connector.as_ref();
+    let gateway = reports.gateway.as_ref();
     println!();
     println!(
         "### {} — {} CPUs, Postgres {}, nats-server {}{}",
@@ -444,7 +484,60 @@ fn print_summary(args: &Args, env: &Environment, reports: &Reports) {
             c.erp_write.p50().as_secs_f64() / c.push.p50().as_secs_f64().max(1e-9),
         );
     }
+    if let Some(g) = gateway {
+        for (pair, what, path) in [
+            (
+                &g.booking,
+                "`PlaceBooking` (one-time, any qualified worker)",
+                "`POST /v1/shop/bookings`",
+            ),
+            (
+                &g.product,
+                "`PlaceProductOrder` (2 lines)",
+                "`POST /v1/shop/product-orders`",
+            ),
+        ] {
+            println!(
+                "| Gateway: {path} against {what} straight to orders, a customer's token, {} clients, {} per round | HTTP/JSON: {} | gRPC: {} | {:.2} (p99 × {:.2}) |",
+                args.concurrency,
+                thousands(args.gateway_calls as f64),
+                pair.gateway.describe("calls"),
+                pair.direct.describe("calls"),
+                pair.throughput_ratio(),
+                pair.p99_ratio(),
+            );
+        }
+        println!(
+            "| Gateway: `POST /v1/auth/sign-in` (argon2id m=19 MiB, t=2, p=1), {} clients, {} per round | HTTP: {} | the same number of bare hashes in process, {} callers, {} at once: {} | {:.2} |",
+            args.concurrency,
+            thousands(args.sign_ins as f64),
+            g.sign_in.describe("sign-ins"),
+            args.concurrency,
+            g.hash_slots,
+            g.hashes.describe("hashes"),
+            g.sign_in.ratio_to(&g.hashes),
+        );
+    }
     println!();
+    if let Some(g) = gateway {
+        println!(
+            "Gateway: answers of {} B (booking) and {} B (product order) as JSON, {} B and {} B as protobuf. \
+             CPU of the benchmark's process (every service, the gateway and the clients) per call, median \
+             of rounds: booking {:.2} ms direct, {:.2} ms through the gateway; product order {:.2} ms, {:.2} ms. \
+             One argon2id hash on one thread: p50 {}, fastest {} ({} samples).",
+            g.booking.json_bytes,
+            g.product.json_bytes,
+            g.booking.protobuf_bytes,
+            g.product.protobuf_bytes,
+            g.booking.cpu().0,
+            g.booking.cpu().1,
+            g.product.cpu().0,
+            g.product.cpu().1,
+            ms(g.one_hash.p50()),
+            ms(g.one_hash.quantile(0.0)),
+            g.one_hash_samples,
+        );
+    }
     if let Some(o) = orders {
         println!(
             "Orders: OrderPlaced payload {} B, stored response {} B (measured, used by pgbench).",
