@@ -123,8 +123,14 @@ impl App {
         let app = routes::router(self.api).layer(admin::trace_layer());
         let stop = shutdown.clone();
         // With each connection's address: the sign-in limit counts per client.
+        // TCP_NODELAY: axum 0.8's serve no longer sets it, and a streamed
+        // answer written in small pieces (server-sent events, PDFs) would
+        // otherwise wait on Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(self.http, |s| {
+            let _ = s.set_nodelay(true);
+        });
         let served = axum::serve(
-            self.http,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move { stop.cancelled().await })
