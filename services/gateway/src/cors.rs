@@ -137,11 +137,7 @@ impl Origins {
 }
 
 fn unavailable(e: sqlx::Error) -> Problem {
-    tracing::error!(error = %e, "CORS origins");
-    Problem::new(
-        crate::problem::Kind::Unavailable,
-        "the gateway's database is unavailable; retry later",
-    )
+    Problem::own_failure("CORS origins are", e)
 }
 
 /// An origin as browsers send it, or why `raw` is not one: `https://` (or

@@ -180,6 +180,16 @@ impl Problem {
         p
     }
 
+    /// The gateway's own failure (its database, signing): logged with
+    /// `what` and the cause, answered 503 without either.
+    pub fn own_failure(what: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, what, "gateway failure");
+        Self::new(
+            Kind::Unavailable,
+            format!("{what} unavailable; retry later"),
+        )
+    }
+
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
         Self::new(Kind::Unauthenticated, detail)
     }

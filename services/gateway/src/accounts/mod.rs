@@ -150,8 +150,7 @@ fn wrong_credentials() -> Problem {
 }
 
 fn internal(e: impl std::fmt::Display) -> Problem {
-    tracing::error!(error = %e, "accounts");
-    Problem::new(Kind::Unavailable, "accounts are unavailable; retry later")
+    Problem::own_failure("accounts are", e)
 }
 
 /// An e-mail address as stored: trimmed, lower-cased, of a plausible
