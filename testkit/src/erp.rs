@@ -19,6 +19,36 @@ impl Stack {
             .unwrap_or_else(|e| panic!("the ERP client: {e}"))
     }
 
+    /// Waits (15 s at most) until the connector has recorded each of
+    /// `records` as bound on `connection` at its ERP version or later. The
+    /// ERP holds a pushed record a moment before the connector commits its
+    /// binding, so a test that then pulls documents naming that record
+    /// waits for the binding, not only for the ERP's copy.
+    pub async fn bound(&self, connection: &str, entity: &str, records: &[ErpRecord]) {
+        testing::eventually(Duration::from_secs(15), || async {
+            let bindings = self
+                .connector()
+                .list_bindings(self.admin(relais_proto::connector::ListBindingsRequest {
+                    connection_id: connection.into(),
+                    entity: entity.into(),
+                }))
+                .await
+                .ok()?
+                .into_inner()
+                .bindings;
+            records
+                .iter()
+                .all(|r| {
+                    bindings
+                        .iter()
+                        .any(|b| b.external_id == r.id && b.erp_version >= r.version)
+                })
+                .then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("the connector never recorded the ERP's {entity} versions"))
+    }
+
     /// Sets the ERP's injected faults (`{"error_rate": 0.3, ...}`).
     pub async fn faults(&self, faults: serde_json::Value) {
         relais_platform::http::client(Duration::from_secs(5))

@@ -186,6 +186,9 @@ impl<H: Handler> ConsumerRunner<H> {
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
         let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut info = consumer;
+        let mut lag = tokio::time::interval(Duration::from_secs(5));
+        lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 // The messages in hand are finished first.
@@ -204,6 +207,7 @@ impl<H: Handler> ConsumerRunner<H> {
                     return Ok(());
                 }
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => done?,
+                _ = lag.tick() => self.export_lag(&mut info).await,
                 next = messages.next(), if in_flight.len() < self.concurrency => {
                     let Some(message) = next else {
                         anyhow::bail!("message stream ended");
@@ -212,6 +216,25 @@ impl<H: Handler> ConsumerRunner<H> {
                     in_flight.push(self.process(message));
                 }
             }
+        }
+    }
+
+    /// What the durable has not delivered yet and what it has delivered but
+    /// not seen acked, as the broker counts them (every tenant's).
+    async fn export_lag(&self, consumer: &mut jetstream::consumer::Consumer<pull::Config>) {
+        match consumer.info().await {
+            Ok(info) => {
+                let labels = [
+                    ("service", self.spec.service.clone()),
+                    ("stream", info.stream_name.clone()),
+                    ("consumer", self.spec.name.clone()),
+                ];
+                metrics::gauge!("relais_jetstream_consumer_pending", &labels)
+                    .set(info.num_pending as f64);
+                metrics::gauge!("relais_jetstream_consumer_ack_pending", &labels)
+                    .set(info.num_ack_pending as f64);
+            }
+            Err(e) => tracing::debug!(error = %e, consumer = %self.spec.name, "consumer info failed"),
         }
     }
 
@@ -263,7 +286,12 @@ impl<H: Handler> ConsumerRunner<H> {
                         Duration::from_secs(60),
                     );
                     tracing::warn!(error = format!("{e:#}"), ?delay, "handler failed, will retry");
-                    metrics::counter!("relais_consumer_retries_total", "consumer" => self.spec.name.clone()).increment(1);
+                    metrics::counter!(
+                        "relais_consumer_retries_total",
+                        "service" => self.spec.service.clone(),
+                        "consumer" => self.spec.name.clone()
+                    )
+                    .increment(1);
                     ack(&message, AckKind::Nak(Some(delay))).await
                 }
                 Err(e) => {
@@ -279,14 +307,21 @@ impl<H: Handler> ConsumerRunner<H> {
 
     /// The inbox row and the handler's effects, in one transaction.
     async fn handle_once(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        handle_in_inbox(&self.pool, &self.spec.name, self.handler.as_ref(), delivery).await
+        handle_in_inbox(
+            &self.pool,
+            &self.spec.service,
+            &self.spec.name,
+            self.handler.as_ref(),
+            delivery,
+        )
+        .await
     }
 
     async fn dead_letter(&self, d: &Delivery, error: &str) -> anyhow::Result<()> {
         let headers = serde_json::to_value(&d.headers)?;
         sqlx::query(
-            "insert into dead_letters (id, consumer, event_id, subject, payload, headers, error, attempts)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)
+            "insert into dead_letters (id, consumer, event_id, subject, payload, headers, error, attempts, tenant)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              on conflict (consumer, event_id) do update
              set error = excluded.error, attempts = excluded.attempts, replayed_at = null, created_at = now()",
         )
@@ -298,6 +333,7 @@ impl<H: Handler> ConsumerRunner<H> {
         .bind(headers)
         .bind(error)
         .bind(d.attempt as i32)
+        .bind(Namespace::tenant_of(&d.subject))
         .execute(&self.pool)
         .await
         .context("failed to record dead letter")?;
@@ -314,8 +350,12 @@ impl<H: Handler> ConsumerRunner<H> {
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
         ack.await.map_err(|e| anyhow::anyhow!(e))?;
-        metrics::counter!("relais_dead_letters_total", "consumer" => self.spec.name.clone())
-            .increment(1);
+        metrics::counter!(
+            "relais_dead_letters_total",
+            "service" => self.spec.service.clone(),
+            "consumer" => self.spec.name.clone()
+        )
+        .increment(1);
         Ok(())
     }
 }
@@ -332,6 +372,7 @@ async fn ack(message: &jetstream::Message, kind: AckKind) -> anyhow::Result<()> 
 
 async fn handle_in_inbox<H: Handler>(
     pool: &PgPool,
+    service: &str,
     consumer: &str,
     handler: &H,
     delivery: &Delivery,
@@ -347,14 +388,21 @@ async fn handle_in_inbox<H: Handler>(
     .await?
     .rows_affected()
         == 1;
-    if !fresh {
+    let outcome = if fresh {
+        handler.handle(&mut tx, delivery).await?;
+        tx.commit().await?;
+        "applied"
+    } else {
         tracing::debug!("event already handled");
-        return Ok(());
-    }
-    handler.handle(&mut tx, delivery).await?;
-    tx.commit().await?;
-    metrics::counter!("relais_consumer_handled_total", "consumer" => consumer.to_owned())
-        .increment(1);
+        "duplicate"
+    };
+    metrics::counter!(
+        "relais_consumer_handled_total",
+        "service" => service.to_owned(),
+        "consumer" => consumer.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
     Ok(())
 }
 
@@ -382,13 +430,28 @@ pub async fn pending_dead_letters(pool: &PgPool, consumer: &str) -> sqlx::Result
     .await
 }
 
+/// Why a replay did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no dead letter {0} is waiting to be replayed")]
+    NotWaiting(Uuid),
+    /// The handler failed again: the dead letter stays, with this error.
+    #[error("the replay failed again: {0}")]
+    Failed(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
 /// Runs a dead letter through `handler` again (once its cause is fixed), in
-/// the inbox transaction, and marks it replayed.
+/// the inbox transaction, and marks it replayed. When the handler fails
+/// again, the dead letter stays waiting with the new error and one more
+/// attempt counted.
 pub async fn replay_dead_letter<H: Handler>(
     pool: &PgPool,
+    service: &str,
     handler: &H,
     id: Uuid,
-) -> anyhow::Result<()> {
+) -> Result<(), ReplayError> {
     let row: Option<(String, Uuid, String, Vec<u8>, serde_json::Value, i32)> = sqlx::query_as(
         "select consumer, event_id, subject, payload, headers, attempts from dead_letters
          where id = $1 and replayed_at is null",
@@ -397,7 +460,7 @@ pub async fn replay_dead_letter<H: Handler>(
     .fetch_optional(pool)
     .await?;
     let Some((consumer, event_id, subject, payload, headers, attempts)) = row else {
-        anyhow::bail!("no pending dead letter {id}");
+        return Err(ReplayError::NotWaiting(id));
     };
     let delivery = Delivery {
         event_id,
@@ -406,12 +469,100 @@ pub async fn replay_dead_letter<H: Handler>(
         headers: serde_json::from_value(headers).unwrap_or_default(),
         attempt: i64::from(attempts) + 1,
     };
-    handle_in_inbox(pool, &consumer, handler, &delivery)
-        .await
-        .map_err(|e| anyhow::anyhow!("replay failed: {e}"))?;
+    if let Err(e) = handle_in_inbox(pool, service, &consumer, handler, &delivery).await {
+        let error = e.to_string();
+        sqlx::query("update dead_letters set error = $2, attempts = attempts + 1 where id = $1")
+            .bind(id)
+            .bind(&error)
+            .execute(pool)
+            .await?;
+        return Err(ReplayError::Failed(error));
+    }
     sqlx::query("update dead_letters set replayed_at = now() where id = $1")
         .bind(id)
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// A consumer's handler as its service's MessagingService replays through
+/// it: the object-safe face of a [`Handler`].
+trait Replay: Send + Sync {
+    fn replay<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        id: Uuid,
+    ) -> futures::future::BoxFuture<'a, Result<(), ReplayError>>;
+}
+
+struct Replayer<H> {
+    service: String,
+    handler: Arc<H>,
+}
+
+impl<H: Handler> Replay for Replayer<H> {
+    fn replay<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        id: Uuid,
+    ) -> futures::future::BoxFuture<'a, Result<(), ReplayError>> {
+        replay_dead_letter(pool, &self.service, self.handler.as_ref(), id).boxed()
+    }
+}
+
+/// A consumer a service runs, as its MessagingService shows it.
+#[derive(Clone)]
+pub struct Registered {
+    pub name: String,
+    /// The producing service whose stream it reads.
+    pub source_service: String,
+    replay: Arc<dyn Replay>,
+}
+
+impl Registered {
+    pub async fn replay(&self, pool: &PgPool, id: Uuid) -> Result<(), ReplayError> {
+        self.replay.replay(pool, id).await
+    }
+}
+
+/// The consumers a service runs, by durable name: registered as they are
+/// made ([`crate::runtime::Runtime::consumer`]), so that the service's
+/// dead letters are listed per consumer and replayed through the handler
+/// that failed them.
+#[derive(Clone, Default)]
+pub struct Consumers(Arc<std::sync::RwLock<std::collections::BTreeMap<String, Registered>>>);
+
+impl Consumers {
+    pub fn register<H: Handler>(&self, spec: &ConsumerSpec, handler: Arc<H>) {
+        let registered = Registered {
+            name: spec.name.clone(),
+            source_service: spec.source_service.clone(),
+            replay: Arc::new(Replayer {
+                service: spec.service.clone(),
+                handler,
+            }),
+        };
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(spec.name.clone(), registered);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Registered> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Every registered consumer, by name.
+    pub fn all(&self) -> Vec<Registered> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
 }

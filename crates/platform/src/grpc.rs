@@ -4,7 +4,7 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use http::{Request, Response};
+use http::Request;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{
@@ -14,9 +14,16 @@ use tonic::{
 };
 use tower::Service;
 use tower_http::trace::TraceLayer;
-use tracing::Span;
 
-use crate::telemetry;
+use crate::{
+    auth::Authenticator, messaging::MessagingApi, rpc_metrics::MetricsLayer, telemetry,
+};
+
+/// Every service's MessagingService, behind the same token check as its API.
+pub type Messaging = tonic::service::interceptor::InterceptedService<
+    relais_proto::messaging::messaging_service_server::MessagingServiceServer<MessagingApi>,
+    Authenticator,
+>;
 
 /// The health service and the handle that sets its statuses.
 pub struct Health {
@@ -40,11 +47,14 @@ impl Default for Health {
     }
 }
 
-/// Serves `service` on `listener` with health and reflection until
-/// `shutdown`. `descriptors` are encoded file descriptor sets for reflection.
+/// Serves `service` (the API of the Relais service `name`) and its
+/// `messaging` on `listener` with health and reflection until `shutdown`.
+/// `descriptors` are encoded file descriptor sets for reflection.
 pub async fn serve<S>(
+    name: &'static str,
     listener: TcpListener,
     service: S,
+    messaging: Messaging,
     health: Health,
     descriptors: &[&'static [u8]],
     shutdown: CancellationToken,
@@ -77,12 +87,7 @@ where
                 tenant = tracing::field::Empty,
             );
             telemetry::set_parent_from(&span, &telemetry::HttpHeaders(req.headers()));
-            metrics::counter!("relais_grpc_requests_total", "method" => method).increment(1);
             span
-        })
-        .on_response(|_res: &Response<Body>, latency: Duration, _span: &Span| {
-            metrics::histogram!("relais_grpc_request_duration_seconds")
-                .record(latency.as_secs_f64());
         });
 
     // The listener was bound by the runtime, so tonic does not set its own
@@ -92,11 +97,15 @@ where
         .with_nodelay(Some(true))
         .with_keepalive(Some(Duration::from_secs(60)));
     let stop = shutdown.clone();
-    let result = Server::builder()
+    let layers = tower::ServiceBuilder::new()
         .layer(trace)
+        .layer(MetricsLayer { service: name });
+    let result = Server::builder()
+        .layer(layers)
         .add_service(health)
         .add_service(reflection)
         .add_service(service)
+        .add_service(messaging)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await })
         .await;
     reporter.set_not_serving::<S>().await;

@@ -89,6 +89,8 @@ enum Transport {
 
 /// Sends queued mails until shutdown.
 pub struct MailRelay {
+    /// The sending service, for the metrics.
+    service: &'static str,
     pool: PgPool,
     transport: Transport,
     from: Mailbox,
@@ -115,7 +117,12 @@ enum SendError {
 }
 
 impl MailRelay {
-    pub fn new(pool: PgPool, cfg: &MailConfig, poll: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        service: &'static str,
+        pool: PgPool,
+        cfg: &MailConfig,
+        poll: Duration,
+    ) -> anyhow::Result<Self> {
         let from: Mailbox = cfg
             .from
             .parse()
@@ -135,6 +142,7 @@ impl MailRelay {
             }
         };
         Ok(Self {
+            service,
             pool,
             transport,
             from,
@@ -187,7 +195,7 @@ impl MailRelay {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                    metrics::counter!("relais_mail_sent_total").increment(1);
+                    metrics::counter!("relais_mail_sent_total", "service" => self.service).increment(1);
                 }
                 Err(SendError::Retry(e)) if attempts + 1 < self.max_attempts => {
                     let delay = backoff_delay(
@@ -218,7 +226,7 @@ impl MailRelay {
                     .bind(&e)
                     .execute(&mut *tx)
                     .await?;
-                    metrics::counter!("relais_mail_failed_total").increment(1);
+                    metrics::counter!("relais_mail_failed_total", "service" => self.service).increment(1);
                 }
             }
         }

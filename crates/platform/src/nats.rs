@@ -115,6 +115,13 @@ impl Namespace {
             .replace(['.', '-'], "_")
     }
 
+    /// The tenant a subject of [`Namespace::subject`] names: the third
+    /// token from the end (`<tenant>.<aggregate>.<event>`), whatever dots
+    /// the namespace holds.
+    pub fn tenant_of(subject: &str) -> Option<Uuid> {
+        subject.rsplit('.').nth(2).and_then(|t| Uuid::parse_str(t).ok())
+    }
+
     pub fn dead_letter_subject(&self, service: &str, consumer: &str) -> String {
         format!("{}.deadletter.{service}.{consumer}", self.0)
     }

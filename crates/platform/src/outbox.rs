@@ -119,6 +119,26 @@ pub async fn backlog(pool: &PgPool) -> sqlx::Result<(i64, f64)> {
     .await
 }
 
+/// [`backlog`] of one tenant's events (the tenant is in each subject).
+pub async fn tenant_backlog(pool: &PgPool, tenant: uuid::Uuid) -> sqlx::Result<(i64, f64)> {
+    sqlx::query_as(
+        "select count(*), coalesce(extract(epoch from now() - min(created_at))::float8, 0)
+         from outbox where published_at is null and split_part(subject, '.', -3) = $1",
+    )
+    .bind(tenant.to_string())
+    .fetch_one(pool)
+    .await
+}
+
+/// Dead letters waiting to be replayed, per consumer that ever had one.
+async fn waiting_dead_letters(pool: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "select consumer, count(*) filter (where replayed_at is null) from dead_letters group by consumer",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
     /// Names the advisory lock and the metrics.
@@ -219,7 +239,9 @@ impl Relay {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            let published = self.publish_batch().await?;
+            // Before publishing, not after: while NATS is down the publish
+            // fails and the term ends, and the backlog gauges must still
+            // move (each new term exports first) — that is when they alarm.
             let now = tokio::time::Instant::now();
             if now.duration_since(last_metrics) >= Duration::from_secs(1) {
                 self.export_backlog().await;
@@ -228,6 +250,7 @@ impl Relay {
                 sqlx::query("select 1").execute(&mut lock_conn).await?;
                 last_metrics = now;
             }
+            let published = self.publish_batch().await?;
             if now.duration_since(last_upkeep) >= Duration::from_secs(30) {
                 self.upkeep().await;
                 last_upkeep = now;
@@ -316,6 +339,19 @@ impl Relay {
                     .set(age);
             }
             Err(e) => tracing::warn!(error = %e, "outbox backlog query failed"),
+        }
+        match waiting_dead_letters(&self.pool).await {
+            Ok(rows) => {
+                for (consumer, n) in rows {
+                    metrics::gauge!(
+                        "relais_dead_letters",
+                        "service" => self.cfg.service.clone(),
+                        "consumer" => consumer
+                    )
+                    .set(n as f64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "dead letters query failed"),
         }
     }
 

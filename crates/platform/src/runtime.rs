@@ -5,7 +5,7 @@
 //! ([`Runtime::with_mail`]), background tasks such as consumers, and one
 //! shutdown for all.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use async_nats::jetstream;
 use futures::future::BoxFuture;
@@ -17,8 +17,10 @@ use crate::{
     admin,
     auth::Authenticator,
     config::PlatformConfig,
+    consumer::{ConsumerRunner, ConsumerSpec, Consumers, Handler},
     db, grpc,
     mail::MailRelay,
+    messaging::MessagingApi,
     nats::{self, Namespace},
     outbox::{Outbox, Relay, RelayConfig},
 };
@@ -34,6 +36,8 @@ pub struct Runtime {
     pub auth: Authenticator,
     /// Whether the service sends mail: then its mail relay runs.
     mail: bool,
+    /// The consumers made by [`Runtime::consumer`], for MessagingService.
+    consumers: Consumers,
     grpc_listener: TcpListener,
     admin_listener: TcpListener,
 }
@@ -62,6 +66,7 @@ impl Runtime {
             outbox: Outbox::new(),
             auth,
             mail: false,
+            consumers: Consumers::default(),
             grpc_listener,
             admin_listener,
         })
@@ -72,6 +77,20 @@ impl Runtime {
     pub fn with_mail(mut self) -> Self {
         self.mail = true;
         self
+    }
+
+    /// A durable consumer of this service, registered so that its dead
+    /// letters are listed and replayed through `handler`
+    /// (MessagingService). Run it among [`Runtime::serve`]'s tasks.
+    pub fn consumer<H: Handler>(&self, spec: ConsumerSpec, handler: Arc<H>) -> ConsumerRunner<H> {
+        self.consumers.register(&spec, handler.clone());
+        ConsumerRunner::new(
+            self.pool.clone(),
+            self.js.clone(),
+            self.ns.clone(),
+            spec,
+            handler,
+        )
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -116,7 +135,7 @@ impl Runtime {
         );
         let mut handles = vec![tokio::spawn(relay.run(shutdown.clone()))];
         if self.mail {
-            let mail = MailRelay::new(self.pool.clone(), &self.cfg.mail, self.cfg.outbox_poll)?;
+            let mail = MailRelay::new(self.name, self.pool.clone(), &self.cfg.mail, self.cfg.outbox_poll)?;
             handles.push(tokio::spawn(mail.run(shutdown.clone())));
         }
         handles.extend(tasks.into_iter().map(tokio::spawn));
@@ -137,9 +156,17 @@ impl Runtime {
             self.nats.clone(),
             shutdown.clone(),
         )));
+        let messaging = tonic::service::interceptor::InterceptedService::new(
+            relais_proto::messaging::messaging_service_server::MessagingServiceServer::new(
+                MessagingApi::new(self.name, self.pool.clone(), self.consumers.clone()),
+            ),
+            self.auth.clone(),
+        );
         let served = grpc::serve(
+            self.name,
             self.grpc_listener,
             service,
+            messaging,
             health,
             descriptors,
             shutdown.clone(),

@@ -30,6 +30,11 @@ pub mod relais {
             tonic::include_proto!("relais.connector.v1");
         }
     }
+    pub mod messaging {
+        pub mod v1 {
+            tonic::include_proto!("relais.messaging.v1");
+        }
+    }
     pub mod orders {
         pub mod v1 {
             tonic::include_proto!("relais.orders.v1");
@@ -51,6 +56,7 @@ pub use relais::billing::v1 as billing;
 pub use relais::catalogue::v1 as catalogue;
 pub use relais::connector::v1 as connector;
 pub use relais::events::v1 as events;
+pub use relais::messaging::v1 as messaging;
 pub use relais::orders::v1 as orders;
 pub use relais::planning::v1 as planning;
 pub use relais::types::v1 as types;

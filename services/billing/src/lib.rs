@@ -19,7 +19,7 @@ mod services;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures::FutureExt;
-use relais_platform::{consumer::ConsumerRunner, runtime::Runtime};
+use relais_platform::runtime::Runtime;
 use relais_proto::billing::billing_service_server::BillingServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -81,42 +81,27 @@ impl App {
         );
         let service = InterceptedService::new(BillingServiceServer::new(api), rt.auth.clone());
         let max = rt.cfg.consumer_max_deliver;
-        let paid_orders = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let paid_orders = rt.consumer(
             flows::paid_orders::spec(&rt.ns, max),
             Arc::new(flows::paid_orders::PaidOrders {
                 ns: rt.ns.clone(),
                 seller: self.seller.clone(),
             }),
         );
-        let customers = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let customers = rt.consumer(
             customers::spec(&rt.ns, max),
             Arc::new(customers::Customers),
         );
         // Who may see which customer's records (relais_platform::access).
-        let access = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let access = rt.consumer(
             relais_platform::access::replica_spec(SERVICE, &rt.ns, max),
             Arc::new(relais_platform::access::Replica),
         );
-        let interventions = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let interventions = rt.consumer(
             services::spec(&rt.ns, max),
             Arc::new(services::Interventions),
         );
-        let erp_documents = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let erp_documents = rt.consumer(
             erp::spec(&rt.ns, max),
             Arc::new(erp::ErpDocuments {
                 ns: rt.ns.clone(),

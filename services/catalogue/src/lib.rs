@@ -16,7 +16,7 @@ mod reservations;
 use std::{net::SocketAddr, sync::Arc};
 
 use futures::FutureExt;
-use relais_platform::{config::PlatformConfig, consumer::ConsumerRunner, runtime::Runtime};
+use relais_platform::{config::PlatformConfig, runtime::Runtime};
 use relais_proto::catalogue::catalogue_service_server::CatalogueServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -55,10 +55,7 @@ impl App {
         let rt = &self.runtime;
         let api = grpc::CatalogueApi::new(rt.pool.clone(), rt.outbox.clone(), rt.ns.clone());
         let service = InterceptedService::new(CatalogueServiceServer::new(api), rt.auth.clone());
-        let reservations = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let reservations = rt.consumer(
             reservations::spec(&rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(reservations::Reservations { ns: rt.ns.clone() }),
         );

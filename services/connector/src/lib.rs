@@ -59,7 +59,7 @@ pub use config::{
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures::FutureExt;
-use relais_platform::{consumer::ConsumerRunner, runtime::Runtime};
+use relais_platform::runtime::Runtime;
 use relais_proto::connector::connector_service_server::ConnectorServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -145,10 +145,7 @@ impl App {
             .boxed(),
         );
         for spec in events::specs(&rt.ns, max) {
-            let runner = ConsumerRunner::new(
-                rt.pool.clone(),
-                rt.js.clone(),
-                rt.ns.clone(),
+            let runner = rt.consumer(
                 spec,
                 handler.clone(),
             )

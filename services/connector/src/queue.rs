@@ -318,6 +318,25 @@ pub async fn replay(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<(
 }
 
 /// Writes waiting (pending) across every connection, for the metrics.
+/// Per enabled connection: the age in seconds of its oldest pending push
+/// item (0 when none), and when one of its pulls last succeeded (Unix
+/// seconds; None if never). Read from the tables, so every replica exports
+/// the same and a restart forgets nothing.
+pub async fn connection_health(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(Uuid, f64, Option<f64>)>> {
+    Ok(sqlx::query_as(
+        "select c.id,
+                coalesce((select extract(epoch from now() - min(p.created_at))::float8
+                          from push_items p where p.connection_id = c.id and p.status = 'pending'), 0),
+                (select extract(epoch from max(r.finished_at))::float8
+                 from runs r where r.connection_id = c.id and r.status = 'succeeded')
+         from connections c where c.enabled",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 pub async fn backlog(db: impl PgExecutor<'_>) -> Result<i64> {
     Ok(
         sqlx::query_scalar("select count(*) from push_items where status = 'pending'")

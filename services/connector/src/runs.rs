@@ -318,7 +318,7 @@ pub async fn record_conflict(
     .bind(seen.rule)
     .execute(&mut *db)
     .await?;
-    metrics::counter!("relais_connector_conflicts_total", "entity" => seen.entity.to_owned(), "kind" => seen.kind.to_owned())
+    metrics::counter!("relais_connector_conflicts_total", "service" => crate::SERVICE, "entity" => seen.entity.to_owned(), "kind" => seen.kind.to_owned())
         .increment(1);
     Ok(id)
 }

@@ -202,10 +202,10 @@ pub async fn verify(
         ("duplicate", report.duplicates),
         ("held", report.held),
     ] {
-        metrics::gauge!("relais_connector_drift_records", "connection" => conn.clone(), "kind" => kind)
+        metrics::gauge!("relais_connector_drift_records", "service" => crate::SERVICE, "connection" => conn.clone(), "kind" => kind)
             .set(n as f64);
     }
-    metrics::counter!("relais_connector_verifies_total", "repair" => repair.to_string())
+    metrics::counter!("relais_connector_verifies_total", "service" => crate::SERVICE, "repair" => repair.to_string())
         .increment(1);
     tracing::info!(
         connection = %c.name, compared = report.compared, differing = report.differing,

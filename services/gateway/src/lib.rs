@@ -77,6 +77,7 @@ impl App {
             cfg.accounts.clone(),
         )?;
         let mail = relais_platform::mail::MailRelay::new(
+            SERVICE,
             pool.clone(),
             &cfg.platform.mail,
             cfg.platform.outbox_poll,
@@ -120,7 +121,9 @@ impl App {
             shutdown.clone(),
         ));
         let mail = tokio::spawn(self.mail.run(shutdown.clone()));
-        let app = routes::router(self.api).layer(admin::trace_layer());
+        let app = routes::router(self.api)
+            .layer(axum::middleware::from_fn(admin::record_metrics))
+            .layer(admin::trace_layer());
         let stop = shutdown.clone();
         // With each connection's address: the sign-in limit counts per client.
         // TCP_NODELAY: axum 0.8's serve no longer sets it, and a streamed

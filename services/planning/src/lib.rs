@@ -23,7 +23,7 @@ mod workers;
 use std::{net::SocketAddr, sync::Arc};
 
 use futures::FutureExt;
-use relais_platform::{config::PlatformConfig, consumer::ConsumerRunner, runtime::Runtime};
+use relais_platform::{config::PlatformConfig, runtime::Runtime};
 use relais_proto::planning::planning_service_server::PlanningServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -77,18 +77,12 @@ impl App {
             self.catalogue.clone(),
         );
         let service = InterceptedService::new(PlanningServiceServer::new(api), rt.auth.clone());
-        let bookings = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let bookings = rt.consumer(
             planner::spec(&rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(planner::Bookings { ns: rt.ns.clone() }),
         );
         // Who may see which customer's records (relais_platform::access).
-        let access = ConsumerRunner::new(
-            rt.pool.clone(),
-            rt.js.clone(),
-            rt.ns.clone(),
+        let access = rt.consumer(
             relais_platform::access::replica_spec(SERVICE, &rt.ns, rt.cfg.consumer_max_deliver),
             Arc::new(relais_platform::access::Replica),
         );

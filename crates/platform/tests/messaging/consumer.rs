@@ -182,7 +182,7 @@ async fn poison_and_exhausted_events_become_dead_letters_and_the_consumer_goes_o
     // Once the cause is fixed, a replay applies them, once.
     handler.fixed.store(true, Ordering::SeqCst);
     for d in &dead {
-        consumer::replay_dead_letter(&env.pool, handler.as_ref(), d.id)
+        consumer::replay_dead_letter(&env.pool, "test", handler.as_ref(), d.id)
             .await
             .unwrap();
     }
@@ -194,7 +194,7 @@ async fn poison_and_exhausted_events_become_dead_letters_and_the_consumer_goes_o
             .is_empty()
     );
     assert!(
-        consumer::replay_dead_letter(&env.pool, handler.as_ref(), dead[0].id)
+        consumer::replay_dead_letter(&env.pool, "test", handler.as_ref(), dead[0].id)
             .await
             .is_err(),
         "a replayed letter is not replayed twice"

@@ -123,7 +123,7 @@ impl<S: Settle> PaymentRunner<S> {
                     .await
             }
         };
-        metrics::counter!("relais_payment_calls_total", "kind" => row.kind.clone()).increment(1);
+        metrics::counter!("relais_payment_calls_total", "service" => crate::SERVICE, "kind" => row.kind.clone()).increment(1);
         self.record(&mut tx, &ctx, row, outcome).await?;
         self.outbox.commit(tx).await?;
         Ok(true)
@@ -176,7 +176,7 @@ impl<S: Settle> PaymentRunner<S> {
                 .bind(row.id)
                 .fetch_one(&mut *conn)
                 .await?;
-                metrics::counter!("relais_payment_failures_total", "kind" => row.kind.clone(), "code" => "unknown_outcome")
+                metrics::counter!("relais_payment_failures_total", "service" => crate::SERVICE, "kind" => row.kind.clone(), "code" => "unknown_outcome")
                     .increment(1);
                 publish(conn, ctx, "failed", payment).await
             }
@@ -238,7 +238,7 @@ impl<S: Settle> PaymentRunner<S> {
         .fetch_one(&mut *conn)
         .await?;
         publish(conn, ctx, "failed", payment).await?;
-        metrics::counter!("relais_payment_failures_total", "kind" => row.kind.clone(), "code" => code.to_owned())
+        metrics::counter!("relais_payment_failures_total", "service" => crate::SERVICE, "kind" => row.kind.clone(), "code" => code.to_owned())
             .increment(1);
         if row.kind == "refund" {
             // Money owed back to the customer: staff see it in the list of

@@ -139,8 +139,8 @@ pub async fn run(
         Ok(()) => "succeeded",
     };
     runs::save(&shared.pool, &mut run, Some(status)).await?;
-    metrics::counter!("relais_connector_run_records_total", "family" => family.to_owned(), "outcome" => "applied").increment(run.applied as u64);
-    metrics::counter!("relais_connector_run_records_total", "family" => family.to_owned(), "outcome" => "failed").increment(run.failed as u64);
+    metrics::counter!("relais_connector_run_records_total", "service" => crate::SERVICE, "family" => family.to_owned(), "outcome" => "applied").increment(run.applied as u64);
+    metrics::counter!("relais_connector_run_records_total", "service" => crate::SERVICE, "family" => family.to_owned(), "outcome" => "failed").increment(run.failed as u64);
     tracing::info!(
         connection = %c.name, family, status, total = run.total, applied = run.applied,
         skipped = run.skipped, failed = run.failed, parked = run.parked,

@@ -86,8 +86,9 @@ impl PushWorker {
             if backlog_read.is_none_or(|at| at.elapsed() >= cfg.poll) {
                 backlog_read = Some(tokio::time::Instant::now());
                 if let Ok(n) = queue::backlog(&worker.shared.pool).await {
-                    metrics::gauge!("relais_connector_push_backlog").set(n as f64);
+                    metrics::gauge!("relais_connector_push_backlog", "service" => crate::SERVICE).set(n as f64);
                 }
+                export_connection_health(&worker.shared.pool).await;
             }
             if shutdown.is_cancelled() && running.is_empty() {
                 return;
@@ -144,7 +145,7 @@ impl PushWorker {
             let cfg = &self.shared.push;
             let recorded = match outcome {
                 Ok(()) => {
-                    metrics::counter!("relais_connector_pushes_total", "outcome" => "done")
+                    metrics::counter!("relais_connector_pushes_total", "service" => crate::SERVICE, "connection" => item.connection.to_string(), "outcome" => "done")
                         .increment(1);
                     queue::done(pool, &item).await
                 }
@@ -152,7 +153,7 @@ impl PushWorker {
                     let delay =
                         backoff_delay(item.attempts.max(0) as u32, cfg.retry_base, cfg.retry_max);
                     tracing::warn!(error = %e, ?delay, "ERP write failed, will retry");
-                    metrics::counter!("relais_connector_pushes_total", "outcome" => "retry")
+                    metrics::counter!("relais_connector_pushes_total", "service" => crate::SERVICE, "connection" => item.connection.to_string(), "outcome" => "retry")
                         .increment(1);
                     queue::retry_later(pool, &item, delay, &e, true).await
                 }
@@ -162,7 +163,7 @@ impl PushWorker {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "ERP write dead-lettered");
-                    metrics::counter!("relais_connector_pushes_total", "outcome" => "dead")
+                    metrics::counter!("relais_connector_pushes_total", "service" => crate::SERVICE, "connection" => item.connection.to_string(), "outcome" => "dead")
                         .increment(1);
                     queue::dead(
                         pool,
@@ -233,9 +234,28 @@ impl PushWorker {
     }
 }
 
+/// Each connection's push queue age and last successful pull, which the
+/// ERP link's alerts watch.
+async fn export_connection_health(pool: &sqlx::PgPool) {
+    match queue::connection_health(pool).await {
+        Ok(rows) => {
+            for (connection, oldest, last_success) in rows {
+                let connection = connection.to_string();
+                metrics::gauge!("relais_connector_push_oldest_seconds", "service" => crate::SERVICE, "connection" => connection.clone())
+                    .set(oldest);
+                if let Some(at) = last_success {
+                    metrics::gauge!("relais_connector_last_success_timestamp_seconds", "service" => crate::SERVICE, "connection" => connection)
+                        .set(at);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "connection health not read"),
+    }
+}
+
 /// The writes in flight to `connection`, for the metrics.
 fn set_in_flight(in_flight: &HashMap<Uuid, Uuid>, connection: Uuid) {
     let n = in_flight.values().filter(|c| **c == connection).count();
-    metrics::gauge!("relais_connector_push_in_flight", "connection" => connection.to_string())
+    metrics::gauge!("relais_connector_push_in_flight", "service" => crate::SERVICE, "connection" => connection.to_string())
         .set(n as f64);
 }

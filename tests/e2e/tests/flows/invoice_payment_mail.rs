@@ -68,11 +68,12 @@ async fn an_invoice_validated_in_the_erp_is_debited_mailed_and_paid() {
     let claire = stack
         .customer("Claire", "Moreau", "claire@example.org", "pm_card_visa")
         .await;
-    let erp_claire = stack
+    let mut erp_claire_record = stack
         .erp_eventually("customer", 1, |c| text(c, "shop_id") == claire)
-        .await
-        .remove(0)
-        .id;
+        .await;
+    // Bound before the documents naming it are pulled, or they are parked.
+    stack.bound(&connection, "customer", &erp_claire_record).await;
+    let erp_claire = erp_claire_record.remove(0).id;
     let erp = stack.erp();
     let stranger = erp
         .upsert(

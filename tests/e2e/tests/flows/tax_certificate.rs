@@ -259,11 +259,12 @@ async fn done_interventions_are_invoiced_and_a_past_year_is_certified() {
 
     // The ERP's certificate of an earlier year, validated there, comes
     // through the connector and joins it in the account.
-    let erp_customer = stack
+    let mut erp_customer_record = stack
         .erp_eventually("customer", 1, |c| text(c, "shop_id") == customer)
-        .await
-        .remove(0)
-        .id;
+        .await;
+    // Bound before the documents naming it are pulled, or they are parked.
+    stack.bound(&connection, "customer", &erp_customer_record).await;
+    let erp_customer = erp_customer_record.remove(0).id;
     stack
         .erp()
         .upsert(

@@ -237,29 +237,7 @@ impl Stack {
     /// indistinguishable from the connector's own write (the race the
     /// sync-fidelity work is about), not what these tests are for.
     pub async fn bound(&self, connection: &str, entity: &str, records: &[ErpRecord]) {
-        testing::eventually(Duration::from_secs(15), || async {
-            let bindings = self
-                .connector
-                .clone()
-                .list_bindings(self.admin(relais_proto::connector::ListBindingsRequest {
-                    connection_id: connection.into(),
-                    entity: entity.into(),
-                }))
-                .await
-                .ok()?
-                .into_inner()
-                .bindings;
-            records
-                .iter()
-                .all(|r| {
-                    bindings
-                        .iter()
-                        .any(|b| b.external_id == r.id && b.erp_version >= r.version)
-                })
-                .then_some(())
-        })
-        .await
-        .expect("the connector recorded the ERP's versions");
+        self.kit.bound(connection, entity, records).await;
     }
 
     /// The first conflict waiting for staff, once there is one.
