@@ -172,14 +172,16 @@ cmd_up() {
 		fi
 		say "starting Prometheus on 127.0.0.1:$PORT"
 		printf '\n=== %s start\n' "$(date -Is)" >>"$LOG"
-		(cd "$DIR" && setsid nohup "$PROMETHEUS_BIN" \
+		# Started from here (no subshell), so that $! is Prometheus itself and
+		# nothing left behind holds the lock (fd 9).
+		setsid nohup "$PROMETHEUS_BIN" \
 			--config.file="$CONF" \
 			--storage.tsdb.path="$DATA" \
 			--storage.tsdb.retention.time=7d \
 			--web.listen-address="127.0.0.1:$PORT" \
 			</dev/null >>"$LOG" 2>&1 9>&- &
-			echo $! >"$PIDFILE")
-		pid=$(tr -dc 0-9 <"$PIDFILE")
+		pid=$!
+		echo "$pid" >"$PIDFILE"
 	fi
 	local i
 	for i in $(seq 1 150); do
@@ -194,7 +196,11 @@ cmd_up() {
 		}
 		sleep 0.2
 	done
-	echo "Prometheus: $URL (targets: $URL/targets, alerts: $URL/alerts)"
+	# Debian's build has only the classic UI (under /classic/); upstream's
+	# serves /targets and /alerts.
+	local ui="$URL"
+	http_ok "$URL/targets" || ui="$URL/classic"
+	echo "Prometheus: $URL (targets: $ui/targets, alerts: $ui/alerts)"
 }
 
 cmd_down() {
