@@ -115,7 +115,7 @@ write_config() {
 	# process of its own a service only exports its own anyway.
 	local keep="" s
 	for s in $SERVICES; do keep="$keep$s;$s|"; done
-	keep="$keep[^;]*;"
+	keep="${keep}[^;]*;"
 	local tmp="$CONF.tmp"
 	cat >"$tmp" <<EOF
 # Written by scripts/prometheus.sh up; edits are overwritten.
