@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
 WITH_ENV := source .local/env &&
 
-.PHONY: run test fuzz soak lint fmt fmt-check clippy layers proto-lint k8s-check openapi-check bench stack-up stack-down build
+.PHONY: run test fuzz soak lint fmt fmt-check clippy layers proto-lint k8s-check openapi-check alerts-check bench stack-up stack-down build
 
 # `relais dev` runs every service in one process: the relais command is
 # all `make run` needs, built with the features `cargo run -p relais-cli`
@@ -28,6 +28,9 @@ stack-down:
 	$(STACK) down
 
 run: stack-up build
+	@# Prometheus with the alert rules, scraping what relais dev lists
+	@# (scripts/prometheus.sh); relais runs without it where it cannot start.
+	scripts/prometheus.sh up || echo "make run: Prometheus could not start; running without it" >&2
 	$(WITH_ENV) "$$CARGO_TARGET_DIR/debug/relais" dev
 
 test: stack-up
@@ -69,7 +72,7 @@ soak: stack-up
 	    cargo test -p relais-connector --test api model -- --nocapture
 	scripts/drop-test-databases.sh
 
-lint: fmt-check clippy layers proto-lint k8s-check openapi-check
+lint: fmt-check clippy layers proto-lint k8s-check openapi-check alerts-check
 
 fmt:
 	cargo fmt --all
@@ -96,6 +99,15 @@ k8s-check:
 openapi-check:
 	@cargo run -q -p relais-gateway -- openapi | diff -u services/gateway/openapi.json - \
 	    || { echo "services/gateway/openapi.json is stale: cargo run -p relais-gateway -- openapi > services/gateway/openapi.json" >&2; exit 1; }
+
+# The alert rules and dashboards of k8s/observability: promtool's checks and
+# unit tests (Debian's prometheus package, installed if missing), then
+# scripts/check-observability.py (metrics.txt, dashboards, runbook anchors).
+alerts-check:
+	scripts/prometheus.sh install
+	promtool check rules k8s/observability/alerts.yml
+	promtool test rules k8s/observability/alerts.test.yml
+	python3 scripts/check-observability.py
 
 bench: stack-up
 	$(WITH_ENV) scripts/bench.sh
