@@ -3,9 +3,16 @@
 #   1. kubectl kustomize k8s/base and k8s/overlays/* (render errors fail);
 #   2. kubernetes-validate --strict against the JSON schemas it ships, for
 #      each version in K8S_VERSIONS (unknown fields, wrong types, and kinds
-#      with no schema fail);
+#      with no schema fail); custom resources of the operators the prod
+#      overlay uses (CloudNativePG, Barman Cloud plugin, Prometheus
+#      operator, External Secrets) against the schemas vendored in
+#      k8s/schemas/<group>/<version>/<kind>.json (scripts/vendor-crd-schemas.py
+#      says where each comes from and what it checks); a custom resource
+#      with neither fails;
 #   3. for overlays, every ConfigMap/Secret a pod reads must be in the
-#      render (base only references its secrets, so it is skipped there);
+#      render, or be made in the cluster by what the render holds: an
+#      ExternalSecret's target, CloudNativePG's Secrets of a Cluster
+#      (base only references its secrets, so it is skipped there);
 #   4. what the renders must hold (check_policy): an Ingress routes to the
 #      gateway's API port only, and every Service is a ClusterIP; every
 #      pod template is selected by a NetworkPolicy; every `serve`
@@ -14,8 +21,15 @@
 #      relais-trusted-keys mounted as a directory (no subPath, or updates
 #      never reach running pods); in overlays, each signing key's kid is in
 #      the trusted keys under its issuer;
+#      (in every overlay, at least each issuer's kid under its name); in
+#      k8s/overlays/prod also: every image pinned (digest, or an exact
+#      version tag), every `serve` Deployment waiting for its migrations
+#      in an init container (`<service> migrate --check`), streams with
+#      RELAIS_STREAM_REPLICAS=3;
 #   5. no file under k8s/ mentions the shared HS256 key (RELAIS_JWT_SECRET,
-#      Secret relais-jwt), replaced by per-issuer keys.
+#      Secret relais-jwt), replaced by per-issuer keys;
+#   6. k8s/observability/prometheusrule.yaml is what
+#      scripts/gen-prometheus-rule.py makes of alerts.yml (no drift).
 # Needs kubectl and python3; installs kubernetes-validate into .local/venv.
 set -euo pipefail
 
@@ -54,6 +68,16 @@ check_refs() {
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 have = {(d["kind"], d["metadata"]["name"]) for d in docs}
+# Secrets the cluster makes from what the render holds: the External
+# Secrets Operator writes each ExternalSecret's target; CloudNativePG
+# writes a Cluster's app (owner), CA, server and replication Secrets.
+for d in docs:
+    if d["kind"] == "ExternalSecret":
+        target = ((d.get("spec") or {}).get("target") or {}).get("name") or d["metadata"]["name"]
+        have.add(("Secret", target))
+    if d["kind"] == "Cluster" and d["apiVersion"].startswith("postgresql.cnpg.io/"):
+        for suffix in ("app", "ca", "server", "replication"):
+            have.add(("Secret", f"{d['metadata']['name']}-{suffix}"))
 missing = set()
 def walk(node, kind):
     if isinstance(node, dict):
@@ -84,6 +108,7 @@ check_policy() {
 import base64, json, posixpath, re, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 where, overlay = sys.argv[2], sys.argv[2].startswith("k8s/overlays/")
+prod = where == "k8s/overlays/prod"
 errors = []
 def err(msg):
     errors.append(msg)
@@ -133,6 +158,10 @@ for what, tmpl in pods:
         serve = (c.get("command") or [None, None])[1:2] == ["serve"]
         if serve and not {"RELAIS_SIGNING_KEY", "RELAIS_TRUSTED_KEYS"} <= env.keys():
             err(f"{what}: `serve` without RELAIS_SIGNING_KEY and RELAIS_TRUSTED_KEYS")
+        if "RELAIS_SIGNING_KEY" in env and overlay and "trusted-keys.json" in trusted:
+            issuers = {k.get("relais_issuer") for k in json.loads(trusted["trusted-keys.json"]).get("keys", [])}
+            if app not in issuers:
+                err(f"{what}: relais-trusted-keys has no key with relais_issuer {app!r}")
         if "RELAIS_SIGNING_KEY" in env:
             ref = (env["RELAIS_SIGNING_KEY"].get("valueFrom") or {}).get("secretKeyRef") or {}
             if not named(ref.get("name"), f"relais-{app}-signing-key") or ref.get("key") != "signing-key":
@@ -151,8 +180,69 @@ for what, tmpl in pods:
                 err(f"{what}: RELAIS_TRUSTED_KEYS={path} needs relais-trusted-keys mounted at {posixpath.dirname(path)} (a directory, no subPath)")
             if trusted and posixpath.basename(path) not in trusted:
                 err(f"{what}: relais-trusted-keys has no key {posixpath.basename(path)}")
+
+if prod:
+    # Images by digest or an exact version: never `latest`, never no tag.
+    for what, tmpl in pods:
+        pod = tmpl.get("spec") or {}
+        for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+            image = c.get("image", "")
+            tag = image.rsplit("/", 1)[-1].partition(":")[2]
+            if "@sha256:" not in image and not re.fullmatch(r"v?\d+(\.\d+)+([-+.][\w.-]+)?", tag):
+                err(f"{what}: image {image!r} is neither pinned by digest nor by an exact version")
+    # Pods that serve wait for their schema instead of crash-looping.
+    for what, tmpl in pods:
+        if not what.startswith("Deployment/"):
+            continue
+        pod = tmpl.get("spec") or {}
+        for c in pod.get("containers") or []:
+            cmd = c.get("command") or []
+            if cmd[1:2] == ["serve"]:
+                waits = [i for i in pod.get("initContainers") or []
+                         if (i.get("command") or [])[:3] == [cmd[0], "migrate", "--check"]]
+                if not waits:
+                    err(f"{what}: `{cmd[0]} serve` without an init container `{cmd[0]} migrate --check`")
+    common = next((d.get("data") or {} for d in docs
+                   if d["kind"] == "ConfigMap" and named(d["metadata"]["name"], "relais-common")), {})
+    if common.get("RELAIS_STREAM_REPLICAS") != "3":
+        err("relais-common: RELAIS_STREAM_REPLICAS must be 3 (the NATS cluster has three servers)")
+    # Nothing secret in the render: every Secret comes from the cluster.
+    for d in docs:
+        if d["kind"] == "Secret":
+            err(f"Secret/{d['metadata']['name']} is in the render: prod takes secrets from External Secrets only")
 for e in sorted(set(errors)):
     print(f"ERROR {where}: {e}")
+sys.exit(1 if errors else 0)
+PY
+}
+
+# Validates the custom resources of a render ($1, YAML) against the schemas
+# vendored in k8s/schemas; writes the other documents to $2 for
+# kubernetes-validate. A custom resource with no vendored schema goes to
+# kubernetes-validate too, which warns (and the check fails).
+check_crs() {
+  "$VENV/bin/python" - "$1" "$2" "$3" <<'PY'
+import json, pathlib, sys, yaml
+from jsonschema import Draft202012Validator
+src, rest, where = sys.argv[1], sys.argv[2], sys.argv[3]
+docs = [d for d in yaml.safe_load_all(open(src)) if d]
+core, errors, checked = [], [], 0
+for d in docs:
+    api, kind = d.get("apiVersion", ""), d.get("kind", "")
+    path = pathlib.Path("k8s/schemas") / api / f"{kind.lower()}.json"
+    if "/" not in api or "." not in api.split("/")[0] or not path.is_file():
+        core.append(d)
+        continue
+    checked += 1
+    validator = Draft202012Validator(json.loads(path.read_text()))
+    for e in sorted(validator.iter_errors(d), key=lambda e: list(e.absolute_path)):
+        loc = "/".join(str(p) for p in e.absolute_path) or "(root)"
+        errors.append(f"ERROR {where}: {kind}/{d['metadata'].get('name')}: {loc}: {e.message[:300]}")
+with open(rest, "w") as f:
+    yaml.safe_dump_all(core, f, sort_keys=False)
+for e in errors:
+    print(e)
+print(checked)
 sys.exit(1 if errors else 0)
 PY
 }
@@ -162,7 +252,12 @@ if grep -rnE 'RELAIS_JWT_SECRET|relais-jwt\b' k8s/; then
   echo "FAIL k8s: the shared HS256 key is gone (per-issuer RELAIS_SIGNING_KEY, relais-trusted-keys)"
   status=1
 fi
-for dir in k8s/base k8s/overlays/*/; do
+if ! "$VENV/bin/python" scripts/gen-prometheus-rule.py --check; then
+  status=1
+fi
+# Every overlay, and the cluster-wide part of prod (applied on its own);
+# the other directories under an overlay are parts of it, not renders.
+for dir in k8s/base k8s/overlays/*/ k8s/overlays/prod/secret-store; do
   dir=${dir%/}
   [[ -f $dir/kustomization.yaml ]] || continue
   file="$out/$(echo "$dir" | tr / _).yaml"
@@ -170,11 +265,16 @@ for dir in k8s/base k8s/overlays/*/; do
     echo "FAIL $dir: kustomize render failed"; status=1; continue
   fi
   log="$out/log"
+  core="$out/core.yaml"
+  if ! crs=$(check_crs "$file" "$core" "$dir"); then
+    echo "$crs" | grep '^ERROR' || true
+    echo "FAIL $dir: custom resource validation"; status=1; continue
+  fi
   args=(--strict --quiet)
   for v in $K8S_VERSIONS; do args+=(-k "$v"); done
   rc=0
-  "$VENV/bin/kubernetes-validate" "${args[@]}" "$file" >"$log" 2>&1 || rc=$?
-  sed "s#$file#$dir#g" "$log"
+  "$VENV/bin/kubernetes-validate" "${args[@]}" "$core" >"$log" 2>&1 || rc=$?
+  sed "s#$core#$dir#g" "$log"
   # A WARN means no schema for that kind/apiVersion: a typo or a CRD.
   if (( rc != 0 )) || grep -q '^WARN' "$log"; then
     echo "FAIL $dir: schema validation"; status=1; continue
@@ -185,6 +285,6 @@ for dir in k8s/base k8s/overlays/*/; do
   if ! check_policy "$file" "$dir"; then
     echo "FAIL $dir: policy"; status=1; continue
   fi
-  echo "ok   $dir ($(grep -c '^kind:' "$file") resources; k8s $K8S_VERSIONS)"
+  echo "ok   $dir ($(grep -c '^kind:' "$file") resources, $crs custom resources against k8s/schemas; k8s $K8S_VERSIONS)"
 done
 exit "$status"
