@@ -132,7 +132,8 @@ subscriber() { # OUT ARGS...
 		NATS_USER=test NATS_PASSWORD=$(printf '%s' "$RELAIS_DEV_SEED:nats:test" | sha256sum | cut -c1-64) \
 			RELAIS_PROTO_PY="$WORK/generated" RELAIS_NAMESPACE="$DEV_NS" \
 			exec "$PY" "$EXAMPLE/subscriber.py" --nats "$NATS_URL" --durable "$DURABLE" \
-			--tenant "$TENANT" --since "$SINCE" --db "$WORK/subscriber.sqlite3" "$@"
+			--inbox-prefix _INBOX_example --tenant "$TENANT" --since "$SINCE" \
+			--db "$WORK/subscriber.sqlite3" "$@"
 	) >"$WORK/$out" 2>"$WORK/$out.err" || rc=$?
 	sed 's/^/    /' "$WORK/$out" >&2
 	return "$rc"

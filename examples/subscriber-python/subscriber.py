@@ -178,6 +178,10 @@ class Subscriber:
         options = {"name": f"relais-example-subscriber {a.durable}"}
         if a.user:
             options.update(user=a.user, password=a.password)
+        if a.inbox_prefix:
+            # Replies and pull deliveries on subjects only this user may
+            # read (docs/subscribing.md, Credentials).
+            options.update(inbox_prefix=a.inbox_prefix)
         nc = await nats.connect(a.nats, **options)
         try:
             js = nc.jetstream()
@@ -276,6 +280,8 @@ def main() -> int:
     p.add_argument("--nats", default=env("NATS_URL", "nats://127.0.0.1:54222"))
     p.add_argument("--user", default=env("NATS_USER"), help="NATS user (env NATS_USER)")
     p.add_argument("--password", default=env("NATS_PASSWORD"), help="(env NATS_PASSWORD)")
+    p.add_argument("--inbox-prefix", default=env("NATS_INBOX_PREFIX"),
+                   help="e.g. _INBOX_acme_crm, as your user's permissions say (env NATS_INBOX_PREFIX)")
     p.add_argument("--namespace", default=env("RELAIS_NAMESPACE", "relais"))
     p.add_argument("--durable", required=True, help="the consumer's durable name (yours, e.g. acme-crm-orders)")
     p.add_argument("--tenant", help="one tenant's events only (its id); all tenants by default")
