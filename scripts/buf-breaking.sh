@@ -23,7 +23,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-# shellcheck source=lib/buf.sh
+# shellcheck source=scripts/lib/buf.sh
 source scripts/lib/buf.sh
 
 say() { echo "buf breaking: $*" >&2; }

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-# shellcheck source=lib/buf.sh
+# shellcheck source=scripts/lib/buf.sh
 source scripts/lib/buf.sh
 ensure_buf
 

@@ -99,7 +99,7 @@ cleanup() {
 	fi
 	exit "$rc"
 }
-# shellcheck source=lib/dev.sh
+# shellcheck source=scripts/lib/dev.sh
 source scripts/lib/dev.sh
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -17,6 +17,7 @@
 # database; given a failed status (or called by a trap after a failure),
 # it prints the end of relais dev's log.
 
+# shellcheck disable=SC2034 # DEV_GW and DEV_NS are for the sourcing script
 DEV_PID="" DEV_DB="" DEV_NS="" DEV_LOG="" DEV_GW="" DEV_ADMIN_URL=""
 
 dev_start() { # NAME WORKDIR
@@ -46,7 +47,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 	RELAIS="$CARGO_TARGET_DIR/debug/relais"
 	set -m
 	(
-		cd "$work"
+		cd "$work" || exit
 		exec "$RELAIS" dev
 	) >"$DEV_LOG" 2>&1 &
 	DEV_PID=$!
@@ -58,6 +59,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 		sleep 0.2
 	done
 	grep -q "Relais is up" "$DEV_LOG" || { echo "relais dev did not come up in 120 s" >&2; return 1; }
+	# shellcheck disable=SC2034 # for the sourcing script
 	DEV_GW="http://$HTTP_ADDR"
 }
 

@@ -413,7 +413,7 @@ pub fn document() -> anyhow::Result<Node> {
             map([
                 ("schemas", Node::Map(schemas)),
                 ("messages", Node::Map(messages)),
-                ("parameters", parameters(&services)),
+                ("parameters", parameters()),
                 (
                     "correlationIds",
                     map([(
@@ -436,7 +436,7 @@ pub fn document() -> anyhow::Result<Node> {
     Ok(doc)
 }
 
-fn parameters(services: &[&str]) -> Node {
+fn parameters() -> Node {
     map([
         (
             "ns",
@@ -470,13 +470,13 @@ fn parameters(services: &[&str]) -> Node {
         ),
         (
             "service",
-            map([
-                (
-                    "description",
-                    s("The service whose consumer gave the event up."),
+            map([(
+                "description",
+                s(
+                    "The service whose consumer gave the event up (docs/operations.md lists \
+                   each service's consumers).",
                 ),
-                ("enum", Node::Seq(services.iter().map(|v| s(*v)).collect())),
-            ]),
+            )]),
         ),
         (
             "consumer",
