@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
 WITH_ENV := source .local/env &&
 
-.PHONY: run test fuzz soak lint fmt fmt-check clippy layers proto-lint k8s-check openapi-check alerts-check bench stack-up stack-down build
+.PHONY: run test fuzz soak lint fmt fmt-check clippy layers proto-lint proto-breaking k8s-check openapi-check asyncapi-check alerts-check bench stack-up stack-down build
 
 # `relais dev` runs every service in one process: the relais command is
 # all `make run` needs, built with the features `cargo run -p relais-cli`
@@ -54,6 +54,11 @@ test: stack-up
 	@# The fuzz of the HTTP API from its OpenAPI document (make fuzz); where
 	@# PyPI is out of reach it says it skipped, as the Tryton tests do.
 	RELAIS_FUZZ_ALLOW_SKIP=$${RELAIS_FUZZ_ALLOW_SKIP-1} scripts/fuzz-api.sh
+	@# The example subscriber of docs/subscribing.md (Python, nats-py and
+	@# classes generated from proto/) against a relais dev of its own: an
+	@# order's order.placed seen once, its redelivery deduped; where PyPI is
+	@# out of reach it says it skipped.
+	RELAIS_SUBSCRIBER_ALLOW_SKIP=$${RELAIS_SUBSCRIBER_ALLOW_SKIP-1} scripts/subscriber-example.sh
 
 # The property-based fuzz of the gateway's HTTP API from its OpenAPI
 # document, with schemathesis (PyPI, pinned, in .local/schemathesis) against
@@ -72,7 +77,7 @@ soak: stack-up
 	    cargo test -p relais-connector --test api model -- --nocapture
 	scripts/drop-test-databases.sh
 
-lint: fmt-check clippy layers proto-lint k8s-check openapi-check alerts-check
+lint: fmt-check clippy layers proto-lint proto-breaking k8s-check openapi-check asyncapi-check alerts-check
 
 fmt:
 	cargo fmt --all
@@ -89,6 +94,12 @@ layers:
 
 proto-lint:
 	scripts/buf-lint.sh
+
+# `buf breaking` against main (its merge-base), so that an incompatible
+# change to an event or an API is caught; scripts/buf-breaking.sh says
+# what it compares with on CI's clones.
+proto-breaking:
+	scripts/buf-breaking.sh
 
 k8s-check:
 	scripts/k8s-check.sh
@@ -108,6 +119,14 @@ alerts-check:
 	promtool check rules k8s/observability/alerts.yml
 	promtool test rules k8s/observability/alerts.test.yml
 	python3 scripts/check-observability.py
+
+# The committed AsyncAPI document (docs/asyncapi.yaml) is the one the
+# protos describe: which event on which subject (the `published_as`
+# options), payloads and headers; tools/asyncapi's test
+# `the_committed_document_is_the_generated_one` checks the same.
+asyncapi-check:
+	@cargo run -q -p relais-asyncapi | diff -u docs/asyncapi.yaml - \
+	    || { echo "docs/asyncapi.yaml is stale: cargo run -q -p relais-asyncapi > docs/asyncapi.yaml" >&2; exit 1; }
 
 bench: stack-up
 	$(WITH_ENV) scripts/bench.sh

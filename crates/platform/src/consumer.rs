@@ -74,6 +74,14 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// Headers of a dead letter on `<ns>.deadletter.<service>.<consumer>`
+/// (its payload is the event's, as received): the event's subject...
+pub const ORIGINAL_SUBJECT_HEADER: &str = "Relais-Original-Subject";
+/// ...its id (the `Nats-Msg-Id` it came with)...
+pub const EVENT_ID_HEADER: &str = "Relais-Event-Id";
+/// ...and the handler's last error, on one line.
+pub const ERROR_HEADER: &str = "Relais-Error";
+
 #[derive(Clone, Debug)]
 pub struct ConsumerSpec {
     /// The owning service (names the dead-letter subject).
@@ -338,9 +346,9 @@ impl<H: Handler> ConsumerRunner<H> {
         .await
         .context("failed to record dead letter")?;
         let mut h = async_nats::HeaderMap::new();
-        h.insert("Relais-Original-Subject", d.subject.as_str());
-        h.insert("Relais-Event-Id", d.event_id.to_string().as_str());
-        h.insert("Relais-Error", error.replace(['\r', '\n'], " ").as_str());
+        h.insert(ORIGINAL_SUBJECT_HEADER, d.subject.as_str());
+        h.insert(EVENT_ID_HEADER, d.event_id.to_string().as_str());
+        h.insert(ERROR_HEADER, error.replace(['\r', '\n'], " ").as_str());
         let subject = self
             .ns
             .dead_letter_subject(&self.spec.service, &self.spec.name);

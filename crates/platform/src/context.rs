@@ -2,7 +2,7 @@
 //! every service stamps the same `EventMeta` and publishes through the
 //! outbox on `<ns>.<service>.v1.<tenant>.<aggregate>.<event>`.
 
-use prost::Message;
+use prost::{Message, Name};
 use relais_proto::events::EventMeta;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -89,14 +89,27 @@ impl Ctx {
 
     /// Adds the event to the caller's transaction, on
     /// `<ns>.<service>.v1.<tenant>.<aggregate>.<event>`.
-    pub async fn emit(
+    ///
+    /// The event must be declared in `proto/relais/events/v1` (the file's
+    /// `publisher` and the message's `published_as` options), the list
+    /// docs/asyncapi.yaml is written from: debug builds, so every test,
+    /// panic on one that is not.
+    pub async fn emit<P: Message + Name>(
         &self,
         conn: &mut PgConnection,
         aggregate: &str,
         event: &str,
         meta: &EventMeta,
-        payload: &impl Message,
+        payload: &P,
     ) -> sqlx::Result<()> {
+        debug_assert!(
+            relais_proto::published::declares(self.service, aggregate, event, &P::full_name()),
+            "{}: {aggregate}.{event} carrying {} is not declared in proto/relais/events/v1: \
+             add `option (relais.events.v1.published_as) = \"{aggregate}.{event}\";` to the \
+             message (and regenerate docs/asyncapi.yaml)",
+            self.service,
+            P::full_name(),
+        );
         let id = Uuid::parse_str(&meta.event_id).unwrap_or_else(|_| Uuid::now_v7());
         let e = OutboxEvent {
             id,

@@ -95,13 +95,25 @@ impl Namespace {
 
     /// `<ns>.<service>.v1.<tenant>.<aggregate>.<event>`.
     pub fn subject(&self, service: &str, tenant: Uuid, aggregate: &str, event: &str) -> String {
+        self.subject_with(service, &tenant.to_string(), aggregate, event)
+    }
+
+    /// The same with the tenant token as text: `*` in a consumer's filter,
+    /// `{tenant}` in docs/asyncapi.yaml.
+    pub fn subject_with(
+        &self,
+        service: &str,
+        tenant: &str,
+        aggregate: &str,
+        event: &str,
+    ) -> String {
         format!("{}.{service}.v1.{tenant}.{aggregate}.{event}", self.0)
     }
 
     /// Every tenant's `<aggregate>.<event>` of `service`, for a consumer's
     /// filter.
     pub fn event_filter(&self, service: &str, aggregate: &str, event: &str) -> String {
-        format!("{}.{service}.v1.*.{aggregate}.{event}", self.0)
+        self.subject_with(service, "*", aggregate, event)
     }
 
     /// Every subject a service publishes.
@@ -130,39 +142,50 @@ impl Namespace {
         self.stream("deadletter")
     }
 
-    /// Creates (or keeps) the stream a service publishes to. The duplicate
-    /// window matches JetStream's default; the outbox retention is longer.
-    pub async fn ensure_stream(
-        &self,
-        js: &jetstream::Context,
-        service: &str,
-    ) -> anyhow::Result<stream::Stream> {
-        js.get_or_create_stream(stream::Config {
+    /// The stream a service publishes to. The duplicate window matches
+    /// JetStream's default; the outbox retention is longer.
+    pub fn stream_config(&self, service: &str) -> stream::Config {
+        stream::Config {
             name: self.stream(service),
             subjects: vec![self.service_subjects(service)],
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
             max_age: Duration::from_secs(7 * 24 * 3600),
             ..Default::default()
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
-        .with_context(|| format!("failed to provision stream {}", self.stream(service)))
+        }
+    }
+
+    /// Creates (or keeps) the stream a service publishes to
+    /// ([`Self::stream_config`]).
+    pub async fn ensure_stream(
+        &self,
+        js: &jetstream::Context,
+        service: &str,
+    ) -> anyhow::Result<stream::Stream> {
+        js.get_or_create_stream(self.stream_config(service))
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("failed to provision stream {}", self.stream(service)))
+    }
+
+    /// The dead-letter stream, every service's.
+    pub fn dead_letter_stream_config(&self) -> stream::Config {
+        stream::Config {
+            name: self.dead_letter_stream(),
+            subjects: vec![format!("{}.deadletter.>", self.0)],
+            storage: stream::StorageType::File,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            ..Default::default()
+        }
     }
 
     pub async fn ensure_dead_letter_stream(
         &self,
         js: &jetstream::Context,
     ) -> anyhow::Result<stream::Stream> {
-        js.get_or_create_stream(stream::Config {
-            name: self.dead_letter_stream(),
-            subjects: vec![format!("{}.deadletter.>", self.0)],
-            storage: stream::StorageType::File,
-            max_age: Duration::from_secs(30 * 24 * 3600),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
-        .context("failed to provision the dead-letter stream")
+        js.get_or_create_stream(self.dead_letter_stream_config())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+            .context("failed to provision the dead-letter stream")
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::all, clippy::unwrap_used)]
 
 pub mod codec;
+pub mod published;
 
 /// Every compiled file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
