@@ -48,6 +48,9 @@ pub struct PlatformConfig {
     /// `RELAIS_JWT_ISSUER`, `RELAIS_JWT_AUDIENCE`,
     /// `RELAIS_JWT_MAX_TTL_SECS`; see [`token_settings`].
     pub tokens: crate::auth::TokenSettings,
+    /// `RELAIS_STREAM_REPLICAS` (default 1): servers of a JetStream cluster
+    /// each stream this service creates is kept on (3 in production).
+    pub stream_replicas: usize,
     /// `RELAIS_OUTBOX_POLL_MS` (default 250): how often the relay looks for
     /// commits made by other processes.
     pub outbox_poll: Duration,
@@ -81,6 +84,7 @@ impl PlatformConfig {
             nats_password: var("NATS_PASSWORD", String::new())?,
             dev_seed: dev_seed()?,
             namespace: var("RELAIS_NAMESPACE", "relais".into())?,
+            stream_replicas: var("RELAIS_STREAM_REPLICAS", 1)?,
             grpc_addr: var("GRPC_ADDR", SocketAddr::from(([127, 0, 0, 1], grpc_port)))?,
             admin_addr: var("ADMIN_ADDR", SocketAddr::from(([127, 0, 0, 1], admin_port)))?,
             tokens: token_settings()?,

@@ -242,7 +242,9 @@ impl<H: Handler> ConsumerRunner<H> {
                 metrics::gauge!("relais_jetstream_consumer_ack_pending", &labels)
                     .set(info.num_ack_pending as f64);
             }
-            Err(e) => tracing::debug!(error = %e, consumer = %self.spec.name, "consumer info failed"),
+            Err(e) => {
+                tracing::debug!(error = %e, consumer = %self.spec.name, "consumer info failed")
+            }
         }
     }
 
@@ -293,7 +295,11 @@ impl<H: Handler> ConsumerRunner<H> {
                         self.spec.retry_base,
                         Duration::from_secs(60),
                     );
-                    tracing::warn!(error = format!("{e:#}"), ?delay, "handler failed, will retry");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        ?delay,
+                        "handler failed, will retry"
+                    );
                     metrics::counter!(
                         "relais_consumer_retries_total",
                         "service" => self.spec.service.clone(),

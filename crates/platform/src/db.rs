@@ -50,11 +50,17 @@ pub async fn connect(
     Ok(pool)
 }
 
-/// Applies the platform's migrations, then the service's.
-pub async fn migrate(pool: &PgPool, service_migrations: &Migrator) -> anyhow::Result<()> {
+/// The platform's tables, in every service's schema, recorded in
+/// `_platform_migrations` (the service's own are in `_sqlx_migrations`).
+pub fn platform_migrator() -> Migrator {
     let mut platform = sqlx::migrate!("./migrations");
     platform.dangerous_set_table_name("_platform_migrations");
     platform
+}
+
+/// Applies the platform's migrations, then the service's.
+pub async fn migrate(pool: &PgPool, service_migrations: &Migrator) -> anyhow::Result<()> {
+    platform_migrator()
         .run(pool)
         .await
         .context("failed to apply platform migrations")?;

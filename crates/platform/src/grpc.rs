@@ -15,9 +15,7 @@ use tonic::{
 use tower::Service;
 use tower_http::trace::TraceLayer;
 
-use crate::{
-    auth::Authenticator, messaging::MessagingApi, rpc_metrics::MetricsLayer, telemetry,
-};
+use crate::{auth::Authenticator, messaging::MessagingApi, rpc_metrics::MetricsLayer, telemetry};
 
 /// Every service's MessagingService, behind the same token check as its API.
 pub type Messaging = tonic::service::interceptor::InterceptedService<
@@ -76,19 +74,18 @@ where
     }
     let reflection = reflection.build_v1()?;
 
-    let trace = TraceLayer::new_for_grpc()
-        .make_span_with(|req: &Request<Body>| {
-            let method = req.uri().path().to_owned();
-            let span = tracing::info_span!(
-                "grpc",
-                otel.name = %method,
-                rpc.system = "grpc",
-                rpc.method = %method,
-                tenant = tracing::field::Empty,
-            );
-            telemetry::set_parent_from(&span, &telemetry::HttpHeaders(req.headers()));
-            span
-        });
+    let trace = TraceLayer::new_for_grpc().make_span_with(|req: &Request<Body>| {
+        let method = req.uri().path().to_owned();
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %method,
+            rpc.system = "grpc",
+            rpc.method = %method,
+            tenant = tracing::field::Empty,
+        );
+        telemetry::set_parent_from(&span, &telemetry::HttpHeaders(req.headers()));
+        span
+    });
 
     // The listener was bound by the runtime, so tonic does not set its own
     // socket options: without TCP_NODELAY a small response waits for the

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod mail;
 pub mod messaging;
+pub mod migrations;
 pub mod nats;
 pub mod outbox;
 pub mod retention;

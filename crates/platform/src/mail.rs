@@ -195,7 +195,8 @@ impl MailRelay {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                    metrics::counter!("relais_mail_sent_total", "service" => self.service).increment(1);
+                    metrics::counter!("relais_mail_sent_total", "service" => self.service)
+                        .increment(1);
                 }
                 Err(SendError::Retry(e)) if attempts + 1 < self.max_attempts => {
                     let delay = backoff_delay(
@@ -226,7 +227,8 @@ impl MailRelay {
                     .bind(&e)
                     .execute(&mut *tx)
                     .await?;
-                    metrics::counter!("relais_mail_failed_total", "service" => self.service).increment(1);
+                    metrics::counter!("relais_mail_failed_total", "service" => self.service)
+                        .increment(1);
                 }
             }
         }

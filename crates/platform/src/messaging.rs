@@ -93,7 +93,11 @@ impl MessagingApi {
             if names.is_empty() {
                 format!("{} runs no consumer", self.service)
             } else {
-                format!("is not a consumer of {}: one of {}", self.service, names.join(", "))
+                format!(
+                    "is not a consumer of {}: one of {}",
+                    self.service,
+                    names.join(", ")
+                )
             },
         ))
     }

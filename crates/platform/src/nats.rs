@@ -86,11 +86,19 @@ pub async fn connect_as(
 
 /// Names subjects and streams for one namespace.
 #[derive(Clone, Debug)]
-pub struct Namespace(pub String);
+pub struct Namespace(pub String, usize);
 
 impl Namespace {
     pub fn new(ns: impl Into<String>) -> Self {
-        Self(ns.into())
+        Self(ns.into(), 1)
+    }
+
+    /// Streams made from here are kept on `replicas` servers of a
+    /// JetStream cluster (`RELAIS_STREAM_REPLICAS`: 3 in production, 1 on
+    /// a single server).
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.1 = replicas.max(1);
+        self
     }
 
     /// `<ns>.<service>.v1.<tenant>.<aggregate>.<event>`.
@@ -131,7 +139,10 @@ impl Namespace {
     /// token from the end (`<tenant>.<aggregate>.<event>`), whatever dots
     /// the namespace holds.
     pub fn tenant_of(subject: &str) -> Option<Uuid> {
-        subject.rsplit('.').nth(2).and_then(|t| Uuid::parse_str(t).ok())
+        subject
+            .rsplit('.')
+            .nth(2)
+            .and_then(|t| Uuid::parse_str(t).ok())
     }
 
     pub fn dead_letter_subject(&self, service: &str, consumer: &str) -> String {
@@ -151,6 +162,7 @@ impl Namespace {
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
             max_age: Duration::from_secs(7 * 24 * 3600),
+            num_replicas: self.1,
             ..Default::default()
         }
     }
@@ -162,10 +174,13 @@ impl Namespace {
         js: &jetstream::Context,
         service: &str,
     ) -> anyhow::Result<stream::Stream> {
-        js.get_or_create_stream(self.stream_config(service))
+        let stream = js
+            .get_or_create_stream(self.stream_config(service))
             .await
             .map_err(|e| anyhow::anyhow!(e))
-            .with_context(|| format!("failed to provision stream {}", self.stream(service)))
+            .with_context(|| format!("failed to provision stream {}", self.stream(service)))?;
+        self.check_replicas(&stream);
+        Ok(stream)
     }
 
     /// The dead-letter stream, every service's.
@@ -175,6 +190,7 @@ impl Namespace {
             subjects: vec![format!("{}.deadletter.>", self.0)],
             storage: stream::StorageType::File,
             max_age: Duration::from_secs(30 * 24 * 3600),
+            num_replicas: self.1,
             ..Default::default()
         }
     }
@@ -183,9 +199,28 @@ impl Namespace {
         &self,
         js: &jetstream::Context,
     ) -> anyhow::Result<stream::Stream> {
-        js.get_or_create_stream(self.dead_letter_stream_config())
+        let stream = js
+            .get_or_create_stream(self.dead_letter_stream_config())
             .await
             .map_err(|e| anyhow::anyhow!(e))
-            .context("failed to provision the dead-letter stream")
+            .context("failed to provision the dead-letter stream")?;
+        self.check_replicas(&stream);
+        Ok(stream)
+    }
+
+    /// A stream made before the setting was raised keeps its replicas:
+    /// services never edit a stream, so an operator does (docs/deploy-prod.md).
+    fn check_replicas(&self, stream: &stream::Stream) {
+        let info = stream.cached_info();
+        if info.config.num_replicas < self.1 {
+            tracing::warn!(
+                stream = %info.config.name,
+                replicas = info.config.num_replicas,
+                wanted = self.1,
+                "stream has fewer replicas than RELAIS_STREAM_REPLICAS: nats stream edit {} --replicas {}",
+                info.config.name,
+                self.1
+            );
+        }
     }
 }

@@ -51,7 +51,7 @@ impl Runtime {
         let pool = db::connect(&cfg, name, migrations).await?;
         let nats = nats::connect_as(&cfg.nats_url, name, cfg.nats_auth_for(name).as_ref()).await?;
         let js = jetstream::new(nats.clone());
-        let ns = Namespace::new(cfg.namespace.clone());
+        let ns = Namespace::new(cfg.namespace.clone()).with_replicas(cfg.stream_replicas);
         ns.ensure_stream(&js, name).await?;
         let grpc_listener = TcpListener::bind(cfg.grpc_addr).await?;
         let admin_listener = TcpListener::bind(cfg.admin_addr).await?;
@@ -135,7 +135,12 @@ impl Runtime {
         );
         let mut handles = vec![tokio::spawn(relay.run(shutdown.clone()))];
         if self.mail {
-            let mail = MailRelay::new(self.name, self.pool.clone(), &self.cfg.mail, self.cfg.outbox_poll)?;
+            let mail = MailRelay::new(
+                self.name,
+                self.pool.clone(),
+                &self.cfg.mail,
+                self.cfg.outbox_poll,
+            )?;
             handles.push(tokio::spawn(mail.run(shutdown.clone())));
         }
         handles.extend(tasks.into_iter().map(tokio::spawn));

@@ -144,6 +144,7 @@ pub async fn config(nats_url: &str) -> anyhow::Result<PlatformConfig> {
             max_attempts: 3,
         },
         namespace,
+        stream_replicas: 1,
         grpc_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
         tokens: crate::auth::TokenSettings::dev(&dev_seed(), true),

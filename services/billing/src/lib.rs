@@ -88,10 +88,7 @@ impl App {
                 seller: self.seller.clone(),
             }),
         );
-        let customers = rt.consumer(
-            customers::spec(&rt.ns, max),
-            Arc::new(customers::Customers),
-        );
+        let customers = rt.consumer(customers::spec(&rt.ns, max), Arc::new(customers::Customers));
         // Who may see which customer's records (relais_platform::access).
         let access = rt.consumer(
             relais_platform::access::replica_spec(SERVICE, &rt.ns, max),

@@ -1,8 +1,8 @@
 //! `billing serve` runs the service; `billing migrate` provisions its
-//! database role and schema, applies migrations and exits.
+//! database role and schema, applies migrations and exits (`migrate --check [--wait <s>]` only checks: relais_platform::migrations).
 
 use relais_billing::{App, MIGRATIONS, SERVICE, config_from_env};
-use relais_platform::{db, shutdown, telemetry};
+use relais_platform::{migrations, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -11,13 +11,8 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("serve") | None => App::build(cfg).await?.run(shutdown::on_signal()).await,
         Some("migrate") => {
-            cfg.platform.db_migrate = true;
-            db::connect(&cfg.platform, SERVICE, &MIGRATIONS)
-                .await?
-                .close()
-                .await;
-            tracing::info!("billing migrations applied");
-            Ok(())
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            migrations::command(&mut cfg.platform, SERVICE, &MIGRATIONS, &args).await
         }
         Some(other) => anyhow::bail!("unknown command {other:?}: use `serve` or `migrate`"),
     }

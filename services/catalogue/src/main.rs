@@ -1,9 +1,9 @@
 //! `catalogue serve` runs the service; `catalogue migrate` provisions its
-//! database role and schema, applies migrations and exits (the Kubernetes
+//! database role and schema, applies migrations and exits (`migrate --check [--wait <s>]` only checks: relais_platform::migrations) (the Kubernetes
 //! migration Job).
 
 use relais_catalogue::{App, MIGRATIONS, SERVICE, config_from_env};
-use relais_platform::{db, shutdown, telemetry};
+use relais_platform::{migrations, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -15,11 +15,8 @@ async fn main() -> anyhow::Result<()> {
             app.run(shutdown::on_signal()).await
         }
         Some("migrate") => {
-            cfg.db_migrate = true;
-            let pool = db::connect(&cfg, SERVICE, &MIGRATIONS).await?;
-            pool.close().await;
-            tracing::info!("catalogue migrations applied");
-            Ok(())
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            migrations::command(&mut cfg, SERVICE, &MIGRATIONS, &args).await
         }
         Some(other) => anyhow::bail!("unknown command {other:?}: use `serve` or `migrate`"),
     }

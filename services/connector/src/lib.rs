@@ -145,13 +145,11 @@ impl App {
             .boxed(),
         );
         for spec in events::specs(&rt.ns, max) {
-            let runner = rt.consumer(
-                spec,
-                handler.clone(),
-            )
-            // Queueing keeps the newest version of each record, whatever
-            // order the events are handled in.
-            .concurrent(8);
+            let runner = rt
+                .consumer(spec, handler.clone())
+                // Queueing keeps the newest version of each record, whatever
+                // order the events are handled in.
+                .concurrent(8);
             tasks.push(runner.run(shutdown.clone()).boxed());
         }
         tasks.push(

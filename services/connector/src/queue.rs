@@ -322,9 +322,7 @@ pub async fn replay(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<(
 /// item (0 when none), and when one of its pulls last succeeded (Unix
 /// seconds; None if never). Read from the tables, so every replica exports
 /// the same and a restart forgets nothing.
-pub async fn connection_health(
-    db: impl PgExecutor<'_>,
-) -> Result<Vec<(Uuid, f64, Option<f64>)>> {
+pub async fn connection_health(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, f64, Option<f64>)>> {
     Ok(sqlx::query_as(
         "select c.id,
                 coalesce((select extract(epoch from now() - min(p.created_at))::float8

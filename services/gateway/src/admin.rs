@@ -92,7 +92,12 @@ pub async fn record_metrics(
     let [service, route, method] = labels;
     metrics::counter!(
         "relais_http_requests_total",
-        &[service, route, method, ("status", res.status().as_u16().to_string())]
+        &[
+            service,
+            route,
+            method,
+            ("status", res.status().as_u16().to_string())
+        ]
     )
     .increment(1);
     res

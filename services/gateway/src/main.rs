@@ -1,9 +1,9 @@
 //! `gateway serve` runs the API; `gateway migrate` provisions its database
-//! role and schema, applies migrations and exits; `gateway openapi` prints
+//! role and schema, applies migrations and exits (`migrate --check [--wait <s>]` only checks: relais_platform::migrations); `gateway openapi` prints
 //! the OpenAPI document (`> services/gateway/openapi.json` to commit it).
 
 use relais_gateway::{App, GatewayConfig, MIGRATIONS, SERVICE, config_from_env, openapi_json};
-use relais_platform::{db, shutdown, telemetry};
+use relais_platform::{migrations, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,13 +22,8 @@ async fn main() -> anyhow::Result<()> {
         Some("migrate") => {
             let _telemetry = telemetry::init(SERVICE)?;
             let mut cfg = config_from_env()?;
-            cfg.platform.db_migrate = true;
-            db::connect(&cfg.platform, SERVICE, &MIGRATIONS)
-                .await?
-                .close()
-                .await;
-            tracing::info!("gateway migrations applied");
-            Ok(())
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            migrations::command(&mut cfg.platform, SERVICE, &MIGRATIONS, &args).await
         }
         Some(other) => {
             anyhow::bail!("unknown command {other:?}: use `serve`, `migrate` or `openapi`")

@@ -140,6 +140,14 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
         .context("demo ERP connection")?;
     }
     let ns = relais_platform::config::var("RELAIS_NAMESPACE", "relais".to_owned())?;
+    let prometheus = prometheus_targets(&[
+        ("catalogue", catalogue_admin),
+        ("orders", orders_admin),
+        ("planning", planning_admin),
+        ("billing", billing_admin),
+        ("connector", connector_admin),
+        ("gateway", gateway_admin),
+    ])?;
     if let Some(demo) = &demo_ids {
         println!(
             "\nDemo residence {residence}, resident Jeanne Martin {resident}, staff member `{staff}`;\
@@ -181,7 +189,7 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
          \n  connector  gRPC {connector_grpc}   admin http://{connector_admin}\
          \n  gateway    HTTP {gateway_url}   admin http://{gateway_admin}\
          \n  reference ERP  http://{erp_addr}/api/v2/apiogust.php (key demo-public; /_faults only with REFERENCE_ERP_FAULTS=1)\
-         \n\nAPI docs: {gateway_url}/docs{accounts}\
+         \n\nAPI docs: {gateway_url}/docs{prometheus}{accounts}\
          \n\nDemo tenant {tenant}. Try:\
          \n  cargo run -q -p relais-cli -- catalogue products\
          \n  cargo run -q -p relais-cli -- catalogue categories\
@@ -211,6 +219,34 @@ pub async fn dev(seed: bool) -> anyhow::Result<()> {
         },
     );
     stack.wait().await
+}
+
+/// Where `make run`'s Prometheus (scripts/prometheus.sh, which made
+/// `.local/prometheus`) finds each service's admin port: a file_sd list,
+/// one target per service labelled `service`, written aside then renamed so
+/// that Prometheus never reads half of it. Every admin port of this one
+/// process serves the whole process's metrics; Prometheus keeps, per
+/// target, the series of its own service. Returns the line to print, empty
+/// when that Prometheus is not set up.
+fn prometheus_targets(parts: &[(&str, std::net::SocketAddr)]) -> anyhow::Result<String> {
+    let dir = std::path::Path::new(".local/prometheus");
+    if !dir.is_dir() {
+        return Ok(String::new());
+    }
+    let targets: Vec<serde_json::Value> = parts
+        .iter()
+        .map(|(service, addr)| {
+            serde_json::json!({ "targets": [addr.to_string()], "labels": { "service": service } })
+        })
+        .collect();
+    let aside = dir.join("targets.json.new");
+    std::fs::write(&aside, serde_json::to_vec_pretty(&targets)?)
+        .with_context(|| format!("cannot write {}", aside.display()))?;
+    std::fs::rename(&aside, dir.join("targets.json"))?;
+    let port = relais_platform::config::var("RELAIS_PROMETHEUS_PORT", 9090u16)?;
+    Ok(format!(
+        "\nPrometheus: http://127.0.0.1:{port} (scraping every service above, with the alert rules of k8s/observability)"
+    ))
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ impl PushWorker {
             if backlog_read.is_none_or(|at| at.elapsed() >= cfg.poll) {
                 backlog_read = Some(tokio::time::Instant::now());
                 if let Ok(n) = queue::backlog(&worker.shared.pool).await {
-                    metrics::gauge!("relais_connector_push_backlog", "service" => crate::SERVICE).set(n as f64);
+                    metrics::gauge!("relais_connector_push_backlog", "service" => crate::SERVICE)
+                        .set(n as f64);
                 }
                 export_connection_health(&worker.shared.pool).await;
             }

@@ -72,7 +72,9 @@ async fn an_invoice_validated_in_the_erp_is_debited_mailed_and_paid() {
         .erp_eventually("customer", 1, |c| text(c, "shop_id") == claire)
         .await;
     // Bound before the documents naming it are pulled, or they are parked.
-    stack.bound(&connection, "customer", &erp_claire_record).await;
+    stack
+        .bound(&connection, "customer", &erp_claire_record)
+        .await;
     let erp_claire = erp_claire_record.remove(0).id;
     let erp = stack.erp();
     let stranger = erp

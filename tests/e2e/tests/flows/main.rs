@@ -11,6 +11,7 @@
 mod support;
 
 mod booking_to_erp;
+mod dead_letters;
 mod erp_catalogue;
 mod erp_workers;
 mod hour_packs;

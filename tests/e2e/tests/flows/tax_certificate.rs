@@ -263,7 +263,9 @@ async fn done_interventions_are_invoiced_and_a_past_year_is_certified() {
         .erp_eventually("customer", 1, |c| text(c, "shop_id") == customer)
         .await;
     // Bound before the documents naming it are pulled, or they are parked.
-    stack.bound(&connection, "customer", &erp_customer_record).await;
+    stack
+        .bound(&connection, "customer", &erp_customer_record)
+        .await;
     let erp_customer = erp_customer_record.remove(0).id;
     stack
         .erp()
