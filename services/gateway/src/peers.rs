@@ -10,6 +10,7 @@ use relais_proto::{
     billing::billing_service_client::BillingServiceClient,
     catalogue::catalogue_service_client::CatalogueServiceClient,
     connector::connector_service_client::ConnectorServiceClient,
+    messaging::messaging_service_client::MessagingServiceClient,
     orders::orders_service_client::OrdersServiceClient,
     planning::planning_service_client::PlanningServiceClient,
 };
@@ -27,6 +28,9 @@ pub struct Peers {
     pub planning: PlanningServiceClient<Channel>,
     pub billing: BillingServiceClient<Channel>,
     pub connector: ConnectorServiceClient<Channel>,
+    /// Each service's MessagingService (its consumers' dead letters and its
+    /// backlog), on the same connection as its API, by service name.
+    pub messaging: Vec<(&'static str, MessagingServiceClient<Channel>)>,
     pub deadline: Duration,
 }
 
@@ -35,12 +39,28 @@ impl Peers {
         // The channel's own timeout is a backstop a little past the
         // deadline each call carries (grpc-timeout, which the service sees).
         let timeout = cfg.deadline + Duration::from_secs(1);
+        let catalogue = peer_channel(&cfg.catalogue_addr, timeout)?;
+        let orders = peer_channel(&cfg.orders_addr, timeout)?;
+        let planning = peer_channel(&cfg.planning_addr, timeout)?;
+        let billing = peer_channel(&cfg.billing_addr, timeout)?;
+        let connector = peer_channel(&cfg.connector_addr, timeout)?;
+        let messaging = [
+            ("catalogue", &catalogue),
+            ("orders", &orders),
+            ("planning", &planning),
+            ("billing", &billing),
+            ("connector", &connector),
+        ]
+        .into_iter()
+        .map(|(name, channel)| (name, MessagingServiceClient::new(channel.clone())))
+        .collect();
         Ok(Self {
-            catalogue: CatalogueServiceClient::new(peer_channel(&cfg.catalogue_addr, timeout)?),
-            orders: OrdersServiceClient::new(peer_channel(&cfg.orders_addr, timeout)?),
-            planning: PlanningServiceClient::new(peer_channel(&cfg.planning_addr, timeout)?),
-            billing: BillingServiceClient::new(peer_channel(&cfg.billing_addr, timeout)?),
-            connector: ConnectorServiceClient::new(peer_channel(&cfg.connector_addr, timeout)?),
+            catalogue: CatalogueServiceClient::new(catalogue),
+            orders: OrdersServiceClient::new(orders),
+            planning: PlanningServiceClient::new(planning),
+            billing: BillingServiceClient::new(billing),
+            connector: ConnectorServiceClient::new(connector),
+            messaging,
             deadline: cfg.deadline,
         })
     }

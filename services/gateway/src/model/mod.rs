@@ -7,6 +7,7 @@
 pub mod billing;
 pub mod catalogue;
 pub mod connector;
+pub mod messaging;
 pub mod office;
 pub mod orders;
 pub mod placing;

@@ -10,6 +10,7 @@ mod connections;
 mod cors;
 mod documents;
 mod interventions;
+mod messaging;
 mod office;
 mod ordering;
 mod residences;
@@ -63,6 +64,7 @@ use crate::{
         (name = "shop", description = "The catalogue, free slots, and placing orders."),
         (name = "account", description = "The signed-in customer's own records."),
         (name = "office", description = "Staff and the office: customers, workers, invoices to validate."),
+        (name = "messaging", description = "The office's view of each service's events: dead letters of its consumers (listed, replayed) and backlogs."),
         (name = "connections", description = "The office's ERP connections: settings, runs with live progress, bindings, dead letters, conflicts, tariff mappings, verify."),
     )
 )]
@@ -92,6 +94,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(residences::routes())
         .merge(interventions::routes())
         .merge(connections::routes())
+        .merge(messaging::routes())
         .merge(cors::routes())
 }
 

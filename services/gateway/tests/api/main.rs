@@ -14,6 +14,7 @@ mod connections;
 mod cors;
 mod interventions;
 mod journey;
+mod messaging;
 mod office;
 mod openapi;
 mod orders;
