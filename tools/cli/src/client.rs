@@ -17,3 +17,8 @@ pub fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
         .insert("authorization", format!("Bearer {token}").parse()?);
     Ok(req)
 }
+
+/// A refused call, printed as its code and the service's message.
+pub fn refused(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("refused ({:?}): {}", status.code(), status.message())
+}

@@ -8,6 +8,8 @@ mod billing;
 mod catalogue;
 mod client;
 mod connector;
+mod dead_letters;
+mod dead_letters;
 mod demo;
 mod dev;
 mod erp;
@@ -159,6 +161,15 @@ enum Command {
     },
     /// Print the events published on NATS as they arrive (until Ctrl-C).
     Events(events::EventsArgs),
+    /// A service's consumers' dead letters (list, replay) and its backlog.
+    DeadLetters {
+        #[command(subcommand)]
+        op: dead_letters::DeadLetterOp,
+        #[arg(long, value_enum)]
+        service: dead_letters::Service,
+        #[arg(long, value_parser = crate::args::uuid)]
+        tenant: Option<Uuid>,
+    },
     /// Outbox operations.
     Outbox {
         #[command(subcommand)]
@@ -229,6 +240,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
         } => catalogue::list(what, &query, &catalogue, tenant.unwrap_or(demo::TENANT)).await,
         Command::Outbox { op } => outbox::outbox(op).await,
+        Command::DeadLetters {
+            op,
+            service,
+            tenant,
+        } => dead_letters::run(op, service, tenant).await,
         Command::Order(args) => orders::place_order(args).await,
         Command::Book(args) => orders::book(args).await,
         Command::BuyPack(args) => orders::buy_pack(args).await,

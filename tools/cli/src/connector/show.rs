@@ -2,9 +2,7 @@
 
 use relais_proto::connector::{Run, RunStatus};
 
-pub(crate) fn refused(s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message())
-}
+pub(crate) use crate::client::refused;
 
 pub fn run_status(r: &Run) -> String {
     RunStatus::try_from(r.status)

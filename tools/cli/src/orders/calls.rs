@@ -12,10 +12,7 @@ use crate::client::connect;
 pub(super) const CATALOGUE_ADDR: &str = "http://127.0.0.1:50051";
 pub(super) const ORDERS_ADDR: &str = "http://127.0.0.1:50052";
 
-/// A refused call, printed as its code and the service's message.
-pub(super) fn refused(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("refused ({:?}): {}", status.code(), status.message())
-}
+pub(super) use crate::client::refused;
 
 pub(super) async fn orders_client(addr: &str) -> anyhow::Result<OrdersServiceClient<Channel>> {
     Ok(OrdersServiceClient::new(connect(addr).await?))
