@@ -9,7 +9,6 @@ mod catalogue;
 mod client;
 mod connector;
 mod dead_letters;
-mod dead_letters;
 mod demo;
 mod dev;
 mod erp;
