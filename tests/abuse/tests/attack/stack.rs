@@ -29,6 +29,9 @@ pub async fn spawn() -> Stack {
         ("relais.planning.v1.PlanningService", kit.planning_part()),
         ("relais.billing.v1.BillingService", kit.billing_part()),
         ("relais.connector.v1.ConnectorService", kit.connector_part()),
+        // Served by every service beside its API, written once: attacked
+        // on billing's, whose consumers hold the most tenants' events.
+        ("relais.messaging.v1.MessagingService", kit.billing_part()),
     ]
     .into_iter()
     .map(|(name, part)| (name.to_owned(), relais_testkit::channel(part.grpc_addr)))
