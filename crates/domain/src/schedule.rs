@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_TIME_ZONE: &str = "Europe/Paris";
 pub const MAX_OCCURRENCES: usize = 1000;
+/// A customer moves or cancels an intervention of theirs themselves up to
+/// this many hours before it starts; after that only the office can (the
+/// worker's day is set; the office calls them). Planning enforces it, the
+/// gateway shows each intervention's limit.
+pub const CUSTOMER_CHANGE_NOTICE_HOURS: i64 = 48;
 const MIN_DURATION: i32 = 30;
 const MAX_DURATION: i32 = 720;
 /// A recurrence may not run further than this past its first date.

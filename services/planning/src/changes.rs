@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, LocalResult, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use relais_domain::schedule::CUSTOMER_CHANGE_NOTICE_HOURS;
 use relais_platform::{
     context::Ctx,
     error::{Error, Result, Violations},
@@ -49,6 +50,19 @@ pub struct Change {
 }
 
 impl Change {
+    /// What a customer may do to their own interventions: move or cancel
+    /// them (within the notice, checked by [`apply`]), not assign a worker
+    /// nor record work done.
+    pub fn customer_may(&self) -> Result<()> {
+        match self.kind {
+            Kind::Reschedule { .. } | Kind::Cancel(_) => Ok(()),
+            Kind::Reassign(_) | Kind::Done(_) => Err(Error::PermissionDenied(
+                "a customer may move or cancel an intervention, not assign it or mark it done"
+                    .into(),
+            )),
+        }
+    }
+
     /// The intervention named.
     pub fn id(&self) -> Uuid {
         self.id
@@ -172,6 +186,14 @@ impl Change {
     }
 }
 
+fn too_near(start: DateTime<Utc>) -> String {
+    format!(
+        "the intervention at {} is less than {CUSTOMER_CHANGE_NOTICE_HOURS} h away: \
+         only the office can change it now",
+        start.to_rfc3339()
+    )
+}
+
 fn local_start(tz: Tz, start: DateTime<Utc>, at: NaiveTime) -> Option<DateTime<Utc>> {
     let date = start.with_timezone(&tz).date_naive();
     match tz.from_local_datetime(&date.and_time(at)) {
@@ -180,7 +202,15 @@ fn local_start(tz: Tz, start: DateTime<Utc>, at: NaiveTime) -> Option<DateTime<U
     }
 }
 
-pub async fn apply(conn: &mut PgConnection, ctx: &Ctx, c: Change) -> Result<Vec<Intervention>> {
+/// Applies `c`; `by_customer`: as the intervention's customer, who changes
+/// only upcoming ones, each at least [`CUSTOMER_CHANGE_NOTICE_HOURS`] ahead
+/// (and moves none to a time nearer than that).
+pub async fn apply(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    c: Change,
+    by_customer: bool,
+) -> Result<Vec<Intervention>> {
     interventions::lock_tenant(conn, ctx.tenant).await?;
     let target: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLS} from interventions where tenant_id = $1 and id = $2 for update"
@@ -210,7 +240,12 @@ pub async fn apply(conn: &mut PgConnection, ctx: &Ctx, c: Change) -> Result<Vec<
     let rows: Vec<Row> = rows
         .into_iter()
         .filter(|r| r.status == "planned" && (!done || r.starts_at <= now))
+        .filter(|r| !by_customer || r.starts_at > now)
         .collect();
+    let notice_ends = now + Duration::hours(CUSTOMER_CHANGE_NOTICE_HOURS);
+    if by_customer && let Some(near) = rows.iter().find(|r| r.starts_at < notice_ends) {
+        return Err(Error::FailedPrecondition(too_near(near.starts_at)));
+    }
     if rows.is_empty() {
         return Err(Error::FailedPrecondition(if done {
             format!(
@@ -261,6 +296,9 @@ pub async fn apply(conn: &mut PgConnection, ctx: &Ctx, c: Change) -> Result<Vec<
             Kind::Cancel(_) | Kind::Done(_) => (r.worker_id, r.starts_at, r.ends_at),
         };
         planned.push(slot);
+    }
+    if by_customer && let Some((_, start, _)) = planned.iter().find(|(_, s, _)| *s < notice_ends) {
+        return Err(Error::FailedPrecondition(too_near(*start)));
     }
     if let Kind::Reschedule { .. } | Kind::Reassign(_) = c.kind {
         check_clashes(conn, ctx.tenant, &rows, &planned).await?;

@@ -445,8 +445,18 @@ impl PlanningService for PlanningApi {
     ) -> Reply<pb::ChangeInterventionsResponse> {
         reply(
             async {
-                let (caller, ctx) = self.manager(&req)?;
+                // Staff and the office change any of theirs; a customer
+                // moves or cancels their own, within the notice.
+                let caller = auth::caller(&req)?;
+                let by_customer = caller.role == Role::Customer;
+                if !by_customer {
+                    caller.require(Caller::WRITERS)?;
+                }
+                let ctx = Ctx::new(SERVICE, &caller, &self.ns);
                 let change = changes::Change::parse(req.get_ref())?;
+                if by_customer {
+                    change.customer_may()?;
+                }
                 {
                     let mut conn = self.pool.acquire().await?;
                     let what = format!("intervention {}", change.id());
@@ -460,7 +470,7 @@ impl PlanningService for PlanningApi {
                 }
                 self.writer
                     .change(async |tx| {
-                        let interventions = changes::apply(tx, &ctx, change).await?;
+                        let interventions = changes::apply(tx, &ctx, change, by_customer).await?;
                         Ok(pb::ChangeInterventionsResponse { interventions })
                     })
                     .await

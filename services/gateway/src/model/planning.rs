@@ -100,11 +100,21 @@ pub struct Intervention {
     pub price: Option<Money>,
     /// Changes with every change (a change may name it: expected_version).
     pub version: i64,
+    /// Until when its customer may move or cancel it themselves (48 h
+    /// before it starts); null once it is no longer planned.
+    pub customer_changes_until: Option<DateTime<Utc>>,
 }
 
 impl From<pb::Intervention> for Intervention {
     fn from(i: pb::Intervention) -> Self {
+        let planned = i.status == pb::InterventionStatus::Planned as i32;
+        let customer_changes_until = time(i.start)
+            .filter(|_| planned)
+            .map(|s| {
+                s - chrono::Duration::hours(relais_domain::schedule::CUSTOMER_CHANGE_NOTICE_HOURS)
+            });
         Self {
+            customer_changes_until,
             id: i.id,
             order_id: i.order_id,
             occurrence: i.occurrence,

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
         .routes(routes!(list_interventions))
         .routes(routes!(change_intervention))
+        .routes(routes!(change_my_intervention))
 }
 
 /// Which interventions: at least one of worker, customer and booking, or
@@ -150,6 +151,35 @@ async fn change_intervention(
     Id(id): Id,
     JsonBody(body): JsonBody<ChangeIntervention>,
 ) -> Result<Json<InterventionList>, Problem> {
+    change(&api, &who, id, body).await
+}
+
+/// Moves or cancels one of my interventions (and, with `scope`, the
+/// following ones of the booking or all): up to 48 h before each starts
+/// (`customer_changes_until` in my interventions); nearer than that, 409:
+/// the office changes it. Assigning a worker or recording work done is
+/// the office's (403).
+#[utoipa::path(post, path = "/v1/me/interventions/{id}/changes", tag = "account",
+    params(("id" = uuid::Uuid, Path, description = "The intervention's id.")),
+    request_body = ChangeIntervention, security(("bearer" = [])),
+    responses((status = 200, body = InterventionList, description = "The interventions changed, in start order."), WriteProblems))]
+async fn change_my_intervention(
+    State(api): State<Api>,
+    who: Bearer,
+    Id(id): Id,
+    JsonBody(body): JsonBody<ChangeIntervention>,
+) -> Result<Json<InterventionList>, Problem> {
+    super::account::me(&who)?;
+    change(&api, &who, id, body).await
+}
+
+/// One change, whoever asks: planning decides what the caller may do.
+async fn change(
+    api: &Api,
+    who: &Bearer,
+    id: uuid::Uuid,
+    body: ChangeIntervention,
+) -> Result<Json<InterventionList>, Problem> {
     use plan::change_interventions_request::Change as C;
     let change = match body.change {
         Change::Reassign { worker_id } => C::Reassign(plan::Reassign { worker_id }),
@@ -171,7 +201,7 @@ async fn change_intervention(
         Scope::All => plan::ChangeScope::All,
     };
     let req = api.peers.request(
-        &who,
+        who,
         plan::ChangeInterventionsRequest {
             intervention_id: id.to_string(),
             scope: scope as i32,

@@ -108,7 +108,7 @@ async fn the_office_assigns_moves_and_cancels_interventions() {
         .await;
     assert_eq!(still["items"][0]["start"], planned[0]["start"]);
 
-    // Bad input names its field; a customer may not change the planning.
+    // Bad input names its field; a customer may not assign a worker.
     let bad = office
         .send(
             reqwest::Method::POST,
@@ -121,7 +121,7 @@ async fn the_office_assigns_moves_and_cancels_interventions() {
     shop.send(
         reqwest::Method::POST,
         &changes,
-        Some(&json!({"change": {"cancel": {"reason": "x"}}})),
+        Some(&json!({"change": {"reassign": {"worker_id": awa}}})),
         &[],
     )
     .await
@@ -150,4 +150,118 @@ async fn the_office_assigns_moves_and_cancels_interventions() {
             .iter()
             .all(|i| i["status"] == "cancelled" && i["status_reason"] == "moving out")
     );
+}
+
+#[tokio::test]
+async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
+    let stack = stack().await;
+    let cleaning = stack.service("MENAGE", "Ménage à domicile").await;
+    let awa = stack.shop_worker("Awa", "Diallo", &cleaning).await;
+    let paul = customer(&stack, "Paul", "paul@example.org").await;
+    let claire = customer(&stack, "Claire", "claire@example.org").await;
+    let shop = Api::new(&stack, Some(customer_token(&stack, &paul)));
+    let office = Api::new(&stack, Some(stack.token(Role::Admin)));
+    let placed = shop
+        .post(
+            "/v1/shop/bookings",
+            &key(),
+            &json!({"service_id": cleaning, "worker_id": awa,
+                    "schedule": {"first_date": next_monday().to_string(), "start_time": "09:00",
+                                 "duration_minutes": 120,
+                                 "recurrence": {"interval_weeks": 1, "weekdays": [1], "count": 3}},
+                    "payment_mode": "card", "terms_accepted": true}),
+        )
+        .await;
+    assert_eq!(placed.status.as_u16(), 201, "{}", String::from_utf8_lossy(&placed.bytes));
+    let order = placed.json()["id"].as_str().unwrap().to_owned();
+    confirm(&stack, &order).await;
+    let mine = eventually("my three interventions", || async {
+        let page = shop.ok("/v1/me/interventions").await;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 3).then_some(items)
+    })
+    .await;
+
+    // Each says until when Paul may change it himself: 48 h before.
+    for i in &mine {
+        let start: chrono::DateTime<chrono::Utc> = i["start"].as_str().unwrap().parse().unwrap();
+        let until: chrono::DateTime<chrono::Utc> =
+            i["customer_changes_until"].as_str().unwrap().parse().unwrap();
+        assert_eq!(start - until, chrono::Duration::hours(48));
+    }
+
+    // The third, two weeks away at least: Paul cancels it.
+    let third = mine[2]["id"].as_str().unwrap();
+    let cancelled = shop
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/me/interventions/{third}/changes"),
+            Some(&json!({"change": {"cancel": {"reason": "away that week"}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(cancelled.status.as_u16(), 200, "{}", String::from_utf8_lossy(&cancelled.bytes));
+    assert_eq!(cancelled.json()["items"][0]["status"], "cancelled");
+    assert_eq!(cancelled.json()["items"][0]["customer_changes_until"], json!(null));
+
+    // Claire may not touch Paul's (404, as if absent); Paul may not assign.
+    let second = mine[1]["id"].as_str().unwrap();
+    let path = format!("/v1/me/interventions/{second}/changes");
+    let cancel = json!({"change": {"cancel": {"reason": "x"}}});
+    Api::new(&stack, Some(customer_token(&stack, &claire)))
+        .send(reqwest::Method::POST, &path, Some(&cancel), &[])
+        .await
+        .problem(404, "not-found");
+    shop.send(
+        reqwest::Method::POST,
+        &path,
+        Some(&json!({"change": {"reassign": {"worker_id": ""}}})),
+        &[],
+    )
+    .await
+    .problem(403, "forbidden");
+    // Nor move it to tomorrow: nearer than 48 h.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let near = shop
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({"change": {"reschedule": {"start": tomorrow}}})),
+            &[],
+        )
+        .await
+        .problem(409, "conflict");
+    assert!(near["detail"].as_str().unwrap().contains("48 h"), "{near}");
+
+    // The office may: then it is too near for Paul to cancel.
+    let moved = office
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/office/interventions/{second}/changes"),
+            Some(&json!({"change": {"reschedule": {"start": tomorrow}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.status.as_u16(), 200, "{}", String::from_utf8_lossy(&moved.bytes));
+    shop.send(reqwest::Method::POST, &path, Some(&cancel), &[])
+        .await
+        .problem(409, "conflict");
+    let still = shop.ok("/v1/me/interventions").await;
+    let second_now = still["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == second)
+        .unwrap();
+    assert_eq!(second_now["status"], "planned");
+
+    // Staff have no "me".
+    Api::new(&stack, Some(stack.token(Role::Staff)))
+        .send(reqwest::Method::POST, &path, Some(&cancel), &[])
+        .await
+        .problem(403, "forbidden");
 }
