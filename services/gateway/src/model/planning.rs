@@ -108,11 +108,9 @@ pub struct Intervention {
 impl From<pb::Intervention> for Intervention {
     fn from(i: pb::Intervention) -> Self {
         let planned = i.status == pb::InterventionStatus::Planned as i32;
-        let customer_changes_until = time(i.start)
-            .filter(|_| planned)
-            .map(|s| {
-                s - chrono::Duration::hours(relais_domain::schedule::CUSTOMER_CHANGE_NOTICE_HOURS)
-            });
+        let customer_changes_until = time(i.start).filter(|_| planned).map(|s| {
+            s - chrono::Duration::hours(relais_domain::schedule::CUSTOMER_CHANGE_NOTICE_HOURS)
+        });
         Self {
             customer_changes_until,
             id: i.id,

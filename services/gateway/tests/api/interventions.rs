@@ -172,7 +172,12 @@ async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
                     "payment_mode": "card", "terms_accepted": true}),
         )
         .await;
-    assert_eq!(placed.status.as_u16(), 201, "{}", String::from_utf8_lossy(&placed.bytes));
+    assert_eq!(
+        placed.status.as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&placed.bytes)
+    );
     let order = placed.json()["id"].as_str().unwrap().to_owned();
     confirm(&stack, &order).await;
     let mine = eventually("my three interventions", || async {
@@ -185,8 +190,11 @@ async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
     // Each says until when Paul may change it himself: 48 h before.
     for i in &mine {
         let start: chrono::DateTime<chrono::Utc> = i["start"].as_str().unwrap().parse().unwrap();
-        let until: chrono::DateTime<chrono::Utc> =
-            i["customer_changes_until"].as_str().unwrap().parse().unwrap();
+        let until: chrono::DateTime<chrono::Utc> = i["customer_changes_until"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(start - until, chrono::Duration::hours(48));
     }
 
@@ -200,9 +208,17 @@ async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
             &[],
         )
         .await;
-    assert_eq!(cancelled.status.as_u16(), 200, "{}", String::from_utf8_lossy(&cancelled.bytes));
+    assert_eq!(
+        cancelled.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&cancelled.bytes)
+    );
     assert_eq!(cancelled.json()["items"][0]["status"], "cancelled");
-    assert_eq!(cancelled.json()["items"][0]["customer_changes_until"], json!(null));
+    assert_eq!(
+        cancelled.json()["items"][0]["customer_changes_until"],
+        json!(null)
+    );
 
     // Claire may not touch Paul's (404, as if absent); Paul may not assign.
     let second = mine[1]["id"].as_str().unwrap();
@@ -246,7 +262,12 @@ async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
             &[],
         )
         .await;
-    assert_eq!(moved.status.as_u16(), 200, "{}", String::from_utf8_lossy(&moved.bytes));
+    assert_eq!(
+        moved.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&moved.bytes)
+    );
     shop.send(reqwest::Method::POST, &path, Some(&cancel), &[])
         .await
         .problem(409, "conflict");
