@@ -230,7 +230,11 @@ impl<H: Handler> ConsumerRunner<H> {
     /// What the durable has not delivered yet and what it has delivered but
     /// not seen acked, as the broker counts them (every tenant's).
     async fn export_lag(&self, consumer: &mut jetstream::consumer::Consumer<pull::Config>) {
-        match consumer.info().await {
+        // Bounded: the handlers in flight are not polled meanwhile.
+        match tokio::time::timeout(Duration::from_millis(500), consumer.info())
+            .await
+            .unwrap_or_else(|_| Err(async_nats::jetstream::context::RequestErrorKind::TimedOut.into()))
+        {
             Ok(info) => {
                 let labels = [
                     ("service", self.spec.service.clone()),

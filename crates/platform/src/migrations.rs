@@ -8,9 +8,10 @@
 //!   same checksum. Run as a pod's init container, it holds the pod until
 //!   the migration Job is done, instead of a service crash-looping on a
 //!   schema it does not have yet. Exit 0: up to date (migrations a newer
-//!   image applied are fine, and logged); 3: pending, without `--wait`; 1:
-//!   still pending after the wait, or a checksum that differs (a migration
-//!   edited after it was applied: waiting will not fix that).
+//!   image applied are fine, and logged); 3: pending (or the database not
+//!   readable yet), without `--wait`; 1: still pending after the wait, or a
+//!   migration that failed or whose checksum differs (edited after it was
+//!   applied): waiting will not fix those.
 
 use std::{collections::HashMap, str::FromStr, time::Duration};
 
@@ -59,7 +60,10 @@ async fn check_once(
         .options([("search_path", service)]);
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
-        let pending = match pending(&opts, migrations).await {
+        let read = tokio::time::timeout(Duration::from_secs(10), pending(&opts, migrations))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("Postgres did not answer within 10 s")));
+        let pending = match read {
             Ok(Status::UpToDate) => {
                 tracing::info!(service, "migrations up to date");
                 return Ok(());
@@ -118,10 +122,13 @@ async fn pending(opts: &PgConnectOptions, service: &Migrator) -> anyhow::Result<
             .iter()
             .filter(|m| !m.migration_type.is_down_migration())
         {
+            let name = format!("{table} {} {}", m.version, m.description);
             match applied.get(&m.version) {
                 Some((checksum, true)) if *checksum == *m.checksum => {}
-                Some((_, true)) => edited.push(format!("{table} {} {}", m.version, m.description)),
-                _ => missing.push(format!("{table} {} {}", m.version, m.description)),
+                Some((_, true)) => edited.push(name),
+                // A failed one needs a person too: waiting will not fix it.
+                Some((_, false)) => edited.push(format!("{name} (failed)")),
+                None => missing.push(name),
             }
         }
         let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();

@@ -130,10 +130,14 @@ pub async fn tenant_backlog(pool: &PgPool, tenant: uuid::Uuid) -> sqlx::Result<(
     .await
 }
 
-/// Dead letters waiting to be replayed, per consumer that ever had one.
+/// Dead letters waiting to be replayed, per consumer with one waiting or
+/// replayed within a day (so that its gauge goes back to 0 after a replay
+/// without reading the whole table every second).
 async fn waiting_dead_letters(pool: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
-        "select consumer, count(*) filter (where replayed_at is null) from dead_letters group by consumer",
+        "select consumer, count(*) filter (where replayed_at is null) from dead_letters
+         where replayed_at is null or replayed_at > now() - interval '1 day'
+         group by consumer",
     )
     .fetch_all(pool)
     .await

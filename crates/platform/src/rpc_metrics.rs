@@ -92,10 +92,14 @@ impl Call {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        let labels = [
-            ("service", self.service.to_owned()),
-            ("method", std::mem::take(&mut self.method)),
-        ];
+        // A method no service serves is anyone's string: one series for
+        // all of them, or a caller could make series without end.
+        let method = if code == "UNIMPLEMENTED" {
+            "unknown".to_owned()
+        } else {
+            std::mem::take(&mut self.method)
+        };
+        let labels = [("service", self.service.to_owned()), ("method", method)];
         metrics::histogram!("relais_grpc_request_duration_seconds", &labels)
             .record(self.start.elapsed().as_secs_f64());
         let [service, method] = labels;

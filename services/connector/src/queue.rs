@@ -317,7 +317,6 @@ pub async fn replay(conn: &mut PgConnection, tenant: Uuid, id: Uuid) -> Result<(
     Ok(())
 }
 
-/// Writes waiting (pending) across every connection, for the metrics.
 /// Per enabled connection: the age in seconds of its oldest pending push
 /// item (0 when none), and when one of its pulls last succeeded (Unix
 /// seconds; None if never). Read from the tables, so every replica exports
@@ -335,6 +334,7 @@ pub async fn connection_health(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, f64
     .await?)
 }
 
+/// Writes waiting (pending) across every connection, for the metrics.
 pub async fn backlog(db: impl PgExecutor<'_>) -> Result<i64> {
     Ok(
         sqlx::query_scalar("select count(*) from push_items where status = 'pending'")

@@ -79,7 +79,17 @@ pub async fn record_metrics(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let route = route_of(&req);
-    let method = req.method().as_str().to_owned();
+    // A method outside HTTP's own is anyone's string: one series for all.
+    let method = match *req.method() {
+        axum::http::Method::GET
+        | axum::http::Method::POST
+        | axum::http::Method::PUT
+        | axum::http::Method::PATCH
+        | axum::http::Method::DELETE
+        | axum::http::Method::HEAD
+        | axum::http::Method::OPTIONS => req.method().as_str().to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let start = std::time::Instant::now();
     let res = next.run(req).await;
     let labels = [

@@ -30,6 +30,8 @@ type Placement = (Option<Uuid>, DateTime<Utc>, DateTime<Utc>);
 
 const MIN_MINUTES: i32 = 30;
 const MAX_MINUTES: i32 = 720;
+/// How far ahead an intervention may be moved: the booking horizon.
+const MAX_RESCHEDULE_DAYS: i64 = relais_domain::schedule::DEFAULT_HORIZON_DAYS as i64;
 
 pub enum Kind {
     Reschedule {
@@ -55,6 +57,13 @@ impl Change {
     /// nor record work done.
     pub fn customer_may(&self) -> Result<()> {
         match self.kind {
+            // A longer intervention is more work at the booked price: the
+            // office decides that.
+            Kind::Reschedule {
+                minutes: Some(_), ..
+            } => Err(Error::PermissionDenied(
+                "a customer may move an intervention, not change its length".into(),
+            )),
             Kind::Reschedule { .. } | Kind::Cancel(_) => Ok(()),
             Kind::Reassign(_) | Kind::Done(_) => Err(Error::PermissionDenied(
                 "a customer may move or cancel an intervention, not assign it or mark it done"
@@ -102,6 +111,14 @@ impl Change {
                         u32::try_from(t.nanos).unwrap_or(u32::MAX),
                     );
                     v.check(t.is_none(), "reschedule.start", "is not a valid time");
+                    // Within the planning's horizon (and far from the
+                    // calendar's end, where adding the length overflows).
+                    let horizon = Utc::now() + Duration::days(MAX_RESCHEDULE_DAYS);
+                    v.check(
+                        t.is_some_and(|t| t > horizon),
+                        "reschedule.start",
+                        format!("is more than {MAX_RESCHEDULE_DAYS} days ahead"),
+                    );
                     t
                 });
                 let local_start = if x.local_start_time.trim().is_empty() {
@@ -245,6 +262,9 @@ pub async fn apply(
     let notice_ends = now + Duration::hours(CUSTOMER_CHANGE_NOTICE_HOURS);
     if by_customer && let Some(near) = rows.iter().find(|r| r.starts_at < notice_ends) {
         return Err(Error::FailedPrecondition(too_near(near.starts_at)));
+    }
+    if rows.is_empty() && by_customer && target.status == "planned" {
+        return Err(Error::FailedPrecondition(too_near(target.starts_at)));
     }
     if rows.is_empty() {
         return Err(Error::FailedPrecondition(if done {

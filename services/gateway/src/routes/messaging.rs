@@ -87,7 +87,11 @@ async fn backlog(State(api): State<Api>, who: Bearer) -> Result<Json<Backlog>, P
             let answered = answer(name, client.get_backlog(req?).await);
             match answered {
                 Ok(b) => Ok(ServiceBacklog::from(b)),
-                Err(p) if p.status == 503 => Ok(ServiceBacklog::unreachable(name)),
+                // Down (503), or not serving it yet during a rollout (502):
+                // the others still answer.
+                Err(p) if p.status == 503 || p.status == 502 => {
+                    Ok(ServiceBacklog::unreachable(name))
+                }
                 Err(p) => Err(p),
             }
         }
