@@ -233,7 +233,8 @@ impl<H: Handler> ConsumerRunner<H> {
         // Bounded: the handlers in flight are not polled meanwhile.
         match tokio::time::timeout(Duration::from_millis(500), consumer.info())
             .await
-            .unwrap_or_else(|_| Err(async_nats::jetstream::context::RequestErrorKind::TimedOut.into()))
+            .map_err(|_| "no answer within 500 ms".to_owned())
+            .and_then(|r| r.map_err(|e| e.to_string()))
         {
             Ok(info) => {
                 let labels = [

@@ -236,6 +236,15 @@ async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
     )
     .await
     .problem(403, "forbidden");
+    // Nor lengthen it: more work at the booked price is the office's call.
+    shop.send(
+        reqwest::Method::POST,
+        &path,
+        Some(&json!({"change": {"reschedule": {"start": mine[1]["start"], "duration_minutes": 720}}})),
+        &[],
+    )
+    .await
+    .problem(403, "forbidden");
     // Nor move it to tomorrow: nearer than 48 h.
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .date_naive()
