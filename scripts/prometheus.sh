@@ -28,6 +28,8 @@ umask 022
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$SCRIPT_DIR/.." && pwd -P)
+# shellcheck source=scripts/lib/stop.sh
+source "$SCRIPT_DIR/lib/stop.sh"
 LOCAL="$ROOT/.local"
 DIR="$LOCAL/prometheus"
 CONF="$DIR/prometheus.yml"
@@ -211,19 +213,7 @@ cmd_down() {
 		say "not running"
 		return 0
 	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		say "Prometheus $pid ignored SIGTERM for 10 s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-	fi
+	stop_pid "$pid" Prometheus
 	rm -f "$PIDFILE"
 	say "stopped"
 }

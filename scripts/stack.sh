@@ -27,6 +27,8 @@ umask 022
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$SCRIPT_DIR/.." && pwd -P)
+# shellcheck source=scripts/lib/stop.sh
+source "$SCRIPT_DIR/lib/stop.sh"
 LOCAL="$ROOT/.local"
 ENV_FILE="$LOCAL/env"
 # The build directory, as the Makefile's (which exports it to this script).
@@ -510,21 +512,7 @@ nats_healthy() { http_ok "http://127.0.0.1:$NATS_MON_PORT/healthz?js-enabled-onl
 nats_stop() {
 	local pid
 	pid=$(nats_pid) || return 1
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		say "nats-server $pid ignored SIGTERM for 10 s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-		# Gone only once the kernel has reaped it and freed its ports: a
-		# restart right away would find them still taken.
-		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-	fi
+	stop_pid "$pid" nats-server
 	rm -f "$NATS_PIDFILE"
 	return 0
 }

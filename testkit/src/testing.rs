@@ -33,6 +33,25 @@ impl Stack {
         testing::with_token(&self.token(Role::Admin), msg)
     }
 
+    /// Publishes on the orders stream, for the stack's tenant, an
+    /// `order.confirmed` that no consumer can decode (with a valid event
+    /// id): planning's and billing's consumers make it a dead letter at
+    /// once. Returns its subject and event id.
+    pub async fn publish_unreadable_order_event(&self) -> (String, uuid::Uuid) {
+        let subject = self.ns.subject("orders", self.tenant, "order", "confirmed");
+        let event_id = uuid::Uuid::now_v7();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event_id.to_string().as_str());
+        self.jetstream()
+            .await
+            .publish_with_headers(subject.clone(), headers, "not protobuf".into())
+            .await
+            .unwrap_or_else(|e| panic!("publish: {e}"))
+            .await
+            .unwrap_or_else(|e| panic!("publish ack: {e}"));
+        (subject, event_id)
+    }
+
     /// JetStream on the stack's server, to read events as a subscriber.
     pub async fn jetstream(&self) -> async_nats::jetstream::Context {
         async_nats::jetstream::new(testing::nats_client_on(&self.nats_url).await)

@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumer;
 pub mod context;
 pub mod db;
+pub mod dead_letters;
 pub mod error;
 pub mod grpc;
 pub mod http;

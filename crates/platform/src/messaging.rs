@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Caller, Role, caller},
-    consumer::{Consumers, ReplayError},
     context::timestamp,
+    dead_letters::{Consumers, ReplayError},
     error::{Error, Result},
     outbox, validate,
     write::{cut_page, reply},

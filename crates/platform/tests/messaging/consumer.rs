@@ -6,7 +6,10 @@ use std::{
     time::Duration,
 };
 
-use relais_platform::consumer::{self, Delivery, Handler, HandlerError};
+use relais_platform::{
+    consumer::{Delivery, Handler, HandlerError},
+    dead_letters,
+};
 use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -53,7 +56,7 @@ async fn a_handler_failing_twice_then_succeeding_applies_its_effect_once() {
         "two failures, one success"
     );
     assert!(
-        consumer::pending_dead_letters(&env.pool, "flaky")
+        dead_letters::pending_dead_letters(&env.pool, "flaky")
             .await
             .unwrap()
             .is_empty()
@@ -148,14 +151,14 @@ async fn poison_and_exhausted_events_become_dead_letters_and_the_consumer_goes_o
     })
     .await;
     wait_for("two dead letters", async || {
-        consumer::pending_dead_letters(&env.pool, "picky")
+        dead_letters::pending_dead_letters(&env.pool, "picky")
             .await
             .unwrap()
             .len()
             == 2
     })
     .await;
-    let dead = consumer::pending_dead_letters(&env.pool, "picky")
+    let dead = dead_letters::pending_dead_letters(&env.pool, "picky")
         .await
         .unwrap();
     let p = dead
@@ -182,19 +185,19 @@ async fn poison_and_exhausted_events_become_dead_letters_and_the_consumer_goes_o
     // Once the cause is fixed, a replay applies them, once.
     handler.fixed.store(true, Ordering::SeqCst);
     for d in &dead {
-        consumer::replay_dead_letter(&env.pool, "test", handler.as_ref(), d.id)
+        dead_letters::replay_dead_letter(&env.pool, "test", handler.as_ref(), d.id)
             .await
             .unwrap();
     }
     assert_eq!(env.effects("picky").await, 3);
     assert!(
-        consumer::pending_dead_letters(&env.pool, "picky")
+        dead_letters::pending_dead_letters(&env.pool, "picky")
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
-        consumer::replay_dead_letter(&env.pool, "test", handler.as_ref(), dead[0].id)
+        dead_letters::replay_dead_letter(&env.pool, "test", handler.as_ref(), dead[0].id)
             .await
             .is_err(),
         "a replayed letter is not replayed twice"

@@ -5,7 +5,7 @@
 use relais_platform::auth::Role;
 use serde_json::json;
 
-use crate::support::{Api, confirm, customer, customer_token, eventually, key, next_monday, stack};
+use crate::support::{Api, confirm, customer, customer_token, eventually, stack, weekly_booking};
 
 #[tokio::test]
 async fn the_office_assigns_moves_and_cancels_interventions() {
@@ -17,25 +17,7 @@ async fn the_office_assigns_moves_and_cancels_interventions() {
     let office = Api::new(&stack, Some(stack.token(Role::Admin)));
 
     // A weekly booking of three Mondays with Awa.
-    let monday = next_monday();
-    let placed = shop
-        .post(
-            "/v1/shop/bookings",
-            &key(),
-            &json!({"service_id": cleaning, "worker_id": awa,
-                    "schedule": {"first_date": monday.to_string(), "start_time": "09:00",
-                                 "duration_minutes": 120,
-                                 "recurrence": {"interval_weeks": 1, "weekdays": [1], "count": 3}},
-                    "payment_mode": "card", "terms_accepted": true}),
-        )
-        .await;
-    assert_eq!(
-        placed.status.as_u16(),
-        201,
-        "{}",
-        String::from_utf8_lossy(&placed.bytes)
-    );
-    let order = placed.json()["id"].as_str().unwrap().to_owned();
+    let order = weekly_booking(&shop, &cleaning, &awa, 3).await;
     confirm(&stack, &order).await;
     let planned = eventually("three interventions", || async {
         let page = office
@@ -161,24 +143,7 @@ async fn a_customer_moves_or_cancels_their_own_up_to_48_hours_before() {
     let claire = customer(&stack, "Claire", "claire@example.org").await;
     let shop = Api::new(&stack, Some(customer_token(&stack, &paul)));
     let office = Api::new(&stack, Some(stack.token(Role::Admin)));
-    let placed = shop
-        .post(
-            "/v1/shop/bookings",
-            &key(),
-            &json!({"service_id": cleaning, "worker_id": awa,
-                    "schedule": {"first_date": next_monday().to_string(), "start_time": "09:00",
-                                 "duration_minutes": 120,
-                                 "recurrence": {"interval_weeks": 1, "weekdays": [1], "count": 3}},
-                    "payment_mode": "card", "terms_accepted": true}),
-        )
-        .await;
-    assert_eq!(
-        placed.status.as_u16(),
-        201,
-        "{}",
-        String::from_utf8_lossy(&placed.bytes)
-    );
-    let order = placed.json()["id"].as_str().unwrap().to_owned();
+    let order = weekly_booking(&shop, &cleaning, &awa, 3).await;
     confirm(&stack, &order).await;
     let mine = eventually("my three interventions", || async {
         let page = shop.ok("/v1/me/interventions").await;

@@ -18,19 +18,7 @@ use crate::support::{Api, stack};
 async fn the_office_lists_and_replays_a_services_dead_letters() {
     let stack = stack().await;
     // An order.confirmed planning cannot read: a dead letter at once.
-    let subject = stack
-        .ns
-        .subject("orders", stack.tenant, "order", "confirmed");
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", Uuid::now_v7().to_string().as_str());
-    stack
-        .jetstream()
-        .await
-        .publish_with_headers(subject.clone(), headers, "not protobuf".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (subject, _) = stack.publish_unreadable_order_event().await;
 
     let office = Api::new(&stack, Some(stack.token(Role::Admin)));
     let page = testing::eventually(Duration::from_secs(20), || async {

@@ -59,6 +59,17 @@ impl Answer {
         p
     }
 
+    /// The answer is 201 Created: the id of what was created.
+    pub fn created(&self) -> String {
+        assert_eq!(
+            self.status.as_u16(),
+            201,
+            "{}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        self.json()["id"].as_str().unwrap().to_owned()
+    }
+
     /// The fields a 400 problem names.
     pub fn bad_fields(&self) -> Vec<String> {
         self.problem(400, "invalid-request")["errors"]
@@ -133,6 +144,22 @@ impl Api {
         self.send(Method::POST, path, Some(body), &[("Idempotency-Key", key)])
             .await
     }
+}
+
+/// A weekly booking of `count` Mondays from next Monday, 9:00 for 2 h,
+/// with `worker`, paid by card: the order's id.
+pub async fn weekly_booking(shop: &Api, service: &str, worker: &str, count: u32) -> String {
+    shop.post(
+        "/v1/shop/bookings",
+        &key(),
+        &serde_json::json!({"service_id": service, "worker_id": worker,
+                "schedule": {"first_date": next_monday().to_string(), "start_time": "09:00",
+                             "duration_minutes": 120,
+                             "recurrence": {"interval_weeks": 1, "weekdays": [1], "count": count}},
+                "payment_mode": "card", "terms_accepted": true}),
+    )
+    .await
+    .created()
 }
 
 /// A token of `customer` in the stack's tenant.

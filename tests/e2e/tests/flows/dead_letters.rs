@@ -29,20 +29,7 @@ async fn a_poison_event_is_a_dead_letter_its_tenant_lists_and_replays() {
     let messaging = MessagingServiceClient::new(channel(planning.grpc_addr));
 
     // An order.confirmed planning cannot decode: a dead letter at once.
-    let subject = stack
-        .ns
-        .subject("orders", stack.tenant, "order", "confirmed");
-    let event_id = Uuid::now_v7();
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", event_id.to_string().as_str());
-    stack
-        .jetstream()
-        .await
-        .publish_with_headers(subject.clone(), headers, "not protobuf".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (subject, event_id) = stack.publish_unreadable_order_event().await;
 
     let list = |token: String| {
         let mut m = messaging.clone();
