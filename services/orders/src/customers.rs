@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::access::Scope;
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: Uuid,
     first_name: String,
     last_name: String,
@@ -62,7 +62,7 @@ impl From<Row> for Customer {
     }
 }
 
-const COLS: &str = "id, first_name, last_name, email, phone, billing_address, delivery_address, \
+pub(crate) const COLS: &str = "id, first_name, last_name, email, phone, billing_address, delivery_address, \
                     customer_family, residence_id, payment_method_ref, external_ref, origin, read_only, \
                     version, created_at, updated_at";
 
@@ -204,8 +204,10 @@ pub async fn create(
     let read_only = ctx.origin.starts_with("erp");
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into customers (tenant_id, id, first_name, last_name, email, phone, billing_address,
-             delivery_address, customer_family, residence_id, payment_method_ref, external_ref, origin, read_only)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning {COLS}"
+             delivery_address, customer_family, residence_id, payment_method_ref, external_ref, origin, read_only,
+             payment_method_saved_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+             case when $11 = '' then null else now() end) returning {COLS}"
     )))
     .bind(ctx.tenant)
     .bind(Uuid::now_v7())
@@ -259,7 +261,11 @@ pub async fn update(
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update customers set first_name = $3, last_name = $4, email = $5, phone = $6, billing_address = $7,
              delivery_address = $8, customer_family = $9, residence_id = $10, payment_method_ref = $11,
-             external_ref = $12, version = version + 1, updated_at = now()
+             external_ref = $12, version = version + 1, updated_at = now(),
+             payment_method_saved_at = case
+                 when payment_method_ref = $11 then payment_method_saved_at
+                 when $11 = '' then null
+                 else now() end
          where tenant_id = $1 and id = $2 returning {COLS}"
     )))
     .bind(ctx.tenant)
@@ -350,7 +356,12 @@ pub async fn list(
     Ok(rows.into_iter().map(Customer::from).collect())
 }
 
-async fn publish(conn: &mut PgConnection, ctx: &Ctx, event: &str, c: &Customer) -> Result<()> {
+pub(crate) async fn publish(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    event: &str,
+    c: &Customer,
+) -> Result<()> {
     let meta = ctx.meta(Uuid::parse_str(&c.id).unwrap_or_default(), c.version);
     let payload = CustomerChanged {
         meta: Some(meta.clone()),

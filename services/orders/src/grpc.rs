@@ -7,7 +7,7 @@
 //! which fields) around one domain call. Split by method, every method
 //! would become a forwarder to another file; the domain work is already
 //! elsewhere (customers, residences, product_orders, bookings,
-//! pack_purchases, lifecycle, reports, access).
+//! pack_purchases, lifecycle, reports, access, payment_methods).
 
 use relais_platform::{
     auth::{self, Caller, Role},
@@ -29,7 +29,7 @@ use futures::Stream;
 
 use crate::{
     SERVICE, access, bookings, catalogue::Catalogue, customers, lifecycle, pack_purchases,
-    planning::Planning, product_orders, reports, residences, stored_orders,
+    payment_methods, planning::Planning, product_orders, reports, residences, stored_orders,
 };
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
@@ -327,6 +327,78 @@ impl OrdersService for OrdersApi {
                     customers,
                     next_page_token,
                 })
+            }
+            .await,
+        )
+    }
+
+    async fn get_customer_payment_method(
+        &self,
+        req: Request<pb::GetCustomerPaymentMethodRequest>,
+    ) -> Reply<pb::GetCustomerPaymentMethodResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(payment_methods::ROLES)?;
+                let mut conn = self.pool.acquire().await?;
+                let scope = access::scope(&mut conn, &caller).await?;
+                let customer = scope.customer_named("customer_id", &req.get_ref().customer_id)?;
+                let card = payment_methods::get(&mut conn, caller.tenant, &scope, customer).await?;
+                Ok(pb::GetCustomerPaymentMethodResponse {
+                    payment_method: Some(card),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn set_customer_payment_method(
+        &self,
+        req: Request<pb::SetCustomerPaymentMethodRequest>,
+    ) -> Reply<pb::SetCustomerPaymentMethodResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(payment_methods::ROLES)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let r = req.get_ref();
+                let customer = scope.customer_named("customer_id", &r.customer_id)?;
+                let reference = payment_methods::reference(&r.payment_method_ref)?;
+                self.writer
+                    .change(async |tx| {
+                        let card =
+                            payment_methods::set(tx, &ctx, &scope, customer, Some(reference))
+                                .await?;
+                        Ok(pb::SetCustomerPaymentMethodResponse {
+                            payment_method: Some(card),
+                        })
+                    })
+                    .await
+            }
+            .await,
+        )
+    }
+
+    async fn remove_customer_payment_method(
+        &self,
+        req: Request<pb::RemoveCustomerPaymentMethodRequest>,
+    ) -> Reply<pb::RemoveCustomerPaymentMethodResponse> {
+        reply(
+            async {
+                let caller = auth::caller(&req)?;
+                caller.require(payment_methods::ROLES)?;
+                let scope = self.scope(&caller).await?;
+                let ctx = self.ctx(&caller);
+                let customer = scope.customer_named("customer_id", &req.get_ref().customer_id)?;
+                self.writer
+                    .change(async |tx| {
+                        let card = payment_methods::set(tx, &ctx, &scope, customer, None).await?;
+                        Ok(pb::RemoveCustomerPaymentMethodResponse {
+                            payment_method: Some(card),
+                        })
+                    })
+                    .await
             }
             .await,
         )

@@ -14,6 +14,7 @@ mod lifecycle;
 mod orders;
 mod pack_purchases;
 mod pack_room;
+mod payment_methods;
 mod planning;
 mod product_orders;
 mod reports;

@@ -7,6 +7,7 @@ mod helpers;
 mod bookings;
 mod customers;
 mod lifecycle;
+mod payment_methods;
 mod product_orders;
 mod reports;
 mod residences;
