@@ -1,7 +1,8 @@
 //! The role × operation table of `docs/access.md`, checked against the
 //! real services: the table must name every RPC of every service, and each
-//! billing and planning row is called with each of its seven callers, the
-//! outcome compared with the cell. Then a staff member removed from a
+//! billing and planning row, and orders' saved-card rows (whose customer
+//! is A, as here), is called with each of its seven callers, the outcome
+//! compared with the cell. Then a staff member removed from a
 //! residence loses access in billing and planning as soon as the event
 //! arrives.
 //!
@@ -180,10 +181,11 @@ async fn access_table() {
     let started = std::time::Instant::now();
     let mut wrong = vec![];
     let mut calls = 0;
-    for row in rows()
-        .into_iter()
-        .filter(|r| r.service == "billing" || r.service == "planning")
-    {
+    for row in rows().into_iter().filter(|r| {
+        r.service == "billing"
+            || r.service == "planning"
+            || (r.service == "orders" && r.rpc.ends_with("CustomerPaymentMethod"))
+    }) {
         for (who, expected) in CALLERS.iter().zip(&row.cells) {
             calls += 1;
             let got = f.probe(&row.service, &row.rpc, *who, calls).await;

@@ -10,6 +10,10 @@ use relais_proto::{
         IssueTaxCertificateRequest, ListInvoicesRequest, ListPaymentsRequest,
         ListTaxCertificatesRequest, ValidateInvoiceRequest,
     },
+    orders::{
+        GetCustomerPaymentMethodRequest, RemoveCustomerPaymentMethodRequest,
+        SetCustomerPaymentMethodRequest,
+    },
     planning::{
         Cancel, ChangeInterventionsRequest, ChangeScope, CheckSlotsRequest, CreateWorkerRequest,
         ExportInterventionsRequest, FindAvailableWorkersRequest, GetPackBalanceRequest,
@@ -30,6 +34,7 @@ impl Fixture {
         let token = self.token(who);
         let mut billing = self.stack.billing.clone();
         let mut planning = self.stack.planning.clone();
+        let mut orders = self.stack.orders.clone();
         let a = self.a.to_string();
         let month = Utc::now().format("%Y-%m").to_string();
         match (service, rpc) {
@@ -365,6 +370,30 @@ impl Fixture {
                     .await,
                 |r| !r.balances.is_empty(),
             ),
+            // A's saved card (orders): the same callers on the customer
+            // the rows are about. Set saves the card A has (no change);
+            // Remove, probed after every billing row, forgets it.
+            ("orders", "GetCustomerPaymentMethod") => one(orders
+                .get_customer_payment_method(with_token(
+                    &token,
+                    GetCustomerPaymentMethodRequest { customer_id: a },
+                ))
+                .await),
+            ("orders", "SetCustomerPaymentMethod") => one(orders
+                .set_customer_payment_method(with_token(
+                    &token,
+                    SetCustomerPaymentMethodRequest {
+                        customer_id: a,
+                        payment_method_ref: "pm_card_visa".into(),
+                    },
+                ))
+                .await),
+            ("orders", "RemoveCustomerPaymentMethod") => one(orders
+                .remove_customer_payment_method(with_token(
+                    &token,
+                    RemoveCustomerPaymentMethodRequest { customer_id: a },
+                ))
+                .await),
             (s, r) => panic!("docs/access.md names {s} {r}, which this test cannot call"),
         }
     }
