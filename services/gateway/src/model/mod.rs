@@ -5,6 +5,7 @@
 //! integer cents with their currency, never floats.
 
 pub mod billing;
+pub mod card;
 pub mod catalogue;
 pub mod connector;
 pub mod messaging;

@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod card;
 mod connections;
 mod cors;
 mod documents;
@@ -40,7 +41,8 @@ use crate::{
         title = "Relais API",
         description = "The public HTTP/JSON API of Relais: the shop (catalogue, free slots, \
             bookings, product orders, hour packs) and the customer's account (orders, \
-            interventions, packs, invoices and tax certificates with their PDFs), over the \
+            interventions, packs, invoices and tax certificates with their PDFs, the saved \
+            card), over the \
             services' gRPC APIs.\n\n\
             **Authentication.** Every operation takes a bearer token (`Authorization: Bearer \
             <jwt>`); the tenant, role and customer come from it, never from a body. The \
@@ -89,6 +91,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(shop::routes())
         .merge(ordering::routes())
         .merge(account::routes())
+        .merge(card::routes())
         .merge(documents::routes())
         .merge(office::routes())
         .merge(residences::routes())
@@ -234,6 +237,7 @@ mod tests {
             include_str!("shop.rs"),
             include_str!("ordering.rs"),
             include_str!("account.rs"),
+            include_str!("card.rs"),
             include_str!("documents.rs"),
             include_str!("office.rs"),
             include_str!("residences.rs"),

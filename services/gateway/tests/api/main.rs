@@ -10,6 +10,7 @@ mod support;
 mod access_table;
 mod accounts;
 mod auth;
+mod card;
 mod connections;
 mod cors;
 mod interventions;
