@@ -184,22 +184,6 @@ impl Scope {
         }
     }
 
-    /// The customer a call about one customer's records is about, before
-    /// [`Self::sees_customer`] says whether the caller may see them: a
-    /// customer's own, from the token, never from the request (which may
-    /// leave `field` empty or name them; naming another is NOT_FOUND, as
-    /// for a customer who does not exist); for the other roles the one
-    /// `asked` names, required.
-    pub fn customer_named(&self, field: &str, asked: &str) -> Result<Uuid> {
-        let asked = asked.trim();
-        match self {
-            Scope::Customer(me) if asked.is_empty() || asked == me.to_string() => Ok(*me),
-            Scope::Customer(_) => Err(Error::not_found(format!("customer {asked}"))),
-            Scope::Tenant | Scope::Residences(_) => Uuid::parse_str(asked)
-                .map_err(|_| Error::invalid(field, "is required: the customer's id (a UUID)")),
-        }
-    }
-
     /// A write for a whole residence (or, with None, the whole tenant):
     /// staff only for one of theirs, customers never.
     pub fn act_for_residence(&self, residence: Option<Uuid>) -> Result<()> {
@@ -349,25 +333,6 @@ mod tests {
         assert!(Scope::Customer(c).sees_customer(c, Some(r2)));
         assert!(!Scope::Customer(c).sees_customer(Uuid::now_v7(), Some(r1)));
         assert!(staff.act_for_residence(Some(r1)).is_ok());
-        // A customer's own from the token, whatever the request names.
-        let me = Scope::Customer(c);
-        assert_eq!(me.customer_named("customer_id", "").ok(), Some(c));
-        assert_eq!(
-            me.customer_named("customer_id", &c.to_string()).ok(),
-            Some(c)
-        );
-        assert!(matches!(
-            me.customer_named("customer_id", &r1.to_string()),
-            Err(Error::NotFound(_))
-        ));
-        assert!(matches!(
-            staff.customer_named("customer_id", ""),
-            Err(Error::InvalidArgument(_))
-        ));
-        assert_eq!(
-            staff.customer_named("customer_id", &c.to_string()).ok(),
-            Some(c)
-        );
         assert!(matches!(
             staff.act_for_residence(Some(r2)),
             Err(Error::PermissionDenied(_))

@@ -340,9 +340,9 @@ impl OrdersService for OrdersApi {
             async {
                 let caller = auth::caller(&req)?;
                 caller.require(payment_methods::ROLES)?;
+                let customer = payment_methods::whose(&caller, &req.get_ref().customer_id)?;
                 let mut conn = self.pool.acquire().await?;
                 let scope = access::scope(&mut conn, &caller).await?;
-                let customer = scope.customer_named("customer_id", &req.get_ref().customer_id)?;
                 let card = payment_methods::get(&mut conn, caller.tenant, &scope, customer).await?;
                 Ok(pb::GetCustomerPaymentMethodResponse {
                     payment_method: Some(card),
@@ -360,11 +360,11 @@ impl OrdersService for OrdersApi {
             async {
                 let caller = auth::caller(&req)?;
                 caller.require(payment_methods::ROLES)?;
+                let r = req.get_ref();
+                let customer = payment_methods::whose(&caller, &r.customer_id)?;
+                let reference = payment_methods::reference(&r.payment_method_ref)?;
                 let scope = self.scope(&caller).await?;
                 let ctx = self.ctx(&caller);
-                let r = req.get_ref();
-                let customer = scope.customer_named("customer_id", &r.customer_id)?;
-                let reference = payment_methods::reference(&r.payment_method_ref)?;
                 self.writer
                     .change(async |tx| {
                         let card =
@@ -388,9 +388,9 @@ impl OrdersService for OrdersApi {
             async {
                 let caller = auth::caller(&req)?;
                 caller.require(payment_methods::ROLES)?;
+                let customer = payment_methods::whose(&caller, &req.get_ref().customer_id)?;
                 let scope = self.scope(&caller).await?;
                 let ctx = self.ctx(&caller);
-                let customer = scope.customer_named("customer_id", &req.get_ref().customer_id)?;
                 self.writer
                     .change(async |tx| {
                         let card = payment_methods::set(tx, &ctx, &scope, customer, None).await?;

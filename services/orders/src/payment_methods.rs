@@ -10,16 +10,18 @@
 //! ERP neither holds nor receives it (the connector maps no such field),
 //! and the connector's writes start from the shop's record, so they keep it.
 //!
-//! Who may: the platform's one rule (`relais_platform::access`): the
-//! customer is `Scope::customer_named` (a customer's own, from the token),
-//! seen or NOT_FOUND by `Scope::sees_customer`; the connector never
+//! Who may: the platform's one rule, as written in `relais_platform`: a
+//! customer's card is their own, from the token (`Caller::own_customer`:
+//! naming another is NOT_FOUND), the others name one they may see
+//! (`access::Scope::sees_customer`, else NOT_FOUND); the connector never
 //! (`ROLES`).
 
 use chrono::{DateTime, Utc};
 use relais_platform::{
-    auth::Role,
+    auth::{Caller, Role},
     context::{Ctx, timestamp},
     error::{Error, Result},
+    validate,
 };
 use relais_proto::orders::{Customer, PaymentMethod};
 use sqlx::{FromRow, PgConnection, Row as _};
@@ -33,6 +35,16 @@ use crate::{
 /// Who may read or change a saved card. Not the connector: the ERP holds
 /// no card, so a connection has nothing to read or write there.
 pub const ROLES: &[Role] = &[Role::Customer, Role::Staff, Role::Admin, Role::Service];
+
+/// The customer whose card a call is about: a customer's own, whatever
+/// `asked` says (empty, theirs, or another's: NOT_FOUND); for the other
+/// roles the one `asked` names, required.
+pub fn whose(caller: &Caller, asked: &str) -> Result<Uuid> {
+    match caller.own_customer(asked)? {
+        Some(me) => Ok(me),
+        None => validate::id("customer_id", asked),
+    }
+}
 
 /// What the shop keeps of a reference, and the most a provider's is.
 const MAX_REF: usize = 255;
