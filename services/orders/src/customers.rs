@@ -15,7 +15,7 @@ use relais_proto::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::access::Scope;
+use crate::{access::Scope, payment_methods};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct Row {
@@ -157,11 +157,13 @@ impl Input {
                 &f.external_ref,
             ))
         };
-        v.check(
-            f.payment_method_ref.len() > 255,
-            &field("payment_method_ref"),
-            "at most 255 characters",
-        );
+        // Empty: no saved card; otherwise the rule SetCustomerPaymentMethod
+        // applies, so a reference is stored the same way by either call.
+        let payment_method_ref = if f.payment_method_ref.trim().is_empty() {
+            String::new()
+        } else {
+            payment_methods::check_reference(v, &field("payment_method_ref"), &f.payment_method_ref)
+        };
         let input = Self {
             first_name: validate::name(v, &field("first_name"), &f.first_name),
             last_name: validate::name(v, &field("last_name"), &f.last_name),
@@ -174,7 +176,7 @@ impl Input {
                 .map(|a| address(v, &field("delivery_address"), Some(a))),
             family,
             residence_id: validate::optional_id(v, &field("residence_id"), &f.residence_id),
-            payment_method_ref: f.payment_method_ref.trim().to_owned(),
+            payment_method_ref,
             external_ref,
         };
         (v.len() == before).then_some(input)

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use relais_platform::{
     auth::{Caller, Role},
     context::{Ctx, timestamp},
-    error::{Error, Result},
+    error::{Error, Result, Violations},
     validate,
 };
 use relais_proto::orders::{Customer, PaymentMethod};
@@ -49,34 +49,37 @@ pub fn whose(caller: &Caller, asked: &str) -> Result<Uuid> {
 /// What the shop keeps of a reference, and the most a provider's is.
 const MAX_REF: usize = 255;
 
-/// The provider's reference as sent, checked: it is stored and later sent
-/// to the provider as is, so nothing but visible ASCII (Stripe's, Adyen's
-/// and the simulator's references all are) — a space or an accent means a
-/// client sent something else than the provider's answer.
+/// The provider's reference as sent, checked (as `payment_method_ref`).
 pub fn reference(value: &str) -> Result<String> {
-    const FIELD: &str = "payment_method_ref";
-    // Surrounding blanks are a copy's, not the reference's.
+    let mut v = Violations::new();
+    let r = check_reference(&mut v, "payment_method_ref", value);
+    v.into_result()?;
+    Ok(r)
+}
+
+/// A provider's reference in `field`, trimmed (surrounding blanks are a
+/// copy's, not the reference's), its violations added to `v`. It is stored
+/// and later sent to the provider as is, so nothing but visible ASCII
+/// (Stripe's, Adyen's and the simulator's references all are): a space or
+/// an accent means a client sent something else than the provider's answer.
+/// UpdateCustomer and CreateCustomer hold a card to the same rule.
+pub fn check_reference(v: &mut Violations, field: &str, value: &str) -> String {
     let r = value.trim();
     if r.is_empty() {
-        return Err(Error::invalid(
-            FIELD,
+        v.add(
+            field,
             "is required: the payment provider's reference of the saved card",
-        ));
-    }
-    if r.len() > MAX_REF {
-        return Err(Error::invalid(
-            FIELD,
-            format!("at most {MAX_REF} characters"),
-        ));
-    }
-    if !r.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            FIELD,
+        );
+    } else if r.len() > MAX_REF {
+        v.add(field, format!("at most {MAX_REF} characters"));
+    } else if !r.chars().all(|c| c.is_ascii_graphic()) {
+        v.add(
+            field,
             "must be the payment provider's reference: visible ASCII characters only, \
              no spaces or control characters",
-        ));
+        );
     }
-    Ok(r.to_owned())
+    r.to_owned()
 }
 
 /// The card of `customer` as its reader sees it: NOT_FOUND, exactly as if

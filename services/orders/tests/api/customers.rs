@@ -282,6 +282,10 @@ async fn bad_customers_are_refused_with_the_field() {
             f.billing_address.as_mut().unwrap().country = "France".into()
         }),
         ("fields.residence_id", |f| f.residence_id = "nope".into()),
+        // The saved card's rule, as SetCustomerPaymentMethod's.
+        ("fields.payment_method_ref", |f| {
+            f.payment_method_ref = "pm card visa".into()
+        }),
         ("fields.residence_id", |f| {
             f.residence_id = Uuid::now_v7().to_string()
         }),
