@@ -145,6 +145,16 @@ impl Namespace {
             .and_then(|t| Uuid::parse_str(t).ok())
     }
 
+    /// The `<aggregate>.<event>` a subject of [`Namespace::subject`] ends
+    /// with: a name for what it carries without its tenant (span names).
+    pub fn event_of(subject: &str) -> &str {
+        let mut dots = subject.rmatch_indices('.').map(|(i, _)| i);
+        match dots.nth(1) {
+            Some(i) => &subject[i + 1..],
+            None => subject,
+        }
+    }
+
     pub fn dead_letter_subject(&self, service: &str, consumer: &str) -> String {
         format!("{}.deadletter.{service}.{consumer}", self.0)
     }
