@@ -167,8 +167,9 @@ impl RelayConfig {
         }
     }
 
-    fn lock_key(&self) -> i64 {
-        // A stable key per service: "outbox:" + name, hashed to 63 bits.
+    /// The advisory lock the active relay of the service holds (in
+    /// `pg_locks`): a stable key per service, its name hashed to 63 bits.
+    pub fn lock_key(&self) -> i64 {
         let digest =
             <sha2::Sha256 as sha2::Digest>::digest(format!("relais-outbox:{}", self.service));
         let mut bytes = [0u8; 8];
@@ -229,6 +230,10 @@ impl Relay {
             }
             metrics::gauge!("relais_outbox_relay_active", "service" => self.cfg.service.clone())
                 .set(0.0);
+            // A standby reports the backlog too, read from the same tables:
+            // left at what it saw when it last led, its gauges would keep an
+            // alert firing (or silent) whatever the active relay does.
+            self.export_backlog().await;
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(self.cfg.poll.max(Duration::from_millis(500))) => {},
