@@ -77,8 +77,10 @@ chaos: stack-up
 	@# Postgres' crash recovery syncs every database's files: the earlier
 	@# tests' go first.
 	scripts/drop-test-databases.sh
+	@# --workspace, not -p: the features of the workspace's build, so that
+	@# after make test's it rebuilds nothing.
 	$(WITH_ENV) RELAIS_CHAOS_RESTART_PG="$(CURDIR)/$(STACK) restart-pg 5" \
-	    cargo test -p relais-chaos --test chaos -- --ignored --nocapture
+	    cargo test --workspace --test chaos -- --ignored --nocapture
 
 # The property-based fuzz of the gateway's HTTP API from its OpenAPI
 # document, with schemathesis (PyPI, pinned, in .local/schemathesis) against
