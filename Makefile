@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= never
 STACK := scripts/stack.sh
 WITH_ENV := source .local/env &&
 
-.PHONY: run test fuzz soak lint fmt fmt-check clippy layers proto-lint proto-breaking k8s-check openapi-check asyncapi-check alerts-check bench stack-up stack-down build
+.PHONY: run test chaos fuzz soak lint fmt fmt-check clippy layers proto-lint proto-breaking k8s-check openapi-check asyncapi-check alerts-check bench stack-up stack-down build
 
 # `relais dev` runs every service in one process: the relais command is
 # all `make run` needs, built with the features `cargo run -p relais-cli`
@@ -59,6 +59,28 @@ test: stack-up
 	@# order's order.placed seen once, its redelivery deduped; where PyPI is
 	@# out of reach it says it skipped.
 	RELAIS_SUBSCRIBER_ALLOW_SKIP=$${RELAIS_SUBSCRIBER_ALLOW_SKIP-1} scripts/subscriber-example.sh
+	@# Last: the chaos test restarts the Postgres every test above uses;
+	@# only the private stack's (an external one is not ours to restart).
+	@if grep -q '(external stack)' .local/env; then \
+	    echo "make test: the chaos test skipped: it restarts the private stack's Postgres, and DATABASE_URL is an external one (make chaos fails so)" >&2; \
+	else \
+	    $(MAKE) --no-print-directory chaos; \
+	fi
+
+# The chaos test (tests/chaos; docs/operations.md, "Chaos test"): the
+# services on a 3-node NATS cluster of their own, orders placed at a steady
+# rate while the orders stream's leader is killed (SIGKILL) and brought
+# back, twice, and the stack's Postgres is restarted as after a crash; then
+# every acknowledged order applied once by each consumer, nothing left
+# unpublished. About 2 minutes; prints its figures.
+chaos: stack-up
+	@# Postgres' crash recovery syncs every database's files: the earlier
+	@# tests' go first.
+	scripts/drop-test-databases.sh
+	@# --workspace, not -p: the features of the workspace's build, so that
+	@# after make test's it rebuilds nothing.
+	$(WITH_ENV) RELAIS_CHAOS_RESTART_PG="$(CURDIR)/$(STACK) restart-pg 5" \
+	    cargo test --workspace --test chaos -- --ignored --nocapture
 
 # The property-based fuzz of the gateway's HTTP API from its OpenAPI
 # document, with schemathesis (PyPI, pinned, in .local/schemathesis) against

@@ -15,7 +15,8 @@
 #      (base only references its secrets, so it is skipped there);
 #   4. what the renders must hold (check_policy): an Ingress routes to the
 #      gateway's API port only, and every Service is a ClusterIP; every
-#      pod template is selected by a NetworkPolicy; every `serve`
+#      pod template is selected by a NetworkPolicy, and a service's admits
+#      only the Relais pods that call it by name; every `serve`
 #      container signs with its own key (RELAIS_SIGNING_KEY from
 #      relais-<its name>-signing-key) and verifies with the ConfigMap
 #      relais-trusted-keys mounted as a directory (no subPath, or updates
@@ -142,6 +143,23 @@ for what, tmpl in pods:
     labels = tmpl.get("metadata", {}).get("labels") or {}
     if not any(all(labels.get(k) == v for k, v in sel.items()) for sel in selectors):
         err(f"{what}: no NetworkPolicy selects its pods")
+
+# Only the gateway is reachable from outside: a service's policy admits the
+# Relais pods that call it by name, never every peer nor every pod of the
+# namespace (a compromised or unrelated workload there).
+for d in docs:
+    if d["kind"] != "NetworkPolicy":
+        continue
+    app = ((d["spec"].get("podSelector") or {}).get("matchLabels") or {}).get("app.kubernetes.io/name")
+    if app not in ("catalogue", "orders", "planning", "billing", "connector"):
+        continue
+    for rule in d["spec"].get("ingress") or []:
+        if not rule.get("from"):
+            err(f"NetworkPolicy/{d['metadata']['name']}: an ingress rule admits every peer")
+        for peer in rule.get("from") or []:
+            sel = peer.get("podSelector")
+            if sel is not None and not sel and "namespaceSelector" not in peer:
+                err(f"NetworkPolicy/{d['metadata']['name']}: `podSelector: {{}}` admits every pod of the namespace")
 
 # Keys: each `serve` signs with its own key and verifies with the trusted keys.
 trusted = {}

@@ -6,6 +6,9 @@
 #   scripts/stack.sh down    stop what `up` started
 #   scripts/stack.sh status  say whether each part is up (exit 0 when all are)
 #   scripts/stack.sh env     print .local/env
+#   scripts/stack.sh restart-pg [SECONDS]
+#                            restart the private Postgres as after a crash
+#                            (make chaos)
 #
 # When DATABASE_URL and NATS_URL are both set (and are not this stack's own
 # URLs), `up` starts nothing: it checks both are reachable and writes them to
@@ -398,6 +401,28 @@ pg_down() {
 	fi
 }
 
+# Restart the private Postgres as after a crash: an immediate stop (no
+# checkpoint, every connection cut; the next start runs crash recovery),
+# down for DOWN seconds, then started again. For the chaos test (make chaos).
+pg_restart_immediate() { # DOWN
+	peek_pg_dir
+	[ -f "$PG_DATA/PG_VERSION" ] || die "no private Postgres cluster in $PG_DATA; run scripts/stack.sh up"
+	PG_BIN=$(find_pg_bindir) || die "PostgreSQL server binaries not found"
+	pg_running || die "the private Postgres is not running; run scripts/stack.sh up"
+	[ "$(pg_running_port)" = "$PG_PORT" ] ||
+		die "the private Postgres listens on $(pg_running_port), not $PG_PORT (RELAIS_PG_PORT)"
+	as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 60 stop >/dev/null 2>&1 9>&- ||
+		die "pg_ctl stop -m immediate failed (log: $PG_LOG)"
+	say "postgres: stopped (immediate); starting again in $1 s"
+	sleep "$1"
+	pg_start
+	for _ in $(seq 1 100); do
+		"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && return 0
+		sleep 0.1
+	done
+	die "postgres did not accept connections within 10 s of its restart (log: $PG_LOG)"
+}
+
 # ----------------------------------------------------------- credentials ----
 
 # The stack's seed, made once: the passwords derived from it must stay the
@@ -681,6 +706,19 @@ cmd_down() {
 	pg_down
 }
 
+cmd_restart_pg() {
+	local down=${1:-0}
+	case "$down" in
+	'' | *[!0-9]*) die "restart-pg takes a number of seconds, got '$down'" ;;
+	esac
+	take_lock
+	# Only the private stack's: an external DATABASE_URL is not ours to stop.
+	if [ -f "$ENV_FILE" ] && grep -q '(external stack)' "$ENV_FILE"; then
+		die "$ENV_FILE points at an external stack: restart-pg restarts only the private Postgres"
+	fi
+	pg_restart_immediate "$down"
+}
+
 cmd_status() {
 	local all=0 pid
 	peek_pg_dir
@@ -712,12 +750,14 @@ cmd_env() {
 
 usage() {
 	cat >&2 <<EOF
-usage: scripts/stack.sh up|down|status|env
-  up      start (or reuse) private Postgres + nats-server, or check preset
-          DATABASE_URL/NATS_URL; write .local/env
-  down    stop the private nats-server and Postgres
-  status  show whether each is up (exit 0 when both are)
-  env     print .local/env
+usage: scripts/stack.sh up|down|status|env|restart-pg [SECONDS]
+  up          start (or reuse) private Postgres + nats-server, or check preset
+              DATABASE_URL/NATS_URL; write .local/env
+  down        stop the private nats-server and Postgres
+  status      show whether each is up (exit 0 when both are)
+  env         print .local/env
+  restart-pg  restart the private Postgres as after a crash (immediate
+              stop, down SECONDS, default 0, then start): the chaos test
 EOF
 }
 
@@ -730,6 +770,7 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
+restart-pg) cmd_restart_pg "${2:-0}" ;;
 -h | --help | help) usage ;;
 *)
 	usage

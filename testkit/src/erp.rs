@@ -31,6 +31,11 @@ impl Stack {
                 .list_bindings(self.admin(relais_proto::connector::ListBindingsRequest {
                     connection_id: connection.into(),
                     entity: entity.into(),
+                    // Every one the tests make.
+                    page: Some(relais_proto::types::PageRequest {
+                        page_size: 500,
+                        ..Default::default()
+                    }),
                 }))
                 .await
                 .ok()?

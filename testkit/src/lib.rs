@@ -38,6 +38,8 @@ use uuid::Uuid;
 pub use parts::{ERP_KEYS, Source};
 
 type Hook<T> = Box<dyn FnOnce(&mut T) + Send>;
+/// What every service's platform settings get (the same for each).
+type PlatformHook = Box<dyn Fn(&mut relais_platform::config::PlatformConfig) + Send>;
 
 /// Which parts to start, from where their settings come, and what to
 /// change in each before it is built.
@@ -54,6 +56,7 @@ pub struct StackBuilder {
     gateway: bool,
     shutdown: CancellationToken,
     provider: Option<Arc<dyn relais_billing::PaymentProvider>>,
+    platform_hook: Option<PlatformHook>,
     catalogue_hook: Option<Hook<relais_platform::config::PlatformConfig>>,
     planning_hook: Option<Hook<relais_planning::PlanningConfig>>,
     orders_hook: Option<Hook<relais_orders::OrdersConfig>>,
@@ -110,6 +113,7 @@ impl Stack {
             gateway: false,
             shutdown: CancellationToken::new(),
             provider: None,
+            platform_hook: None,
             catalogue_hook: None,
             planning_hook: None,
             orders_hook: None,
@@ -195,6 +199,17 @@ impl StackBuilder {
     /// Billing's payment provider (the in-process simulator otherwise).
     pub fn payment_provider(mut self, p: Arc<dyn relais_billing::PaymentProvider>) -> Self {
         self.provider = Some(p);
+        self
+    }
+
+    /// Changes every service's platform settings the same way, before
+    /// each service's own hook: e.g. `stream_replicas` for a JetStream
+    /// cluster, or production's `consumer_max_deliver`.
+    pub fn with_platform(
+        mut self,
+        f: impl Fn(&mut relais_platform::config::PlatformConfig) + Send + 'static,
+    ) -> Self {
+        self.platform_hook = Some(Box::new(f));
         self
     }
 

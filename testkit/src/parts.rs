@@ -104,6 +104,9 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
             #[cfg(feature = "testing")]
             Source::Testing => platform(&ns, &nats_url).await?,
         };
+        if let Some(f) = &b.platform_hook {
+            f(&mut cfg);
+        }
         if let Some(hook) = b.catalogue_hook.take() {
             hook(&mut cfg);
         }
@@ -129,6 +132,9 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         };
         // Skills are checked with the catalogue of this stack.
         cfg.catalogue_addr = catalogue_url.clone().unwrap_or_default();
+        if let Some(f) = &b.platform_hook {
+            f(&mut cfg.platform);
+        }
         if let Some(hook) = b.planning_hook.take() {
             hook(&mut cfg);
         }
@@ -155,6 +161,9 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         };
         cfg.catalogue_addr = catalogue_url.clone().unwrap_or_default();
         cfg.planning_addr = planning_url.clone().unwrap_or_default();
+        if let Some(f) = &b.platform_hook {
+            f(&mut cfg.platform);
+        }
         if let Some(hook) = b.orders_hook.take() {
             hook(&mut cfg);
         }
@@ -186,6 +195,9 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
                 relais_billing::BillingConfig::simulated(platform(&ns, &nats_url).await?, provider)
             }
         };
+        if let Some(f) = &b.platform_hook {
+            f(&mut cfg.platform);
+        }
         if let Some(hook) = b.billing_hook.take() {
             hook(&mut cfg);
         }
@@ -241,6 +253,9 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         cfg.catalogue_addr = catalogue_url.clone().unwrap_or_default();
         cfg.orders_addr = orders_url.clone().unwrap_or_default();
         cfg.planning_addr = planning_url.clone().unwrap_or_default();
+        if let Some(f) = &b.platform_hook {
+            f(&mut cfg.platform);
+        }
         if let Some(hook) = b.connector_hook.take() {
             hook(&mut cfg);
         }
@@ -268,6 +283,9 @@ pub(crate) async fn spawn(mut b: StackBuilder) -> anyhow::Result<Stack> {
         cfg.billing_addr = at(&stack.billing);
         if stack.connector.is_some() {
             cfg.connector_addr = at(&stack.connector);
+        }
+        if let Some(f) = &b.platform_hook {
+            f(&mut cfg.platform);
         }
         if let Some(hook) = b.gateway_hook.take() {
             hook(&mut cfg);

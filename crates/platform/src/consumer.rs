@@ -276,6 +276,8 @@ impl<H: Handler> ConsumerRunner<H> {
         let span = tracing::info_span!(
             "consume",
             otel.name = %format!("consume {}", self.spec.name),
+            otel.kind = "consumer",
+            relais.service = %self.spec.service,
             consumer = %self.spec.name,
             subject = %delivery.subject,
             event_id = %delivery.event_id,

@@ -125,14 +125,41 @@ impl From<Error> for Status {
                     tracing::warn!(error = %e, "transaction conflict");
                     return Status::aborted("concurrent update, retry");
                 }
+                if database_unreachable(&e) {
+                    tracing::warn!(error = %e, "database unavailable");
+                    return Status::unavailable("service temporarily unavailable, retry later");
+                }
                 tracing::error!(error = ?e, "database error");
                 Status::internal("internal error")
             }
             Error::Unexpected(e) => {
+                if e.downcast_ref::<sqlx::Error>()
+                    .is_some_and(database_unreachable)
+                {
+                    tracing::warn!(error = %e, "database unavailable");
+                    return Status::unavailable("service temporarily unavailable, retry later");
+                }
                 tracing::error!(error = ?e, "unexpected error");
                 Status::internal("internal error")
             }
         }
+    }
+}
+
+/// Whether `e` says the database cannot be reached now (no connection
+/// within the pool's wait, a connection lost, the server shutting down or
+/// starting up) rather than that the call went wrong: UNAVAILABLE, which a
+/// client retries, not INTERNAL, which it reports as a bug.
+fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception); 57P01..57P03: admin or
+        // crash shutdown, cannot connect now (recovery).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
@@ -159,5 +186,24 @@ mod tests {
         let status = Status::from(Error::not_found(format!("product {huge}")));
         assert!(status.message().chars().count() < 2 * MAX_MESSAGE_CHARS);
         assert!(status.message().ends_with("… not found"));
+    }
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_internal() {
+        let lost = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        for e in [
+            Error::Db(sqlx::Error::PoolTimedOut),
+            Error::Db(sqlx::Error::PoolClosed),
+            Error::Db(sqlx::Error::Io(lost())),
+            Error::Unexpected(anyhow::Error::new(sqlx::Error::PoolTimedOut).context("saving")),
+        ] {
+            let what = format!("{e:?}");
+            assert_eq!(Status::from(e).code(), Code::Unavailable, "{what}");
+        }
+        assert_eq!(
+            Status::from(Error::Db(sqlx::Error::RowNotFound)).code(),
+            Code::Internal,
+            "a query gone wrong is still a bug"
+        );
     }
 }

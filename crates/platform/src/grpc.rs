@@ -74,11 +74,13 @@ where
     }
     let reflection = reflection.build_v1()?;
 
-    let trace = TraceLayer::new_for_grpc().make_span_with(|req: &Request<Body>| {
+    let trace = TraceLayer::new_for_grpc().make_span_with(move |req: &Request<Body>| {
         let method = req.uri().path().to_owned();
         let span = tracing::info_span!(
             "grpc",
             otel.name = %method,
+            otel.kind = "server",
+            relais.service = %name,
             rpc.system = "grpc",
             rpc.method = %method,
             tenant = tracing::field::Empty,

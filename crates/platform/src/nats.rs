@@ -49,11 +49,21 @@ pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client
 /// Connects as `auth` (none: anonymously), retrying until the server
 /// answers (it may start after us). A refused user or password fails at
 /// once: retrying would hide it behind a service that never gets ready.
+///
+/// `url` may list a cluster's servers separated by commas
+/// (`nats://a:4222,nats://b:4222`): the client connects to any that
+/// answers, so a service starts while one node is down, and reconnects to
+/// another when its node goes away.
 pub async fn connect_as(
     url: &str,
     name: &str,
     auth: Option<&NatsAuth>,
 ) -> anyhow::Result<async_nats::Client> {
+    let servers: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let options = || {
         let opts = async_nats::ConnectOptions::new()
             .name(name)
@@ -65,7 +75,7 @@ pub async fn connect_as(
     };
     let user = auth.map_or("no credentials", |a| a.user.as_str());
     let context = || format!("failed to connect to NATS at {url} as {user}");
-    match options().connect(url).await {
+    match options().connect(servers.as_slice()).await {
         Ok(client) => Ok(client),
         Err(e)
             if matches!(
@@ -78,7 +88,7 @@ pub async fn connect_as(
         }
         Err(_) => options()
             .retry_on_initial_connect()
-            .connect(url)
+            .connect(servers.as_slice())
             .await
             .with_context(context),
     }
@@ -143,6 +153,16 @@ impl Namespace {
             .rsplit('.')
             .nth(2)
             .and_then(|t| Uuid::parse_str(t).ok())
+    }
+
+    /// The `<aggregate>.<event>` a subject of [`Namespace::subject`] ends
+    /// with: a name for what it carries without its tenant (span names).
+    pub fn event_of(subject: &str) -> &str {
+        let mut dots = subject.rmatch_indices('.').map(|(i, _)| i);
+        match dots.nth(1) {
+            Some(i) => &subject[i + 1..],
+            None => subject,
+        }
     }
 
     pub fn dead_letter_subject(&self, service: &str, consumer: &str) -> String {

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    nats::Namespace,
     retention::{self, Retention},
     telemetry,
 };
@@ -166,8 +167,9 @@ impl RelayConfig {
         }
     }
 
-    fn lock_key(&self) -> i64 {
-        // A stable key per service: "outbox:" + name, hashed to 63 bits.
+    /// The advisory lock the active relay of the service holds (in
+    /// `pg_locks`): a stable key per service, its name hashed to 63 bits.
+    pub fn lock_key(&self) -> i64 {
         let digest =
             <sha2::Sha256 as sha2::Digest>::digest(format!("relais-outbox:{}", self.service));
         let mut bytes = [0u8; 8];
@@ -228,6 +230,10 @@ impl Relay {
             }
             metrics::gauge!("relais_outbox_relay_active", "service" => self.cfg.service.clone())
                 .set(0.0);
+            // A standby reports the backlog too, read from the same tables:
+            // left at what it saw when it last led, its gauges would keep an
+            // alert firing (or silent) whatever the active relay does.
+            self.export_backlog().await;
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(self.cfg.poll.max(Duration::from_millis(500))) => {},
@@ -283,20 +289,36 @@ impl Relay {
         }
         let mut acks = Vec::with_capacity(rows.len());
         for (id, subject, payload, headers) in &rows {
-            let mut map = async_nats::HeaderMap::new();
+            let mut row_headers: HashMap<String, String> = HashMap::new();
             if let serde_json::Value::Object(h) = headers {
                 for (k, v) in h {
                     if let Some(v) = v.as_str() {
-                        map.insert(k.as_str(), v);
+                        row_headers.insert(k.clone(), v.to_owned());
                     }
                 }
+            }
+            // The publish is a hop of the change's trace: a child of the
+            // span that wrote the row, and the parent of every consumer's.
+            let span = tracing::info_span!(
+                "publish",
+                otel.name = %format!("publish {}", Namespace::event_of(subject)),
+                otel.kind = "producer",
+                relais.service = %self.cfg.service,
+                subject = %subject,
+                event_id = %id,
+            );
+            telemetry::set_parent_from(&span, &row_headers);
+            row_headers.extend(telemetry::context_headers(&span));
+            let mut map = async_nats::HeaderMap::new();
+            for (k, v) in &row_headers {
+                map.insert(k.as_str(), v.as_str());
             }
             let publish = PublishMessage::build()
                 .payload(Bytes::from(payload.clone()))
                 .headers(map)
                 .message_id(id.to_string());
             match self.js.send_publish(subject.clone(), publish).await {
-                Ok(ack) => acks.push((*id, ack)),
+                Ok(ack) => acks.push((*id, ack, span)),
                 Err(e) => {
                     tracing::warn!(error = %e, %subject, "outbox publish failed");
                     break;
@@ -307,7 +329,8 @@ impl Relay {
         // is published again next round rather than out of order.
         let mut acked = Vec::with_capacity(acks.len());
         let mut failure = None;
-        for (id, ack) in acks {
+        // Each publish span ends with its acknowledgement.
+        for (id, ack, _span) in acks {
             if failure.is_some() {
                 continue;
             }

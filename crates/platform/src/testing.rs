@@ -1,8 +1,9 @@
 //! Test harness (feature `testing`): a fresh database per test on the
 //! Postgres of `DATABASE_URL`, a unique NATS namespace per test on the
 //! shared `NATS_URL`, or a private nats-server (from `NATS_SERVER_BIN`) that
-//! a fault test can kill and restart. `make test` brings the stack up and
-//! exports these variables; see `scripts/stack.sh`.
+//! a fault test can kill and restart, or a cluster of them
+//! ([`NatsCluster`]). `make test` brings the stack up and exports these
+//! variables; see `scripts/stack.sh`.
 
 use std::{
     net::TcpListener as StdListener,
@@ -186,6 +187,52 @@ pub fn token_with(claims: &Claims) -> String {
 const NATS_USERS_CONF: &str = include_str!("../../../k8s/base/shared/nats/users.conf");
 const NATS_DEV_CONF: &str = include_str!("../../../k8s/base/shared/nats/dev.conf");
 
+mod cluster;
+pub use cluster::NatsCluster;
+
+/// Writes the users and permissions into `dir`, where a server's config
+/// `include "dev.conf"` finds them (`include` paths are relative to the
+/// including file).
+fn write_nats_auth(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("users.conf"), NATS_USERS_CONF)?;
+    std::fs::write(dir.join("dev.conf"), NATS_DEV_CONF)?;
+    Ok(())
+}
+
+/// Starts `NATS_SERVER_BIN` with `conf`, each user's password in its
+/// environment as the config reads them.
+fn spawn_nats(conf: &std::path::Path) -> anyhow::Result<Child> {
+    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+    let seed = dev_seed();
+    Command::new(&bin)
+        .arg("-c")
+        .arg(conf)
+        .envs(crate::nats::NATS_USERS.iter().map(|user| {
+            (
+                format!("RELAIS_NATS_PASSWORD_{}", user.to_uppercase()),
+                crate::config::derive_secret(&seed, "nats", user),
+            )
+        }))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!("failed to start {bin}: run tests with `make test` (sets NATS_SERVER_BIN)")
+        })
+}
+
+/// Waits (5 s at most) until something accepts connections on `port`.
+fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("nats-server did not start on port {port}")
+}
+
 /// A private nats-server with JetStream, on a free port, that a test can
 /// kill and restart (same port, same store). It has the local stack's
 /// users and permissions: services connect as themselves, the harness as
@@ -202,12 +249,9 @@ impl NatsServer {
         let port = free_port()?;
         let store = std::env::temp_dir().join(format!("relais-nats-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&store)?;
-        // The config sits beside the store: `include` paths are relative
-        // to the including file.
+        // The config sits beside the store.
         let conf = store.join("conf");
-        std::fs::create_dir_all(&conf)?;
-        std::fs::write(conf.join("users.conf"), NATS_USERS_CONF)?;
-        std::fs::write(conf.join("dev.conf"), NATS_DEV_CONF)?;
+        write_nats_auth(&conf)?;
         let main = format!(
             "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {:?} }}\ninclude \"dev.conf\"\n",
             store.join("js").display().to_string()
@@ -228,32 +272,8 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-        let seed = dev_seed();
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(self.conf.join("nats.conf"))
-            // Each user's password, as the config reads them.
-            .envs(crate::nats::NATS_USERS.iter().map(|user| {
-                (
-                    format!("RELAIS_NATS_PASSWORD_{}", user.to_uppercase()),
-                    crate::config::derive_secret(&seed, "nats", user),
-                )
-            }))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!("failed to start {bin}: run tests with `make test` (sets NATS_SERVER_BIN)")
-            })?;
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        anyhow::bail!("nats-server did not start on port {}", self.port)
+        self.child = Some(spawn_nats(&self.conf.join("nats.conf"))?);
+        wait_for_port(self.port)
     }
 
     /// Kills the server at once (SIGKILL): no graceful flush.

@@ -1,8 +1,12 @@
 //! Bindings: a shop record and its ERP record, per connection, unique both
 //! ways, with each side's version as last synced (docs/architecture.md §5).
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use relais_platform::{context::timestamp, error::Result};
+use relais_platform::{
+    context::timestamp,
+    error::{Error, Result},
+};
 use relais_proto::connector as pb;
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -243,17 +247,50 @@ pub async fn set_versions(
     Ok(())
 }
 
-pub async fn list(db: impl PgExecutor<'_>, connection: Uuid, entity: &str) -> Result<Vec<Binding>> {
+/// A page of the connection's bindings (of `entity`, or all when empty) by
+/// entity then shop id, after `after` (a [`page_token`]'s key).
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    connection: Uuid,
+    entity: &str,
+    after: Option<(String, String)>,
+    limit: i64,
+) -> Result<Vec<Binding>> {
+    let (after_entity, after_id) = after.unzip();
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from bindings
          where connection_id = $1 and ($2 = '' or entity = $2)
-         order by entity, synced_at, internal_id limit 10000"
+           and ($3::text is null or (entity, internal_id) > ($3, $4))
+         order by entity, internal_id limit $5"
     )))
     .bind(connection)
     .bind(entity)
+    .bind(after_entity)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The next page's token after `b`: its key, opaque to the caller.
+pub fn page_token(b: &Binding) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}\n{}", b.entity, b.internal_id))
+}
+
+/// The key a [`page_token`] holds; INVALID_ARGUMENT for anything else.
+pub fn page_key(token: &str) -> Result<Option<(String, String)>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || Error::invalid("page.page_token", "is not a token from a previous page");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (entity, id) = text.split_once('\n').ok_or_else(bad)?;
+    Ok(Some((entity.to_owned(), id.to_owned())))
 }
 
 /// The ERP tariff a shop service maps to.

@@ -165,6 +165,9 @@ impl Handler for ShopChanges {
         };
         let tenant = Uuid::parse_str(&c.tenant).map_err(HandlerError::poison)?;
         let cause = d.event_id.to_string();
+        // The push continues the trace under this consumer's span, not
+        // beside it under the publish.
+        let trace = relais_platform::telemetry::current_context_headers();
         let mut queued = false;
         for connection in connections::list(&mut *tx, tenant)
             .await
@@ -186,7 +189,10 @@ impl Handler for ShopChanges {
                     snapshot: &c.snapshot,
                     shop_version: c.version,
                     cause: &cause,
-                    traceparent: d.headers.get("traceparent").map(String::as_str),
+                    traceparent: trace
+                        .get("traceparent")
+                        .or_else(|| d.headers.get("traceparent"))
+                        .map(String::as_str),
                 },
             )
             .await

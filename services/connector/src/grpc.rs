@@ -324,9 +324,15 @@ impl ConnectorService for ConnectorApi {
                 let caller = self.reader(&req)?;
                 let r = req.get_ref();
                 let c = self.connection(&caller, &r.connection_id).await?;
-                let list = bindings::list(&self.shared.pool, c.id, r.entity.trim()).await?;
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = bindings::page_key(&page.page_token)?;
+                let list =
+                    bindings::list(&self.shared.pool, c.id, r.entity.trim(), after, limit).await?;
+                let (list, next) = cut_page(list, limit, bindings::page_token);
                 Ok(pb::ListBindingsResponse {
                     bindings: list.iter().map(bindings::Binding::to_pb).collect(),
+                    next_page_token: next,
                 })
             }
             .await,
@@ -340,11 +346,16 @@ impl ConnectorService for ConnectorApi {
         reply(
             async {
                 let caller = self.reader(&req)?;
-                let c = self
-                    .connection(&caller, &req.get_ref().connection_id)
-                    .await?;
+                let r = req.get_ref();
+                let c = self.connection(&caller, &r.connection_id).await?;
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let after = validate::page_token(&page.page_token)?;
+                let list = queue::dead_letters(&self.shared.pool, c.id, after, limit).await?;
+                let (list, next) = cut_page(list, limit, |d| d.id.clone());
                 Ok(pb::ListDeadLettersResponse {
-                    dead_letters: queue::dead_letters(&self.shared.pool, c.id).await?,
+                    dead_letters: list,
+                    next_page_token: next,
                 })
             }
             .await,
@@ -378,8 +389,15 @@ impl ConnectorService for ConnectorApi {
                 let caller = self.reader(&req)?;
                 let r = req.get_ref();
                 let c = self.connection(&caller, &r.connection_id).await?;
+                let page = r.page.clone().unwrap_or_default();
+                let limit = validate::page_size(page.page_size)? + 1;
+                let before = validate::page_token(&page.page_token)?;
+                let list =
+                    runs::conflicts(&self.shared.pool, c.id, r.open_only, before, limit).await?;
+                let (list, next) = cut_page(list, limit, |c| c.id.clone());
                 Ok(pb::ListConflictsResponse {
-                    conflicts: runs::conflicts(&self.shared.pool, c.id, r.open_only).await?,
+                    conflicts: list,
+                    next_page_token: next,
                 })
             }
             .await,

@@ -254,16 +254,23 @@ pub async fn dead(
 pub const DEAD_LETTER_SOURCE: &str = "erp-writes";
 
 /// Dead letters of a connection, oldest first.
+/// A page of the connection's dead letters, oldest first (ids are
+/// time-ordered), after `after`.
 pub async fn dead_letters(
     db: impl PgExecutor<'_>,
     connection: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
 ) -> Result<Vec<pb::DeadLetter>> {
     type DeadRow = (Uuid, String, String, i32, Option<String>, DateTime<Utc>);
     let rows: Vec<DeadRow> = sqlx::query_as(
         "select id, entity, internal_id, attempts, last_error, updated_at from push_items
-         where connection_id = $1 and status = 'dead' order by updated_at, id limit 1000",
+         where connection_id = $1 and status = 'dead' and ($2::uuid is null or id > $2)
+         order by id limit $3",
     )
     .bind(connection)
+    .bind(after)
+    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows

@@ -415,18 +415,25 @@ fn conflict_pb(r: ConflictRow) -> pb::Conflict {
     }
 }
 
+/// A page of the connection's conflicts, newest first (ids are
+/// time-ordered), before `before`.
 pub async fn conflicts(
     db: impl PgExecutor<'_>,
     connection: Uuid,
     open_only: bool,
+    before: Option<Uuid>,
+    limit: i64,
 ) -> Result<Vec<pb::Conflict>> {
     let rows: Vec<ConflictRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {CONFLICT_COLUMNS} from conflicts
          where connection_id = $1 and (not $2 or winner is null)
-         order by detected_at desc limit 1000"
+           and ($3::uuid is null or id < $3)
+         order by id desc limit $4"
     )))
     .bind(connection)
     .bind(open_only)
+    .bind(before)
+    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(conflict_pb).collect())

@@ -65,70 +65,79 @@ pub async fn verify(
         ..Default::default()
     };
     for entity in ENTITIES {
-        for b in bindings::list(&shared.pool, c.id, entity).await? {
-            if shared.stop.is_cancelled() {
-                return Err(Error::Unavailable(
-                    "interrupted: the connector is stopping".into(),
-                ));
-            }
-            report.compared += 1;
-            let d = |kind: &str, fields: Vec<String>, repaired: bool| pb::Drift {
-                entity: entity.to_owned(),
-                internal_id: b.internal_id.clone(),
-                external_id: b.external_id.clone(),
-                kind: kind.to_owned(),
-                fields,
-                repaired,
+        // Page by page: a connection can hold more bindings than one read.
+        let mut after = None;
+        loop {
+            let page = bindings::list(&shared.pool, c.id, entity, after.take(), 500).await?;
+            let Some(last) = page.last() else {
+                break;
             };
-            match push
-                .reconcile(
-                    entity,
-                    &b.internal_id,
-                    Trigger::Verify { repair: false },
-                    None,
-                )
-                .await
-            {
-                Ok(o) if o.held => report.held += 1,
-                Ok(o) if o.differing.is_empty() => {}
-                Ok(o) => {
-                    report.differing += 1;
-                    let repaired = repair
-                        && push
-                            .reconcile(
-                                entity,
-                                &b.internal_id,
-                                Trigger::Verify { repair: true },
-                                None,
-                            )
-                            .await
-                            .is_ok_and(|r| !r.held);
-                    if repaired {
-                        report.repaired += 1;
+            after = Some((last.entity.clone(), last.internal_id.clone()));
+            for b in &page {
+                if shared.stop.is_cancelled() {
+                    return Err(Error::Unavailable(
+                        "interrupted: the connector is stopping".into(),
+                    ));
+                }
+                report.compared += 1;
+                let d = |kind: &str, fields: Vec<String>, repaired: bool| pb::Drift {
+                    entity: entity.to_owned(),
+                    internal_id: b.internal_id.clone(),
+                    external_id: b.external_id.clone(),
+                    kind: kind.to_owned(),
+                    fields,
+                    repaired,
+                };
+                match push
+                    .reconcile(
+                        entity,
+                        &b.internal_id,
+                        Trigger::Verify { repair: false },
+                        None,
+                    )
+                    .await
+                {
+                    Ok(o) if o.held => report.held += 1,
+                    Ok(o) if o.differing.is_empty() => {}
+                    Ok(o) => {
+                        report.differing += 1;
+                        let repaired = repair
+                            && push
+                                .reconcile(
+                                    entity,
+                                    &b.internal_id,
+                                    Trigger::Verify { repair: true },
+                                    None,
+                                )
+                                .await
+                                .is_ok_and(|r| !r.held);
+                        if repaired {
+                            report.repaired += 1;
+                        }
+                        drift(&mut run, &mut report, d("differs", o.differing, repaired));
                     }
-                    drift(&mut run, &mut report, d("differs", o.differing, repaired));
-                }
-                Err(PushError::Gone(Side::Erp, _)) => {
-                    report.missing_in_erp += 1;
-                    drift(
-                        &mut run,
-                        &mut report,
-                        d("missing_in_erp", Vec::new(), false),
-                    );
-                }
-                Err(PushError::Gone(Side::Shop, _)) => {
-                    report.missing_in_shop += 1;
-                    drift(
-                        &mut run,
-                        &mut report,
-                        d("missing_in_shop", Vec::new(), false),
-                    );
-                }
-                Err(e) => {
-                    // Not compared (a side unreachable): said, not counted
-                    // as drift.
-                    run.failed += 1;
-                    run.error(format!("{entity} {}: not compared: {e}", b.internal_id));
+                    Err(PushError::Gone(Side::Erp, _)) => {
+                        report.missing_in_erp += 1;
+                        drift(
+                            &mut run,
+                            &mut report,
+                            d("missing_in_erp", Vec::new(), false),
+                        );
+                    }
+                    Err(PushError::Gone(Side::Shop, _)) => {
+                        report.missing_in_shop += 1;
+                        drift(
+                            &mut run,
+                            &mut report,
+                            d("missing_in_shop", Vec::new(), false),
+                        );
+                    }
+                    Err(e) => {
+                        // Not compared (a side unreachable): said, not counted
+                        // as drift.
+                        run.failed += 1;
+                        run.error(format!("{entity} {}: not compared: {e}", b.internal_id));
+                    }
                 }
             }
         }

@@ -61,6 +61,8 @@ fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let span = tracing::info_span!(
         "http",
         otel.name = %format!("{} {route}", req.method()),
+        otel.kind = "server",
+        relais.service = crate::SERVICE,
         http.request.method = %req.method(),
         http.route = %route,
         http.response.status_code = tracing::field::Empty,

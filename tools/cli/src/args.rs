@@ -159,6 +159,29 @@ pub fn print_all<I: IntoIterator<Item = String>>(lines: I) {
     }
 }
 
+/// Every item of a paged listing, read 500 at a time: `read` fetches one
+/// page and says the next page's token (empty after the last).
+pub async fn every_page<T, F, Fut>(mut read: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(relais_proto::types::PageRequest) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, String)>>,
+{
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (items, next) = read(relais_proto::types::PageRequest {
+            page_size: 500,
+            page_token,
+        })
+        .await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        page_token = next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

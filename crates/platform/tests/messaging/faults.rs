@@ -91,3 +91,29 @@ async fn a_relay_restarted_mid_batch_leaves_each_effect_applied_once() {
     c.await.unwrap();
     relay.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_given_a_clusters_servers_connects_to_one_that_answers() {
+    // A port nothing listens on, first: a node that is down.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!(
+        "nats://127.0.0.1:{down}, {}",
+        relais_platform::testing::nats_url()
+    );
+    let client = relais_platform::nats::connect_as(
+        &url,
+        "relais-test",
+        Some(&relais_platform::testing::harness_auth()),
+    )
+    .await
+    .unwrap();
+    client.flush().await.unwrap();
+    assert_eq!(
+        client.connection_state(),
+        async_nats::connection::State::Connected
+    );
+}

@@ -232,3 +232,45 @@ async fn republish_since_sends_kept_events_again_and_inboxes_ignore_them() {
     c.await.unwrap();
     relay.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_standby_relay_reports_the_backlog_as_it_is() {
+    // The relay runs on this thread (a current-thread runtime), where this
+    // recorder takes its metrics.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let env = env().await;
+    // Another relay leads: this test holds its lock, and publishes nothing.
+    let mut leader = env.pool.acquire().await.unwrap().detach();
+    let key = outbox::RelayConfig::new(SERVICE, Duration::ZERO, Duration::ZERO).lock_key();
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut leader)
+        .await
+        .unwrap();
+    let (stop, relay) = env.spawn_relay();
+    let backlog = |n: usize| {
+        let metrics = metrics.clone();
+        move || {
+            let text = metrics.render();
+            let standby = text.contains(&format!(
+                "relais_outbox_relay_active{{service=\"{SERVICE}\"}} 0"
+            ));
+            let line = format!("relais_outbox_backlog{{service=\"{SERVICE}\"}} {n}");
+            (standby && text.lines().any(|l| l == line)).then_some(())
+        }
+    };
+    for n in [0, 3] {
+        for i in 0..n {
+            env.change(&format!("waiting{i}")).await;
+        }
+        let seen = backlog(n);
+        relais_platform::testing::eventually(Duration::from_secs(5), || async { seen() })
+            .await
+            .unwrap_or_else(|| panic!("the standby reports {n} waiting:\n{}", metrics.render()));
+    }
+    assert_eq!(env.unpublished().await, 3, "the standby published nothing");
+    stop.cancel();
+    relay.await.unwrap();
+}

@@ -20,6 +20,35 @@ use crate::{
     egress::EgressPolicy,
 };
 
+/// Sends one request to an ERP as a client hop of the trace (`erp <system>
+/// <method>`, under the push or sync run that makes it), with the hop's W3C
+/// headers on the request, so that an ERP which traces continues the trace.
+pub(crate) async fn traced_send(
+    request: reqwest::RequestBuilder,
+    system: &'static str,
+    method: &str,
+) -> reqwest::Result<reqwest::Response> {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(
+        "erp",
+        otel.name = %format!("erp {system} {method}"),
+        otel.kind = "client",
+        relais.service = crate::SERVICE,
+        erp.system = system,
+        erp.method = %method,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let mut request = request;
+    for (k, v) in relais_platform::telemetry::context_headers(&span) {
+        request = request.header(k, v);
+    }
+    let answer = request.send().instrument(span.clone()).await;
+    if let Ok(r) = &answer {
+        span.record("http.response.status_code", r.status().as_u16());
+    }
+    answer
+}
+
 /// The ERP of one connection, whichever adapter it uses.
 pub enum Erp {
     Reference(reference_erp::ReferenceErpClient),

@@ -54,12 +54,12 @@ impl ReferenceErpClient {
     }
 
     async fn post(&self, method: &str, body: &Value) -> Result<(u16, Value), ErpError> {
-        let response = self
+        let request = self
             .http
             // Method names are ASCII words: no escaping needed.
             .post(format!("{}?method={method}", self.endpoint))
-            .json(body)
-            .send()
+            .json(body);
+        let response = super::traced_send(request, "reference", method)
             .await
             .map_err(|e| ErpError::Unavailable(format!("{method}: {e}")))?;
         let status = response.status().as_u16();

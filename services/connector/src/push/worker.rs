@@ -121,6 +121,7 @@ impl PushWorker {
         let span = tracing::info_span!(
             "push",
             otel.name = %format!("push {}", item.entity),
+            relais.service = crate::SERVICE,
             connection = %item.connection,
             entity = %item.entity,
             id = %item.internal_id,

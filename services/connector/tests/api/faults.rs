@@ -141,6 +141,7 @@ async fn a_write_that_keeps_failing_is_a_dead_letter_until_replayed() {
             .clone()
             .list_dead_letters(stack.admin(ListDeadLettersRequest {
                 connection_id: connection.clone(),
+                ..Default::default()
             }))
             .await
             .ok()?
@@ -189,6 +190,7 @@ async fn a_write_that_keeps_failing_is_a_dead_letter_until_replayed() {
         .clone()
         .list_dead_letters(stack.admin(ListDeadLettersRequest {
             connection_id: connection.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()

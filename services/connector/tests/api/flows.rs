@@ -90,6 +90,7 @@ async fn a_worker_changed_on_both_sides_is_a_conflict_settled_by_the_policy() {
             .list_conflicts(stack.admin(ListConflictsRequest {
                 connection_id: connection.clone(),
                 open_only: false,
+                ..Default::default()
             }))
             .await
             .ok()?

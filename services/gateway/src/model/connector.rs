@@ -320,11 +320,10 @@ impl From<pb::Binding> for Binding {
     }
 }
 
-/// A connection's bindings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BindingList {
-    pub items: Vec<Binding>,
-}
+page!(
+    /// A page of a connection's bindings, by entity then shop id.
+    BindingPage of Binding
+);
 
 /// A write to the ERP given up after its last attempt.
 #[derive(Debug, Serialize, ToSchema)]
@@ -352,11 +351,10 @@ impl From<pb::DeadLetter> for DeadLetter {
     }
 }
 
-/// A connection's dead letters, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetterList {
-    pub items: Vec<DeadLetter>,
-}
+page!(
+    /// A page of a connection's dead letters, oldest first.
+    DeadLetterPage of DeadLetter
+);
 
 /// One field of a conflict, values as JSON text as the ERP shows them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -424,11 +422,10 @@ impl From<pb::Conflict> for Conflict {
     }
 }
 
-/// A connection's conflicts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConflictList {
-    pub items: Vec<Conflict>,
-}
+page!(
+    /// A page of a connection's conflicts, newest first.
+    ConflictPage of Conflict
+);
 
 /// The side whose version both sides keep.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]

@@ -31,8 +31,8 @@ use crate::{
     Api,
     extract::{Bearer, Id, IdempotencyKey, JsonBody, Query},
     model::connector::{
-        BindingList, Conflict, ConflictList, Connection, ConnectionBody, ConnectionList,
-        DeadLetter, DeadLetterList, ResolveBody, Run, RunPage, RunSyncBody, TariffBody,
+        BindingPage, Conflict, ConflictPage, Connection, ConnectionBody, ConnectionList,
+        DeadLetter, DeadLetterPage, ResolveBody, Run, RunPage, RunSyncBody, TariffBody,
         TariffMapping, TariffMappingList, VerifyBody, VerifyReport,
     },
     paging::{PageQuery, next_cursor},
@@ -336,49 +336,56 @@ pub struct BindingFilter {
     entity: Option<String>,
 }
 
-/// The shop records bound to their ERP counterparts.
+/// The shop records bound to their ERP counterparts, by entity then shop
+/// id.
 #[utoipa::path(get, path = "/v1/office/connections/{id}/bindings", tag = "connections",
-    params(("id" = uuid::Uuid, Path, description = "The connection's id."), BindingFilter),
+    params(("id" = uuid::Uuid, Path, description = "The connection's id."), BindingFilter, PageQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = BindingList, description = "The connection's bindings."), ReadProblems))]
+    responses((status = 200, body = BindingPage, description = "A page of the connection's bindings."), ReadProblems))]
 async fn list_bindings(
     State(api): State<Api>,
     who: Bearer,
     Id(id): Id,
     Query(f): Query<BindingFilter>,
-) -> Result<Json<BindingList>, Problem> {
+    Query(page): Query<PageQuery>,
+) -> Result<Json<BindingPage>, Problem> {
     let req = api.peers.request(
         &who,
         pb::ListBindingsRequest {
             connection_id: id.to_string(),
             entity: f.entity.unwrap_or_default(),
+            page: page.page()?,
         },
     )?;
     let r = answer(api.peers.connector.clone().list_bindings(req).await)?;
-    Ok(Json(BindingList {
+    Ok(Json(BindingPage {
         items: r.bindings.into_iter().map(Into::into).collect(),
+        next_cursor: next_cursor(r.next_page_token),
     }))
 }
 
 /// Writes to the ERP given up after their last attempt, oldest first.
 #[utoipa::path(get, path = "/v1/office/connections/{id}/dead-letters", tag = "connections",
-    params(("id" = uuid::Uuid, Path, description = "The connection's id.")),
+    params(("id" = uuid::Uuid, Path, description = "The connection's id."), PageQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = DeadLetterList, description = "The connection's dead letters."), ReadProblems))]
+    responses((status = 200, body = DeadLetterPage, description = "A page of the connection's dead letters."), ReadProblems))]
 async fn list_dead_letters(
     State(api): State<Api>,
     who: Bearer,
     Id(id): Id,
-) -> Result<Json<DeadLetterList>, Problem> {
+    Query(page): Query<PageQuery>,
+) -> Result<Json<DeadLetterPage>, Problem> {
     let req = api.peers.request(
         &who,
         pb::ListDeadLettersRequest {
             connection_id: id.to_string(),
+            page: page.page()?,
         },
     )?;
     let r = answer(api.peers.connector.clone().list_dead_letters(req).await)?;
-    Ok(Json(DeadLetterList {
+    Ok(Json(DeadLetterPage {
         items: r.dead_letters.into_iter().map(DeadLetter::from).collect(),
+        next_cursor: next_cursor(r.next_page_token),
     }))
 }
 
@@ -411,28 +418,32 @@ pub struct ConflictFilter {
     open_only: Option<bool>,
 }
 
-/// Records changed on both sides, and ERP edits written over: each field
-/// with both sides' values, who won and by which rule, who settled it.
+/// Records changed on both sides, and ERP edits written over, newest
+/// first: each field with both sides' values, who won and by which rule,
+/// who settled it.
 #[utoipa::path(get, path = "/v1/office/connections/{id}/conflicts", tag = "connections",
-    params(("id" = uuid::Uuid, Path, description = "The connection's id."), ConflictFilter),
+    params(("id" = uuid::Uuid, Path, description = "The connection's id."), ConflictFilter, PageQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = ConflictList, description = "The connection's conflicts."), ReadProblems))]
+    responses((status = 200, body = ConflictPage, description = "A page of the connection's conflicts."), ReadProblems))]
 async fn list_conflicts(
     State(api): State<Api>,
     who: Bearer,
     Id(id): Id,
     Query(f): Query<ConflictFilter>,
-) -> Result<Json<ConflictList>, Problem> {
+    Query(page): Query<PageQuery>,
+) -> Result<Json<ConflictPage>, Problem> {
     let req = api.peers.request(
         &who,
         pb::ListConflictsRequest {
             connection_id: id.to_string(),
             open_only: f.open_only.unwrap_or(false),
+            page: page.page()?,
         },
     )?;
     let r = answer(api.peers.connector.clone().list_conflicts(req).await)?;
-    Ok(Json(ConflictList {
+    Ok(Json(ConflictPage {
         items: r.conflicts.into_iter().map(Conflict::from).collect(),
+        next_cursor: next_cursor(r.next_page_token),
     }))
 }
 

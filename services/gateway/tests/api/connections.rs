@@ -286,6 +286,36 @@ async fn the_office_connects_its_erp_and_follows_a_sync_live() {
     assert!(bindings.iter().all(|b| b["entity"] == "customer"));
     assert!(bindings.iter().all(|b| b["external_id"].is_string()));
 
+    // Every binding, one a page: the cursors walk the whole list once, in
+    // the order of one big page; a cursor of nobody's making is refused.
+    let whole = office
+        .ok(&format!("/v1/office/connections/{id}/bindings?limit=500"))
+        .await;
+    let whole = whole["items"].as_array().unwrap().clone();
+    assert!(whole.len() >= 2, "{whole:?}");
+    let mut walked = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = office
+            .ok(&format!(
+                "/v1/office/connections/{id}/bindings?limit=1&cursor={cursor}"
+            ))
+            .await;
+        walked.extend(page["items"].as_array().unwrap().clone());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+        assert!(walked.len() <= whole.len(), "the cursors loop: {walked:?}");
+    }
+    assert_eq!(walked, whole);
+    let forged = office
+        .get(&format!(
+            "/v1/office/connections/{id}/bindings?cursor=not-a-cursor"
+        ))
+        .await;
+    assert_eq!(forged.bad_fields(), ["cursor"], "{:?}", forged.json());
+
     // Nothing held, nothing dead, nothing mapped yet; verify finds both
     // sides alike.
     let conflicts = office

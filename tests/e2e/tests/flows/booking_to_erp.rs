@@ -72,6 +72,7 @@ async fn a_booking_reaches_the_erp_as_a_read_only_customer_an_accepted_quote_and
             .list_bindings(stack.admin(ListBindingsRequest {
                 connection_id: connection.clone(),
                 entity: String::new(),
+                ..Default::default()
             }))
             .await
             .unwrap()

@@ -19,3 +19,4 @@ mod invoice_payment_mail;
 mod order_status_from_erp;
 mod resident_monthly_invoice;
 mod tax_certificate;
+mod trace_tree;

@@ -259,18 +259,25 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
             Ok(())
         }
         ConnectorOp::Bindings { entity } => {
-            let list = client
-                .list_bindings(authed(
-                    &token,
-                    ListBindingsRequest {
-                        connection_id: id,
-                        entity,
-                    },
-                )?)
-                .await
-                .map_err(refused)?
-                .into_inner()
-                .bindings;
+            let list = crate::args::every_page(|page| {
+                let (mut client, request) = (
+                    client.clone(),
+                    authed(
+                        &token,
+                        ListBindingsRequest {
+                            connection_id: id.clone(),
+                            entity: entity.clone(),
+                            page: Some(page),
+                        },
+                    ),
+                );
+                async move {
+                    let r = client.list_bindings(request?).await.map_err(refused)?;
+                    let r = r.into_inner();
+                    Ok((r.bindings, r.next_page_token))
+                }
+            })
+            .await?;
             crate::args::print_all(list.iter().map(|b| {
                 format!(
                     "{:<13} {} <-> {:<8} shop v{} erp v{}",
@@ -280,15 +287,24 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
             Ok(())
         }
         ConnectorOp::DeadLetters => {
-            let list = client
-                .list_dead_letters(authed(
-                    &token,
-                    ListDeadLettersRequest { connection_id: id },
-                )?)
-                .await
-                .map_err(refused)?
-                .into_inner()
-                .dead_letters;
+            let list = crate::args::every_page(|page| {
+                let (mut client, request) = (
+                    client.clone(),
+                    authed(
+                        &token,
+                        ListDeadLettersRequest {
+                            connection_id: id.clone(),
+                            page: Some(page),
+                        },
+                    ),
+                );
+                async move {
+                    let r = client.list_dead_letters(request?).await.map_err(refused)?;
+                    let r = r.into_inner();
+                    Ok((r.dead_letters, r.next_page_token))
+                }
+            })
+            .await?;
             crate::args::print_all(list.iter().map(|d| {
                 format!(
                     "{}  {} {}  after {} attempt(s): {}",
@@ -311,18 +327,25 @@ pub async fn run(op: ConnectorOp, target: Target) -> anyhow::Result<()> {
             Ok(())
         }
         ConnectorOp::Conflicts { open } => {
-            let list = client
-                .list_conflicts(authed(
-                    &token,
-                    ListConflictsRequest {
-                        connection_id: id,
-                        open_only: open,
-                    },
-                )?)
-                .await
-                .map_err(refused)?
-                .into_inner()
-                .conflicts;
+            let list = crate::args::every_page(|page| {
+                let (mut client, request) = (
+                    client.clone(),
+                    authed(
+                        &token,
+                        ListConflictsRequest {
+                            connection_id: id.clone(),
+                            open_only: open,
+                            page: Some(page),
+                        },
+                    ),
+                );
+                async move {
+                    let r = client.list_conflicts(request?).await.map_err(refused)?;
+                    let r = r.into_inner();
+                    Ok((r.conflicts, r.next_page_token))
+                }
+            })
+            .await?;
             crate::args::print_all(list.iter().map(|c| {
                 let fields: Vec<String> = c
                     .values

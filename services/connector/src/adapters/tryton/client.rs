@@ -93,8 +93,7 @@ impl TrytonClient {
         if let Some(h) = header {
             request = request.header("Authorization", h);
         }
-        let response = request
-            .send()
+        let response = crate::adapters::traced_send(request, "tryton", method)
             .await
             .map_err(|e| Fault::Erp(ErpError::Unavailable(format!("{method}: {e}"))))?;
         let status = response.status().as_u16();

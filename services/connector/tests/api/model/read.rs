@@ -221,6 +221,11 @@ impl World {
                 .clone()
                 .list_dead_letters(self.stack.admin(ListDeadLettersRequest {
                     connection_id: self.conn.clone(),
+                    // Every one the tests make.
+                    page: Some(relais_proto::types::PageRequest {
+                        page_size: 500,
+                        ..Default::default()
+                    }),
                 }))
                 .await
                 .map(|r| r.into_inner().dead_letters)

@@ -225,6 +225,11 @@ impl Stack {
             .list_conflicts(self.admin(relais_proto::connector::ListConflictsRequest {
                 connection_id: connection.into(),
                 open_only,
+                // Every one the tests make.
+                page: Some(relais_proto::types::PageRequest {
+                    page_size: 500,
+                    ..Default::default()
+                }),
             }))
             .await
             .unwrap()

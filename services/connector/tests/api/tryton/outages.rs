@@ -124,6 +124,7 @@ async fn customers_created_while_tryton_is_down_reach_it_once_when_it_is_back() 
             .clone()
             .list_dead_letters(stack.admin(ListDeadLettersRequest {
                 connection_id: connection.clone(),
+                ..Default::default()
             }))
             .await
             .unwrap()
@@ -153,6 +154,7 @@ async fn customers_created_while_tryton_is_down_reach_it_once_when_it_is_back() 
         .clone()
         .list_dead_letters(stack.admin(ListDeadLettersRequest {
             connection_id: connection,
+            ..Default::default()
         }))
         .await
         .unwrap()
