@@ -169,6 +169,7 @@ async fn an_erp_customers_saved_card_stays_the_shops_through_the_erps_edits() {
             .list_bindings(stack.admin(ListBindingsRequest {
                 connection_id: connection.clone(),
                 entity: "customer".into(),
+                ..Default::default()
             }))
             .await
             .ok()?
