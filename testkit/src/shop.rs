@@ -1,7 +1,10 @@
 //! What many tests first make in the shop, as the tenant's admin would.
 
 use relais_proto::{
-    catalogue::{CreateHourPackRequest, CreateServiceRequest, ServiceFields},
+    catalogue::{
+        CreateHourPackRequest, CreateProductRequest, CreateServiceRequest, ProductFields,
+        ServiceFields, SetStockRequest,
+    },
     orders::{
         AddResidenceStaffRequest, Address, CreateCustomerRequest, CreateResidenceRequest,
         CustomerFields,
@@ -24,6 +27,70 @@ pub fn lyon() -> Address {
 use crate::Stack;
 
 impl Stack {
+    /// An online customer in Lyon with `email` and, unless `card` is
+    /// empty, a saved card (the payment provider's reference).
+    pub async fn customer(&self, first: &str, last: &str, email: &str, card: &str) -> String {
+        self.orders()
+            .create_customer(self.admin(CreateCustomerRequest {
+                idempotency_key: String::new(),
+                fields: Some(CustomerFields {
+                    first_name: first.into(),
+                    last_name: last.into(),
+                    email: email.into(),
+                    billing_address: Some(Address {
+                        line1: "12 rue de la République".into(),
+                        postal_code: "69001".into(),
+                        city: "Lyon".into(),
+                        country: "FR".into(),
+                        ..Default::default()
+                    }),
+                    payment_method_ref: card.into(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("customer {email}: {e}"))
+            .into_inner()
+            .customer
+            .map(|c| c.id)
+            .unwrap_or_default()
+    }
+
+    /// Gloves (ENT-001, 11.90 € + 20 % VAT), `stock` of them in stock.
+    pub async fn gloves(&self, stock: i64) -> String {
+        let id = self
+            .catalogue()
+            .create_product(self.admin(CreateProductRequest {
+                idempotency_key: String::new(),
+                fields: Some(ProductFields {
+                    sku: "ENT-001".into(),
+                    designation: "Gants".into(),
+                    price: Some(Money {
+                        amount_cents: 1190,
+                        currency: "EUR".into(),
+                    }),
+                    vat_rate_bp: 2000,
+                    active: true,
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("the gloves: {e}"))
+            .into_inner()
+            .product
+            .map(|p| p.id)
+            .unwrap_or_default();
+        self.catalogue()
+            .set_stock(self.admin(SetStockRequest {
+                product_id: id.clone(),
+                real: stock,
+                available: stock,
+            }))
+            .await
+            .unwrap_or_else(|e| panic!("the gloves' stock: {e}"));
+        id
+    }
+
     /// A service at 25 €/h, 10 % VAT, eligible to the tax credit.
     pub async fn service(&self, code: &str, name: &str) -> String {
         self.catalogue()

@@ -19,29 +19,8 @@ use crate::support::{Answer, Api, customer_token, eur, eventually, stack};
 
 /// An online customer without a saved card: their id.
 async fn cardless(stack: &Stack, first: &str) -> String {
-    stack
-        .orders()
-        .create_customer(stack.admin(CreateCustomerRequest {
-            idempotency_key: String::new(),
-            fields: Some(CustomerFields {
-                first_name: first.into(),
-                last_name: "Durand".into(),
-                email: format!("{}@example.org", first.to_lowercase()),
-                billing_address: Some(Address {
-                    line1: "12 rue de la République".into(),
-                    postal_code: "69001".into(),
-                    city: "Lyon".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id
+    let email = format!("{}@example.org", first.to_lowercase());
+    stack.customer(first, "Durand", &email, "").await
 }
 
 /// The customer's record as the office reads it over gRPC.

@@ -174,31 +174,7 @@ pub fn customer_token(stack: &Stack, customer: &str) -> String {
 /// An online customer in Lyon with a saved card, as the office creates
 /// them (sign-up comes with accounts).
 pub async fn customer(stack: &Stack, first: &str, email: &str) -> String {
-    stack
-        .orders()
-        .create_customer(stack.admin(CreateCustomerRequest {
-            idempotency_key: String::new(),
-            fields: Some(CustomerFields {
-                first_name: first.into(),
-                last_name: "Durand".into(),
-                email: email.into(),
-                billing_address: Some(Address {
-                    line1: "12 rue de la République".into(),
-                    postal_code: "69001".into(),
-                    city: "Lyon".into(),
-                    country: "FR".into(),
-                    ..Default::default()
-                }),
-                payment_method_ref: "pm_card_visa".into(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id
+    stack.customer(first, "Durand", email, "pm_card_visa").await
 }
 
 pub fn eur(cents: i64) -> Option<Money> {
@@ -210,35 +186,7 @@ pub fn eur(cents: i64) -> Option<Money> {
 
 /// Gloves (ENT-001, 11.90 € + 20 % VAT), 100 in stock.
 pub async fn gloves(stack: &Stack) -> String {
-    let id = stack
-        .catalogue()
-        .create_product(stack.admin(CreateProductRequest {
-            idempotency_key: String::new(),
-            fields: Some(ProductFields {
-                sku: "ENT-001".into(),
-                designation: "Gants".into(),
-                price: eur(1190),
-                vat_rate_bp: 2000,
-                active: true,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .product
-        .unwrap()
-        .id;
-    stack
-        .catalogue()
-        .set_stock(stack.admin(SetStockRequest {
-            product_id: id.clone(),
-            real: 100,
-            available: 100,
-        }))
-        .await
-        .unwrap();
-    id
+    stack.gloves(100).await
 }
 
 /// The order confirmed, as payment (or the office) does.

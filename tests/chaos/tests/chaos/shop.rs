@@ -100,64 +100,13 @@ async fn connect_erp(stack: &Stack) {
 
 /// Gloves at 11.90 € + 20 % VAT, [`STOCK`] in stock.
 async fn product(stack: &Stack) -> String {
-    let id = stack
-        .catalogue()
-        .create_product(stack.admin(CreateProductRequest {
-            idempotency_key: String::new(),
-            fields: Some(ProductFields {
-                sku: "ENT-001".into(),
-                designation: "Gants".into(),
-                price: Some(Money {
-                    amount_cents: 1190,
-                    currency: "EUR".into(),
-                }),
-                vat_rate_bp: 2000,
-                active: true,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap_or_else(|e| panic!("the product: {e}"))
-        .into_inner()
-        .product
-        .map(|p| p.id)
-        .unwrap_or_default();
-    stack
-        .catalogue()
-        .set_stock(stack.admin(SetStockRequest {
-            product_id: id.clone(),
-            real: STOCK,
-            available: STOCK,
-        }))
-        .await
-        .unwrap_or_else(|e| panic!("the product's stock: {e}"));
-    id
+    stack.gloves(STOCK).await
 }
 
 /// An online customer in Lyon.
 async fn customer(stack: &Stack, i: usize) -> String {
+    let email = format!("client{i}@example.org");
     stack
-        .orders()
-        .create_customer(stack.admin(CreateCustomerRequest {
-            idempotency_key: String::new(),
-            fields: Some(CustomerFields {
-                first_name: format!("Client{i}"),
-                last_name: "Durand".into(),
-                email: format!("client{i}@example.org"),
-                billing_address: Some(Address {
-                    line1: "12 rue de la République".into(),
-                    postal_code: "69001".into(),
-                    city: "Lyon".into(),
-                    country: "FR".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }))
+        .customer(&format!("Client{i}"), "Durand", &email, "")
         .await
-        .unwrap_or_else(|e| panic!("customer {i}: {e}"))
-        .into_inner()
-        .customer
-        .map(|c| c.id)
-        .unwrap_or_default()
 }

@@ -40,7 +40,7 @@ async fn the_erps_picking_list_delivery_note_and_delivery_reach_the_shops_order(
         )
         .await;
     // Three gloves at 10 % off, by card, placed and paid.
-    let gloves = stack.gloves().await;
+    let gloves = stack.gloves(10_000).await;
     let paul = stack
         .customer("Paul", "Durand", "durand@example.org", "")
         .await;

@@ -119,7 +119,7 @@ async fn residents_get_one_monthly_invoice_for_their_orders() {
     let paul = stack
         .customer("Paul", "Durand", "paul@example.org", "")
         .await;
-    let gloves = stack.gloves().await;
+    let gloves = stack.gloves(10_000).await;
     // Aline orders for Jeanne three times.
     let mut placed = Vec::new();
     for quantity in [1, 2, 5] {

@@ -1,82 +1,18 @@
-//! The shop as staff fill it: customers with a card, products in stock,
-//! orders confirmed or cancelled, bookings (services and workers are the
-//! testkit's `service` and `shop_worker`).
+//! The shop as staff fill it: orders confirmed or cancelled, bookings
+//! (customers, products, services and workers are the testkit's
+//! `customer`, `gloves`, `service` and `shop_worker`).
 
 use chrono::NaiveDate;
-use relais_proto::{
-    catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
-    orders::{
-        Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, Order,
-        OrderStatus, PaymentMode, PlaceBookingRequest, Recurrence, Schedule,
-    },
+use relais_proto::orders::{
+    ChangeOrderStatusRequest, Order, OrderStatus, PaymentMode, PlaceBookingRequest, Recurrence,
+    Schedule,
 };
 use uuid::Uuid;
 
-use super::{Relais, eur};
+use super::Relais;
 
 impl Relais {
     // The shop, as staff fill it.
-
-    /// An online customer in Lyon with `email` and, unless empty, a saved
-    /// card.
-    pub async fn customer(&self, first: &str, last: &str, email: &str, card: &str) -> String {
-        self.orders()
-            .create_customer(self.admin(CreateCustomerRequest {
-                idempotency_key: String::new(),
-                fields: Some(CustomerFields {
-                    first_name: first.into(),
-                    last_name: last.into(),
-                    email: email.into(),
-                    billing_address: Some(Address {
-                        line1: "12 rue de la République".into(),
-                        postal_code: "69001".into(),
-                        city: "Lyon".into(),
-                        country: "FR".into(),
-                        ..Default::default()
-                    }),
-                    payment_method_ref: card.into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .customer
-            .unwrap()
-            .id
-    }
-
-    /// Gloves (ENT-001, 11.90 € + 20 % VAT), 10,000 in stock.
-    pub async fn gloves(&self) -> String {
-        let id = self
-            .catalogue()
-            .create_product(self.admin(CreateProductRequest {
-                idempotency_key: String::new(),
-                fields: Some(ProductFields {
-                    sku: "ENT-001".into(),
-                    designation: "Gants".into(),
-                    price: eur(1190),
-                    vat_rate_bp: 2000,
-                    active: true,
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .product
-            .unwrap()
-            .id;
-        self.catalogue()
-            .set_stock(self.admin(SetStockRequest {
-                product_id: id.clone(),
-                real: 10_000,
-                available: 10_000,
-            }))
-            .await
-            .unwrap();
-        id
-    }
 
     /// The order confirmed: paid, as billing or the office says.
     pub async fn confirm(&self, order: &str) -> Order {
