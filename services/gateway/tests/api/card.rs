@@ -9,7 +9,7 @@ use relais_platform::{
 };
 use relais_proto::{
     billing::{ErpInvoiceLine, ListPaymentsRequest, RecordErpInvoiceRequest},
-    orders::{Address, CreateCustomerRequest, Customer, CustomerFields, GetCustomerRequest},
+    orders::{Customer, GetCustomerRequest},
 };
 use relais_testkit::Stack;
 use reqwest::Method;

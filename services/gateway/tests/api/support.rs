@@ -7,10 +7,7 @@ use std::time::Duration;
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use relais_platform::auth::{Claims, Role};
 use relais_proto::{
-    catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
-    orders::{
-        Address, ChangeOrderStatusRequest, CreateCustomerRequest, CustomerFields, OrderStatus,
-    },
+    orders::{ChangeOrderStatusRequest, OrderStatus},
     types::Money,
 };
 use relais_testkit::Stack;

@@ -6,14 +6,9 @@
 use std::time::Duration;
 
 use relais_platform::testing;
-use relais_proto::{
-    catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
-    connector::{
-        AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
-        FamilySettings, OrderStatusRule, SendAs,
-    },
-    orders::{Address, CreateCustomerRequest, CustomerFields},
-    types::Money,
+use relais_proto::connector::{
+    AdapterKind, ConflictPolicy, ConnectionFields, CreateConnectionRequest, Direction,
+    FamilySettings, OrderStatusRule, SendAs,
 };
 use relais_testkit::{ERP_KEYS, Stack};
 
