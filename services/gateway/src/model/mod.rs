@@ -14,6 +14,7 @@ pub mod orders;
 pub mod placing;
 pub mod planning;
 pub mod residences;
+pub mod sync_records;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

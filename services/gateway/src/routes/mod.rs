@@ -8,6 +8,7 @@ mod account;
 mod auth;
 mod card;
 mod connections;
+mod sync_records;
 mod cors;
 mod documents;
 mod interventions;
@@ -97,6 +98,7 @@ fn api() -> OpenApiRouter<Api> {
         .merge(residences::routes())
         .merge(interventions::routes())
         .merge(connections::routes())
+        .merge(sync_records::routes())
         .merge(messaging::routes())
         .merge(cors::routes())
 }
@@ -243,6 +245,7 @@ mod tests {
             include_str!("residences.rs"),
             include_str!("interventions.rs"),
             include_str!("connections.rs"),
+            include_str!("sync_records.rs"),
             include_str!("cors.rs"),
             include_str!("mod.rs"),
         ];
