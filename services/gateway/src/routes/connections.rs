@@ -19,8 +19,6 @@ use axum::{
 };
 use futures::{Stream, stream};
 use relais_proto::connector as pb;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ReadProblems, WriteProblems};

@@ -8,7 +8,6 @@ mod account;
 mod auth;
 mod card;
 mod connections;
-mod sync_records;
 mod cors;
 mod documents;
 mod interventions;
@@ -17,6 +16,7 @@ mod office;
 mod ordering;
 mod residences;
 mod shop;
+mod sync_records;
 
 use std::collections::BTreeMap;
 

@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{ReadProblems, WriteProblems, connections::answer};
 use crate::{
     Api,
-    extract::{Bearer, Id, Query},
+    extract::{Bearer, Id, JsonBody, Query},
     model::sync_records::{
         BindingPage, Conflict, ConflictPage, DeadLetter, DeadLetterPage, ResolveBody,
     },
