@@ -6,8 +6,8 @@
 use anyhow::Context;
 use clap::Args;
 use futures::StreamExt;
-use prost::Message;
-use relais_proto::events as ev;
+use prost_reflect::DynamicMessage;
+use relais_proto::published;
 
 #[derive(Args)]
 pub struct EventsArgs {
@@ -64,51 +64,47 @@ pub async fn watch(args: EventsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The payload in Debug form, its type picked from the subject's service,
-/// aggregate and event; the byte length for anything else.
+/// The payload as JSON (protobuf's JSON mapping) after its message's
+/// name, the message found from the subject's service, aggregate and event
+/// among the events the protos declare (`relais_proto::published`, the one
+/// list of subjects); the byte length for anything else.
 fn describe(subject: &str, payload: &[u8], pretty: bool) -> String {
-    fn show<M: Message + Default + std::fmt::Debug>(payload: &[u8], pretty: bool) -> String {
-        match M::decode(payload) {
-            Ok(m) if pretty => format!("{m:#?}"),
-            Ok(m) => format!("{m:?}"),
-            Err(e) => format!(
-                "{} bytes that do not decode as {}: {e}",
-                payload.len(),
-                std::any::type_name::<M>()
-                    .rsplit("::")
-                    .next()
-                    .unwrap_or("?")
-            ),
-        }
-    }
+    let bytes = || format!("{} bytes", payload.len());
     let tokens: Vec<&str> = subject.split('.').collect();
     let [.., service, "v1", _tenant, aggregate, event] = tokens.as_slice() else {
-        return format!("{} bytes", payload.len());
+        return bytes();
     };
-    match (*service, *aggregate, *event) {
-        ("orders", "order", "placed") => show::<ev::OrderPlaced>(payload, pretty),
-        ("orders", "order", "confirmed" | "cancelled" | "status_changed") => {
-            show::<ev::OrderStatusChanged>(payload, pretty)
+    let Some(published) = published::events().ok().and_then(|all| {
+        all.iter()
+            .find(|e| e.service == *service && e.aggregate == *aggregate && e.event == *event)
+    }) else {
+        return bytes();
+    };
+    let name = published.message.name();
+    match DynamicMessage::decode(published.message.clone(), payload) {
+        Ok(m) => {
+            let json = if pretty {
+                serde_json::to_string_pretty(&m)
+            } else {
+                serde_json::to_string(&m)
+            };
+            match json {
+                Ok(json) => format!("{name} {json}"),
+                Err(e) => format!("{name} that does not print as JSON: {e}"),
+            }
         }
-        ("orders", "customer", _) => show::<ev::CustomerChanged>(payload, pretty),
-        ("orders", "residence", "created") => show::<ev::ResidenceChanged>(payload, pretty),
-        ("orders", "residence", e) if e.starts_with("staff_") => {
-            show::<ev::ResidenceStaffChanged>(payload, pretty)
-        }
-        ("catalogue", "category", _) => show::<ev::CategoryChanged>(payload, pretty),
-        ("catalogue", "service", _) => show::<ev::ServiceChanged>(payload, pretty),
-        ("catalogue", "product", "stock_changed") => show::<ev::StockChanged>(payload, pretty),
-        ("catalogue", "product", _) => show::<ev::ProductChanged>(payload, pretty),
-        ("catalogue", "price", _) => show::<ev::PriceListEntryChanged>(payload, pretty),
-        ("catalogue", "hour_pack", _) => show::<ev::HourPackChanged>(payload, pretty),
-        _ => format!("{} bytes", payload.len()),
+        Err(e) => format!("{} bytes that do not decode as {name}: {e}", payload.len()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use relais_proto::{events::EventMeta, orders::Order};
+    use prost::Message;
+    use relais_proto::{
+        events::{self as ev, EventMeta},
+        orders::Order,
+    };
 
     #[test]
     fn payloads_are_decoded_from_the_subject() {
@@ -150,5 +146,21 @@ mod tests {
             describe("relais.deadletter.orders.x", &placed, false),
             format!("{} bytes", placed.len())
         );
+    }
+
+    #[test]
+    fn every_published_event_is_decoded() {
+        let tenant = "01930000-0000-7000-8000-000000000001";
+        let all = published::events().unwrap();
+        assert!(all.iter().any(|e| e.service == "planning"), "{all:?}");
+        for e in all {
+            let payload = DynamicMessage::new(e.message.clone()).encode_to_vec();
+            let subject = format!("relais.{}.v1.{tenant}.{}", e.service, e.name());
+            let shown = describe(&subject, &payload, true);
+            assert!(
+                shown.starts_with(&format!("{} {{", e.message.name())),
+                "{subject}: {shown}"
+            );
+        }
     }
 }
