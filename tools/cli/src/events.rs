@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn every_published_event_is_decoded() {
         let tenant = "01930000-0000-7000-8000-000000000001";
-        let all = published::events().unwrap();
+        let all = published::events().expect("the events the protos declare");
         assert!(all.iter().any(|e| e.service == "planning"), "{all:?}");
         for e in all {
             let payload = DynamicMessage::new(e.message.clone()).encode_to_vec();
