@@ -448,6 +448,8 @@ pub mod reading;
 #[cfg(feature = "testing")]
 mod shop;
 #[cfg(feature = "testing")]
+pub use shop::erp_invoice;
+#[cfg(feature = "testing")]
 mod testing;
 #[cfg(feature = "testing")]
 pub use testing::*;

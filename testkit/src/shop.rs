@@ -1,6 +1,7 @@
 //! What many tests first make in the shop, as the tenant's admin would.
 
 use relais_proto::{
+    billing::{ErpInvoiceLine, RecordErpInvoiceRequest},
     catalogue::{
         CreateHourPackRequest, CreateProductRequest, CreateServiceRequest, ProductFields,
         ServiceFields, SetStockRequest,
@@ -25,6 +26,32 @@ pub fn lyon() -> Address {
 }
 
 use crate::Stack;
+
+/// The ERP's invoice `number` to `customer` as the connector records it
+/// (RecordErpInvoice): Ménage à domicile, 4 h at 25 € + 20 % VAT, 120.00 €.
+pub fn erp_invoice(number: &str, customer: &str) -> RecordErpInvoiceRequest {
+    let eur = |amount_cents| {
+        Some(Money {
+            amount_cents,
+            currency: "EUR".into(),
+        })
+    };
+    RecordErpInvoiceRequest {
+        external_number: number.into(),
+        customer_id: customer.into(),
+        lines: vec![ErpInvoiceLine {
+            reference: "MEN-H".into(),
+            description: "Ménage à domicile, novembre".into(),
+            quantity: 4,
+            unit_price: eur(2500),
+            vat_rate_bp: 2000,
+            discount_bp: 0,
+            total_excl_vat: eur(10_000),
+        }],
+        total_incl_vat: eur(12_000),
+        ..Default::default()
+    }
+}
 
 impl Stack {
     /// An online customer in Lyon with `email` and, unless `card` is

@@ -7,8 +7,8 @@ use std::time::Duration;
 use relais_platform::testing::{self};
 use relais_proto::{
     billing::{
-        ErpInvoiceLine, GetInvoiceDocumentRequest, GetInvoiceRequest, Invoice, InvoiceStatus,
-        ListInvoicesRequest, ListPaymentsRequest, Payment, RecordErpInvoiceRequest,
+        GetInvoiceDocumentRequest, GetInvoiceRequest, Invoice, InvoiceStatus, ListInvoicesRequest,
+        ListPaymentsRequest, Payment, RecordErpInvoiceRequest,
     },
     catalogue::{CreateProductRequest, ProductFields, SetStockRequest},
     orders::{
@@ -189,21 +189,7 @@ impl Stack {
 
     /// Ménage à domicile, 4 h at 25 € + 20 % VAT (seed 001): 120.00 €.
     pub(crate) fn erp_request(&self, number: &str, customer: &str) -> RecordErpInvoiceRequest {
-        RecordErpInvoiceRequest {
-            external_number: number.into(),
-            customer_id: customer.into(),
-            lines: vec![ErpInvoiceLine {
-                reference: "MEN-H".into(),
-                description: "Ménage à domicile, novembre".into(),
-                quantity: 4,
-                unit_price: eur(2500),
-                vat_rate_bp: 2000,
-                discount_bp: 0,
-                total_excl_vat: eur(10_000),
-            }],
-            total_incl_vat: eur(12_000),
-            ..Default::default()
-        }
+        relais_testkit::erp_invoice(number, customer)
     }
 
     /// Records the ERP's invoice once billing knows the customer (their

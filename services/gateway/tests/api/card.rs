@@ -8,14 +8,14 @@ use relais_platform::{
     testing::with_token,
 };
 use relais_proto::{
-    billing::{ErpInvoiceLine, ListPaymentsRequest, RecordErpInvoiceRequest},
+    billing::ListPaymentsRequest,
     orders::{Customer, GetCustomerRequest},
 };
 use relais_testkit::Stack;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Api, customer_token, eur, eventually, stack};
+use crate::support::{Answer, Api, customer_token, eventually, stack};
 
 /// An online customer without a saved card: their id.
 async fn cardless(stack: &Stack, first: &str) -> String {
@@ -299,21 +299,7 @@ async fn erp_invoice(stack: &Stack, number: &str, customer: &str) -> String {
             .billing()
             .record_erp_invoice(with_token(
                 &connector,
-                RecordErpInvoiceRequest {
-                    external_number: number.into(),
-                    customer_id: customer.into(),
-                    lines: vec![ErpInvoiceLine {
-                        reference: "MEN-H".into(),
-                        description: "Ménage à domicile, novembre".into(),
-                        quantity: 4,
-                        unit_price: eur(2500),
-                        vat_rate_bp: 2000,
-                        discount_bp: 0,
-                        total_excl_vat: eur(10_000),
-                    }],
-                    total_incl_vat: eur(12_000),
-                    ..Default::default()
-                },
+                relais_testkit::erp_invoice(number, customer),
             ))
             .await
             .ok()?

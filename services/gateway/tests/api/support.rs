@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use relais_platform::auth::{Claims, Role};
-use relais_proto::{
-    orders::{ChangeOrderStatusRequest, OrderStatus},
-    types::Money,
-};
+use relais_proto::orders::{ChangeOrderStatusRequest, OrderStatus};
 use relais_testkit::Stack;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
@@ -172,13 +169,6 @@ pub fn customer_token(stack: &Stack, customer: &str) -> String {
 /// them (sign-up comes with accounts).
 pub async fn customer(stack: &Stack, first: &str, email: &str) -> String {
     stack.customer(first, "Durand", email, "pm_card_visa").await
-}
-
-pub fn eur(cents: i64) -> Option<Money> {
-    Some(Money {
-        amount_cents: cents,
-        currency: "EUR".into(),
-    })
 }
 
 /// Gloves (ENT-001, 11.90 € + 20 % VAT), 100 in stock.

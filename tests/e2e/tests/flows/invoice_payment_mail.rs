@@ -13,16 +13,13 @@ use relais_platform::{
     testing::{self, with_token},
 };
 use relais_proto::{
-    billing::{
-        ErpInvoiceLine, GetInvoiceDocumentRequest, InvoiceStatus, ListPaymentsRequest,
-        PaymentStatus, RecordErpInvoiceRequest,
-    },
+    billing::{GetInvoiceDocumentRequest, InvoiceStatus, ListPaymentsRequest, PaymentStatus},
     connector::ConflictPolicy,
     events::InvoiceChanged,
 };
 use serde_json::json;
 
-use crate::support::{eur, fields, pdf_text_of, spawn_with_billing, text};
+use crate::support::{fields, pdf_text_of, spawn_with_billing, text};
 
 /// The payment simulator served over HTTP, and billing's Stripe adapter
 /// calling it.
@@ -174,21 +171,7 @@ async fn an_invoice_validated_in_the_erp_is_debited_mailed_and_paid() {
         .billing()
         .record_erp_invoice(with_token(
             &as_connector,
-            RecordErpInvoiceRequest {
-                external_number: "OG-2026-0042".into(),
-                customer_id: claire.clone(),
-                lines: vec![ErpInvoiceLine {
-                    reference: "MEN-H".into(),
-                    description: "Ménage à domicile, novembre".into(),
-                    quantity: 4,
-                    unit_price: eur(2500),
-                    vat_rate_bp: 2000,
-                    discount_bp: 0,
-                    total_excl_vat: eur(10_000),
-                }],
-                total_incl_vat: eur(12_000),
-                ..Default::default()
-            },
+            relais_testkit::erp_invoice("OG-2026-0042", &claire),
         ))
         .await
         .unwrap()
